@@ -1,0 +1,27 @@
+import { z } from "zod";
+import { runDemoAction } from "@/lib/demo";
+import { AppError } from "@/lib/errors";
+import { assertSameOrigin, errorResponse, json, readEmptyBody } from "@/lib/http";
+import { getRuntime } from "@/lib/runtime";
+
+export const dynamic = "force-dynamic";
+
+const Action = z.enum(["crash", "stabilize", "reset"]);
+
+/**
+ * POST /api/market/crash | stabilize | reset — the demo controls. POST only (Next answers other
+ * methods with 405); the body must be empty or `{}`; a foreign Origin is refused.
+ */
+export async function POST(request: Request, context: { params: Promise<{ action: string }> }): Promise<Response> {
+  try {
+    const action = Action.safeParse((await context.params).action);
+    if (!action.success) throw new AppError("not_found", 404, "Unknown market action.");
+    const rt = await getRuntime();
+    assertSameOrigin(request, rt.config.publicUrl);
+    await readEmptyBody(request);
+    const market = await runDemoAction(rt, action.data);
+    return json({ ok: true, market });
+  } catch (error) {
+    return errorResponse(error);
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * Next.js calls register() once per server process. It starts the background runtime (market
+ * ticker, and in later layers the identity server and the agent) so that the market moves even
+ * before the first page is opened.
+ */
+export async function register(): Promise<void> {
+  if (process.env.NEXT_RUNTIME !== "nodejs") return;
+  // `next build` loads this file too; the runtime belongs to a running server only.
+  if (process.env.NEXT_PHASE === "phase-production-build") return;
+  const { getRuntime, installShutdownHandlers } = await import("./lib/runtime");
+  installShutdownHandlers();
+  await getRuntime();
+}

@@ -1,0 +1,91 @@
+import "server-only";
+import { formatMoney } from "./money";
+import { ensurePortfolio, getPortfolio } from "./ledger/portfolio";
+import { listTrades } from "./ledger/trades";
+import type { Runtime } from "./runtime";
+import type { ActivityEntry, MarketSnapshot, MarketTick, Portfolio, Trade } from "./types";
+
+/** The demo controls and the dashboard's initial state. */
+
+export type DemoAction = "crash" | "stabilize" | "reset";
+
+export async function runDemoAction(rt: Runtime, action: DemoAction): Promise<MarketSnapshot> {
+  switch (action) {
+    case "crash": {
+      const snapshot = await rt.market.crash();
+      await rt.activity.add({
+        level: "warn",
+        kind: "market.crash",
+        message: `Market crash triggered: ${snapshot.symbol} is falling from ${formatMoney(snapshot.priceCents)} USD`,
+      });
+      return snapshot;
+    }
+    case "stabilize": {
+      const snapshot = await rt.market.stabilize();
+      await rt.activity.add({
+        level: "info",
+        kind: "market.stabilize",
+        message: `Market stabilized: ${snapshot.symbol} holds at ${formatMoney(snapshot.priceCents)} USD`,
+      });
+      return snapshot;
+    }
+    case "reset":
+      return resetDemo(rt);
+  }
+}
+
+/** Clears the ledger, the activity log and the market back to the configured initial values. */
+async function resetDemo(rt: Runtime): Promise<MarketSnapshot> {
+  const { investor } = rt.config;
+  await rt.db.transaction(async (tx) => {
+    await tx.query("DELETE FROM trades");
+    await tx.query("DELETE FROM holdings");
+    await tx.query("DELETE FROM portfolios");
+    await rt.activity.clear(tx);
+    await ensurePortfolio(tx, investor.userId, investor.name, investor.initialBalanceCents);
+  });
+  const snapshot = await rt.market.reset();
+  rt.bus.publish("ledger", { reason: "reset" });
+  await rt.activity.add({
+    level: "info",
+    kind: "demo.reset",
+    message: `Demo reset: ${investor.name} has ${formatMoney(investor.initialBalanceCents)} USD cash, ${snapshot.symbol} at ${formatMoney(snapshot.priceCents)} USD`,
+  });
+  return snapshot;
+}
+
+export interface DashboardState {
+  market: MarketSnapshot;
+  history: MarketTick[];
+  thresholdCents: number;
+  portfolio: Portfolio | null;
+  trades: Trade[];
+  activity: ActivityEntry[];
+  investor: { name: string; email: string; userId: string };
+  agent: { id: string; name: string };
+  authProvider: string;
+  serverTime: string;
+}
+
+export async function getDashboardState(rt: Runtime): Promise<DashboardState> {
+  const market = rt.market.snapshot();
+  const priceOf = (symbol: string) => (symbol === market.symbol ? market.priceCents : undefined);
+  const { investor, agent } = rt.config;
+  const [portfolio, trades, activity] = await Promise.all([
+    getPortfolio(rt.db, investor.userId, priceOf),
+    listTrades(rt.db, { userSub: investor.userId, limit: 50 }),
+    rt.activity.list(),
+  ]);
+  return {
+    market,
+    history: rt.market.history(),
+    thresholdCents: rt.config.mandate.thresholdCents,
+    portfolio,
+    trades,
+    activity,
+    investor: { name: investor.name, email: investor.email, userId: investor.userId },
+    agent: { id: agent.id, name: agent.name },
+    authProvider: rt.config.auth.provider,
+    serverTime: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,65 @@
+import "server-only";
+import type { Db, Queryable } from "../store/db";
+import type { EventBus } from "./bus";
+import type { ActivityEntry, ActivityLevel } from "../types";
+
+/**
+ * The agent activity log: what the dashboard tells the user, persisted so a restart keeps the
+ * story. Messages and data are written for people and never carry a token or secret.
+ */
+export interface ActivityInput {
+  level: ActivityLevel;
+  kind: string;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+interface ActivityRow {
+  id: number;
+  at: Date | string;
+  level: ActivityLevel;
+  kind: string;
+  message: string;
+  data: Record<string, unknown> | null;
+}
+
+export const ACTIVITY_PAGE = 200;
+
+export class ActivityLog {
+  constructor(
+    private readonly db: Db,
+    private readonly bus: EventBus,
+  ) {}
+
+  async add(input: ActivityInput, tx: Queryable = this.db): Promise<ActivityEntry> {
+    const [row] = await tx.query<ActivityRow>(
+      "INSERT INTO activity_log (level, kind, message, data) VALUES ($1, $2, $3, $4) RETURNING *",
+      [input.level, input.kind, input.message, input.data ? JSON.stringify(input.data) : null],
+    );
+    const entry = toEntry(row!);
+    this.bus.publish("activity", entry);
+    if (input.level !== "debug") console.log(`[activity] ${input.level.padEnd(7)} ${input.kind}: ${input.message}`);
+    return entry;
+  }
+
+  /** Newest first. */
+  async list(limit = ACTIVITY_PAGE): Promise<ActivityEntry[]> {
+    const rows = await this.db.query<ActivityRow>("SELECT * FROM activity_log ORDER BY id DESC LIMIT $1", [limit]);
+    return rows.map(toEntry);
+  }
+
+  async clear(tx: Queryable = this.db): Promise<void> {
+    await tx.query("DELETE FROM activity_log");
+  }
+}
+
+function toEntry(row: ActivityRow): ActivityEntry {
+  return {
+    id: row.id,
+    at: row.at instanceof Date ? row.at.toISOString() : new Date(row.at).toISOString(),
+    level: row.level,
+    kind: row.kind,
+    message: row.message,
+    data: row.data,
+  };
+}

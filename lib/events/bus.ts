@@ -1,0 +1,38 @@
+import { EventEmitter } from "node:events";
+import type { ActivityEntry, MarketSnapshot } from "../types";
+
+/**
+ * The in-process event bus. The market, the ledger, the agent and the identity server publish;
+ * the SSE stream (/api/events) and the activity log subscribe. Payloads are public data only:
+ * never a token, a secret or a request body.
+ */
+export interface AppEvents {
+  tick: MarketSnapshot;
+  activity: ActivityEntry;
+  /** Something in the ledger changed (trade, reset): clients refetch the portfolio and trades. */
+  ledger: { reason: string };
+  /** Agent state, approvals or tokens changed: clients refetch /api/agent. */
+  agent: { reason: string };
+  /** A mail landed in the embedded mailbox. */
+  mail: { id: string };
+}
+
+export type AppEventName = keyof AppEvents;
+
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    // Every open dashboard tab is one listener per event: do not warn at ten.
+    this.emitter.setMaxListeners(0);
+  }
+
+  publish<K extends AppEventName>(name: K, payload: AppEvents[K]): void {
+    this.emitter.emit(name, payload);
+  }
+
+  subscribe<K extends AppEventName>(name: K, listener: (payload: AppEvents[K]) => void): () => void {
+    this.emitter.on(name, listener);
+    return () => this.emitter.off(name, listener);
+  }
+}

@@ -1,0 +1,49 @@
+import "server-only";
+import { AppError, errorBody } from "./errors";
+
+/** Small helpers every route handler shares: JSON replies, one error mapping, input guards. */
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return Response.json(body, { status, headers: { "Cache-Control": "no-store", ...headers } });
+}
+
+/** Maps any thrown error to the one error shape; a 5xx never shows its detail. */
+export function errorResponse(error: unknown): Response {
+  const { status, body } = errorBody(error);
+  if (status >= 500) console.error("[http] unexpected error:", error);
+  return json(body, status);
+}
+
+/**
+ * Refuses a state-changing request whose Origin is present and not this app's own: a page on
+ * another site cannot press the demo buttons through the user's browser.
+ */
+export function assertSameOrigin(request: Request, publicUrl: string): void {
+  const origin = request.headers.get("origin");
+  if (!origin) return;
+  const allowed = new Set([new URL(publicUrl).origin, new URL(request.url).origin]);
+  const host = request.headers.get("host");
+  if (host) allowed.add(`${new URL(request.url).protocol}//${host}`);
+  if (!allowed.has(origin)) throw new AppError("forbidden_origin", 403, "Requests from another origin are not accepted.");
+}
+
+const MAX_CONTROL_BODY = 1024;
+
+/**
+ * The demo controls take no parameters: the body must be empty or the empty JSON object `{}`.
+ * Anything else is a client error and changes nothing.
+ */
+export async function readEmptyBody(request: Request): Promise<void> {
+  const text = await request.text();
+  if (text.length > MAX_CONTROL_BODY) throw new AppError("invalid_request", 413, "The request body is too large.");
+  if (text.trim() === "") return;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new AppError("invalid_request", 400, "The request body is not valid JSON; send no body or {}.");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || Object.keys(parsed).length > 0) {
+    throw new AppError("invalid_request", 400, "This action takes no parameters; send no body or {}.");
+  }
+}

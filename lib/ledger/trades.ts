@@ -1,0 +1,168 @@
+import "server-only";
+import { AppError } from "../errors";
+import type { Db, Queryable } from "../store/db";
+import type { Trade } from "../types";
+
+export interface TradeInput {
+  /** The user the trade is for: the token's `sub`. */
+  userSub: string;
+  /** The acting agent (`act.sub`, or `azp`/`client_id` for Auth0-style tokens). */
+  actorSub: string | null;
+  /** The whole `act` chain, kept for audit. */
+  actorChain?: unknown;
+  clientId?: string | null;
+  orderId?: string | null;
+  tokenJti?: string | null;
+  symbol: string;
+  side: "buy" | "sell";
+  quantity: number;
+  priceCents: number;
+  bindingRule?: string | null;
+}
+
+/** Ledger refusals. Codes are stable; descriptions are safe to show to the user and the model. */
+export class LedgerError extends AppError {
+  constructor(code: "no_portfolio" | "insufficient_funds" | "insufficient_shares" | "already_executed" | "invalid_trade", description: string) {
+    super(code, 409, description);
+    this.name = "LedgerError";
+  }
+}
+
+interface TradeRow {
+  id: number;
+  created_at: Date | string;
+  user_sub: string;
+  actor_sub: string | null;
+  actor_chain: unknown;
+  client_id: string | null;
+  order_id: string | null;
+  symbol: string;
+  side: "buy" | "sell";
+  quantity: number;
+  price_cents: number;
+  notional_cents: number;
+  binding_rule: string | null;
+}
+
+/**
+ * Executes one trade as one transaction: the trade row, the cash and the holding change together
+ * or not at all. `order_id` and `token_jti` are unique in the trades table, so an order or a
+ * token can execute at most once, also under concurrent calls. `also` runs inside the same
+ * transaction (e.g. the audit record of the decision).
+ */
+export async function executeTrade(
+  db: Db,
+  input: TradeInput,
+  also?: (tx: Queryable, trade: Trade) => Promise<void>,
+): Promise<Trade> {
+  if (!Number.isSafeInteger(input.quantity) || input.quantity <= 0) {
+    throw new LedgerError("invalid_trade", "Quantity must be a positive whole number.");
+  }
+  if (!Number.isSafeInteger(input.priceCents) || input.priceCents <= 0) {
+    throw new LedgerError("invalid_trade", "The execution price must be positive.");
+  }
+  const notional = input.priceCents * input.quantity;
+  try {
+    return await db.transaction(async (tx) => {
+      const [portfolio] = await tx.query<{ cash_cents: number }>(
+        "SELECT cash_cents FROM portfolios WHERE user_sub = $1 FOR UPDATE",
+        [input.userSub],
+      );
+      if (!portfolio) throw new LedgerError("no_portfolio", `No portfolio exists for user ${input.userSub}.`);
+      const [trade] = await tx.query<TradeRow>(
+        `INSERT INTO trades (user_sub, actor_sub, actor_chain, client_id, order_id, token_jti, symbol, side,
+                             quantity, price_cents, notional_cents, binding_rule)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+        [
+          input.userSub,
+          input.actorSub,
+          input.actorChain === undefined ? null : JSON.stringify(input.actorChain),
+          input.clientId ?? null,
+          input.orderId ?? null,
+          input.tokenJti ?? null,
+          input.symbol,
+          input.side,
+          input.quantity,
+          input.priceCents,
+          notional,
+          input.bindingRule ?? null,
+        ],
+      );
+      if (input.side === "buy") await applyBuy(tx, input, notional, portfolio.cash_cents);
+      else await applySell(tx, input, notional);
+      const result = toTrade(trade!);
+      if (also) await also(tx, result);
+      return result;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) {
+      throw new LedgerError("already_executed", "This order or token has already been used for a trade.");
+    }
+    throw error;
+  }
+}
+
+async function applyBuy(tx: Queryable, input: TradeInput, notional: number, cash: number): Promise<void> {
+  if (cash < notional) {
+    throw new LedgerError(
+      "insufficient_funds",
+      `Insufficient cash: the trade needs ${(notional / 100).toFixed(2)} USD, the account holds ${(cash / 100).toFixed(2)} USD.`,
+    );
+  }
+  await tx.query("UPDATE portfolios SET cash_cents = cash_cents - $2 WHERE user_sub = $1", [input.userSub, notional]);
+  await tx.query(
+    `INSERT INTO holdings (user_sub, symbol, quantity, cost_cents) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (user_sub, symbol) DO UPDATE
+       SET quantity = holdings.quantity + $3, cost_cents = holdings.cost_cents + $4`,
+    [input.userSub, input.symbol, input.quantity, notional],
+  );
+}
+
+async function applySell(tx: Queryable, input: TradeInput, notional: number): Promise<void> {
+  const [holding] = await tx.query<{ quantity: number; cost_cents: number }>(
+    "SELECT quantity, cost_cents FROM holdings WHERE user_sub = $1 AND symbol = $2 FOR UPDATE",
+    [input.userSub, input.symbol],
+  );
+  const held = holding?.quantity ?? 0;
+  if (held < input.quantity) {
+    throw new LedgerError("insufficient_shares", `Insufficient shares: selling ${input.quantity} ${input.symbol}, holding ${held}.`);
+  }
+  // The cost basis leaves with the shares in proportion, so the average cost stays the same.
+  const costOut = Math.round((holding!.cost_cents * input.quantity) / held);
+  await tx.query(
+    "UPDATE holdings SET quantity = quantity - $3, cost_cents = cost_cents - $4 WHERE user_sub = $1 AND symbol = $2",
+    [input.userSub, input.symbol, input.quantity, costOut],
+  );
+  await tx.query("UPDATE portfolios SET cash_cents = cash_cents + $2 WHERE user_sub = $1", [input.userSub, notional]);
+}
+
+/** Newest first; all users when `userSub` is omitted. */
+export async function listTrades(db: Queryable, options: { userSub?: string; limit?: number } = {}): Promise<Trade[]> {
+  const limit = options.limit ?? 100;
+  const rows = options.userSub
+    ? await db.query<TradeRow>("SELECT * FROM trades WHERE user_sub = $1 ORDER BY id DESC LIMIT $2", [options.userSub, limit])
+    : await db.query<TradeRow>("SELECT * FROM trades ORDER BY id DESC LIMIT $1", [limit]);
+  return rows.map(toTrade);
+}
+
+function toTrade(row: TradeRow): Trade {
+  return {
+    id: row.id,
+    at: row.created_at instanceof Date ? row.created_at.toISOString() : new Date(row.created_at).toISOString(),
+    userSub: row.user_sub,
+    actorSub: row.actor_sub,
+    actorChain: row.actor_chain,
+    clientId: row.client_id,
+    orderId: row.order_id,
+    symbol: row.symbol,
+    side: row.side,
+    quantity: row.quantity,
+    priceCents: row.price_cents,
+    notionalCents: row.notional_cents,
+    bindingRule: row.binding_rule,
+  };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "23505";
+}

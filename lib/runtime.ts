@@ -1,0 +1,100 @@
+import "server-only";
+import path from "node:path";
+import { getConfig, type AppConfig } from "./config";
+import { announceDevDefault } from "./dev-defaults";
+import { ActivityLog } from "./events/activity";
+import { EventBus } from "./events/bus";
+import { ensurePortfolio } from "./ledger/portfolio";
+import { MarketSimulator } from "./market/simulator";
+import { openDb, type Db } from "./store/db";
+import { migrate } from "./store/migrate";
+
+/**
+ * The background runtime: the store, the event bus, the market ticker and (in later layers) the
+ * embedded identity server and the agent loop. Route handlers and instrumentation.ts get
+ * different module instances in Next.js, so the one running instance lives on globalThis and is
+ * started at most once per process, whoever asks first.
+ */
+export interface Runtime {
+  config: AppConfig;
+  db: Db;
+  bus: EventBus;
+  market: MarketSimulator;
+  activity: ActivityLog;
+  startedAt: string;
+  /** Stops background work and closes the store. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const KEY = Symbol.for("sleeping-guardian.runtime");
+type Registry = { [KEY]?: Promise<Runtime> };
+
+/** The running runtime, started on first call. */
+export function getRuntime(): Promise<Runtime> {
+  const registry = globalThis as Registry;
+  registry[KEY] ??= startRuntime(getConfig()).catch((error) => {
+    delete registry[KEY];
+    throw error;
+  });
+  return registry[KEY];
+}
+
+/** Starts a runtime. Exported for tests; the app goes through getRuntime(). */
+export async function startRuntime(config: AppConfig, options: { ticker?: boolean } = {}): Promise<Runtime> {
+  const db = await openStore(config);
+  await migrate(db);
+  const bus = new EventBus();
+  const activity = new ActivityLog(db, bus);
+  const market = new MarketSimulator(db, bus, config.market.symbol, config.market.initialPriceCents);
+  await market.load();
+  await ensurePortfolio(db, config.investor.userId, config.investor.name, config.investor.initialBalanceCents);
+  if (options.ticker !== false) market.start(config.market.tickMs);
+
+  let stopped = false;
+  const runtime: Runtime = {
+    config,
+    db,
+    bus,
+    market,
+    activity,
+    startedAt: new Date().toISOString(),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      market.stop();
+      await db.close();
+    },
+  };
+  console.log(
+    `[runtime] started: ${config.market.symbol} at ${(market.snapshot().priceCents / 100).toFixed(2)} USD, ` +
+      `store ${db.engine}, auth ${config.auth.provider}, public URL ${config.publicUrl}`,
+  );
+  return runtime;
+}
+
+async function openStore(config: AppConfig): Promise<Db> {
+  if (!config.store.databaseUrl) {
+    announceDevDefault(
+      "pglite",
+      `Embedded PostgreSQL (PGlite) at ${path.resolve(config.store.dataDir)}: set DATABASE_URL for a PostgreSQL server.`,
+    );
+  }
+  return openDb({ databaseUrl: config.store.databaseUrl, dataDir: config.store.dataDir });
+}
+
+/** Stops the runtime on SIGTERM/SIGINT, once. */
+export function installShutdownHandlers(): void {
+  const registry = globalThis as Registry & { [k: symbol]: unknown };
+  const flag = Symbol.for("sleeping-guardian.shutdown");
+  if (registry[flag]) return;
+  registry[flag] = true;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      const running = registry[KEY];
+      console.log(`[runtime] ${signal}: stopping`);
+      void (running ? running.then((rt) => rt.stop()) : Promise.resolve())
+        .catch((e) => console.error("[runtime] stop failed:", e))
+        .finally(() => process.exit(0));
+    });
+  }
+}

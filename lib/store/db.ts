@@ -1,0 +1,85 @@
+import "server-only";
+import fs from "node:fs";
+import path from "node:path";
+import type { PGlite } from "@electric-sql/pglite";
+import type { Pool, PoolClient } from "pg";
+
+/**
+ * One database interface over two engines: PGlite (embedded PostgreSQL, the default, under
+ * `.data/`) and a real PostgreSQL server when DATABASE_URL is set. The SQL is the same for both.
+ */
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+export interface Db extends Queryable {
+  readonly engine: "pglite" | "postgres";
+  /** Runs `work` in one transaction: everything it writes commits together or not at all. */
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Runs a multi-statement script (migrations). */
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  databaseUrl?: string;
+  /** Directory for PGlite; "memory://" keeps it in memory (tests). */
+  dataDir: string;
+}
+
+export async function openDb(options: OpenOptions): Promise<Db> {
+  return options.databaseUrl ? openPostgres(options.databaseUrl) : openPglite(options.dataDir);
+}
+
+async function openPglite(dataDir: string): Promise<Db> {
+  const { PGlite } = await import("@electric-sql/pglite");
+  let target = dataDir;
+  if (!dataDir.startsWith("memory://")) {
+    target = path.resolve(dataDir, "pglite");
+    fs.mkdirSync(target, { recursive: true });
+  }
+  // BIGINT (int8) columns hold cents and ids well below 2^53: read them as numbers.
+  const pg: PGlite = await PGlite.create(target, { parsers: { 20: (v: string) => Number(v) } });
+  const run = async <T>(q: Pick<PGlite, "query">, sql: string, params?: unknown[]) =>
+    (await q.query<T>(sql, params as unknown[])).rows;
+  return {
+    engine: "pglite",
+    query: (sql, params) => run(pg, sql, params),
+    transaction: (work) => pg.transaction((tx) => work({ query: (sql, params) => run(tx, sql, params) })),
+    exec: async (sql) => {
+      await pg.exec(sql);
+    },
+    close: () => pg.close(),
+  };
+}
+
+async function openPostgres(url: string): Promise<Db> {
+  const { Pool, types } = await import("pg");
+  // BIGINT (int8) columns hold cents and ids well below 2^53: read them as numbers.
+  types.setTypeParser(20, (v) => Number(v));
+  const pool: Pool = new Pool({ connectionString: url, max: 10 });
+  const run = async <T>(q: Pool | PoolClient, sql: string, params?: unknown[]) =>
+    (await q.query(sql, params)).rows as T[];
+  return {
+    engine: "postgres",
+    query: (sql, params) => run(pool, sql, params),
+    transaction: async (work) => {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        const result = await work({ query: (sql, params) => run(client, sql, params) });
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    exec: async (sql) => {
+      await pool.query(sql);
+    },
+    close: () => pool.end(),
+  };
+}

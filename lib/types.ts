@@ -1,0 +1,64 @@
+/** Shapes shared by the server and the dashboard. Amounts are integer cents. */
+
+export type MarketStatus = "STABLE" | "CRASHING" | "RECOVERING";
+
+export interface MarketTick {
+  at: string;
+  priceCents: number;
+  status: MarketStatus;
+}
+
+export interface MarketSnapshot extends MarketTick {
+  symbol: string;
+  openCents: number;
+  changeCents: number;
+  /** Change against the open in percent, two decimals. */
+  changePercent: number;
+}
+
+export type ActivityLevel = "debug" | "info" | "success" | "warn" | "error";
+
+export interface ActivityEntry {
+  id: number;
+  at: string;
+  level: ActivityLevel;
+  kind: string;
+  message: string;
+  data?: Record<string, unknown> | null;
+}
+
+export interface Holding {
+  symbol: string;
+  quantity: number;
+  costCents: number;
+  averageCostCents: number;
+  valueCents: number;
+  pnlCents: number;
+}
+
+export interface Portfolio {
+  userSub: string;
+  displayName: string;
+  cashCents: number;
+  initialCashCents: number;
+  holdings: Holding[];
+  holdingsValueCents: number;
+  totalValueCents: number;
+  pnlCents: number;
+}
+
+export interface Trade {
+  id: number;
+  at: string;
+  userSub: string;
+  actorSub: string | null;
+  actorChain: unknown;
+  clientId: string | null;
+  orderId: string | null;
+  symbol: string;
+  side: "buy" | "sell";
+  quantity: number;
+  priceCents: number;
+  notionalCents: number;
+  bindingRule: string | null;
+}

@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+/**
+ * Starts the built app (`next start`, from .next-test or TEST_DIST_DIR) on a free loopback port with its own
+ * data directory, over real HTTP. `restart()` stops and starts the same app on the same data
+ * (to test what survives a restart).
+ */
+export interface AppServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  /** Everything the server printed so far (stdout + stderr). */
+  output(): string;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startApp(env: Record<string, string> = {}): Promise<AppServer> {
+  const port = await freePort();
+  const dataDir = env.DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "sg-test-"));
+  const url = `http://localhost:${port}`;
+  let child: ChildProcess | undefined;
+  let log = "";
+
+  const launch = async () => {
+    child = spawn(
+      process.execPath,
+      [path.join(ROOT, "node_modules", "next", "dist", "bin", "next"), "start", "-p", String(port), "-H", "127.0.0.1"],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          NODE_ENV: "production",
+          NEXT_DIST_DIR: process.env.TEST_DIST_DIR || ".next-test",
+          NEXT_TELEMETRY_DISABLED: "1",
+          ALLOW_DEV_DEFAULTS_IN_PRODUCTION: "true",
+          PORT: String(port),
+          PUBLIC_URL: url,
+          DATA_DIR: dataDir,
+          ...env,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    child.stdout!.on("data", (d) => (log += d));
+    child.stderr!.on("data", (d) => (log += d));
+    await waitForReady(url, () => log, child);
+  };
+
+  const stop = async () => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => running.kill("SIGKILL"), 5000);
+      running.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      running.kill("SIGTERM");
+    });
+  };
+
+  await launch();
+  return {
+    url,
+    port,
+    dataDir,
+    output: () => log,
+    restart: async () => {
+      await stop();
+      await launch();
+    },
+    stop,
+  };
+}
+
+async function waitForReady(url: string, output: () => string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`app exited early (${child.exitCode}):\n${output()}`);
+    try {
+      const res = await fetch(`${url}/api/health`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`app did not become ready at ${url}:\n${output()}`);
+}

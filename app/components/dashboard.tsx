@@ -1,4 +1,128 @@
 "use client";
+
+import ActivityLog from "./activity-log";
+import Controls from "./controls";
+import MarketCard from "./market-card";
+import PortfolioCard from "./portfolio-card";
+import TradeHistory from "./trade-history";
+import { MailIcon, ShieldIcon } from "./icons";
+import { Card, Empty, Skeleton } from "./ui";
+import { useLiveState, type StreamStatus } from "./use-live-state";
+
+const STREAM_LABEL: Record<StreamStatus, { text: string; dot: string }> = {
+  connecting: { text: "Connecting…", dot: "bg-slate-400" },
+  live: { text: "Live", dot: "bg-emerald-400" },
+  reconnecting: { text: "Reconnecting…", dot: "bg-amber-400 animate-pulse" },
+};
+
 export default function Dashboard() {
-  return <main data-testid="dashboard">Sleeping Guardian</main>;
+  const { data, error, isLoading, mutate, streamStatus } = useLiveState();
+  const stream = STREAM_LABEL[streamStatus];
+
+  return (
+    <div className="mx-auto max-w-7xl px-3 py-4 sm:px-6 sm:py-6" data-testid="dashboard">
+      <header className="mb-5 flex flex-wrap items-center justify-between gap-3">
+        <div>
+          <h1 className="flex items-center gap-2 text-xl font-bold tracking-tight sm:text-2xl">
+            <ShieldIcon className="h-6 w-6 text-sky-400" /> Sleeping Guardian
+          </h1>
+          <p className="text-sm text-slate-400">
+            {data ? `${data.agent.name} watches ${data.market.symbol} for ${data.investor.name}` : "An agent that cannot trade until you approve the exact order"}
+          </p>
+        </div>
+        <div className="flex flex-wrap items-center gap-2 text-xs">
+          {data && (
+            <span className="rounded-full bg-slate-800 px-2.5 py-1 text-slate-300" data-testid="auth-provider">
+              identity: {data.authProvider}
+            </span>
+          )}
+          {data?.authProvider === "embedded" && (
+            <a href="/inbox" target="_blank" rel="noreferrer" className="inline-flex items-center gap-1.5 rounded-full bg-slate-800 px-2.5 py-1 text-sky-300 hover:bg-slate-700 focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-sky-400" data-testid="mailbox-link">
+              <MailIcon /> {data.investor.name}&apos;s mailbox
+            </a>
+          )}
+          <span className="inline-flex items-center gap-1.5 rounded-full bg-slate-800 px-2.5 py-1 text-slate-300" data-testid="stream-status" data-status={streamStatus} role="status">
+            <span className={`h-2 w-2 rounded-full ${stream.dot}`} aria-hidden /> {stream.text}
+          </span>
+        </div>
+      </header>
+
+      <FlowStrip />
+
+      {error && !data ? (
+        <div role="alert" data-testid="state-error" className="rounded-2xl border border-rose-800 bg-rose-950/40 p-6 text-rose-200">
+          <p className="font-semibold">The dashboard could not load its state.</p>
+          <p className="mt-1 text-sm text-rose-300">{error.message}</p>
+          <button type="button" onClick={() => void mutate()} className="mt-3 rounded-lg bg-rose-700 px-3 py-1.5 text-sm font-semibold hover:bg-rose-600 focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-rose-400">
+            Try again
+          </button>
+        </div>
+      ) : isLoading || !data ? (
+        <LoadingGrid />
+      ) : (
+        <div className="grid gap-4 lg:grid-cols-3">
+          <div className="space-y-4 lg:col-span-2">
+            <MarketCard market={data.market} history={data.history} thresholdCents={data.thresholdCents} />
+            <div data-testid="approval-slot">
+              <Card title="Approval" testId="approval-card">
+                <Empty testId="approval-empty">No approval pending. When the agent wants to trade, the request {data.investor.name} must approve appears here.</Empty>
+              </Card>
+            </div>
+            <TradeHistory trades={data.trades} userName={data.investor.name} userId={data.investor.userId} />
+          </div>
+          <div className="space-y-4">
+            <Controls status={data.market.status} />
+            <PortfolioCard portfolio={data.portfolio} name={data.investor.name} />
+            <div data-testid="token-inspector-slot">
+              <Card title="Token inspector" testId="token-inspector">
+                <Empty>Decoded claims of the agent token and the on-behalf-of token appear here.</Empty>
+              </Card>
+            </div>
+          </div>
+          <div className="lg:col-span-3">
+            <ActivityLog entries={data.activity} />
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
+
+const STEPS = [
+  ["Watch", "reads the price with a read-only token"],
+  ["Propose", "the model proposes a buy; code freezes the order"],
+  ["Refused", "the broker answers 403 insufficient_scope"],
+  ["Ask", "CIBA request: the user gets the exact order"],
+  ["Approve", "on another device, by email"],
+  ["Trade", "with an OBO token: sub = user, act = agent"],
+] as const;
+
+function FlowStrip() {
+  return (
+    <ol className="mb-5 grid grid-cols-2 gap-2 text-xs sm:grid-cols-3 lg:grid-cols-6" aria-label="How the flow works">
+      {STEPS.map(([title, text], i) => (
+        <li key={title} className="rounded-xl border border-slate-800 bg-slate-900/40 px-3 py-2">
+          <span className="font-semibold text-slate-200">
+            {i + 1}. {title}
+          </span>
+          <span className="block text-slate-500">{text}</span>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function LoadingGrid() {
+  return (
+    <div className="grid gap-4 lg:grid-cols-3" data-testid="dashboard-loading" aria-busy="true">
+      <div className="space-y-4 lg:col-span-2">
+        <Skeleton className="h-96" />
+        <Skeleton className="h-32" />
+      </div>
+      <div className="space-y-4">
+        <Skeleton className="h-48" />
+        <Skeleton className="h-64" />
+      </div>
+    </div>
+  );
 }

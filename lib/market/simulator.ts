@@ -58,6 +58,8 @@ export class MarketSimulator {
     );
     this.ticks = history.reverse().map((r) => ({ at: toIso(r.at), priceCents: r.price_cents, status: r.status }));
     this.lastAt = this.ticks.at(-1)?.at ?? new Date().toISOString();
+    // A fresh market starts its chart with the opening price.
+    if (this.ticks.length === 0) await this.record(new Date());
   }
 
   start(tickMs: number): void {

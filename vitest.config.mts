@@ -1,12 +1,15 @@
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+
+const root = path.dirname(fileURLToPath(import.meta.url));
 
 export default defineConfig({
   resolve: {
     alias: {
       // `server-only` throws outside React Server Components; tests run lib/ code in plain Node.
-      "server-only": path.resolve(__dirname, "tests/helpers/server-only-stub.ts"),
-      "@": path.resolve(__dirname),
+      "server-only": path.join(root, "tests/helpers/server-only-stub.ts"),
+      "@": root,
     },
   },
   test: {

@@ -1,0 +1,43 @@
+import { formatUsd } from "@/lib/money";
+import type { Trade } from "@/lib/types";
+import { Card, Empty, formatTime } from "./ui";
+
+/** Trades, attributed to the user (`sub`) with the acting agent (`act.sub`) beside it. */
+export default function TradeHistory({ trades, userName, userId }: { trades: Trade[]; userName: string; userId: string }) {
+  return (
+    <Card title="Trade history" testId="trade-history">
+      {trades.length === 0 ? (
+        <Empty testId="trades-empty">No trades yet. The agent cannot trade until {userName} approves an order.</Empty>
+      ) : (
+        <div className="overflow-x-auto">
+          <table className="w-full min-w-[36rem] text-sm">
+            <thead className="text-left text-xs uppercase text-slate-500">
+              <tr>
+                <th className="py-1 font-medium">Time</th>
+                <th className="py-1 font-medium">Order</th>
+                <th className="py-1 text-right font-medium">Price</th>
+                <th className="py-1 text-right font-medium">Amount</th>
+                <th className="py-1 font-medium">For (sub)</th>
+                <th className="py-1 font-medium">By (act.sub)</th>
+              </tr>
+            </thead>
+            <tbody className="tabular">
+              {trades.map((t) => (
+                <tr key={t.id} className="border-t border-slate-800" data-testid="trade-row">
+                  <td className="py-1.5 text-slate-400">{formatTime(t.at)}</td>
+                  <td className="py-1.5">
+                    <span className={t.side === "buy" ? "text-emerald-300" : "text-rose-300"}>{t.side.toUpperCase()}</span> {t.quantity} {t.symbol}
+                  </td>
+                  <td className="py-1.5 text-right">{formatUsd(t.priceCents)}</td>
+                  <td className="py-1.5 text-right">{formatUsd(t.notionalCents)}</td>
+                  <td className="py-1.5" data-testid="trade-user">{t.userSub === userId ? `${userName} (${t.userSub})` : t.userSub}</td>
+                  <td className="py-1.5" data-testid="trade-actor">{t.actorSub ?? "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Card>
+  );
+}

@@ -1,0 +1,74 @@
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApp, type AppServer } from "../helpers/app-server";
+import { artifact, launchBrowser } from "../helpers/browser";
+
+/** The dashboard in real Chromium against the built app. */
+class DashboardPage {
+  constructor(readonly page: Page) {}
+  price = () => this.page.getByTestId("market-price").innerText();
+  status = () => this.page.getByTestId("market-status").innerText();
+  chartPoints = async () => Number(await this.page.getByTestId("price-chart").getAttribute("data-points"));
+  async open(url: string) {
+    await this.page.goto(url);
+    await this.page.getByTestId("market-price").waitFor();
+    await this.page.locator('[data-testid="stream-status"][data-status="live"]').waitFor();
+  }
+}
+
+describe("dashboard in Chromium", () => {
+  let app: AppServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    [app, browser] = await Promise.all([startApp(), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it("shows the price falling within 2 s of clicking Trigger Market Crash, without a reload", async () => {
+    const dashboard = new DashboardPage(await browser.newPage({ viewport: { width: 1400, height: 1000 } }));
+    await dashboard.open(app.url);
+    expect(await dashboard.status()).toBe("STABLE");
+    const before = Number((await dashboard.price()).replace(/[$,]/g, ""));
+    await dashboard.page.getByTestId("crash-button").click();
+    await dashboard.page.locator('[data-testid="market-status"]', { hasText: "CRASHING" }).waitFor({ timeout: 2000 });
+    await dashboard.page.waitForFunction(
+      (start) => Number(document.querySelector('[data-testid="market-price"]')!.textContent!.replace(/[$,]/g, "")) < start,
+      before,
+      { timeout: 2000 },
+    );
+    await dashboard.page.screenshot({ path: artifact("dashboard-crash.png"), fullPage: true });
+    await dashboard.page.close();
+  });
+
+  it("keeps the chart's history after a reload", async () => {
+    const dashboard = new DashboardPage(await browser.newPage());
+    await dashboard.open(app.url);
+    await dashboard.page.waitForFunction(() => Number(document.querySelector('[data-testid="price-chart"]')!.getAttribute("data-points")) >= 5);
+    const before = await dashboard.chartPoints();
+    await dashboard.page.reload();
+    await dashboard.page.getByTestId("market-price").waitFor();
+    expect(await dashboard.chartPoints()).toBeGreaterThanOrEqual(before);
+    await expect(dashboard.page.locator("canvas").first().isVisible()).resolves.toBe(true);
+    await dashboard.page.close();
+  });
+
+  it("works on a phone-width screen and resets through the keyboard", async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const dashboard = new DashboardPage(page);
+    await dashboard.open(app.url);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    expect(width).toBeLessThanOrEqual(390);
+    await page.getByTestId("reset-button").focus();
+    await page.keyboard.press("Enter");
+    await page.getByTestId("reset-confirm").waitFor();
+    await page.keyboard.press("Enter");
+    await page.locator('[data-testid="market-status"]', { hasText: "STABLE" }).waitFor();
+    await page.locator('[data-testid="activity-entry"][data-kind="demo.reset"]').waitFor();
+    await page.screenshot({ path: artifact("dashboard-phone.png"), fullPage: true });
+    await page.close();
+  });
+});

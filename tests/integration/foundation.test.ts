@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DashboardState } from "@/lib/demo";
+import { startApp, type AppServer } from "../helpers/app-server";
+
+/** The foundation over real HTTP against the built app. */
+describe("foundation API", () => {
+  let app: AppServer;
+  const state = async () => (await (await fetch(`${app.url}/api/state`)).json()) as DashboardState;
+  const post = (path: string, init: RequestInit = {}) => fetch(`${app.url}${path}`, { method: "POST", ...init });
+
+  beforeAll(async () => {
+    app = await startApp({ MARKET_TICK_MS: "200" });
+  });
+  afterAll(async () => app?.stop());
+
+  it("serves the initial state with the configured defaults", async () => {
+    const s = await state();
+    expect(s.market.symbol).toBe("NVDA");
+    expect(s.thresholdCents).toBe(14000);
+    expect(s.portfolio).toMatchObject({ userSub: "alice", cashCents: 1_000_000, holdings: [] });
+    expect(s.history.length).toBeGreaterThan(0);
+  });
+
+  it("refuses bad input on the controls with 405/400/404 and changes nothing", async () => {
+    await post("/api/market/reset");
+    const before = await state();
+    const get = await fetch(`${app.url}/api/market/crash`);
+    expect(get.status).toBe(405);
+    for (const body of ["garbage", "{", "[]", '{"status":"CRASHING"}', "null", '"crash"', "x".repeat(5000)]) {
+      const res = await post("/api/market/crash", { body, headers: { "Content-Type": "application/json" } });
+      expect([400, 413]).toContain(res.status);
+      expect((await res.json()).error).toBe("invalid_request");
+    }
+    const unknown = await post("/api/market/explode");
+    expect(unknown.status).toBe(404);
+    const foreign = await post("/api/market/crash", { headers: { Origin: "https://evil.example" } });
+    expect(foreign.status).toBe(403);
+    expect((await fetch(`${app.url}/api/nothing-here`)).status).toBe(404);
+    const after = await state();
+    expect(after.market.status).toBe(before.market.status);
+    expect(after.market.status).toBe("STABLE");
+    expect(after.portfolio).toEqual(before.portfolio);
+  });
+
+  it("crashes, stabilizes and resets through POST", async () => {
+    const crash = await post("/api/market/crash", { body: "{}", headers: { "Content-Type": "application/json" } });
+    expect(crash.status).toBe(200);
+    const start = (await crash.json()).market.priceCents as number;
+    await new Promise((r) => setTimeout(r, 1200));
+    const falling = await state();
+    expect(falling.market.status).toBe("CRASHING");
+    expect(falling.market.priceCents).toBeLessThan(start);
+    expect((await post("/api/market/stabilize")).status).toBe(200);
+    expect((await state()).market.status).toBe("STABLE");
+    const reset = await (await post("/api/market/reset")).json();
+    expect(reset.market).toMatchObject({ status: "STABLE", priceCents: 15000 });
+    const s = await state();
+    expect(s.activity[0]).toMatchObject({ kind: "demo.reset" });
+  });
+
+  it("pushes ticks over Server-Sent Events", async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${app.url}/api/events`, { signal: controller.signal });
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const reader = res.body!.getReader();
+    let text = "";
+    while ((text.match(/event: tick/g) ?? []).length < 3) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    const ticks = [...text.matchAll(/event: tick\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]!));
+    expect(ticks[0]).toHaveProperty("priceCents");
+    expect(new Set(ticks.map((t) => t.at)).size).toBe(ticks.length);
+  });
+
+  it("keeps the market, its history and the activity log across a restart", async () => {
+    await post("/api/market/crash");
+    await new Promise((r) => setTimeout(r, 800));
+    const before = await state();
+    await app.restart();
+    const after = await state();
+    expect(after.market.status).toBe("CRASHING");
+    expect(after.history.length).toBeGreaterThanOrEqual(before.history.length);
+    expect(after.history.slice(0, 3)).toEqual(before.history.slice(0, 3));
+    expect(after.activity.map((a) => a.id)).toEqual(expect.arrayContaining(before.activity.map((a) => a.id)));
+    expect(after.portfolio).toEqual(before.portfolio);
+  });
+});

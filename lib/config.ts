@@ -91,6 +91,9 @@ const EnvSchema = z.object({
 
 export type Env = z.infer<typeof EnvSchema>;
 
+/** Every variable the app reads (documented one by one in .env.example). */
+export const ENV_VARIABLES = Object.keys(EnvSchema.shape).filter((name) => name !== "NODE_ENV");
+
 export interface AppConfig {
   env: Env["NODE_ENV"];
   port: number;

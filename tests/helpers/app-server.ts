@@ -13,6 +13,8 @@ export interface AppServer {
   url: string;
   port: number;
   dataDir: string;
+  /** The server's process id (for memory readings). */
+  pid(): number;
   /** Everything the server printed so far (stdout + stderr). */
   output(): string;
   restart(): Promise<void>;
@@ -83,6 +85,7 @@ export async function startApp(env: Record<string, string> = {}): Promise<AppSer
     url,
     port,
     dataDir,
+    pid: () => child?.pid ?? -1,
     output: () => log,
     restart: async () => {
       await stop();

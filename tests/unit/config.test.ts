@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "@/lib/config";
+import fs from "node:fs";
+import path from "node:path";
+import { ConfigError, ENV_VARIABLES, parseConfig } from "@/lib/config";
 
 describe("parseConfig", () => {
   it("works with an empty environment (the embedded defaults)", () => {
@@ -39,5 +41,15 @@ describe("parseConfig", () => {
     } catch (error) {
       expect((error as ConfigError).problems.join("\n")).toContain(name);
     }
+  });
+});
+
+describe(".env.example", () => {
+  const lines = fs.readFileSync(path.resolve(__dirname, "..", "..", ".env.example"), "utf8").split("\n");
+
+  it.each(ENV_VARIABLES)("documents %s with a comment above it", (name) => {
+    const index = lines.findIndex((line) => new RegExp(`^#? ?${name}=`).test(line));
+    expect(index, `${name} is missing from .env.example`).toBeGreaterThan(0);
+    expect(lines[index - 1]!.startsWith("#")).toBe(true);
   });
 });

@@ -15,16 +15,15 @@ export function errorResponse(error: unknown): Response {
 }
 
 /**
- * Refuses a state-changing request whose Origin is present and not this app's own: a page on
- * another site cannot press the demo buttons through the user's browser.
+ * Refuses a state-changing request whose Origin is present and not this app's public origin: a
+ * page on another site cannot press the demo buttons through the user's browser. The Host header
+ * is not trusted for this (a DNS-rebinding page would control it).
  */
 export function assertSameOrigin(request: Request, publicUrl: string): void {
   const origin = request.headers.get("origin");
-  if (!origin) return;
-  const allowed = new Set([new URL(publicUrl).origin, new URL(request.url).origin]);
-  const host = request.headers.get("host");
-  if (host) allowed.add(`${new URL(request.url).protocol}//${host}`);
-  if (!allowed.has(origin)) throw new AppError("forbidden_origin", 403, "Requests from another origin are not accepted.");
+  if (origin !== null && origin !== new URL(publicUrl).origin) {
+    throw new AppError("forbidden_origin", 403, "Requests from another origin are not accepted.");
+  }
 }
 
 const MAX_CONTROL_BODY = 1024;

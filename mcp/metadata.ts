@@ -1,0 +1,39 @@
+import type { AppConfig } from "../lib/config";
+import { STOCK_TRADE_TYPE } from "../lib/orders/order";
+
+/** The scopes this resource server understands. */
+export const SCOPE_READ = "stock:read";
+export const SCOPE_TRADE = "stock:trade";
+export const SCOPES_SUPPORTED = ["openid", SCOPE_READ, SCOPE_TRADE];
+
+/**
+ * Where the protected resource metadata lives (RFC 9728 §3.1): the well-known prefix inserted
+ * before the resource's path, so https://host/mcp → https://host/.well-known/oauth-protected-resource/mcp.
+ */
+export function resourceMetadataUrl(resourceUrl: string): string {
+  const url = new URL(resourceUrl);
+  const path = url.pathname.replace(/\/+$/, "");
+  return `${url.origin}/.well-known/oauth-protected-resource${path}`;
+}
+
+/**
+ * The RFC 9728 document. `resource` is byte-identical to the MCP URL clients use (MCP
+ * authorization requires it); tokens are accepted in the Authorization header only.
+ */
+export function protectedResourceMetadata(config: AppConfig) {
+  return {
+    resource: config.mcp.resourceUrl,
+    authorization_servers: [config.auth.issuer],
+    scopes_supported: SCOPES_SUPPORTED,
+    bearer_methods_supported: ["header"],
+    authorization_details_types_supported: [STOCK_TRADE_TYPE],
+    resource_name: "Sleeping Guardian broker (MCP)",
+  };
+}
+
+/** GET/HEAD handler body shared by the two well-known routes. Public data: any origin may read it. */
+export function protectedResourceMetadataResponse(config: AppConfig): Response {
+  return Response.json(protectedResourceMetadata(config), {
+    headers: { "Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*" },
+  });
+}

@@ -1,0 +1,123 @@
+import { parseMoney } from "../lib/money";
+import { STOCK_TRADE_TYPE, StockTradeDetail, type OrderSide } from "../lib/orders/order";
+
+/**
+ * Order binding: a trade executes only if it matches the order the user approved, field by field,
+ * once (RFC 9396 §7: the resource server enforces the authorization details it receives).
+ *
+ * Two rules feed the same check:
+ * - "rar": the token carries `authorization_details`; the entry of type `stock_trade` with the
+ *   call's `order_id` is the approved order (approvedOrderFromDetails).
+ * - "pending-approval": the identity server cannot issue `authorization_details`; the order comes
+ *   from the store (pending-approval.ts) and the token's `jti` is single-use.
+ *
+ * Money is compared as integer cents, identifiers exactly; any doubt means no trade.
+ */
+
+export type BindingRule = "rar" | "pending-approval";
+
+export type BindingCode =
+  | "invalid_authorization_details"
+  | "order_not_approved"
+  | "order_not_executable"
+  | "order_id_mismatch"
+  | "order_expired"
+  | "symbol_mismatch"
+  | "side_mismatch"
+  | "quantity_exceeds_approval"
+  | "price_above_limit"
+  | "price_below_limit"
+  | "notional_exceeds_max"
+  | "jti_required";
+
+export interface BindingRefusal {
+  ok: false;
+  code: BindingCode;
+  message: string;
+}
+
+/** An approved order in integer cents, whichever rule it came from. */
+export interface ApprovedOrder {
+  orderId: string;
+  symbol: string;
+  side: OrderSide;
+  quantity: number;
+  limitPriceCents: number;
+  maxNotionalCents: number;
+  expiresAt: Date;
+}
+
+export interface TradeRequest {
+  orderId: string;
+  symbol: string;
+  side: OrderSide;
+  quantity: number;
+}
+
+const refuse = (code: BindingCode, message: string): BindingRefusal => ({ ok: false, code, message });
+const usd = (cents: number) => `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")} USD`;
+
+/**
+ * Finds the approved order for `orderId` in a token's `authorization_details`. Entries of other
+ * types are ignored (RFC 9396 allows several); a malformed `stock_trade` entry or two entries for
+ * the same order make the whole claim unusable.
+ */
+export function approvedOrderFromDetails(details: unknown[], orderId: string): { ok: true; order: ApprovedOrder } | BindingRefusal {
+  const entries: StockTradeDetail[] = [];
+  for (const entry of details) {
+    if (typeof entry !== "object" || entry === null || (entry as { type?: unknown }).type !== STOCK_TRADE_TYPE) continue;
+    const parsed = StockTradeDetail.safeParse(entry);
+    if (!parsed.success) {
+      return refuse("invalid_authorization_details", "The token's stock_trade authorization details are malformed.");
+    }
+    entries.push(parsed.data);
+  }
+  const matching = entries.filter((d) => d.order_id === orderId);
+  if (matching.length === 0) return refuse("order_not_approved", `Order ${orderId} is not among the orders this token approves.`);
+  if (matching.length > 1) return refuse("invalid_authorization_details", `The token approves order ${orderId} more than once.`);
+  const d = matching[0]!;
+  const limitPriceCents = parseMoney(d.limit_price);
+  const maxNotionalCents = parseMoney(d.max_notional);
+  const expiresAt = new Date(d.expires_at);
+  if (limitPriceCents === null || maxNotionalCents === null || Number.isNaN(expiresAt.getTime())) {
+    return refuse("invalid_authorization_details", "The token's stock_trade authorization details are malformed.");
+  }
+  return {
+    ok: true,
+    order: { orderId: d.order_id, symbol: d.symbol, side: d.side, quantity: d.quantity, limitPriceCents, maxNotionalCents, expiresAt },
+  };
+}
+
+/**
+ * Checks one trade against its approved order at the execution price. The quantity may be lower
+ * than approved, never higher; a buy must not pay more than the limit, a sell must not get less;
+ * the notional (price × quantity) must stay within the approved maximum; the order must not have
+ * expired.
+ */
+export function checkTradeAgainstOrder(
+  order: ApprovedOrder,
+  trade: TradeRequest,
+  priceCents: number,
+  now: Date,
+): { ok: true } | BindingRefusal {
+  if (trade.orderId !== order.orderId) return refuse("order_id_mismatch", `The call names order ${trade.orderId}, the approval is for ${order.orderId}.`);
+  if (!(now.getTime() < order.expiresAt.getTime())) {
+    return refuse("order_expired", `Order ${order.orderId} expired at ${order.expiresAt.toISOString()}.`);
+  }
+  if (trade.symbol !== order.symbol) return refuse("symbol_mismatch", `The approved order is for ${order.symbol}, not ${trade.symbol}.`);
+  if (trade.side !== order.side) return refuse("side_mismatch", `The approved order is a ${order.side}, not a ${trade.side}.`);
+  if (trade.quantity > order.quantity) {
+    return refuse("quantity_exceeds_approval", `${trade.quantity} shares requested, ${order.quantity} approved.`);
+  }
+  if (order.side === "buy" && priceCents > order.limitPriceCents) {
+    return refuse("price_above_limit", `The price ${usd(priceCents)} is above the approved limit ${usd(order.limitPriceCents)}.`);
+  }
+  if (order.side === "sell" && priceCents < order.limitPriceCents) {
+    return refuse("price_below_limit", `The price ${usd(priceCents)} is below the approved limit ${usd(order.limitPriceCents)}.`);
+  }
+  const notional = priceCents * trade.quantity;
+  if (notional > order.maxNotionalCents) {
+    return refuse("notional_exceeds_max", `The trade would be ${usd(notional)}, above the approved maximum ${usd(order.maxNotionalCents)}.`);
+  }
+  return { ok: true };
+}

@@ -1,0 +1,138 @@
+import "server-only";
+import type { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import { executeTrade, LedgerError } from "../lib/ledger/trades";
+import { formatMoney } from "../lib/money";
+import { OrderId, type OrderSide } from "../lib/orders/order";
+import { auditToolCall } from "./audit";
+import { SCOPE_TRADE } from "./metadata";
+import { approvedOrderFromDetails, checkTradeAgainstOrder, type BindingRule } from "./order-binding";
+import { findStoredApprovedOrder } from "./pending-approval";
+import type { Principal } from "./principal";
+import { refuse, requireScope, runTool, type Outcome, type ToolContext } from "./tool-context";
+import { checkedInput, type Checked } from "./tool-input";
+import { requireUserSubject, tradeView } from "./tools-read";
+
+/**
+ * buy_stock / sell_stock: stock:trade, a user subject, and a match with the order the user
+ * approved (order-binding.ts), executed at most once per order id and per token (the trades
+ * table's unique order_id and token_jti, in the same transaction as the audit record).
+ */
+
+export function tradeSchema(symbols: [string, ...string[]], maxQuantity: number) {
+  return z.strictObject({
+    symbol: z.enum(symbols).describe("Ticker symbol, e.g. NVDA"),
+    quantity: z.number().int().min(1).max(maxQuantity).describe(`Whole shares, 1 to ${maxQuantity}`),
+    order_id: OrderId.describe("The id of the approved order, ord_ followed by 16-40 letters or digits"),
+  });
+}
+type TradeArgs = z.output<ReturnType<typeof tradeSchema>>;
+
+export function registerTradeTools(server: McpServer, ctx: ToolContext, schema: ReturnType<typeof tradeSchema>): void {
+  for (const side of ["buy", "sell"] as const) {
+    const tool = `${side}_stock`;
+    server.registerTool(
+      tool,
+      {
+        title: side === "buy" ? "Buy stock" : "Sell stock",
+        description:
+          `${side === "buy" ? "Buys" : "Sells"} shares at the current market price for the user the token was issued for. ` +
+          "Requires stock:trade and a token that approves this exact order; each order and token executes once.",
+        inputSchema: checkedInput(schema),
+        annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+        scopeChallenge: requireScope(tool, SCOPE_TRADE, ctx, (message) => logRefusal(ctx, tool, "insufficient_scope", message)),
+      },
+      (input: Checked<TradeArgs>) =>
+        runTool(
+          tool,
+          ctx,
+          input,
+          (args, principal) => placeTrade(ctx, tool, side, args, principal),
+          (r) => logRefusal(ctx, tool, r.code, r.message),
+        ),
+    );
+  }
+}
+
+async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args: TradeArgs, principal: Principal): Promise<Outcome> {
+  const notUser = requireUserSubject(principal);
+  if (notUser) return notUser;
+  if (!principal.scopes.includes(SCOPE_TRADE)) return refuse("insufficient_scope", `The token lacks ${SCOPE_TRADE}.`);
+
+  const { deps } = ctx;
+  const priceCents = deps.market.snapshot().priceCents;
+  const orderId = args.order_id;
+  const rule: BindingRule = principal.authorizationDetails !== undefined ? "rar" : "pending-approval";
+  const tag = { orderId, bindingRule: rule };
+
+  let approved;
+  if (rule === "rar") {
+    approved = approvedOrderFromDetails(principal.authorizationDetails!, orderId);
+  } else {
+    if (!principal.jti) return refuse("jti_required", "Without authorization_details the token must carry a jti to be single-use.", tag);
+    approved = await findStoredApprovedOrder(deps.db, orderId, principal.sub);
+  }
+  if (!approved.ok) return refuse(approved.code, approved.message, tag);
+  const check = checkTradeAgainstOrder(approved.order, { orderId, symbol: args.symbol, side, quantity: args.quantity }, priceCents, new Date());
+  if (!check.ok) return refuse(check.code, check.message, tag);
+
+  let trade;
+  try {
+    trade = await executeTrade(
+      deps.db,
+      {
+        userSub: principal.sub,
+        actorSub: principal.actor,
+        actorChain: principal.actorChain ?? undefined,
+        clientId: principal.clientId,
+        orderId,
+        tokenJti: principal.jti,
+        symbol: args.symbol,
+        side,
+        quantity: args.quantity,
+        priceCents,
+        bindingRule: rule,
+      },
+      // The audit record commits with the trade or not at all.
+      (tx, t) =>
+        auditToolCall(tx, principal, {
+          tool,
+          decision: "allowed",
+          reason: `executed: trade ${t.id}, ${t.quantity} ${t.symbol} at ${formatMoney(t.priceCents)} USD`,
+          args,
+          orderId,
+          bindingRule: rule,
+        }),
+    );
+  } catch (error) {
+    if (!(error instanceof LedgerError)) throw error;
+    const message =
+      error.code === "already_executed" ? `Replay refused: order ${orderId} or this token has already been used for a trade.` : error.description;
+    return refuse(error.code, message, tag);
+  }
+
+  deps.bus.publish("ledger", { reason: "trade" });
+  const by = principal.actor ? ` by ${principal.actor}` : "";
+  // The trade has committed: a failing activity entry must not make it look refused.
+  await deps.activity
+    .add({
+      level: "success",
+      kind: "mcp.trade",
+      message: `${side === "buy" ? "Bought" : "Sold"} ${trade.quantity} ${trade.symbol} at ${formatMoney(trade.priceCents)} USD for ${trade.userSub}${by} (order ${orderId}, rule ${rule})`,
+      data: { tool, tradeId: trade.id, orderId, sub: trade.userSub, actor: principal.actor, bindingRule: rule },
+    })
+    .catch((e: unknown) => console.error("[mcp] activity entry failed:", e instanceof Error ? e.message : "unknown error"));
+  return { ok: true, data: { ...tradeView(trade), status: "executed" }, audited: true, ...tag };
+}
+
+/** Tells the dashboard's story: who tried what and why it was refused. Never a token. */
+async function logRefusal(ctx: ToolContext, tool: string, code: string, message: string): Promise<void> {
+  const p = ctx.principal;
+  const who = p ? `${p.sub}${p.actor ? ` (by ${p.actor})` : ""}` : "an unknown caller";
+  await ctx.deps.activity.add({
+    level: "warn",
+    kind: "mcp.refused",
+    message: `${tool} refused for ${who}: ${message}`,
+    data: { tool, code, sub: p?.sub ?? null, actor: p?.actor ?? null },
+  });
+}

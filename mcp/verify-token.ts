@@ -1,0 +1,103 @@
+import "server-only";
+import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { AccessTokenClaims, toPrincipal, type AgentIdentity, type Principal } from "./principal";
+
+/**
+ * Access-token verification for the MCP resource server (RFC 9068 JWT access tokens, RFC 6750
+ * bearer usage). The server trusts a token only through the issuer's JWKS: the same code for the
+ * embedded server, WSO2 and Auth0. Never logs the token.
+ *
+ * Checks, in jose's order and ours: compact JWS; `alg` on the asymmetric allow-list (so `none`
+ * and HS256-signed-with-the-public-key are refused before any key is used); signature against the
+ * issuer's keys; `iss`; `aud`; `exp` present and not past (≤ 30 s leeway); `nbf`; `typ` when the
+ * server sets one; claim shapes (sub, scope, act, authorization_details).
+ */
+
+/** Asymmetric algorithms only: an HMAC "key" would be the public key, which everyone has. */
+export const ALLOWED_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
+
+/** Clock skew we forgive on exp/nbf, in seconds. Small: a token is short-lived by design. */
+export const CLOCK_TOLERANCE_SECONDS = 30;
+
+/** `typ` values an access token may carry (RFC 9068 §2.1; many servers send "JWT" or nothing). */
+const ALLOWED_TYP = new Set(["at+jwt", "application/at+jwt", "jwt"]);
+
+export interface VerifyOptions extends AgentIdentity {
+  issuer: string;
+  audience: string;
+  /** The key source: the remote JWKS in the app, a local set in unit tests. */
+  keys: JWTVerifyGetKey;
+}
+
+/**
+ * Why a token was refused. `invalid_token` → 401 (RFC 6750 §3.1); `temporarily_unavailable` →
+ * 503 when the issuer's keys cannot be fetched (the token may be fine: do not tell the client to
+ * throw it away).
+ */
+export class TokenError extends Error {
+  constructor(
+    readonly code: "invalid_token" | "temporarily_unavailable",
+    readonly description: string,
+  ) {
+    super(description);
+    this.name = "TokenError";
+  }
+}
+
+export async function verifyAccessToken(token: string, options: VerifyOptions): Promise<Principal> {
+  let payload: unknown;
+  try {
+    const result = await jwtVerify(token, options.keys, {
+      issuer: options.issuer,
+      audience: options.audience,
+      algorithms: ALLOWED_ALGORITHMS,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      requiredClaims: ["exp", "sub"],
+    });
+    const typ = result.protectedHeader.typ;
+    if (typ !== undefined && !ALLOWED_TYP.has(typ.toLowerCase())) {
+      throw new TokenError("invalid_token", "The token is not an access token.");
+    }
+    payload = result.payload;
+  } catch (error) {
+    throw toTokenError(error);
+  }
+  const claims = AccessTokenClaims.safeParse(payload);
+  if (!claims.success) throw new TokenError("invalid_token", "The token's claims are malformed.");
+  return toPrincipal(claims.data, options);
+}
+
+function toTokenError(error: unknown): TokenError {
+  if (error instanceof TokenError) return error;
+  if (error instanceof errors.JWTExpired) return new TokenError("invalid_token", "The token has expired.");
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    return new TokenError("invalid_token", `The token's ${error.claim} claim is not accepted.`);
+  }
+  if (isKeySourceFailure(error)) {
+    return new TokenError("temporarily_unavailable", "The issuer's signing keys could not be loaded.");
+  }
+  return new TokenError("invalid_token", "The token is invalid.");
+}
+
+/**
+ * The JWKS endpoint timed out, answered non-200 or non-JSON (jose's generic error), served an
+ * invalid key set, or could not be reached at all (fetch's TypeError). Everything else is the
+ * token's fault.
+ */
+function isKeySourceFailure(error: unknown): boolean {
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return true;
+  if (error instanceof errors.JOSEError) return error.code === "ERR_JOSE_GENERIC";
+  return error instanceof TypeError && /fetch/i.test(error.message);
+}
+
+const remoteKeySets = new Map<string, JWTVerifyGetKey>();
+
+/** The issuer's JWKS, fetched on demand and cached per process (jose refreshes on unknown `kid`). */
+export function remoteKeys(jwksUri: string): JWTVerifyGetKey {
+  let keys = remoteKeySets.get(jwksUri);
+  if (!keys) {
+    keys = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+    remoteKeySets.set(jwksUri, keys);
+  }
+  return keys;
+}

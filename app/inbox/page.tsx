@@ -1,0 +1,13 @@
+import type { Metadata } from "next";
+import { listMail } from "@/lib/idp/mailbox";
+import { getRuntime } from "@/lib/runtime";
+import { MailboxView } from "./mailbox-view";
+
+export const dynamic = "force-dynamic";
+export const metadata: Metadata = { title: "Mailbox · Sleeping Guardian" };
+
+/** /inbox — the embedded mailbox: the notification emails the embedded identity server sent. */
+export default async function InboxPage() {
+  const rt = await getRuntime();
+  return <MailboxView owner={rt.config.investor.email} mails={await listMail(rt.db)} />;
+}

@@ -1,0 +1,39 @@
+import "server-only";
+import { errors, type Provider } from "oidc-provider";
+import type { Queryable } from "../../store/db";
+import { type Approval, recordDecision, setApprovalGrant } from "../approvals";
+
+/**
+ * Turns the user's decision into the CIBA result (OpenID CIBA Core §10, via oidc-provider's
+ * provider.backchannelResult): on approval a Grant for exactly the requested scopes and resource,
+ * with the order as the granted authorization_details; on denial `access_denied`. The decision is
+ * recorded first and only once (see recordDecision), so a second click or a second tab changes
+ * nothing.
+ */
+const OIDC_SCOPES = new Set(["openid", "email", "profile"]);
+
+export type DecisionOutcome = "approved" | "denied" | "not_pending";
+
+export async function decide(provider: Provider, db: Queryable, approval: Approval, decision: "approve" | "deny"): Promise<DecisionOutcome> {
+  const request = await provider.BackchannelAuthenticationRequest.find(approval.authReqId, { ignoreExpiration: true });
+  if (!request || request.isExpired || request.grantId || request.error || request.consumed) return "not_pending";
+  if (!(await recordDecision(db, approval.handle, decision === "approve" ? "approved" : "denied"))) return "not_pending";
+
+  if (decision === "deny") {
+    await provider.backchannelResult(request, new errors.AccessDenied("the user denied the request"));
+    return "denied";
+  }
+
+  const scopes = (request.scope ?? "").split(" ").filter(Boolean);
+  const grant = new provider.Grant({ accountId: request.accountId!, clientId: request.clientId! });
+  grant.addOIDCScope(scopes.filter((s) => OIDC_SCOPES.has(s)).join(" "));
+  for (const resource of [request.resource ?? []].flat()) grant.addResourceScope(resource, scopes.join(" "));
+  const grantId = await grant.save();
+  // Remember which grant came from this approval (the token's `act` is looked up through it).
+  await setApprovalGrant(db, approval.handle, grantId);
+
+  const params = (request.params ?? {}) as Record<string, unknown>;
+  const rar = typeof params.authorization_details === "string" ? (JSON.parse(params.authorization_details) as never) : undefined;
+  await provider.backchannelResult(request, grant, { authTime: Math.floor(Date.now() / 1000), amr: ["pwd"], rar } as never);
+  return "approved";
+}

@@ -1,0 +1,175 @@
+import "server-only";
+import { errors, type BackchannelAuthenticationRequest, type Client, type KoaContextWithOIDC } from "oidc-provider";
+import type { AppConfig } from "../config";
+import type { Queryable } from "../store/db";
+import { type Investor, resolveLoginHint } from "./accounts";
+import { createApproval, countPendingApprovals, newApprovalHandle, setApprovalMail } from "./approvals";
+import { bindingMessageProblem } from "./binding-message";
+import { STOCK_TRADE, stockTrades } from "./authorization-details";
+import type { Mailer } from "./mailer";
+import { renderApprovalEmail } from "./notification-email";
+import { ACCESS_TOKEN_TYPE, OwnTokenError, type OwnTokenVerifier } from "./own-tokens";
+
+/**
+ * The CIBA hooks oidc-provider asks a deployment for (features.ciba), poll mode only
+ * (OpenID CIBA Core 1.0). oidc-provider runs the protocol — client authentication, the hint
+ * rules, scope checks, auth_req_id issuance, the token endpoint errors — and calls these for the
+ * parts only the deployment knows: who the user is, what a good binding message is, how to reach
+ * the user's authentication device (here: an email with a link to the approval page).
+ */
+export interface CibaDeps {
+  config: AppConfig;
+  db: Queryable;
+  investor: Investor;
+  mailer: Mailer;
+  verifyOwnToken: OwnTokenVerifier;
+  /** Where the approval page lives: `${issuer}/approve`. */
+  approvalBaseUrl: string;
+}
+
+/** The agent behind each CIBA request, from its verified actor_token, until the request is saved. */
+const actors = new WeakMap<object, string>();
+
+export function createCibaFeature(deps: CibaDeps) {
+  const { config, db, investor } = deps;
+  return {
+    enabled: true,
+    deliveryModes: ["poll"] as const,
+
+    /** login_hint → account id (§7.1), then the approval-bombing guard for that user. */
+    async processLoginHint(_ctx: KoaContextWithOIDC, loginHint: string) {
+      const accountId = resolveLoginHint(investor, loginHint);
+      if (!accountId) return undefined; // oidc-provider answers unknown_user_id
+      await assertPendingBelowLimit(db, accountId, config.idp.maxPendingPerUser);
+      return accountId;
+    },
+
+    async processLoginHintToken() {
+      throw new errors.InvalidRequest("login_hint_token is not supported by this server; use login_hint");
+    },
+
+    async validateBindingMessage(_ctx: KoaContextWithOIDC, bindingMessage?: string) {
+      const problem = bindingMessageProblem(bindingMessage);
+      if (problem) throw new errors.InvalidBindingMessage(problem);
+    },
+
+    /**
+     * request_context is not used by this server. This hook runs after the scope and RAR checks,
+     * so it is also where the trade rule lives: stock:trade is only ever granted for one exact
+     * order, so a request for it must carry exactly one stock_trade detail.
+     */
+    async validateRequestContext(ctx: KoaContextWithOIDC) {
+      assertTradeIsForOneOrder(ctx.oidc.params as Record<string, unknown>);
+    },
+
+    /** user_code is not used (discovery says backchannel_user_code_parameter_supported: false). */
+    async verifyUserCode(_ctx: KoaContextWithOIDC, _account: unknown, userCode?: string) {
+      if (userCode !== undefined) throw new errors.InvalidRequest("user_code is not supported by this server");
+    },
+
+    async triggerAuthenticationDevice(ctx: KoaContextWithOIDC, request: BackchannelAuthenticationRequest, _account: unknown, client: Client) {
+      await notifyUser(deps, ctx, request, client);
+    },
+  };
+}
+
+/**
+ * Extra parameters of the backchannel authentication request. `actor_token` (RFC 8693 §2.1
+ * semantics) names the agent acting for the user; its subject becomes the `act` claim of the
+ * token Alice approves. It must be an access token this server issued to the same client.
+ */
+export function createCibaExtraParams(verifyOwnToken: OwnTokenVerifier) {
+  return {
+    actor_token_type: null,
+    async actor_token(ctx: KoaContextWithOIDC, value: string | undefined, client: Client) {
+      if (ctx.oidc.route !== "backchannel_authentication") return;
+      const type = ctx.oidc.params?.actor_token_type;
+      if (value === undefined) {
+        if (type !== undefined) throw new errors.InvalidRequest("actor_token_type was sent without actor_token");
+        return;
+      }
+      if (type !== ACCESS_TOKEN_TYPE) {
+        throw new errors.InvalidRequest(`actor_token requires actor_token_type=${ACCESS_TOKEN_TYPE}`);
+      }
+      try {
+        const actor = await verifyOwnToken(value, client.clientId);
+        actors.set(ctx, actor.sub);
+      } catch (error) {
+        if (error instanceof OwnTokenError) throw new errors.InvalidRequest(`actor_token rejected: ${error.message}`);
+        throw error;
+      }
+      // Keep the subject only: the agent's token itself is not stored with the request.
+      (ctx.oidc.params as Record<string, unknown>).actor_token = undefined;
+    },
+  };
+}
+
+/** requested_expiry (§7.1) is honoured up to the configured maximum. */
+export function backchannelRequestTtl(config: AppConfig) {
+  return (ctx: KoaContextWithOIDC | undefined) => {
+    const max = config.idp.cibaMaxExpirySeconds;
+    const requested = Number(ctx?.oidc?.params?.requested_expiry);
+    return Number.isSafeInteger(requested) && requested > 0 ? Math.min(requested, max) : max;
+  };
+}
+
+function assertTradeIsForOneOrder(params: Record<string, unknown>) {
+  const scopes = String(params.scope ?? "").split(" ");
+  if (!scopes.includes("stock:trade")) return;
+  if (typeof params.authorization_details !== "string") {
+    throw new errors.InvalidRequest("scope stock:trade requires authorization_details describing the order (type stock_trade)");
+  }
+  const details = JSON.parse(params.authorization_details) as Array<{ type?: unknown }>;
+  if (details.filter((d) => d.type === STOCK_TRADE).length !== 1) {
+    throw new errors.InvalidAuthorizationDetails("scope stock:trade requires exactly one stock_trade authorization detail");
+  }
+}
+
+export class TooManyPendingRequests extends errors.AccessDenied {}
+
+async function assertPendingBelowLimit(db: Queryable, accountId: string, limit: number) {
+  const pending = await countPendingApprovals(db, accountId);
+  if (pending >= limit) {
+    // access_denied is the CIBA §13 code for "the OP denied the request"; the description says why.
+    throw new TooManyPendingRequests(
+      `too many pending approval requests for this user (${pending} of ${limit}); wait until one is approved, denied or expired`,
+    );
+  }
+}
+
+/** Records the approval and emails the user the order, the binding message and the links. */
+async function notifyUser(deps: CibaDeps, ctx: KoaContextWithOIDC, request: BackchannelAuthenticationRequest, client: Client) {
+  const { config, db, investor, mailer } = deps;
+  const params = (request.params ?? {}) as Record<string, string | undefined>;
+  const details = params.authorization_details ? (JSON.parse(params.authorization_details) as unknown[]) : null;
+  const handle = newApprovalHandle();
+  const expiresAt = new Date((request.exp ?? Math.floor(Date.now() / 1000) + request.expiration) * 1000);
+  await createApproval(db, {
+    handle,
+    authReqId: request.jti,
+    clientId: client.clientId,
+    accountId: request.accountId!,
+    actorSub: actors.get(ctx) ?? null,
+    scope: request.scope ?? "",
+    bindingMessage: params.binding_message ?? null,
+    authorizationDetails: details,
+    expiresAt,
+  });
+
+  const approveUrl = `${deps.approvalBaseUrl}/${handle}`;
+  const denyUrl = `${approveUrl}?decision=deny`;
+  const agentName = actors.get(ctx) === config.agent.id ? config.agent.name : (client.clientName ?? client.clientId);
+  const mail = renderApprovalEmail({
+    investorName: investor.name,
+    agentName,
+    order: stockTrades(details).find((d) => d.type === STOCK_TRADE),
+    scope: request.scope ?? "",
+    bindingMessage: params.binding_message,
+    expiresAt,
+    approveUrl,
+    denyUrl,
+  });
+  const mailId = await mailer.send({ to: investor.email, ...mail, links: { approve: approveUrl, deny: denyUrl } });
+  await setApprovalMail(db, handle, mailId);
+  console.log(`[idp] CIBA request for ${request.accountId} from client ${client.clientId}: mail ${mailId}, expires ${expiresAt.toISOString()}`);
+}

@@ -1,0 +1,47 @@
+import "server-only";
+import type { ClientMetadata } from "oidc-provider";
+import type { AppConfig } from "../config";
+import { announceDevDefault, assertDevDefaultAllowed } from "../dev-defaults";
+import { TOKEN_EXCHANGE_GRANT } from "./token-exchange";
+import { USER_SCOPE } from "./resource-server";
+
+/**
+ * The clients the embedded server knows, seeded from configuration: the agent "Aurelius". It
+ * gets its own token with client credentials, asks the user with CIBA (poll mode) and narrows
+ * tokens with token exchange — one confidential client, one secret, HTTP Basic or POST body.
+ */
+export const CIBA_GRANT = "urn:openid:params:grant-type:ciba";
+
+export function agentClient(config: AppConfig, secret: string): ClientMetadata {
+  return {
+    client_id: config.auth.agentClientId,
+    client_secret: secret,
+    client_name: config.agent.name,
+    grant_types: ["client_credentials", CIBA_GRANT, TOKEN_EXCHANGE_GRANT],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: "client_secret_basic",
+    backchannel_token_delivery_mode: "poll",
+    scope: USER_SCOPE,
+    authorization_details_types: ["stock_trade"],
+  };
+}
+
+/**
+ * A second client for tests only: IDP_TEST_CLIENT="client_id:secret" seeds one with the same
+ * capabilities, so tests can show that one client cannot redeem another's auth_req_id. It is
+ * read here rather than in lib/config.ts because nothing but tests may use it; it announces
+ * itself and is fenced like every development default.
+ */
+export function testClientFromEnvironment(config: AppConfig, raw = process.env.IDP_TEST_CLIENT): ClientMetadata | undefined {
+  if (!raw) return undefined;
+  const separator = raw.indexOf(":");
+  const clientId = raw.slice(0, separator);
+  const secret = raw.slice(separator + 1);
+  if (separator < 1 || secret.length < 16 || clientId === config.auth.agentClientId) {
+    throw new Error('IDP_TEST_CLIENT must be "client_id:secret" with a secret of 16+ characters and an id other than the agent\'s');
+  }
+  assertDevDefaultAllowed(config, "IDP_TEST_CLIENT (a second client for tests)");
+  announceDevDefault("idp-test-client", `Test client "${clientId}" is registered at the embedded identity server (IDP_TEST_CLIENT).`);
+  return { ...agentClient(config, secret), client_id: clientId, client_name: `Test client ${clientId}` };
+}

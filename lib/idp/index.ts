@@ -1,0 +1,118 @@
+import "server-only";
+import Provider, { type ClientMetadata } from "oidc-provider";
+import type { AppConfig } from "../config";
+import { assertDevDefaultAllowed } from "../dev-defaults";
+import type { Queryable } from "../store/db";
+import { investorOf } from "./accounts";
+import { sweepExpiredModels } from "./adapter";
+import { APPROVAL_PATH, createApprovalHandler } from "./approval/handler";
+import { createSessionCodec } from "./approval/session";
+import { agentClient, testClientFromEnvironment } from "./clients";
+import { loadIdentitySecrets } from "./identity-secrets";
+import { createMailer } from "./mailer";
+import { createOwnTokenVerifier } from "./own-tokens";
+import { createCibaMiddleware } from "./ciba-middleware";
+import { buildProviderConfiguration } from "./provider-config";
+import { SignInLimiter } from "./rate-limit";
+import { createResourcePolicy } from "./resource-server";
+import { publicJwk } from "./secrets";
+import { close, createInternalRouter, listen, MOUNT_PATH, portOf } from "./server";
+import { createTokenExchangeHandler, TOKEN_EXCHANGE_GRANT, TOKEN_EXCHANGE_PARAMS } from "./token-exchange";
+
+/**
+ * The embedded authorization server (AUTH_PROVIDER=embedded): oidc-provider, a certified OpenID
+ * Provider, configured as a stand-in for WSO2 Identity Server or Auth0 so that the whole flow runs
+ * on a laptop. It listens on a loopback port; Next.js proxies PUBLIC_URL/oidc/* to it, and its
+ * issuer is PUBLIC_URL/oidc, so users and clients see one origin.
+ *
+ * It knows only its configuration and the store: nothing here imports the agent, the MCP server
+ * or the ledger.
+ */
+export interface EmbeddedIdp {
+  issuer: string;
+  /** The internal loopback port (the proxy target). */
+  port: number;
+  /** The agent's client secret, from AGENT_CLIENT_SECRET or generated; for the in-process agent. */
+  agentClientSecret: string;
+  stop(): Promise<void>;
+}
+
+export interface StartIdpOptions {
+  config: AppConfig;
+  db: Queryable;
+  /** Called when a mail lands in the embedded mailbox (the runtime publishes it on the bus). */
+  onMail?: (id: string) => void;
+  /** Extra clients (tests); IDP_TEST_CLIENT adds one too. */
+  extraClients?: ClientMetadata[];
+}
+
+const SWEEP_INTERVAL_MS = 10 * 60_000;
+
+export async function startEmbeddedIdp({ config, db, onMail, extraClients = [] }: StartIdpOptions): Promise<EmbeddedIdp> {
+  assertDevDefaultAllowed(config, "The embedded authorization server (AUTH_PROVIDER=embedded)");
+  const issuer = `${config.publicUrl}${MOUNT_PATH}`;
+  if (config.auth.issuer !== issuer) {
+    // Only tests do this (their own issuer next to the embedded one); say it, do not stop.
+    console.warn(`[idp] AUTH_ISSUER is ${config.auth.issuer}, not the embedded server's ${issuer}: the MCP server will not trust what /oidc issues`);
+  }
+
+  const secrets = await loadIdentitySecrets(config, db);
+  const investor = investorOf(config);
+  const verifyOwnToken = createOwnTokenVerifier(issuer, secrets.signingKeys.map(publicJwk));
+  const mailer = createMailer({ config, db, onMail });
+  const resources = createResourcePolicy(config);
+  const testClient = testClientFromEnvironment(config);
+  const clients = [agentClient(config, secrets.agentClientSecret), ...(testClient ? [testClient] : []), ...extraClients];
+
+  const provider = new Provider(
+    issuer,
+    buildProviderConfiguration({
+      config,
+      db,
+      investor,
+      mailer,
+      verifyOwnToken,
+      approvalBaseUrl: `${issuer}/approve`,
+      clients,
+      signingKeys: secrets.signingKeys,
+      cookieKey: secrets.cookieKey,
+      resources,
+    }),
+  );
+  // Behind the Next.js proxy: the public origin comes from X-Forwarded-Host / -Proto.
+  provider.proxy = true;
+  provider.registerGrantType(TOKEN_EXCHANGE_GRANT, createTokenExchangeHandler(verifyOwnToken, resources), TOKEN_EXCHANGE_PARAMS);
+  provider.use(createCibaMiddleware(config.idp.cibaIntervalSeconds));
+  provider.on("server_error", (_ctx, error) => console.error("[idp] server error:", error.message));
+
+  const approval = createApprovalHandler({
+    config,
+    db,
+    provider,
+    investor,
+    investorPassword: secrets.investorPassword,
+    sessions: createSessionCodec(secrets.cookieKey),
+    limiter: new SignInLimiter(),
+  });
+  const server = await listen(config.idp.port, createInternalRouter(provider.callback(), { path: APPROVAL_PATH, handle: approval }));
+  const sweep = setInterval(() => {
+    sweepExpiredModels(db).catch((error) => console.warn("[idp] sweep failed:", (error as Error).message));
+  }, SWEEP_INTERVAL_MS);
+  sweep.unref();
+
+  const port = portOf(server);
+  console.log(`[idp] embedded authorization server: issuer ${issuer}, internal port ${port}, client ${config.auth.agentClientId}`);
+  let stopped = false;
+  return {
+    issuer,
+    port,
+    agentClientSecret: secrets.agentClientSecret,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(sweep);
+      await close(server);
+      mailer.close();
+    },
+  };
+}

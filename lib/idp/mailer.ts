@@ -1,0 +1,74 @@
+import "server-only";
+import nodemailer, { type Transporter } from "nodemailer";
+import type { AppConfig } from "../config";
+import { announceDevDefault, assertDevDefaultAllowed } from "../dev-defaults";
+import type { Queryable } from "../store/db";
+import { newMailId, recordMail } from "./mailbox";
+
+/**
+ * Sends the server's mail with nodemailer. Default: the embedded mailbox (nodemailer's JSON
+ * transport composes the message, the store keeps it, /inbox shows it). With SMTP_URL set the
+ * mail also goes out over SMTP for real, and is still recorded so the demo can show it.
+ */
+export interface OutgoingMail {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  /** Named links in the mail (approve, deny), kept so that tools and tests can follow them. */
+  links?: Record<string, string>;
+}
+
+export interface Mailer {
+  /** Sends a mail; returns its id in the embedded mailbox. */
+  send(mail: OutgoingMail): Promise<string>;
+  close(): void;
+}
+
+export interface MailerOptions {
+  config: AppConfig;
+  db: Queryable;
+  /** Called after a mail landed in the mailbox (the runtime publishes it on the event bus). */
+  onMail?: (id: string) => void;
+}
+
+export function createMailer({ config, db, onMail }: MailerOptions): Mailer {
+  const from = `"Sleeping Guardian Identity" <no-reply@${new URL(config.publicUrl).hostname}>`;
+  const composer: Transporter = nodemailer.createTransport({ jsonTransport: true });
+  let smtp: Transporter | undefined;
+  if (config.mail.smtpUrl) {
+    smtp = nodemailer.createTransport(config.mail.smtpUrl);
+  } else {
+    assertDevDefaultAllowed(config, "The embedded mailbox");
+    announceDevDefault(
+      "idp-mailbox",
+      `Emails from the embedded identity server go to the embedded mailbox at ${config.publicUrl}/inbox: set SMTP_URL to send real mail.`,
+    );
+  }
+
+  return {
+    async send(mail) {
+      const id = newMailId();
+      const message = { from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html };
+      const composed = await composer.sendMail(message);
+      let delivery: "mailbox" | "smtp" | "smtp_failed" = "mailbox";
+      if (smtp) {
+        try {
+          await smtp.sendMail(message);
+          delivery = "smtp";
+        } catch (error) {
+          // The mail stays readable in /inbox; log the failure's code, never the message or the URL.
+          delivery = "smtp_failed";
+          console.warn(`[idp] SMTP delivery of mail ${id} failed (${(error as { code?: string }).code ?? "error"}); it is in /inbox`);
+        }
+      }
+      await recordMail(db, { id, messageId: composed.messageId, from, ...mail, delivery });
+      onMail?.(id);
+      return id;
+    },
+    close() {
+      composer.close();
+      smtp?.close();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import "server-only";
+import { errors, type ClientMetadata, type Configuration, type JWK, type KoaContextWithOIDC } from "oidc-provider";
+import type { AppConfig } from "../config";
+import type { Queryable } from "../store/db";
+import { createFindAccount, type Investor } from "./accounts";
+import { createAdapterFactory } from "./adapter";
+import { STOCK_TRADE, stockTradeProblem } from "./authorization-details";
+import { backchannelRequestTtl, createCibaExtraParams, createCibaFeature, type CibaDeps } from "./ciba";
+import type { ResourcePolicy } from "./resource-server";
+import { createExtraTokenClaims, createJwtCustomizer } from "./token-claims";
+
+/**
+ * oidc-provider's configuration for the embedded server: which features are on and the hooks
+ * that make it this app's server. Everything protocol-shaped (client authentication, CIBA,
+ * token issuance, discovery, JWKS) is oidc-provider's own code.
+ */
+export interface ProviderConfigInput extends CibaDeps {
+  investor: Investor;
+  db: Queryable;
+  config: AppConfig;
+  clients: ClientMetadata[];
+  signingKeys: JWK[];
+  cookieKey: string;
+  resources: ResourcePolicy;
+}
+
+export function buildProviderConfiguration(input: ProviderConfigInput): Configuration {
+  const { config, db, resources } = input;
+  const cibaTtl = backchannelRequestTtl(config);
+  return {
+    adapter: createAdapterFactory(db),
+    clients: input.clients,
+    jwks: { keys: input.signingKeys },
+    cookies: { keys: [input.cookieKey] },
+    findAccount: createFindAccount(input.investor),
+    claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
+    scopes: ["openid", "email", "profile", "stock:read", "stock:trade"],
+    extraParams: createCibaExtraParams(input.verifyOwnToken),
+    // No browser login at the authorization endpoint: users only ever approve CIBA requests.
+    responseTypes: ["none"],
+    clientBasedCORS: () => false,
+    clientAuthMethods: ["client_secret_basic", "client_secret_post"],
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: false },
+      revocation: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+      ciba: createCibaFeature(input) as never,
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: resources.defaultResource as never,
+        getResourceServerInfo: resources.getResourceServerInfo as never,
+        // The token for a CIBA request is for the resource it asked for (the MCP server), also
+        // when the scope includes openid (oidc-provider would otherwise issue a userinfo token).
+        useGrantedResource: async () => true,
+      },
+      richAuthorizationRequests: {
+        enabled: true,
+        types: {
+          [STOCK_TRADE]: {
+            validate(_ctx: KoaContextWithOIDC, detail: unknown) {
+              const problem = stockTradeProblem(detail);
+              if (problem) throw new errors.InvalidAuthorizationDetails(problem);
+            },
+          },
+        },
+        // CIBA: the token carries exactly what the user approved (stored with the request by
+        // backchannelResult). Client credentials never carry an order: the agent cannot grant
+        // itself a trade by asking for one.
+        authorizationDetailsForAccessToken(ctx: KoaContextWithOIDC, _token: unknown, source: { rar?: unknown[] } | undefined, grantType: string) {
+          if (grantType === "client_credentials") {
+            throw new errors.InvalidAuthorizationDetails("client credentials tokens carry no authorization details");
+          }
+          if ((ctx.oidc.params as Record<string, unknown>).authorization_details !== undefined) {
+            throw new errors.InvalidAuthorizationDetails("authorization_details are fixed at approval and cannot be changed at the token endpoint");
+          }
+          return source?.rar as never;
+        },
+        authorizationDetailsForGrantSource: (_ctx: unknown, source: { rar?: unknown[] }) => source.rar as never,
+        authorizationDetailsForIntrospection: (_ctx: unknown, token: { rar?: unknown[] }) => token.rar as never,
+      } as never,
+    },
+    extraTokenClaims: createExtraTokenClaims(config, db) as never,
+    formats: { customizers: { jwt: createJwtCustomizer(config) as never } },
+    ttl: {
+      BackchannelAuthenticationRequest: cibaTtl as never,
+      AccessToken: ((_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) =>
+        token.resourceServer?.accessTokenTTL ?? config.idp.oboTokenTtlSeconds) as never,
+      ClientCredentials: ((_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) =>
+        token.resourceServer?.accessTokenTTL ?? 600) as never,
+      Grant: config.idp.cibaMaxExpirySeconds + 600,
+      IdToken: config.idp.oboTokenTtlSeconds,
+      Interaction: 600,
+      Session: 600,
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import "server-only";
+import { errors, type KoaContextWithOIDC } from "oidc-provider";
+import type { AppConfig } from "../config";
+
+/**
+ * The one protected resource this server issues tokens for: the MCP server (RFC 8707 resource
+ * indicator = its URL). Tokens for it are JWTs (RFC 9068) with `aud` = that resource.
+ *
+ * Scopes depend on who the token is for. An agent alone (client credentials) may only read; the
+ * trade scope exists only in tokens the user approved (CIBA) or narrowed from those (token
+ * exchange). Asking for stock:trade with client credentials is refused outright rather than
+ * silently dropped, so a misconfigured agent learns why.
+ */
+export const AGENT_SCOPE = "openid stock:read";
+export const USER_SCOPE = "openid stock:read stock:trade";
+export const AGENT_TOKEN_TTL_SECONDS = 600;
+
+export interface ResourcePolicy {
+  resourceUrl: string;
+  oboTtlSeconds: number;
+  defaultResource(ctx: KoaContextWithOIDC, client: unknown, oneOf?: string[]): Promise<string | string[]>;
+  getResourceServerInfo(ctx: KoaContextWithOIDC, resourceIndicator: string): Promise<ReturnType<ResourcePolicy["info"]>>;
+  info(resource: string, kind: "agent" | "user"): {
+    scope: string;
+    audience: string;
+    accessTokenTTL: number;
+    accessTokenFormat: "jwt";
+    jwt: { sign: { alg: "RS256" } };
+  };
+  /** The resource a token-exchange request targets (resource / audience), default the MCP server. */
+  resolveTarget(values: Array<string | undefined>): string;
+}
+
+export function createResourcePolicy(config: AppConfig): ResourcePolicy {
+  const resourceUrl = config.mcp.resourceUrl;
+  const known = new Set([resourceUrl, config.auth.audience]);
+  const policy: ResourcePolicy = {
+    resourceUrl,
+    oboTtlSeconds: config.idp.oboTokenTtlSeconds,
+    async defaultResource(_ctx, _client, oneOf) {
+      return oneOf ?? resourceUrl;
+    },
+    async getResourceServerInfo(ctx, resourceIndicator) {
+      if (resourceIndicator !== resourceUrl) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+      const params = (ctx.oidc?.params ?? {}) as Record<string, unknown>;
+      if (params.grant_type === "client_credentials") {
+        const requested = String(params.scope ?? "").split(" ");
+        if (requested.includes("stock:trade")) {
+          throw new errors.InvalidScope("stock:trade is never granted by client credentials; ask the user with CIBA", "stock:trade");
+        }
+        return policy.info(resourceIndicator, "agent");
+      }
+      return policy.info(resourceIndicator, "user");
+    },
+    info(_resource, kind) {
+      return {
+        scope: kind === "agent" ? AGENT_SCOPE : USER_SCOPE,
+        audience: config.auth.audience,
+        accessTokenTTL: kind === "agent" ? AGENT_TOKEN_TTL_SECONDS : config.idp.oboTokenTtlSeconds,
+        accessTokenFormat: "jwt",
+        jwt: { sign: { alg: "RS256" } },
+      };
+    },
+    resolveTarget(values) {
+      const given = values.flatMap((v) => (v === undefined ? [] : [v]));
+      for (const value of given) {
+        if (!known.has(value)) throw new errors.InvalidTarget(`unknown resource or audience ${value}`);
+      }
+      return resourceUrl;
+    },
+  };
+  return policy;
+}

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { parseConfig } from "@/lib/config";
+import { startEmbeddedIdp, type EmbeddedIdp } from "@/lib/idp";
+import type { Db } from "@/lib/store/db";
+import { openTestDb } from "../helpers/store";
+import { AGENT_SECRET, cibaParams, order, PASSWORD, postForm } from "./idp-support";
+
+/**
+ * auth_req_id values (CIBA Core §7.3: ≥ 128 bits of entropy, only A-Za-z0-9._-), issued through
+ * the real backchannel endpoint. The embedded server runs in-process here (same code the app
+ * starts, on an in-memory store) so that its pending limit can be raised to 1,000 for this test
+ * alone: the environment caps MAX_PENDING_APPROVALS at 50. The ids come from oidc-provider's own
+ * generator (nanoid, 256 bits: formats.bitsOfOpaqueRandomness).
+ */
+let db: Db;
+let idp: EmbeddedIdp;
+
+beforeAll(async () => {
+  db = await openTestDb();
+  const config = parseConfig({
+    NODE_ENV: "test",
+    PUBLIC_URL: "http://localhost:39990",
+    DATA_DIR: "memory://",
+    AGENT_CLIENT_SECRET: AGENT_SECRET,
+    INVESTOR_PASSWORD: PASSWORD,
+  });
+  idp = await startEmbeddedIdp({ config: { ...config, idp: { ...config.idp, maxPendingPerUser: 1000 } }, db });
+});
+
+afterAll(async () => {
+  await idp?.stop();
+  await db?.close();
+});
+
+it("issues 1,000 unique, URL-safe auth_req_id values of at least 22 characters", async () => {
+  const url = `http://127.0.0.1:${idp.port}/oidc/backchannel`;
+  const ids: string[] = [];
+  let started = 0;
+  const worker = async () => {
+    while (started < 1000) {
+      started += 1;
+      const res = await postForm(url, cibaParams(order()));
+      expect(res.body).toMatchObject({ auth_req_id: expect.any(String) });
+      ids.push(res.body.auth_req_id as string);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  expect(ids.length).toBe(1000);
+  expect(new Set(ids).size).toBe(ids.length);
+  for (const id of ids) {
+    expect(id).toMatch(/^[A-Za-z0-9._-]+$/);
+    expect(id.length).toBeGreaterThanOrEqual(22);
+  }
+  // Each request was recorded with its own approval and its own mail.
+  const [row] = await db.query<{ n: number; mails: number }>(
+    "SELECT count(*)::int AS n, count(DISTINCT mail_id)::int AS mails FROM idp_approvals",
+  );
+  expect(row).toEqual({ n: ids.length, mails: ids.length });
+}, 120_000);

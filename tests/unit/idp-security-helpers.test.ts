@@ -1,0 +1,188 @@
+import { describe, expect, it } from "vitest";
+import { createFindAccount, resolveLoginHint, verifyInvestorCredentials } from "@/lib/idp/accounts";
+import { createSessionCodec, csrfMatches, parseCookies } from "@/lib/idp/approval/session";
+import { stockTradeProblem } from "@/lib/idp/authorization-details";
+import { bindingMessageProblem } from "@/lib/idp/binding-message";
+import { constantTimeEqual } from "@/lib/idp/constant-time";
+import { renderApprovalEmail } from "@/lib/idp/notification-email";
+import { SignInLimiter } from "@/lib/idp/rate-limit";
+import { randomPassword } from "@/lib/idp/secrets";
+
+/** The embedded server's small security helpers, negative cases first. */
+const investor = { accountId: "alice", email: "Alice@Example.com", name: "Alice" };
+
+const order = (overrides: Record<string, unknown> = {}) => ({
+  type: "stock_trade",
+  order_id: "ord_ABCDEFGHJKLMNPQR2345",
+  symbol: "NVDA",
+  side: "buy",
+  quantity: 38,
+  limit_price: "131.20",
+  max_notional: "5000.00",
+  expires_at: "2030-01-01T00:00:00Z",
+  ...overrides,
+});
+
+describe("binding_message", () => {
+  it("refuses anything but 1-64 characters of letters, digits, space and +-_.,:#", () => {
+    for (const bad of ["", " ", "x".repeat(65), "a<b", "PAY $5", "ünïcode", "tab\there", "line\nbreak", "quote\"", 42]) {
+      expect(bindingMessageProblem(bad), String(bad)).toEqual(expect.any(String));
+    }
+  });
+
+  it("accepts the app's own messages and absence", () => {
+    expect(bindingMessageProblem(undefined)).toBeUndefined();
+    expect(bindingMessageProblem("BUY 38 NVDA max 131.20 USD #K7Q2")).toBeUndefined();
+    expect(bindingMessageProblem("x".repeat(64))).toBeUndefined();
+    expect(bindingMessageProblem("a+b-c_d.e,f:g#h 1")).toBeUndefined();
+  });
+});
+
+describe("stock_trade authorization details", () => {
+  const now = Date.parse("2029-12-31T00:00:00Z");
+
+  it("refuses unknown fields, missing fields and wrong types", () => {
+    expect(stockTradeProblem({ ...order(), note: "x" }, now)).toMatch(/unknown field.*note/);
+    const { quantity: _q, ...noQuantity } = order();
+    expect(stockTradeProblem(noQuantity, now)).toMatch(/quantity/);
+    expect(stockTradeProblem(order({ quantity: "38" }), now)).toMatch(/quantity/);
+    expect(stockTradeProblem(order({ quantity: 2.5 }), now)).toMatch(/quantity/);
+    expect(stockTradeProblem(order({ quantity: -1 }), now)).toMatch(/quantity/);
+    expect(stockTradeProblem(order({ limit_price: 131.2 }), now)).toMatch(/limit_price/);
+    expect(stockTradeProblem(order({ limit_price: "0.00" }), now)).toMatch(/limit_price/);
+    expect(stockTradeProblem(order({ limit_price: "1.234" }), now)).toMatch(/limit_price/);
+    expect(stockTradeProblem(order({ limit_price: " 1.00" }), now)).toMatch(/limit_price/);
+    expect(stockTradeProblem(order({ max_notional: "1e3" }), now)).toMatch(/max_notional/);
+    expect(stockTradeProblem(order({ order_id: "ord_short" }), now)).toMatch(/order_id/);
+    expect(stockTradeProblem(order({ order_id: "ord_ABCDEFGHJKLMNPQR23!5" }), now)).toMatch(/order_id/);
+    expect(stockTradeProblem(order({ symbol: "NVDAXX" }), now)).toMatch(/symbol/);
+    expect(stockTradeProblem(order({ side: "BUY" }), now)).toMatch(/side/);
+    expect(stockTradeProblem(order({ expires_at: "2030-01-01" }), now)).toMatch(/expires_at/);
+    expect(stockTradeProblem(order({ type: "other" }), now)).toMatch(/type/);
+    expect(stockTradeProblem("not an object", now)).toEqual(expect.any(String));
+  });
+
+  it("refuses an order that has already expired", () => {
+    expect(stockTradeProblem(order(), Date.parse("2030-01-01T00:00:01Z"))).toMatch(/past/);
+  });
+
+  it("accepts a well-formed order, with or without a time-zone offset", () => {
+    expect(stockTradeProblem(order(), now)).toBeUndefined();
+    expect(stockTradeProblem(order({ expires_at: "2030-01-01T02:00:00+02:00", side: "sell", limit_price: "5" }), now)).toBeUndefined();
+  });
+});
+
+describe("constantTimeEqual", () => {
+  it("is false for different values, including prefixes and different lengths", () => {
+    expect(constantTimeEqual("secret", "secreT")).toBe(false);
+    expect(constantTimeEqual("secret", "secret2")).toBe(false);
+    expect(constantTimeEqual("", "x")).toBe(false);
+  });
+
+  it("is true for equal values", () => {
+    expect(constantTimeEqual("correct horse", "correct horse")).toBe(true);
+    expect(constantTimeEqual("", "")).toBe(true);
+  });
+});
+
+describe("investor identity", () => {
+  it("resolves only her email (any case) or her exact user id", () => {
+    expect(resolveLoginHint(investor, "mallory@example.com")).toBeUndefined();
+    expect(resolveLoginHint(investor, "ALICE")).toBeUndefined();
+    expect(resolveLoginHint(investor, "")).toBeUndefined();
+    expect(resolveLoginHint(investor, "alice@example.com")).toBe("alice");
+    expect(resolveLoginHint(investor, "alice")).toBe("alice");
+  });
+
+  it("checks credentials: wrong password or unknown user fail", () => {
+    expect(verifyInvestorCredentials(investor, "pw-123456", "alice", "pw-12345")).toBeUndefined();
+    expect(verifyInvestorCredentials(investor, "pw-123456", "bob", "pw-123456")).toBeUndefined();
+    expect(verifyInvestorCredentials(investor, "pw-123456", "alice@example.com", "pw-123456")).toBe("alice");
+  });
+
+  it("finds only her account, with her claims", async () => {
+    const find = createFindAccount(investor);
+    expect(await find({} as never, "bob")).toBeUndefined();
+    const account = await find({} as never, "alice");
+    expect(await account!.claims("id_token", "openid email", {}, [])).toMatchObject({ sub: "alice", email: "Alice@Example.com" });
+  });
+
+  it("generates typeable passwords that differ", () => {
+    const a = randomPassword();
+    expect(a).toMatch(/^[a-z2-9]{4}(-[a-z2-9]{4}){3}$/);
+    expect(randomPassword()).not.toBe(a);
+  });
+});
+
+describe("approval session and CSRF", () => {
+  const codec = createSessionCodec("key-one");
+
+  it("rejects forged, tampered, foreign-key and expired sessions", () => {
+    const value = codec.issue("alice", 1_000_000);
+    const [body, sig] = value.split(".");
+    const forgedBody = Buffer.from(JSON.stringify({ sub: "mallory", exp: 9_999_999_999 })).toString("base64url");
+    expect(codec.read(`${forgedBody}.${sig}`, 1_000_000)).toBeUndefined();
+    expect(codec.read(`${body}.${sig}x`, 1_000_000)).toBeUndefined();
+    expect(codec.read(`${value}.extra`, 1_000_000)).toBeUndefined();
+    expect(createSessionCodec("key-two").read(value, 1_000_000)).toBeUndefined();
+    expect(codec.read(value, 1_000_000 + 16 * 60_000)).toBeUndefined();
+    expect(codec.read(undefined)).toBeUndefined();
+    expect(codec.read("garbage")).toBeUndefined();
+  });
+
+  it("reads back a fresh session", () => {
+    expect(codec.read(codec.issue("alice", 1_000_000), 1_000_000 + 60_000)).toBe("alice");
+  });
+
+  it("matches CSRF tokens only when both are present and equal", () => {
+    expect(csrfMatches(undefined, "a")).toBe(false);
+    expect(csrfMatches("a", null)).toBe(false);
+    expect(csrfMatches("a", "b")).toBe(false);
+    expect(csrfMatches("token", "token")).toBe(true);
+  });
+
+  it("parses cookies, first one wins", () => {
+    expect(parseCookies("a=1; b=2=3; a=4; junk")).toEqual({ a: "1", b: "2=3" });
+    expect(parseCookies(null)).toEqual({});
+  });
+});
+
+describe("SignInLimiter", () => {
+  it("blocks a key after five failures in the window and frees it after", () => {
+    const limiter = new SignInLimiter(5, 60_000);
+    for (let i = 0; i < 4; i++) limiter.recordFailure(["account:alice"], 1000 + i);
+    expect(limiter.retryAfterSeconds(["account:alice"], 2000)).toBe(0);
+    limiter.recordFailure(["account:alice"], 1004);
+    expect(limiter.retryAfterSeconds(["account:alice", "ip:x"], 2000)).toBe(59);
+    expect(limiter.retryAfterSeconds(["account:bob"], 2000)).toBe(0);
+    expect(limiter.retryAfterSeconds(["account:alice"], 61_001)).toBe(0);
+    limiter.recordFailure(["account:alice"], 70_000);
+    limiter.reset("account:alice");
+    expect(limiter.retryAfterSeconds(["account:alice"], 70_001)).toBe(0);
+  });
+});
+
+describe("notification email", () => {
+  it("renders the order and escapes everything it shows", () => {
+    const mail = renderApprovalEmail({
+      investorName: "Alice <script>",
+      agentName: "Aurelius",
+      order: order() as never,
+      scope: "openid stock:read stock:trade",
+      bindingMessage: "BUY 38 NVDA max 131.20 USD #K7Q2",
+      expiresAt: new Date("2030-01-01T00:02:00Z"),
+      approveUrl: "https://example.test/oidc/approve/apr_x?a=1&b=2",
+      denyUrl: "https://example.test/oidc/approve/apr_x?decision=deny",
+      now: new Date("2030-01-01T00:00:00Z"),
+    });
+    expect(mail.subject).toBe("Aurelius asks you to approve: Buy 38 NVDA");
+    expect(mail.html).not.toContain("<script>");
+    expect(mail.html).toContain("Alice &lt;script&gt;");
+    expect(mail.html).toContain('href="https://example.test/oidc/approve/apr_x?a=1&amp;b=2"');
+    expect(mail.text).toContain("asks for your approval to buy 38 NVDA.");
+    expect(mail.text).toContain("Limit price: 131.20 USD per share");
+    expect(mail.text).toContain("Maximum amount: 5,000.00 USD");
+    expect(mail.text).toContain("Order id: ord_ABCDEFGHJKLMNPQR2345");
+    expect(mail.text).toContain("expires at 00:02:00 UTC, 1 Jan 2030 (in 2 minutes)");
+  });
+});

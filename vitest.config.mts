@@ -15,6 +15,8 @@ export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
     globalSetup: ["tests/helpers/global-setup.ts"],
+    // Server logs of passing tests stay out of the report; a failing test still shows its own.
+    silent: "passed-only",
     pool: "forks",
     maxWorkers: 2,
     testTimeout: 60_000,

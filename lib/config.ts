@@ -73,6 +73,20 @@ const EnvSchema = z.object({
   AGENT_CLIENT_ID: z.string().min(1).default("aurelius-agent"),
   AGENT_CLIENT_SECRET: optionalString,
 
+  // A real tenant (AUTH_PROVIDER=wso2 | auth0); see docs/wso2.md and docs/auth0.md.
+  WSO2_BASE_URL: optionalUrl,
+  WSO2_AGENT_SECRET: optionalString,
+  WSO2_REDIRECT_URI: optionalUrl,
+  WSO2_NOTIFICATION_CHANNEL: z.enum(["email", "sms", "external"]).default("email"),
+  WSO2_CA_FILE: optionalString,
+  WSO2_AUTHORIZATION_DETAILS: flag,
+  AUTH0_DOMAIN: optionalString,
+  AUTH0_RAR_TYPE: z
+    .string()
+    .default("stock_trade")
+    .pipe(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "AUTH0_RAR_TYPE must be letters, digits and _ . - like stock_trade")),
+  AUTH0_CLIENT_AUTH: z.enum(["client_secret_post", "client_secret_basic"]).default("client_secret_post"),
+
   EMBEDDED_IDP_PORT: port(0),
   INVESTOR_PASSWORD: optionalString,
   CIBA_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(60).default(2),
@@ -87,6 +101,17 @@ const EnvSchema = z.object({
   MODEL_NAME: z.string().min(1).default("gemini-2.5-flash"),
 
   SMTP_URL: optionalUrl,
+
+  // The agent loop (lib/agent).
+  AGENT_ENABLED: z
+    .enum(["true", "false", "1", "0", ""])
+    .default("true")
+    .transform((v) => v !== "false" && v !== "0"),
+  AGENT_INTERNAL_URL: optionalUrl,
+  AGENT_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(86400).default(60),
+  AGENT_APPROVAL_EXPIRY_SECONDS: z.coerce.number().int().min(10).max(3600).default(120),
+  AGENT_LIMIT_TOLERANCE_PERCENT: z.coerce.number().min(0).max(10).default(1),
+  AGENT_MODEL_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(300).default(30),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -103,7 +128,25 @@ export interface AppConfig {
   market: { symbol: string; initialPriceCents: number; tickMs: number };
   mandate: { thresholdCents: number; tradeAmountCents: number; maxQuantity: number };
   investor: { name: string; email: string; userId: string; initialBalanceCents: number };
-  agent: { id: string; name: string };
+  agent: {
+    id: string;
+    name: string;
+    /** Run the agent loop in this process (AGENT_ENABLED, default true). */
+    enabled: boolean;
+    /**
+     * Where the in-process agent reaches this app's own /mcp and /oidc. Requests for PUBLIC_URL's
+     * origin are sent here instead (same path), e.g. when PUBLIC_URL is a TLS proxy the server
+     * cannot reach itself through. Default: PUBLIC_URL.
+     */
+    internalUrl: string;
+    /** Wait after a denial, expiry, failure or declined proposal before asking the model again. */
+    cooldownSeconds: number;
+    /** CIBA requested_expiry: how long Alice has to decide. */
+    approvalExpirySeconds: number;
+    /** limit_price = price + this tolerance, in basis points (1 % = 100). */
+    limitToleranceBps: number;
+    modelTimeoutMs: number;
+  };
   auth: {
     provider: Env["AUTH_PROVIDER"];
     /** The issuer the MCP server trusts (`iss`), and where it reads the signing keys. */
@@ -113,6 +156,34 @@ export interface AppConfig {
     audience: string;
     agentClientId: string;
     agentClientSecret?: string;
+    /**
+     * How the broker binds a trade to Alice's approval: "rar" when the identity server puts the
+     * order into the token (authorization_details), "pending-approval" when it cannot (WSO2
+     * without WSO2_AUTHORIZATION_DETAILS): then the order comes from the store and the token's
+     * jti is single-use (mcp/order-binding.ts).
+     */
+    binding: "rar" | "pending-approval";
+    /** A PEM file of extra trusted CAs for the identity server (WSO2_CA_FILE; self-signed 9443). */
+    caFile?: string;
+  };
+  /** AUTH_PROVIDER=wso2: WSO2 Identity Server or Asgardeo (docs/wso2.md). */
+  wso2?: {
+    /** `https://host:9443`, `…/t/{tenant}` or `…/o/{org}`: every endpoint is below it. */
+    baseUrl: string;
+    /** The agent identity's secret (its id is AGENT_ID), for app-native authentication. */
+    agentSecret?: string;
+    redirectUri: string;
+    notificationChannel: "email" | "sms" | "external";
+    /** Send the order as authorization_details and require it back (RAR) instead of the fallback. */
+    authorizationDetails: boolean;
+  };
+  /** AUTH_PROVIDER=auth0 (docs/auth0.md). */
+  auth0?: {
+    /** `https://{domain}` (http only for a loopback test server). */
+    origin: string;
+    /** The <name> of `urn:auth0:schemas:authorization-details:v1:<name>` registered on the API. */
+    rarType: string;
+    clientAuth: "client_secret_post" | "client_secret_basic";
   };
   mcp: { resourceUrl: string };
   /** The embedded authorization server (AUTH_PROVIDER=embedded). */
@@ -153,11 +224,8 @@ export function parseConfig(source: Record<string, string | undefined> = process
     throw new ConfigError(["PRICE_THRESHOLD: must be below ten times INITIAL_PRICE"]);
   }
   const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, "");
-  if (e.AUTH_PROVIDER !== "embedded" && !e.AUTH_ISSUER) {
-    throw new ConfigError([`AUTH_ISSUER: required when AUTH_PROVIDER is ${e.AUTH_PROVIDER}`]);
-  }
-  const issuer = (e.AUTH_ISSUER ?? `${publicUrl}/oidc`).replace(/\/+$/, "");
   const resourceUrl = (e.MCP_RESOURCE_URL ?? `${publicUrl}/mcp`).replace(/\/+$/, "");
+  const tenant = tenantSettings(e, source, publicUrl, resourceUrl);
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -176,15 +244,28 @@ export function parseConfig(source: Record<string, string | undefined> = process
       userId: e.INVESTOR_USER_ID,
       initialBalanceCents: e.INITIAL_BALANCE,
     },
-    agent: { id: e.AGENT_ID, name: e.AGENT_NAME },
+    agent: {
+      id: tenant.agentId,
+      name: e.AGENT_NAME,
+      enabled: e.AGENT_ENABLED,
+      internalUrl: (e.AGENT_INTERNAL_URL ?? publicUrl).replace(/\/+$/, ""),
+      cooldownSeconds: e.AGENT_COOLDOWN_SECONDS,
+      approvalExpirySeconds: e.AGENT_APPROVAL_EXPIRY_SECONDS,
+      limitToleranceBps: Math.round(e.AGENT_LIMIT_TOLERANCE_PERCENT * 100),
+      modelTimeoutMs: e.AGENT_MODEL_TIMEOUT_SECONDS * 1000,
+    },
     auth: {
       provider: e.AUTH_PROVIDER,
-      issuer,
-      jwksUri: e.AUTH_JWKS_URI ?? `${issuer}/jwks`,
-      audience: e.MCP_AUDIENCE ?? resourceUrl,
+      issuer: tenant.issuer,
+      jwksUri: tenant.jwksUri,
+      audience: tenant.audience,
       agentClientId: e.AGENT_CLIENT_ID,
       agentClientSecret: e.AGENT_CLIENT_SECRET,
+      binding: tenant.binding,
+      caFile: tenant.caFile,
     },
+    wso2: tenant.wso2,
+    auth0: tenant.auth0,
     mcp: { resourceUrl },
     idp: {
       port: e.EMBEDDED_IDP_PORT,
@@ -198,6 +279,97 @@ export function parseConfig(source: Record<string, string | undefined> = process
     model: { googleApiKey: e.GOOGLE_GENERATIVE_AI_API_KEY, name: e.MODEL_NAME },
     mail: { smtpUrl: e.SMTP_URL },
   };
+}
+
+/**
+ * What depends on the identity server: the issuer the MCP server trusts, its keys, the audience it
+ * requires, the binding rule, and the WSO2 / Auth0 settings. Each real provider needs only its
+ * base URL or domain; AUTH_ISSUER, AUTH_JWKS_URI and MCP_AUDIENCE override the derived values.
+ */
+function tenantSettings(e: Env, source: Record<string, string | undefined>, publicUrl: string, resourceUrl: string) {
+  const problems: string[] = [];
+  const secretNeeded = e.AGENT_ENABLED;
+  let result: Pick<AppConfig["auth"], "issuer" | "jwksUri" | "audience" | "binding" | "caFile"> & {
+    agentId: string;
+    wso2?: AppConfig["wso2"];
+    auth0?: AppConfig["auth0"];
+  };
+  switch (e.AUTH_PROVIDER) {
+    case "embedded": {
+      const issuer = (e.AUTH_ISSUER ?? `${publicUrl}/oidc`).replace(/\/+$/, "");
+      result = { issuer, jwksUri: e.AUTH_JWKS_URI ?? `${issuer}/jwks`, audience: e.MCP_AUDIENCE ?? resourceUrl, binding: "rar", agentId: e.AGENT_ID };
+      break;
+    }
+    case "wso2": {
+      // The issuer of WSO2 Identity Server / Asgardeo is `{base}/oauth2/token`; accept it in place
+      // of the base URL too.
+      const base = (e.WSO2_BASE_URL ?? e.AUTH_ISSUER?.replace(/\/oauth2\/token\/?$/, ""))?.replace(/\/+$/, "");
+      if (!base) problems.push("WSO2_BASE_URL: required when AUTH_PROVIDER is wso2 (AUTH_ISSUER, AUTH_JWKS_URI and every endpoint derive from it), e.g. https://localhost:9443");
+      else if (!isHttpsOrLoopback(base)) problems.push("WSO2_BASE_URL: must be https (plain http only on localhost)");
+      if (secretNeeded && !e.AGENT_CLIENT_SECRET) problems.push("AGENT_CLIENT_SECRET: required when AUTH_PROVIDER is wso2 (the application's client secret)");
+      if (secretNeeded && !e.WSO2_AGENT_SECRET) problems.push("WSO2_AGENT_SECRET: required when AUTH_PROVIDER is wso2 (the agent identity's secret; its id is AGENT_ID)");
+      const issuer = e.AUTH_ISSUER ?? `${base}/oauth2/token`;
+      result = {
+        issuer,
+        jwksUri: e.AUTH_JWKS_URI ?? `${base}/oauth2/jwks`,
+        // WSO2 puts the application's client id into `aud`.
+        audience: e.MCP_AUDIENCE ?? e.AGENT_CLIENT_ID,
+        binding: e.WSO2_AUTHORIZATION_DETAILS ? "rar" : "pending-approval",
+        caFile: e.WSO2_CA_FILE,
+        agentId: e.AGENT_ID,
+        wso2: {
+          baseUrl: base ?? "",
+          agentSecret: e.WSO2_AGENT_SECRET,
+          redirectUri: e.WSO2_REDIRECT_URI ?? `${publicUrl}/callback`,
+          notificationChannel: e.WSO2_NOTIFICATION_CHANNEL,
+          authorizationDetails: e.WSO2_AUTHORIZATION_DETAILS,
+        },
+      };
+      break;
+    }
+    case "auth0": {
+      const origin = auth0Origin(e.AUTH0_DOMAIN);
+      if (!e.AUTH0_DOMAIN) problems.push("AUTH0_DOMAIN: required when AUTH_PROVIDER is auth0 (AUTH_ISSUER, AUTH_JWKS_URI and every endpoint derive from it), e.g. my-tenant.us.auth0.com");
+      else if (!origin) problems.push("AUTH0_DOMAIN: must be a host name like my-tenant.us.auth0.com (https only; http only for localhost)");
+      if (secretNeeded && !e.AGENT_CLIENT_SECRET) problems.push("AGENT_CLIENT_SECRET: required when AUTH_PROVIDER is auth0 (the application's client secret)");
+      // Auth0 names the acting client in `azp`: the agent's identity is its client id.
+      if (source.AGENT_ID?.trim() && e.AGENT_ID !== e.AGENT_CLIENT_ID) {
+        problems.push("AGENT_ID: with AUTH_PROVIDER=auth0 the agent is its application (azp); leave AGENT_ID unset or set it to AGENT_CLIENT_ID");
+      }
+      result = {
+        // Auth0's issuer ends with a slash; it is compared byte for byte.
+        issuer: e.AUTH_ISSUER ?? `${origin}/`,
+        jwksUri: e.AUTH_JWKS_URI ?? `${origin}/.well-known/jwks.json`,
+        // The API identifier: the `audience` the agent asks for and the MCP server requires.
+        audience: e.MCP_AUDIENCE ?? resourceUrl,
+        binding: "rar",
+        agentId: e.AGENT_CLIENT_ID,
+        auth0: { origin: origin ?? "", rarType: e.AUTH0_RAR_TYPE, clientAuth: e.AUTH0_CLIENT_AUTH },
+      };
+      break;
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return result;
+}
+
+/** `tenant.us.auth0.com` → `https://tenant.us.auth0.com`; a full URL is kept (http only for loopback). */
+function auth0Origin(domain: string | undefined): string | undefined {
+  if (!domain) return undefined;
+  try {
+    const url = new URL(/^[a-z]+:\/\//i.test(domain) ? domain : `https://${domain}`);
+    if (!isHttpsOrLoopback(url.href) || url.pathname !== "/" || url.search || url.hash) return undefined;
+    return url.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A real identity server is reached over TLS; plain http only on this machine (tests, a local server). */
+function isHttpsOrLoopback(href: string): boolean {
+  const url = new URL(href);
+  const loopback = url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
+  return url.protocol === "https:" || (url.protocol === "http:" && loopback);
 }
 
 let cached: AppConfig | undefined;

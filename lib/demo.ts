@@ -1,4 +1,5 @@
 import "server-only";
+import { readMandate } from "./agent/settings";
 import { formatMoney } from "./money";
 import { ensurePortfolio, getPortfolio } from "./ledger/portfolio";
 import { listTrades } from "./ledger/trades";
@@ -37,6 +38,8 @@ export async function runDemoAction(rt: Runtime, action: DemoAction): Promise<Ma
 /** Clears the ledger, the activity log and the market back to the configured initial values. */
 async function resetDemo(rt: Runtime): Promise<MarketSnapshot> {
   const { investor } = rt.config;
+  // Open orders and approvals are cancelled; the agent watches again from MONITORING.
+  await rt.agent?.reset();
   await rt.db.transaction(async (tx) => {
     await tx.query("DELETE FROM trades");
     await tx.query("DELETE FROM holdings");
@@ -71,15 +74,17 @@ export async function getDashboardState(rt: Runtime): Promise<DashboardState> {
   const market = rt.market.snapshot();
   const priceOf = (symbol: string) => (symbol === market.symbol ? market.priceCents : undefined);
   const { investor, agent } = rt.config;
-  const [portfolio, trades, activity] = await Promise.all([
+  const [portfolio, trades, activity, mandate] = await Promise.all([
     getPortfolio(rt.db, investor.userId, priceOf),
     listTrades(rt.db, { userSub: investor.userId, limit: 50 }),
     rt.activity.list(),
+    readMandate(rt.db, rt.config),
   ]);
   return {
     market,
     history: rt.market.history(),
-    thresholdCents: rt.config.mandate.thresholdCents,
+    // The mandate in force: Alice may have edited the threshold on the dashboard.
+    thresholdCents: mandate.thresholdCents,
     portfolio,
     trades,
     activity,

@@ -4,6 +4,8 @@ import { getConfig, type AppConfig } from "./config";
 import { announceDevDefault } from "./dev-defaults";
 import { ActivityLog } from "./events/activity";
 import { EventBus } from "./events/bus";
+import type { Agent } from "./agent";
+import type { EmbeddedIdp } from "./idp";
 import { ensurePortfolio } from "./ledger/portfolio";
 import { MarketSimulator } from "./market/simulator";
 import { openDb, type Db } from "./store/db";
@@ -21,6 +23,10 @@ export interface Runtime {
   bus: EventBus;
   market: MarketSimulator;
   activity: ActivityLog;
+  /** The embedded authorization server (issue 6); only with AUTH_PROVIDER=embedded. */
+  idp?: EmbeddedIdp;
+  /** The agent loop (issue 4); absent with AGENT_ENABLED=false or when it could not start. */
+  agent?: Agent;
   startedAt: string;
   /** Stops background work and closes the store. Safe to call twice. */
   stop(): Promise<void>;
@@ -50,6 +56,36 @@ export async function startRuntime(config: AppConfig, options: { ticker?: boolea
   await ensurePortfolio(db, config.investor.userId, config.investor.name, config.investor.initialBalanceCents);
   if (options.ticker !== false) market.start(config.market.tickMs);
 
+  // --- Embedded authorization server (issue 6): oidc-provider on a loopback port behind /oidc.
+  // Loaded only in embedded mode, so WSO2 / Auth0 deployments never load oidc-provider.
+  let idp: EmbeddedIdp | undefined;
+  if (config.auth.provider === "embedded") {
+    try {
+      const { startEmbeddedIdp } = await import("./idp");
+      idp = await startEmbeddedIdp({ config, db, onMail: (id) => bus.publish("mail", { id }) });
+    } catch (error) {
+      market.stop();
+      await db.close();
+      throw error;
+    }
+  }
+  // --- end embedded authorization server
+
+  // --- Agent loop (issue 4): after the identity server that issues its tokens. It reaches /oidc
+  // and /mcp over HTTP like any client, retrying until this server listens. A failure to start
+  // leaves the dashboard running without an agent rather than taking the app down.
+  let agent: Agent | undefined;
+  if (config.agent.enabled) {
+    try {
+      const { startAgent } = await import("./agent");
+      const clientSecret = config.auth.agentClientSecret ?? idp?.agentClientSecret ?? "";
+      agent = await startAgent({ config, db, bus, activity, clientSecret });
+    } catch (error) {
+      console.error("[runtime] the agent could not start:", error instanceof Error ? error.message : error);
+    }
+  }
+  // --- end agent loop
+
   let stopped = false;
   const runtime: Runtime = {
     config,
@@ -57,11 +93,15 @@ export async function startRuntime(config: AppConfig, options: { ticker?: boolea
     bus,
     market,
     activity,
+    idp,
+    agent,
     startedAt: new Date().toISOString(),
     async stop() {
       if (stopped) return;
       stopped = true;
       market.stop();
+      await agent?.stop();
+      await idp?.stop();
       await db.close();
     },
   };

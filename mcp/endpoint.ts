@@ -50,7 +50,7 @@ export function createMcpEndpoint(deps: BrokerDeps, options: EndpointOptions = {
       verifyAccessToken(token, {
         issuer: config.auth.issuer,
         audience: config.auth.audience,
-        keys: remoteKeys(config.auth.jwksUri),
+        keys: remoteKeys(config.auth.jwksUri, { caFile: config.auth.caFile }),
         agentId: config.agent.id,
         agentClientId: config.auth.agentClientId,
       }));

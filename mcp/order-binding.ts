@@ -1,3 +1,4 @@
+import { normalizeAuth0Detail } from "../lib/auth/providers/auth0-rar";
 import { parseMoney } from "../lib/money";
 import { STOCK_TRADE_TYPE, StockTradeDetail, type OrderSide } from "../lib/orders/order";
 
@@ -58,13 +59,29 @@ const refuse = (code: BindingCode, message: string): BindingRefusal => ({ ok: fa
 const usd = (cents: number) => `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")} USD`;
 
 /**
+ * An entry as the canonical `stock_trade` object. Auth0 grants the order in its Guardian schema
+ * (`urn:auth0:schemas:authorization-details:v1:<auth0Type>` with `properties.<field>.value`);
+ * that entry is mapped field by field, nothing else changes, and the same strict schema and exact
+ * comparisons apply to it. Without `auth0Type` (any other server) Auth0-shaped entries are just
+ * entries of another type.
+ */
+export function normalizeDetail(entry: unknown, auth0Type?: string): unknown {
+  return auth0Type ? normalizeAuth0Detail(entry, auth0Type) : entry;
+}
+
+/**
  * Finds the approved order for `orderId` in a token's `authorization_details`. Entries of other
  * types are ignored (RFC 9396 allows several); a malformed `stock_trade` entry or two entries for
  * the same order make the whole claim unusable.
  */
-export function approvedOrderFromDetails(details: unknown[], orderId: string): { ok: true; order: ApprovedOrder } | BindingRefusal {
+export function approvedOrderFromDetails(
+  details: unknown[],
+  orderId: string,
+  options: { auth0Type?: string } = {},
+): { ok: true; order: ApprovedOrder } | BindingRefusal {
   const entries: StockTradeDetail[] = [];
-  for (const entry of details) {
+  for (const raw of details) {
+    const entry = normalizeDetail(raw, options.auth0Type);
     if (typeof entry !== "object" || entry === null || (entry as { type?: unknown }).type !== STOCK_TRADE_TYPE) continue;
     const parsed = StockTradeDetail.safeParse(entry);
     if (!parsed.success) {

@@ -67,7 +67,7 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
 
   let approved;
   if (rule === "rar") {
-    approved = approvedOrderFromDetails(principal.authorizationDetails!, orderId);
+    approved = approvedOrderFromDetails(principal.authorizationDetails!, orderId, { auth0Type: deps.config.auth0?.rarType });
   } else {
     if (!principal.jti) return refuse("jti_required", "Without authorization_details the token must carry a jti to be single-use.", tag);
     approved = await findStoredApprovedOrder(deps.db, orderId, principal.sub);

@@ -1,5 +1,6 @@
 import "server-only";
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { caDispatcher } from "../lib/auth/providers/ca-fetch";
 import { AccessTokenClaims, toPrincipal, type AgentIdentity, type Principal } from "./principal";
 
 /**
@@ -92,12 +93,34 @@ function isKeySourceFailure(error: unknown): boolean {
 
 const remoteKeySets = new Map<string, JWTVerifyGetKey>();
 
-/** The issuer's JWKS, fetched on demand and cached per process (jose refreshes on unknown `kid`). */
-export function remoteKeys(jwksUri: string): JWTVerifyGetKey {
-  let keys = remoteKeySets.get(jwksUri);
+/**
+ * The issuer's JWKS, fetched on demand and cached per process (jose refreshes on unknown `kid`).
+ * `caFile` (WSO2_CA_FILE) adds a private CA for a server with a self-signed certificate; the
+ * certificate is still verified (lib/auth/providers/ca-fetch.ts).
+ */
+export function remoteKeys(jwksUri: string, options: { caFile?: string } = {}): JWTVerifyGetKey {
+  const cacheKey = `${jwksUri} ${options.caFile ?? ""}`;
+  let keys = remoteKeySets.get(cacheKey);
   if (!keys) {
-    keys = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
-    remoteKeySets.set(jwksUri, keys);
+    const caFile = options.caFile;
+    keys = createRemoteJWKSet(new URL(jwksUri), {
+      timeoutDuration: 5000,
+      cooldownDuration: 30_000,
+      cacheMaxAge: 600_000,
+      ...(caFile ? { [customFetch]: (url: string, init: RequestInit) => fetchWithCa(url, init, caFile) } : {}),
+    });
+    remoteKeySets.set(cacheKey, keys);
   }
   return keys;
+}
+
+/** A CA file that cannot be read means the keys are unavailable (503), not that the token is bad. */
+async function fetchWithCa(url: string, init: RequestInit, caFile: string): Promise<Response> {
+  let dispatcher;
+  try {
+    dispatcher = await caDispatcher(caFile);
+  } catch (error) {
+    throw new TypeError(`fetch failed: ${error instanceof Error ? error.message : "CA file"}`);
+  }
+  return fetch(url, { ...init, dispatcher } as RequestInit);
 }

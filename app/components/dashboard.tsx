@@ -1,12 +1,16 @@
 "use client";
 
 import ActivityLog from "./activity-log";
+import AgentPanel from "./agent-panel";
+import ApprovalCard from "./approval-card";
 import Controls from "./controls";
 import MarketCard from "./market-card";
 import PortfolioCard from "./portfolio-card";
+import TokenInspector from "./token-inspector";
 import TradeHistory from "./trade-history";
 import { MailIcon, ShieldIcon } from "./icons";
-import { Card, Empty, Skeleton } from "./ui";
+import { Skeleton } from "./ui";
+import { useAgent } from "./use-agent";
 import { useLiveState, type StreamStatus } from "./use-live-state";
 
 const STREAM_LABEL: Record<StreamStatus, { text: string; dot: string }> = {
@@ -17,6 +21,7 @@ const STREAM_LABEL: Record<StreamStatus, { text: string; dot: string }> = {
 
 export default function Dashboard() {
   const { data, error, isLoading, mutate, streamStatus } = useLiveState();
+  const agent = useAgent();
   const stream = STREAM_LABEL[streamStatus];
 
   return (
@@ -60,27 +65,36 @@ export default function Dashboard() {
       ) : isLoading || !data ? (
         <LoadingGrid />
       ) : (
-        <div className="grid gap-4 lg:grid-cols-3">
-          <div className="space-y-4 lg:col-span-2">
-            <MarketCard market={data.market} history={data.history} thresholdCents={data.thresholdCents} />
-            <div data-testid="approval-slot">
-              <Card title="Approval" testId="approval-card">
-                <Empty testId="approval-empty">No approval pending. When the agent wants to trade, the request {data.investor.name} must approve appears here.</Empty>
-              </Card>
+        // Two columns on wide screens; on a phone the columns dissolve (`contents`) so the cards
+        // can be ordered by what a person needs first: price, buttons, the pending approval.
+        <div className="flex flex-col gap-4 lg:grid lg:grid-cols-3 lg:items-start">
+          <div className="contents lg:col-span-2 lg:block lg:space-y-4">
+            <div className="order-1">
+              <MarketCard market={data.market} history={data.history} thresholdCents={data.thresholdCents} />
             </div>
-            <TradeHistory trades={data.trades} userName={data.investor.name} userId={data.investor.userId} />
-          </div>
-          <div className="space-y-4">
-            <Controls status={data.market.status} />
-            <PortfolioCard portfolio={data.portfolio} name={data.investor.name} />
-            <div data-testid="token-inspector-slot">
-              <Card title="Token inspector" testId="token-inspector">
-                <Empty>Decoded claims of the agent token and the on-behalf-of token appear here.</Empty>
-              </Card>
+            <div data-testid="approval-slot" className="order-3">
+              <ApprovalCard agent={agent.data} />
+            </div>
+            <div className="order-6">
+              <TradeHistory trades={data.trades} userName={data.investor.name} userId={data.investor.userId} />
+            </div>
+            <div className="order-8">
+              <ActivityLog entries={data.activity} />
             </div>
           </div>
-          <div className="lg:col-span-3">
-            <ActivityLog entries={data.activity} />
+          <div className="contents lg:block lg:space-y-4">
+            <div className="order-4">
+              <AgentPanel agent={agent.data} error={agent.error as Error | undefined} />
+            </div>
+            <div className="order-2">
+              <Controls status={data.market.status} />
+            </div>
+            <div className="order-5">
+              <PortfolioCard portfolio={data.portfolio} name={data.investor.name} />
+            </div>
+            <div data-testid="token-inspector-slot" className="order-7">
+              <TokenInspector agentToken={agent.data?.tokens.agent ?? null} oboToken={agent.data?.tokens.obo ?? null} investorName={data.investor.name} />
+            </div>
           </div>
         </div>
       )}

@@ -1,0 +1,332 @@
+import "server-only";
+import { AgentTokenSource } from "../auth/agent-token";
+import { createAppFetch, type FetchLike } from "../auth/app-fetch";
+import { createProviderProfile } from "../auth/providers";
+import type { ProviderProfile, TokenResult } from "../auth/providers/types";
+import type { AppConfig } from "../config";
+import type { ActivityLog } from "../events/activity";
+import type { EventBus } from "../events/bus";
+import { formatMoney } from "../money";
+import type { Db } from "../store/db";
+import type { ActivityLevel } from "../types";
+import { awaitApprovalAndExecute } from "./approval";
+import { Broker, type BrokerPort, type Quote } from "./broker";
+import type { AgentContext } from "./context";
+import type { Mandate } from "./mandate";
+import { selectModel, type ModelChoice } from "./models/select";
+import { cancelOpenWork, findApprovalForOrder, setOrderStatus, type AgentPatch, type AgentRow } from "./repository";
+import { readMandate, readPaused, writeMandate, writePaused } from "./settings";
+import { hasOpenOrder, isTerminal, type AgentEvent } from "./state-machine";
+import { AgentStateStore } from "./state-store";
+import { TickReporter } from "./tick-report";
+import { proposeAndRequestApproval, time } from "./steps";
+import { buildView } from "./view-model";
+import type { AgentView } from "./view";
+
+/**
+ * Aurelius, the agent loop. One per process (lib/runtime.ts starts it after the identity server).
+ *
+ * Every tick it reads the price through MCP with its own token. When the price is below the
+ * threshold, nothing is open, the cooldown has passed and the agent is armed, it starts one unit
+ * of work: ask the model, freeze the order, meet the broker's 403, ask Alice through CIBA, wait,
+ * and trade with the OBO token (steps.ts, approval.ts). Ticks go on while that work waits, so the
+ * dashboard keeps moving. State is persisted at every transition; a restart resumes a pending
+ * approval, and an interrupted proposal or trade ends as FAILED (it needs a new approval).
+ */
+export interface AgentDeps {
+  config: AppConfig;
+  db: Db;
+  bus: EventBus;
+  activity: ActivityLog;
+  /** The agent's client secret (AGENT_CLIENT_SECRET, or the embedded server's generated one). */
+  clientSecret: string;
+  /** Overrides for tests: the model, the provider profile, the broker, fetch, the clock. */
+  model?: ModelChoice;
+  profile?: ProviderProfile;
+  broker?: (tokens: AgentTokenSource) => BrokerPort;
+  fetch?: FetchLike;
+  now?: () => Date;
+  tickMs?: number;
+}
+
+
+export class Agent {
+  readonly model: ModelChoice;
+  private readonly profile: ProviderProfile;
+  private readonly tokens: AgentTokenSource;
+  private readonly broker: BrokerPort;
+  private readonly report: TickReporter;
+  private readonly now: () => Date;
+  private readonly store: AgentStateStore;
+  private paused = false;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private tickRun: Promise<void> | undefined;
+  private work: Promise<void> | undefined;
+  private workAbort: AbortController | undefined;
+  private lastQuote: Quote | undefined;
+
+  constructor(private readonly deps: AgentDeps) {
+    const { config } = deps;
+    this.now = deps.now ?? (() => new Date());
+    this.store = new AgentStateStore(deps.db, config.agent.id, (reason) => this.changed(reason));
+    this.report = new TickReporter((level, kind, message, data) => this.log(level, kind, message, data), config.agent.name);
+    const appFetch = deps.fetch ?? createAppFetch(config.publicUrl, config.agent.internalUrl);
+    this.model = deps.model ?? selectModel(config);
+    this.profile = deps.profile ?? createProviderProfile(config, { clientSecret: deps.clientSecret, fetch: appFetch });
+    this.tokens = new AgentTokenSource(this.profile, { onToken: (token, renewed) => this.onAgentToken(token, renewed) });
+    this.broker =
+      deps.broker?.(this.tokens) ??
+      new Broker({
+        url: config.mcp.resourceUrl,
+        fetch: appFetch,
+        readToken: async () => (await this.tokens.current()).accessToken,
+        onUnauthorized: async () => void (await this.tokens.renew()),
+      });
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.store.load();
+    this.paused = await readPaused(this.deps.db);
+    await this.recoverInterruptedWork();
+    const { config } = this.deps;
+    await this.log("info", "agent.start", `${config.agent.name} started (${this.paused ? "paused" : this.state.state}): model ${this.model.label}, identity ${config.auth.provider}, broker ${config.mcp.resourceUrl}`, {
+      model: this.model.label,
+      state: this.state.state,
+    });
+    this.timer = setInterval(() => void this.tick(), this.deps.tickMs ?? config.market.tickMs);
+    this.timer.unref?.();
+    void this.tick();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearInterval(this.timer);
+    await this.abortWork();
+    await this.store.flushed();
+    await this.broker.close();
+    this.tokens.clear();
+  }
+
+  /** One tick: token, price, and (maybe) a new unit of work. A tick in flight is joined, not repeated. */
+  tick(): Promise<void> {
+    if (this.tickRun) return this.tickRun;
+    if (!this.running || this.paused || Date.now() < this.report.retryAt) return Promise.resolve();
+    this.tickRun = this.tickOnce().finally(() => {
+      this.tickRun = undefined;
+    });
+    return this.tickRun;
+  }
+
+  private async tickOnce(): Promise<void> {
+    try {
+      const quote = await this.broker.getPrice(this.deps.config.market.symbol);
+      this.report.succeeded();
+      this.lastQuote = quote;
+      const mandate = await readMandate(this.deps.db, this.deps.config);
+      await this.report.price(quote, mandate);
+      await this.settleIfRested(quote, mandate);
+      this.maybeStartWork(quote, mandate);
+    } catch (error) {
+      await this.report.failed(error);
+    }
+  }
+
+  /** Resolves when no unit of work is running (tests, benchmarks). */
+  async idle(): Promise<void> {
+    while (this.work) await this.work;
+  }
+
+  async pause(): Promise<void> {
+    this.paused = true;
+    await writePaused(this.deps.db, true);
+    // A pending approval stays stored; polling resumes with the agent.
+    await this.abortWork();
+    await this.log("warn", "agent.paused", `${this.deps.config.agent.name} paused: no price checks, proposals or approval polling until resumed.`);
+    this.changed("paused");
+  }
+
+  async resume(): Promise<void> {
+    this.paused = false;
+    this.report.retryAt = 0;
+    await writePaused(this.deps.db, false);
+    await this.log("info", "agent.resumed", `${this.deps.config.agent.name} resumed (${this.state.state}).`);
+    this.changed("resumed");
+    void this.tick();
+  }
+
+  async updateMandate(m: { thresholdCents: number; budgetCents: number }): Promise<Mandate> {
+    await writeMandate(this.deps.db, m);
+    await this.log("info", "agent.mandate", `Mandate updated: buy ${this.deps.config.market.symbol} below ${formatMoney(m.thresholdCents)} USD, budget ${formatMoney(m.budgetCents)} USD per order.`);
+    this.report.forgetSide();
+    this.changed("mandate");
+    return readMandate(this.deps.db, this.deps.config);
+  }
+
+  /** Demo reset: open orders and approvals are cancelled, the agent watches again from scratch. */
+  async reset(): Promise<void> {
+    await this.abortWork();
+    const cancelled = await cancelOpenWork(this.deps.db, "cancelled by a demo reset");
+    await this.transition("reset", { orderId: null, reason: null, cooldownUntil: null, armed: true, oboTokenClaims: null });
+    this.report.forgetSide();
+    if (cancelled) console.log(`[agent] reset: ${cancelled} open order(s) cancelled`);
+  }
+
+  async view(): Promise<AgentView> {
+    return buildView({
+      db: this.deps.db,
+      config: this.deps.config,
+      row: this.state,
+      paused: this.paused,
+      running: this.running,
+      model: this.model,
+      lastQuote: this.lastQuote,
+      now: this.now(),
+    });
+  }
+
+  // --- work -------------------------------------------------------------------------------------
+
+  private maybeStartWork(quote: Quote, mandate: Mandate): void {
+    if (this.work) return;
+    const s = this.state;
+    if (s.state === "AWAITING_APPROVAL" && s.orderId) {
+      const orderId = s.orderId;
+      this.startWork(async (ctx) => {
+        const approval = await findApprovalForOrder(this.deps.db, orderId);
+        if (approval?.status === "pending") return awaitApprovalAndExecute(ctx, approval);
+        await ctx.transition("approval_failed", { reason: "the pending approval record is missing", cooldownUntil: new Date(this.now().getTime() + this.deps.config.agent.cooldownSeconds * 1000) });
+      });
+      return;
+    }
+    if (s.state !== "MONITORING" || !s.armed) return;
+    if (quote.priceCents >= mandate.thresholdCents) return;
+    if (s.cooldownUntil && this.now() < s.cooldownUntil) return;
+    this.startWork(async (ctx) => {
+      const order = await proposeAndRequestApproval(ctx, quote, mandate);
+      if (!order) return;
+      const approval = await findApprovalForOrder(this.deps.db, order.order_id);
+      if (approval) await awaitApprovalAndExecute(ctx, approval);
+    });
+  }
+
+  private startWork(run: (ctx: AgentContext) => Promise<void>): void {
+    const abort = new AbortController();
+    this.workAbort = abort;
+    const ctx = this.context(abort.signal);
+    this.work = run(ctx)
+      .catch(async (error: unknown) => {
+        if (abort.signal.aborted) return;
+        console.error("[agent] unexpected failure:", error instanceof Error ? error.message : error);
+        await this.failUnexpectedly(error).catch(() => undefined);
+      })
+      .finally(() => {
+        if (this.workAbort === abort) {
+          this.work = undefined;
+          this.workAbort = undefined;
+        }
+      });
+  }
+
+  private async abortWork(): Promise<void> {
+    const work = this.work;
+    this.workAbort?.abort(new DOMException("the agent's work was stopped", "AbortError"));
+    if (work) await Promise.race([work, new Promise((r) => setTimeout(r, 5000))]);
+    this.work = undefined;
+    this.workAbort = undefined;
+  }
+
+  /** A bug or an unforeseen error in a step: no trade, FAILED, cooldown. */
+  private async failUnexpectedly(error: unknown): Promise<void> {
+    const reason = `unexpected error: ${error instanceof Error ? error.message.slice(0, 200) : "unknown"}`;
+    if (this.state.orderId && hasOpenOrder(this.state.state)) await setOrderStatus(this.deps.db, this.state.orderId, "failed", reason);
+    await this.log("error", "agent.failed", `No trade: ${reason}.`);
+    const event: AgentEvent | undefined =
+      this.state.state === "PROPOSING" || this.state.state === "EXECUTING" ? "interrupted" : this.state.state === "AWAITING_APPROVAL" ? "approval_failed" : undefined;
+    if (event) await this.transition(event, { reason, cooldownUntil: new Date(this.now().getTime() + this.deps.config.agent.cooldownSeconds * 1000) });
+  }
+
+  /** After a restart: a proposal or a trade in flight cannot be resumed safely. */
+  private async recoverInterruptedWork(): Promise<void> {
+    const s = this.state;
+    if (s.state !== "PROPOSING" && s.state !== "EXECUTING") return;
+    const reason = `interrupted by a restart while ${s.state === "PROPOSING" ? "proposing" : "executing"}; a new approval is needed`;
+    if (s.orderId) await setOrderStatus(this.deps.db, s.orderId, "failed", reason);
+    await this.log("warn", "agent.interrupted", `No trade: ${reason}.`);
+    await this.transition("interrupted", { reason, cooldownUntil: new Date(this.now().getTime() + this.deps.config.agent.cooldownSeconds * 1000) });
+  }
+
+  /** DONE / DENIED / EXPIRED / FAILED rest until the agent may act again, then MONITORING. */
+  private async settleIfRested(quote: Quote, mandate: Mandate): Promise<void> {
+    const s = this.state;
+    if (!s.armed && quote.priceCents >= mandate.thresholdCents) {
+      await this.patch({ armed: true });
+      await this.log("info", "agent.rearmed", `${quote.symbol} is back at ${formatMoney(quote.priceCents)} USD: the agent will consider a buy at the next fall below ${formatMoney(mandate.thresholdCents)} USD.`);
+    }
+    if (!isTerminal(s.state)) return;
+    const coolingDown = this.state.cooldownUntil !== null && this.now() < this.state.cooldownUntil;
+    if (!coolingDown && this.state.armed) await this.transition("settled");
+  }
+
+  // --- tokens -----------------------------------------------------------------------------------
+
+  private async onAgentToken(token: TokenResult, renewed: boolean): Promise<void> {
+    await this.patch({ agentTokenClaims: token.claims });
+    const scope = token.scopes.join(" ");
+    await this.log(
+      renewed ? "debug" : "success",
+      "agent.token",
+      `${renewed ? "Agent token renewed" : "Agent token obtained"}, scope ${scope}: sub ${token.claims.sub ?? "?"}, audience ${[token.claims.aud ?? "?"].flat().join(" ")}, expires ${time(token.expiresAt.toISOString())}`,
+      { sub: token.claims.sub ?? null, scope, renewed },
+    );
+  }
+
+  // --- state ------------------------------------------------------------------------------------
+
+  private context(signal: AbortSignal): AgentContext {
+    return {
+      config: this.deps.config,
+      db: this.deps.db,
+      profile: this.profile,
+      tokens: this.tokens,
+      broker: this.broker,
+      model: this.model,
+      signal,
+      now: this.now,
+      row: () => this.state,
+      transition: (event, patch) => {
+        signal.throwIfAborted();
+        return this.transition(event, patch);
+      },
+      patch: (patch) => {
+        signal.throwIfAborted();
+        return this.patch(patch);
+      },
+      log: (level, kind, message, data) => this.log(level, kind, message, data),
+      changed: (reason) => this.changed(reason),
+    };
+  }
+
+  private transition(event: AgentEvent, patch: AgentPatch = {}): Promise<AgentRow> {
+    return this.store.transition(event, patch);
+  }
+
+  private patch(patch: AgentPatch): Promise<AgentRow> {
+    return this.store.patch(patch);
+  }
+
+  private get state(): AgentRow {
+    return this.store.current;
+  }
+
+  private async log(level: ActivityLevel, kind: string, message: string, data?: Record<string, unknown>): Promise<void> {
+    await this.deps.activity.add({ level, kind, message, data }).catch((e: unknown) => console.error("[agent] activity entry failed:", e instanceof Error ? e.message : e));
+  }
+
+  private changed(reason: string): void {
+    this.deps.bus.publish("agent", { reason });
+  }
+}

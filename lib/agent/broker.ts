@@ -1,0 +1,149 @@
+import "server-only";
+import { Client, InsufficientScopeError, StreamableHTTPClientTransport, type CallToolResult } from "@modelcontextprotocol/client";
+import type { FetchLike } from "../auth/app-fetch";
+import { parseMoney } from "../money";
+
+/**
+ * The agent's way to the broker: an MCP client over Streamable HTTP to /mcp, like any other MCP
+ * client, with `Authorization: Bearer <token>` set per request. Nothing here imports the MCP
+ * server or the ledger: the agent cannot trade around the resource server's checks.
+ *
+ * - Reads go through one long-lived client whose token is asked for on every request (the agent
+ *   token, renewed behind it; a 401 renews it once and retries).
+ * - A trade gets a client of its own for one call, holding exactly the token it was given (the
+ *   agent token first, then the on-behalf-of token), and is closed right after: the OBO token is
+ *   not kept anywhere.
+ * - 403 `insufficient_scope` is surfaced by the SDK (onInsufficientScope: "throw") as
+ *   InsufficientScopeError carrying the challenge's `scope` and `resource_metadata`.
+ */
+const CLIENT_INFO = { name: "aurelius-agent", version: "1.0.0" };
+const CALL_TIMEOUT_MS = 15_000;
+
+export interface Quote {
+  symbol: string;
+  priceCents: number;
+  status: string;
+  at: string;
+}
+
+export type TradeOutcome =
+  | { kind: "executed"; tradeId: number | null; quantity: number; priceCents: number | null; data: Record<string, unknown> }
+  | { kind: "insufficient_scope"; scope: string | undefined; resourceMetadata: string | undefined; description: string | undefined }
+  | { kind: "refused"; code: string; message: string };
+
+export interface TradeArgs {
+  symbol: string;
+  quantity: number;
+  order_id: string;
+}
+
+export class BrokerError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "BrokerError";
+  }
+}
+
+export interface BrokerOptions {
+  url: string;
+  fetch: FetchLike;
+  /** The agent token for reads, asked for before every request. */
+  readToken(): Promise<string>;
+  /** The resource server said the read token is invalid: get a new one. */
+  onUnauthorized(): Promise<void>;
+}
+
+/** What the agent needs from the broker (the MCP client below; a fake in unit tests). */
+export interface BrokerPort {
+  getPrice(symbol: string, signal?: AbortSignal): Promise<Quote>;
+  trade(side: "buy" | "sell", args: TradeArgs, token: string, signal?: AbortSignal): Promise<TradeOutcome>;
+  close(): Promise<void>;
+}
+
+export class Broker implements BrokerPort {
+  private reader: Promise<Client> | undefined;
+
+  constructor(private readonly options: BrokerOptions) {}
+
+  async getPrice(symbol: string, signal?: AbortSignal): Promise<Quote> {
+    const data = await this.read("get_market_price", { symbol }, signal);
+    const priceCents = typeof data.price === "string" ? parseMoney(data.price) : null;
+    if (priceCents === null || priceCents <= 0) throw new BrokerError("bad_response", "get_market_price returned no usable price");
+    return { symbol: String(data.symbol ?? symbol), priceCents, status: String(data.status ?? "unknown"), at: String(data.at ?? new Date().toISOString()) };
+  }
+
+  /** One buy_stock / sell_stock call with exactly `token`; the client is closed afterwards. */
+  async trade(side: "buy" | "sell", args: TradeArgs, token: string, signal?: AbortSignal): Promise<TradeOutcome> {
+    const client = await this.connect(async () => token);
+    try {
+      const result = (await client.callTool({ name: `${side}_stock`, arguments: { ...args } }, { timeout: CALL_TIMEOUT_MS, signal })) as CallToolResult;
+      if (result.isError) return { kind: "refused", ...refusalOf(result) };
+      const data = (result.structuredContent ?? {}) as Record<string, unknown>;
+      return {
+        kind: "executed",
+        tradeId: typeof data.trade_id === "number" ? data.trade_id : null,
+        quantity: typeof data.quantity === "number" ? data.quantity : args.quantity,
+        priceCents: typeof data.price === "string" ? parseMoney(data.price) : null,
+        data,
+      };
+    } catch (error) {
+      if (error instanceof InsufficientScopeError) {
+        return {
+          kind: "insufficient_scope",
+          scope: error.requiredScope,
+          resourceMetadata: error.resourceMetadataUrl?.toString(),
+          description: error.errorDescription,
+        };
+      }
+      throw error;
+    } finally {
+      void client.close().catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    const reader = this.reader;
+    this.reader = undefined;
+    if (reader) await reader.then((c) => c.close()).catch(() => undefined);
+  }
+
+  private async read(tool: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    this.reader ??= this.connect(this.options.readToken, this.options.onUnauthorized);
+    const reader = this.reader;
+    let result: CallToolResult;
+    try {
+      result = (await (await reader).callTool({ name: tool, arguments: args }, { timeout: CALL_TIMEOUT_MS, signal })) as CallToolResult;
+    } catch (error) {
+      // A broken connection or handshake: start a fresh client next time.
+      if (this.reader === reader) this.reader = undefined;
+      void reader.then((c) => c.close()).catch(() => undefined);
+      throw error;
+    }
+    if (result.isError) {
+      const refusal = refusalOf(result);
+      throw new BrokerError(refusal.code, refusal.message);
+    }
+    return (result.structuredContent ?? {}) as Record<string, unknown>;
+  }
+
+  private async connect(token: () => Promise<string>, onUnauthorized?: () => Promise<void>): Promise<Client> {
+    const transport = new StreamableHTTPClientTransport(new URL(this.options.url), {
+      authProvider: { token, ...(onUnauthorized ? { onUnauthorized: () => onUnauthorized() } : {}) },
+      onInsufficientScope: "throw",
+      fetch: this.options.fetch,
+    });
+    const client = new Client(CLIENT_INFO);
+    await client.connect(transport);
+    return client;
+  }
+}
+
+/** The broker's refusals read `Refused (code): message` (mcp/tool-context.ts errorResult). */
+function refusalOf(result: CallToolResult): { code: string; message: string } {
+  const text = result.content?.find((c) => c.type === "text")?.text ?? "";
+  const match = /^Refused \(([a-z_]+)\): (.*)$/s.exec(text);
+  return match ? { code: match[1]!, message: match[2]!.slice(0, 300) } : { code: "tool_error", message: text.slice(0, 300) || "the tool reported an error" };
+}

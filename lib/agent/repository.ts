@@ -1,0 +1,211 @@
+import "server-only";
+import type { TokenClaims } from "../auth/types";
+import { parseMoney } from "../money";
+import type { StockTradeDetail } from "../orders/order";
+import type { Queryable } from "../store/db";
+import type { AgentState } from "./state-machine";
+
+/**
+ * The agent's persistence: its state row (agent_state), the orders it froze (orders) and the CIBA
+ * requests it waits on (pending_approvals). Token columns hold decoded claims only.
+ *
+ * Order statuses: open → awaiting_approval → approved → executed, or denied / expired / failed /
+ * cancelled. The MCP server's "pending-approval" rule (for servers without RAR) treats
+ * awaiting_approval and approved as executable, with a pending or approved approval row.
+ */
+export type OrderStatus = "open" | "awaiting_approval" | "approved" | "executed" | "denied" | "expired" | "failed" | "cancelled";
+export type ApprovalStatus = "pending" | "approved" | "denied" | "expired" | "failed" | "cancelled";
+
+export interface AgentRow {
+  state: AgentState;
+  orderId: string | null;
+  reason: string | null;
+  cooldownUntil: Date | null;
+  armed: boolean;
+  agentTokenClaims: TokenClaims | null;
+  oboTokenClaims: TokenClaims | null;
+  updatedAt: Date;
+}
+
+export interface OrderRecord {
+  orderId: string;
+  detail: StockTradeDetail;
+  status: OrderStatus;
+  statusReason: string | null;
+  tradeId: number | null;
+  createdAt: Date;
+}
+
+export interface ApprovalRecord {
+  authReqId: string;
+  orderId: string;
+  bindingMessage: string;
+  status: ApprovalStatus;
+  intervalSeconds: number;
+  expiresAt: Date;
+  nextPollAt: Date;
+  consecutiveFailures: number;
+  lastError: string | null;
+  createdAt: Date;
+  decidedAt: Date | null;
+}
+
+const date = (v: Date | string) => (v instanceof Date ? v : new Date(v));
+const dateOrNull = (v: Date | string | null) => (v === null ? null : date(v));
+
+type Row = Record<string, unknown>;
+
+function toAgentRow(r: Row): AgentRow {
+  return {
+    state: r.state as AgentState,
+    orderId: (r.order_id as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    cooldownUntil: dateOrNull(r.cooldown_until as Date | null),
+    armed: Boolean(r.armed),
+    agentTokenClaims: (r.agent_token_claims as TokenClaims | null) ?? null,
+    oboTokenClaims: (r.obo_token_claims as TokenClaims | null) ?? null,
+    updatedAt: date(r.updated_at as Date),
+  };
+}
+
+export async function loadAgentRow(db: Queryable, agentId: string): Promise<AgentRow> {
+  await db.query("INSERT INTO agent_state (agent_id, state) VALUES ($1, 'MONITORING') ON CONFLICT (agent_id) DO NOTHING", [agentId]);
+  const [row] = await db.query<Row>("SELECT * FROM agent_state WHERE agent_id = $1", [agentId]);
+  return toAgentRow(row!);
+}
+
+/** The stored row without creating one (read-only callers): a fresh agent monitors. */
+export async function peekAgentRow(db: Queryable, agentId: string): Promise<AgentRow> {
+  const [row] = await db.query<Row>("SELECT * FROM agent_state WHERE agent_id = $1", [agentId]);
+  if (row) return toAgentRow(row);
+  return { state: "MONITORING", orderId: null, reason: null, cooldownUntil: null, armed: true, agentTokenClaims: null, oboTokenClaims: null, updatedAt: new Date(0) };
+}
+
+export type AgentPatch = Partial<Omit<AgentRow, "updatedAt">>;
+
+const COLUMNS: Record<keyof AgentPatch, string> = {
+  state: "state",
+  orderId: "order_id",
+  reason: "reason",
+  cooldownUntil: "cooldown_until",
+  armed: "armed",
+  agentTokenClaims: "agent_token_claims",
+  oboTokenClaims: "obo_token_claims",
+};
+
+export async function saveAgentRow(db: Queryable, agentId: string, patch: AgentPatch): Promise<AgentRow> {
+  const sets: string[] = [];
+  const values: unknown[] = [agentId];
+  for (const [key, value] of Object.entries(patch) as [keyof AgentPatch, unknown][]) {
+    if (value === undefined) continue;
+    values.push(key === "agentTokenClaims" || key === "oboTokenClaims" ? (value === null ? null : JSON.stringify(value)) : value);
+    sets.push(`${COLUMNS[key]} = $${values.length}`);
+  }
+  const [row] = await db.query<Row>(`UPDATE agent_state SET ${[...sets, "updated_at = now()"].join(", ")} WHERE agent_id = $1 RETURNING *`, values);
+  return toAgentRow(row!);
+}
+
+export async function insertOrder(db: Queryable, order: StockTradeDetail, userSub: string, proposal: unknown): Promise<void> {
+  await db.query(
+    `INSERT INTO orders (order_id, user_sub, symbol, side, quantity, limit_price_cents, max_notional_cents, expires_at, status, detail, proposal)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10)`,
+    [
+      order.order_id,
+      userSub,
+      order.symbol,
+      order.side,
+      order.quantity,
+      parseMoney(order.limit_price),
+      parseMoney(order.max_notional),
+      order.expires_at,
+      JSON.stringify(order),
+      JSON.stringify(proposal ?? null),
+    ],
+  );
+}
+
+export async function setOrderStatus(db: Queryable, orderId: string, status: OrderStatus, reason?: string | null, tradeId?: number | null): Promise<void> {
+  await db.query(
+    `UPDATE orders SET status = $2, status_reason = COALESCE($3, status_reason), trade_id = COALESCE($4, trade_id), updated_at = now() WHERE order_id = $1`,
+    [orderId, status, reason ?? null, tradeId ?? null],
+  );
+}
+
+export async function getOrder(db: Queryable, orderId: string): Promise<OrderRecord | undefined> {
+  const [r] = await db.query<Row>("SELECT order_id, detail, status, status_reason, trade_id, created_at FROM orders WHERE order_id = $1", [orderId]);
+  if (!r) return undefined;
+  return {
+    orderId: r.order_id as string,
+    detail: r.detail as StockTradeDetail,
+    status: r.status as OrderStatus,
+    statusReason: (r.status_reason as string | null) ?? null,
+    tradeId: (r.trade_id as number | null) ?? null,
+    createdAt: date(r.created_at as Date),
+  };
+}
+
+function toApproval(r: Row): ApprovalRecord {
+  return {
+    authReqId: r.auth_req_id as string,
+    orderId: r.order_id as string,
+    bindingMessage: r.binding_message as string,
+    status: r.status as ApprovalStatus,
+    intervalSeconds: Number(r.interval_seconds),
+    expiresAt: date(r.expires_at as Date),
+    nextPollAt: date(r.next_poll_at as Date),
+    consecutiveFailures: Number(r.consecutive_failures ?? 0),
+    lastError: (r.last_error as string | null) ?? null,
+    createdAt: date(r.created_at as Date),
+    decidedAt: dateOrNull((r.decided_at as Date | null) ?? null),
+  };
+}
+
+export async function insertApproval(
+  db: Queryable,
+  a: { authReqId: string; orderId: string; bindingMessage: string; intervalSeconds: number; expiresAt: Date; nextPollAt: Date },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO pending_approvals (auth_req_id, order_id, binding_message, status, interval_seconds, expires_at, next_poll_at)
+     VALUES ($1, $2, $3, 'pending', $4, $5, $6)`,
+    [a.authReqId, a.orderId, a.bindingMessage, a.intervalSeconds, a.expiresAt, a.nextPollAt],
+  );
+}
+
+export async function updateApprovalPolling(
+  db: Queryable,
+  authReqId: string,
+  p: { intervalSeconds: number; nextPollAt: Date; consecutiveFailures: number; lastError: string | null },
+): Promise<void> {
+  await db.query(
+    `UPDATE pending_approvals SET interval_seconds = $2, next_poll_at = $3, consecutive_failures = $4, last_error = $5, updated_at = now()
+     WHERE auth_req_id = $1`,
+    [authReqId, p.intervalSeconds, p.nextPollAt, p.consecutiveFailures, p.lastError],
+  );
+}
+
+export async function setApprovalStatus(db: Queryable, authReqId: string, status: ApprovalStatus, lastError?: string | null): Promise<void> {
+  await db.query(
+    `UPDATE pending_approvals SET status = $2, last_error = COALESCE($3, last_error), decided_at = COALESCE(decided_at, now()), updated_at = now()
+     WHERE auth_req_id = $1`,
+    [authReqId, status, lastError ?? null],
+  );
+}
+
+/** The newest approval for an order (one per order in practice). */
+export async function findApprovalForOrder(db: Queryable, orderId: string): Promise<ApprovalRecord | undefined> {
+  const [r] = await db.query<Row>("SELECT * FROM pending_approvals WHERE order_id = $1 ORDER BY created_at DESC LIMIT 1", [orderId]);
+  return r ? toApproval(r) : undefined;
+}
+
+/** Reset: every order and approval still open is cancelled; nothing of them can be executed. */
+export async function cancelOpenWork(db: Queryable, reason: string): Promise<number> {
+  await db.query(
+    "UPDATE pending_approvals SET status = 'cancelled', last_error = $1, decided_at = now(), updated_at = now() WHERE status = 'pending'",
+    [reason],
+  );
+  const rows = await db.query(
+    "UPDATE orders SET status = 'cancelled', status_reason = $1, updated_at = now() WHERE status IN ('open', 'awaiting_approval', 'approved') RETURNING order_id",
+    [reason],
+  );
+  return rows.length;
+}

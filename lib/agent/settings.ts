@@ -1,0 +1,54 @@
+import "server-only";
+import type { AppConfig } from "../config";
+import type { Queryable } from "../store/db";
+import type { Mandate } from "./mandate";
+
+/**
+ * The agent's settings in the `settings` table: paused or not, and Alice's edits of the mandate
+ * (threshold, budget) over the configured defaults. Both survive a restart.
+ */
+const PAUSED = "agent.paused";
+const MANDATE = "agent.mandate";
+
+async function read<T>(db: Queryable, key: string): Promise<T | undefined> {
+  const [row] = await db.query<{ value: T }>("SELECT value FROM settings WHERE key = $1", [key]);
+  return row?.value;
+}
+
+async function write(db: Queryable, key: string, value: unknown): Promise<void> {
+  await db.query(
+    `INSERT INTO settings (key, value) VALUES ($1, $2)
+     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+    [key, JSON.stringify(value)],
+  );
+}
+
+export async function readPaused(db: Queryable): Promise<boolean> {
+  return (await read<boolean>(db, PAUSED)) === true;
+}
+
+export async function writePaused(db: Queryable, paused: boolean): Promise<void> {
+  await write(db, PAUSED, paused);
+}
+
+interface StoredMandate {
+  thresholdCents?: number;
+  budgetCents?: number;
+}
+
+/** The mandate in force: the configuration, with Alice's edits on top. */
+export async function readMandate(db: Queryable, config: AppConfig): Promise<Mandate & { edited: boolean }> {
+  const stored = (await read<StoredMandate>(db, MANDATE)) ?? {};
+  const valid = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0;
+  return {
+    symbol: config.market.symbol,
+    thresholdCents: valid(stored.thresholdCents) ? stored.thresholdCents : config.mandate.thresholdCents,
+    budgetCents: valid(stored.budgetCents) ? stored.budgetCents : config.mandate.tradeAmountCents,
+    maxQuantity: config.mandate.maxQuantity,
+    edited: valid(stored.thresholdCents) || valid(stored.budgetCents),
+  };
+}
+
+export async function writeMandate(db: Queryable, mandate: { thresholdCents: number; budgetCents: number }): Promise<void> {
+  await write(db, MANDATE, { thresholdCents: mandate.thresholdCents, budgetCents: mandate.budgetCents });
+}

@@ -1,0 +1,72 @@
+import "server-only";
+import type { AppConfig } from "../config";
+import type { Queryable } from "../store/db";
+import type { Quote } from "./broker";
+import type { ModelChoice } from "./models/select";
+import { findApprovalForOrder, getOrder, type AgentRow } from "./repository";
+import { readMandate } from "./settings";
+import type { AgentView } from "./view";
+
+/** Builds GET /api/agent's answer from the persisted state. Decoded claims only, never tokens. */
+export async function buildView(input: {
+  db: Queryable;
+  config: AppConfig;
+  row: AgentRow;
+  paused: boolean;
+  running: boolean;
+  model: ModelChoice | null;
+  lastQuote?: Quote;
+  now: Date;
+}): Promise<AgentView> {
+  const { db, config, row } = input;
+  const [mandate, order, approval] = await Promise.all([
+    readMandate(db, config),
+    row.orderId ? getOrder(db, row.orderId) : undefined,
+    row.orderId ? findApprovalForOrder(db, row.orderId) : undefined,
+  ]);
+  return {
+    enabled: config.agent.enabled,
+    running: input.running,
+    state: row.state,
+    paused: input.paused,
+    reason: row.reason,
+    model: input.model ? { label: input.model.label, kind: input.model.kind } : null,
+    mandate,
+    cooldownUntil: row.cooldownUntil && row.cooldownUntil > input.now ? row.cooldownUntil.toISOString() : null,
+    armed: row.armed,
+    lastPrice: input.lastQuote ? { priceCents: input.lastQuote.priceCents, at: input.lastQuote.at } : null,
+    order: order
+      ? {
+          orderId: order.orderId,
+          symbol: order.detail.symbol,
+          side: order.detail.side,
+          quantity: order.detail.quantity,
+          limitPrice: order.detail.limit_price,
+          maxNotional: order.detail.max_notional,
+          expiresAt: order.detail.expires_at,
+          status: order.status,
+          statusReason: order.statusReason,
+          tradeId: order.tradeId,
+          createdAt: order.createdAt.toISOString(),
+        }
+      : null,
+    approval: approval
+      ? {
+          bindingMessage: approval.bindingMessage,
+          status: approval.status,
+          createdAt: approval.createdAt.toISOString(),
+          expiresAt: approval.expiresAt.toISOString(),
+          intervalSeconds: approval.intervalSeconds,
+          lastError: approval.lastError,
+          decidedAt: approval.decidedAt?.toISOString() ?? null,
+        }
+      : null,
+    tokens: { agent: row.agentTokenClaims, obo: row.oboTokenClaims },
+    authProvider: config.auth.provider,
+    binding: config.auth.binding,
+    investor: { name: config.investor.name, email: config.investor.email, userId: config.investor.userId },
+    agent: { id: config.agent.id, name: config.agent.name },
+    updatedAt: row.updatedAt.toISOString(),
+    serverTime: input.now.toISOString(),
+  };
+}

@@ -1,0 +1,54 @@
+import type { TokenClaims } from "../auth/types";
+import type { AgentState } from "./state-machine";
+
+/**
+ * What GET /api/agent returns and the dashboard renders. Public data only: decoded claims for
+ * the token inspector, never a token; the order and the binding message Alice also sees.
+ */
+export interface AgentOrderView {
+  orderId: string;
+  symbol: string;
+  side: "buy" | "sell";
+  quantity: number;
+  limitPrice: string;
+  maxNotional: string;
+  expiresAt: string;
+  status: string;
+  statusReason: string | null;
+  tradeId: number | null;
+  createdAt: string;
+}
+
+export interface AgentApprovalView {
+  bindingMessage: string;
+  /** pending | approved | denied | expired | failed | cancelled */
+  status: string;
+  createdAt: string;
+  expiresAt: string;
+  intervalSeconds: number;
+  lastError: string | null;
+  decidedAt: string | null;
+}
+
+export interface AgentView {
+  enabled: boolean;
+  running: boolean;
+  state: AgentState;
+  paused: boolean;
+  reason: string | null;
+  model: { label: string; kind: "rules" | "gemini" } | null;
+  mandate: { symbol: string; thresholdCents: number; budgetCents: number; maxQuantity: number; edited: boolean };
+  cooldownUntil: string | null;
+  armed: boolean;
+  lastPrice: { priceCents: number; at: string } | null;
+  order: AgentOrderView | null;
+  approval: AgentApprovalView | null;
+  tokens: { agent: TokenClaims | null; obo: TokenClaims | null };
+  authProvider: string;
+  /** How the broker binds a trade to the approval: the order in the token, or the stored approval. */
+  binding: "rar" | "pending-approval";
+  investor: { name: string; email: string; userId: string };
+  agent: { id: string; name: string };
+  updatedAt: string;
+  serverTime: string;
+}

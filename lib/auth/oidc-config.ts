@@ -1,0 +1,50 @@
+import "server-only";
+import * as client from "openid-client";
+import type { FetchLike } from "./app-fetch";
+
+/**
+ * The openid-client Configuration for the agent's client: discovered once from the issuer
+ * (OpenID Connect Discovery, which also validates that the document names the same issuer),
+ * retried on the next use when discovery failed (the server may still be starting: the embedded
+ * one answers through this very process).
+ */
+export interface ClientSettings {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  fetch: FetchLike;
+  /** Seconds before openid-client gives up on one request. */
+  timeoutSeconds?: number;
+  /**
+   * Allow a plain-HTTP issuer. Always for loopback; otherwise only for the embedded server (a
+   * fenced development default). A real identity server is reached over HTTPS only.
+   */
+  allowHttp?: boolean;
+}
+
+export function createConfigurationLoader(settings: ClientSettings): () => Promise<client.Configuration> {
+  let pending: Promise<client.Configuration> | undefined;
+  return () => {
+    pending ??= discover(settings).catch((error: unknown) => {
+      pending = undefined;
+      throw error;
+    });
+    return pending;
+  };
+}
+
+async function discover({ issuer, clientId, clientSecret, fetch, timeoutSeconds = 10, allowHttp = false }: ClientSettings): Promise<client.Configuration> {
+  const url = new URL(issuer);
+  const configuration = await client.discovery(url, clientId, { client_secret: clientSecret }, client.ClientSecretBasic(clientSecret), {
+    execute: url.protocol === "http:" && (allowHttp || isLoopback(url)) ? [client.allowInsecureRequests] : [],
+    [client.customFetch]: fetch as client.CustomFetch,
+    timeout: timeoutSeconds,
+  });
+  configuration[client.customFetch] = fetch as client.CustomFetch;
+  configuration.timeout = timeoutSeconds;
+  return configuration;
+}
+
+function isLoopback(url: URL): boolean {
+  return url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
+}

@@ -1,0 +1,142 @@
+import "server-only";
+import * as client from "openid-client";
+import type { FetchLike } from "../app-fetch";
+import { decodeTokenClaims, scopesOf } from "../claims";
+import { classifyOAuthError } from "../oauth-errors";
+import { createConfigurationLoader } from "../oidc-config";
+import type { TokenClaims } from "../types";
+import {
+  AgentTokenError,
+  type CibaAcknowledgement,
+  type CibaPollOutcome,
+  type CibaRequest,
+  CibaRequestError,
+  type ProviderProfile,
+  type TokenResult,
+} from "./types";
+
+/**
+ * The embedded authorization server's profile (AUTH_PROVIDER=embedded): standard OAuth and CIBA
+ * through openid-client, the way a client talks to any certified OpenID Provider.
+ *
+ * - agent token: client credentials (RFC 6749 §4.4) with `resource` = the MCP server (RFC 8707),
+ *   so `aud` is the resource the token is for;
+ * - CIBA (OpenID CIBA Core 1.0, poll mode): login_hint, binding_message, authorization_details
+ *   (RFC 9396) with the frozen order, the agent token as actor_token (RFC 8693 §2.1);
+ * - OBO token: `sub` = the user, `act.sub` = the agent, the granted order in the token response
+ *   and as a JWT claim.
+ */
+export const AGENT_SCOPE = "openid stock:read";
+export const USER_SCOPE = "openid stock:read stock:trade";
+export const CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba";
+export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
+
+export interface EmbeddedProfileOptions {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  resource: string;
+  loginHint: string;
+  fetch: FetchLike;
+  /** The embedded server may run on plain HTTP (a fenced development default). */
+  allowHttp?: boolean;
+}
+
+export function createEmbeddedProfile(options: EmbeddedProfileOptions): ProviderProfile {
+  const configuration = createConfigurationLoader({
+    issuer: options.issuer,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    fetch: options.fetch,
+    allowHttp: options.allowHttp,
+  });
+
+  return {
+    name: "embedded",
+
+    async getAgentToken() {
+      try {
+        const response = await client.clientCredentialsGrant(await configuration(), { scope: AGENT_SCOPE, resource: options.resource });
+        return toTokenResult(response);
+      } catch (error) {
+        const c = classifyOAuthError(error);
+        throw c.kind === "oauth" ? new AgentTokenError(c.error, c.description, false) : new AgentTokenError("unreachable", c.message, true);
+      }
+    },
+
+    async startCiba(request: CibaRequest): Promise<CibaAcknowledgement> {
+      try {
+        const ack = await client.initiateBackchannelAuthentication(await configuration(), cibaParameters(options, request));
+        return {
+          authReqId: ack.auth_req_id,
+          expiresIn: ack.expires_in,
+          interval: typeof ack.interval === "number" && ack.interval > 0 ? ack.interval : undefined,
+        };
+      } catch (error) {
+        const c = classifyOAuthError(error);
+        throw c.kind === "oauth" ? new CibaRequestError(c.error, c.description, false) : new CibaRequestError("unreachable", c.message, true);
+      }
+    },
+
+    async pollCiba(authReqId: string): Promise<CibaPollOutcome> {
+      try {
+        const response = await client.genericGrantRequest(await configuration(), CIBA_GRANT_TYPE, { auth_req_id: authReqId });
+        return { kind: "approved", token: toTokenResult(response) };
+      } catch (error) {
+        return classifyPollError(error);
+      }
+    },
+
+    readActor: (claims: TokenClaims) => (typeof claims.act?.sub === "string" ? claims.act.sub : undefined),
+
+    readGrantedOrder: (token: TokenResult) => token.authorizationDetails ?? token.claims.authorization_details,
+  };
+}
+
+/** The backchannel authentication request's parameters (CIBA Core §7.1). */
+export function cibaParameters(options: Pick<EmbeddedProfileOptions, "loginHint" | "resource">, request: CibaRequest): Record<string, string> {
+  return {
+    scope: USER_SCOPE,
+    login_hint: options.loginHint,
+    binding_message: request.bindingMessage,
+    authorization_details: JSON.stringify([request.order]),
+    resource: options.resource,
+    requested_expiry: String(request.requestedExpirySeconds),
+    actor_token: request.actorToken,
+    actor_token_type: ACCESS_TOKEN_TYPE,
+  };
+}
+
+/** Maps a failed token request to what the poller does next (CIBA Core §11). */
+export function classifyPollError(error: unknown): CibaPollOutcome {
+  const c = classifyOAuthError(error);
+  if (c.kind === "unreachable") return { kind: "unreachable", message: c.message };
+  switch (c.error) {
+    case "authorization_pending":
+      return { kind: "pending" };
+    case "slow_down":
+      return { kind: "slow_down", retryAfterSeconds: c.retryAfterSeconds };
+    case "access_denied":
+      return { kind: "denied", error: c.error, description: c.description };
+    case "expired_token":
+      return { kind: "expired", error: c.error, description: c.description };
+    default:
+      // invalid_grant (unknown, redeemed or another client's id), invalid_request (polled too
+      // fast, or a redeemed id on WSO2), invalid_client, ...: this auth_req_id is finished.
+      return { kind: "invalid", error: c.error, description: c.description };
+  }
+}
+
+export function toTokenResult(response: client.TokenEndpointResponse): TokenResult {
+  const claims = decodeTokenClaims(response.access_token);
+  const expiresIn = typeof response.expires_in === "number" ? response.expires_in : undefined;
+  const expiresAt = expiresIn !== undefined ? new Date(Date.now() + expiresIn * 1000) : claims.exp ? new Date(claims.exp * 1000) : new Date(Date.now() + 300_000);
+  const details = (response as { authorization_details?: unknown }).authorization_details;
+  return {
+    accessToken: response.access_token,
+    expiresAt,
+    scopes: scopesOf(response.scope ?? claims.scope),
+    claims,
+    authorizationDetails: Array.isArray(details) ? details : undefined,
+  };
+}

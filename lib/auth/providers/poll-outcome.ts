@@ -1,0 +1,27 @@
+import "server-only";
+import type { ClassifiedError } from "../oauth-errors";
+import type { CibaPollOutcome } from "./types";
+
+/**
+ * One failed CIBA token request (OpenID CIBA Core §11), already classified, as what the poller
+ * does next. Shared by the WSO2 and Auth0 profiles; `access_denied` is passed through `onDenied`
+ * because Auth0 uses it for expiry too.
+ */
+export function toPollOutcome(c: ClassifiedError, onDenied?: (description: string | undefined) => "denied" | "expired"): CibaPollOutcome {
+  if (c.kind === "unreachable") return { kind: "unreachable", message: c.message };
+  switch (c.error) {
+    case "authorization_pending":
+      return { kind: "pending" };
+    case "slow_down":
+      // WSO2 adds 3 s itself; Auth0 sends Retry-After. The poller adds 5 s and honours Retry-After.
+      return { kind: "slow_down", retryAfterSeconds: c.retryAfterSeconds };
+    case "access_denied":
+      return { kind: onDenied?.(c.description) ?? "denied", error: c.error, description: c.description };
+    case "expired_token":
+      return { kind: "expired", error: c.error, description: c.description };
+    default:
+      // invalid_grant (unknown or another client's id), invalid_request (WSO2: an id already
+      // redeemed, or polled too fast), invalid_client, ...: this auth_req_id is finished.
+      return { kind: "invalid", error: c.error, description: c.description };
+  }
+}

@@ -1,0 +1,67 @@
+import "server-only";
+import * as client from "openid-client";
+import type { FetchLike } from "../app-fetch";
+import { classifyOAuthError, type ClassifiedError } from "../oauth-errors";
+
+/**
+ * An openid-client Configuration built from endpoints we already know, without a discovery round
+ * trip: WSO2 and Auth0 document fixed paths below their base URL / domain. `npm run doctor`
+ * checks the discovery document against the same values, so a mismatch is reported before the
+ * app runs rather than hidden by it.
+ */
+export interface StaticClientSettings {
+  issuer: string;
+  tokenEndpoint: string;
+  backchannelEndpoint: string;
+  jwksUri: string;
+  clientId: string;
+  clientSecret: string;
+  /** RFC 6749 §2.3.1: HTTP Basic (WSO2's CIBA endpoint requires it) or the form body. */
+  clientAuth: "client_secret_basic" | "client_secret_post";
+  fetch: FetchLike;
+  timeoutSeconds?: number;
+}
+
+export function createStaticConfiguration(s: StaticClientSettings): client.Configuration {
+  const configuration = new client.Configuration(
+    {
+      issuer: s.issuer,
+      token_endpoint: s.tokenEndpoint,
+      backchannel_authentication_endpoint: s.backchannelEndpoint,
+      jwks_uri: s.jwksUri,
+    },
+    s.clientId,
+    { client_secret: s.clientSecret },
+    s.clientAuth === "client_secret_basic" ? client.ClientSecretBasic(s.clientSecret) : client.ClientSecretPost(s.clientSecret),
+  );
+  configuration[client.customFetch] = s.fetch as client.CustomFetch;
+  configuration.timeout = s.timeoutSeconds ?? 10;
+  // Plain http only for a server on this machine (a local server or a test fake); config.ts
+  // refuses any other http URL before we get here.
+  if (isLoopbackHttp(s.tokenEndpoint)) client.allowInsecureRequests(configuration);
+  return configuration;
+}
+
+export function isLoopbackHttp(href: string): boolean {
+  const url = new URL(href);
+  return url.protocol === "http:" && (url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]");
+}
+
+/**
+ * classifyOAuthError, plus the case oauth4webapi reports differently: a 401 that carries a
+ * `WWW-Authenticate` header (some servers add `Basic realm=…` to invalid_client) is thrown as a
+ * challenge error before the body is read. Its JSON body or the challenge's `error` parameter is
+ * still an OAuth error, not an unreachable server.
+ */
+export async function classifyTokenError(error: unknown): Promise<ClassifiedError> {
+  if (error instanceof client.WWWAuthenticateChallengeError) {
+    const body = (await error.response.json().catch(() => undefined)) as { error?: unknown; error_description?: unknown } | undefined;
+    const challenge = error.cause.find((c) => typeof c.parameters.error === "string");
+    const code = typeof body?.error === "string" ? body.error : challenge?.parameters.error;
+    if (code) {
+      const description = typeof body?.error_description === "string" ? body.error_description : challenge?.parameters.error_description;
+      return { kind: "oauth", error: code, description, status: error.status };
+    }
+  }
+  return classifyOAuthError(error);
+}

@@ -1,0 +1,85 @@
+import type { StockTradeDetail } from "../../orders/order";
+import type { TokenClaims } from "../types";
+
+/**
+ * A provider profile: how the agent talks to one kind of identity server. The agent loop only
+ * ever calls these five things, so the embedded server, WSO2 Identity Server and Auth0 differ in
+ * one file each (token acquisition, CIBA parameters, where the actor and the granted order sit
+ * in the token), never in the loop.
+ */
+export type ProviderName = "embedded" | "wso2" | "auth0";
+
+/** An access token and what the agent needs to know about it. `accessToken` never leaves memory. */
+export interface TokenResult {
+  accessToken: string;
+  expiresAt: Date;
+  /** Granted scopes (the token response's `scope`, else the JWT claim). */
+  scopes: string[];
+  claims: TokenClaims;
+  /** `authorization_details` from the token response (RFC 9396 §7), if the server returned them. */
+  authorizationDetails?: unknown[];
+}
+
+/** What the agent asks the user to approve (OpenID CIBA Core §7.1). */
+export interface CibaRequest {
+  order: StockTradeDetail;
+  bindingMessage: string;
+  /** The agent's own token, sent as actor_token (RFC 8693 §2.1) so the OBO token names the agent. */
+  actorToken: string;
+  requestedExpirySeconds: number;
+}
+
+/** The acknowledgement (CIBA Core §7.3). `interval` is absent when the server did not send one. */
+export interface CibaAcknowledgement {
+  authReqId: string;
+  expiresIn: number;
+  interval?: number;
+}
+
+/** One poll of the token endpoint (CIBA Core §10.1, §11), classified. */
+export type CibaPollOutcome =
+  | { kind: "approved"; token: TokenResult }
+  | { kind: "pending" }
+  | { kind: "slow_down"; retryAfterSeconds?: number }
+  | { kind: "denied"; error: string; description?: string }
+  | { kind: "expired"; error: string; description?: string }
+  | { kind: "invalid"; error: string; description?: string }
+  /** Network failure, timeout or 5xx: the request may still be alive; keep it and back off. */
+  | { kind: "unreachable"; message: string };
+
+export interface ProviderProfile {
+  readonly name: ProviderName;
+  /** The agent's own token: `sub` = agent, scope `openid stock:read`, audience = the MCP server. */
+  getAgentToken(): Promise<TokenResult>;
+  startCiba(request: CibaRequest): Promise<CibaAcknowledgement>;
+  pollCiba(authReqId: string): Promise<CibaPollOutcome>;
+  /** The acting agent of an OBO token (RFC 8693 `act.sub`; Auth0 names it in `azp`). */
+  readActor(claims: TokenClaims): string | undefined;
+  /** The order(s) the server granted: the token response's authorization_details, else the claim. */
+  readGrantedOrder(token: TokenResult): unknown[] | undefined;
+}
+
+/** The CIBA request itself was refused or could not be sent; nothing is pending. */
+export class CibaRequestError extends Error {
+  constructor(
+    readonly error: string,
+    readonly description: string | undefined,
+    /** True when the server could not be reached: trying again later may work. */
+    readonly unreachable: boolean,
+  ) {
+    super(description ? `${error}: ${description}` : error);
+    this.name = "CibaRequestError";
+  }
+}
+
+/** The agent token could not be obtained. */
+export class AgentTokenError extends Error {
+  constructor(
+    readonly error: string,
+    readonly description: string | undefined,
+    readonly unreachable: boolean,
+  ) {
+    super(description ? `${error}: ${description}` : error);
+    this.name = "AgentTokenError";
+  }
+}

@@ -1,0 +1,166 @@
+import "server-only";
+import { decodeJwt } from "jose";
+import * as client from "openid-client";
+import type { AppConfig } from "../../config";
+import type { FetchLike } from "../app-fetch";
+import type { TokenClaims } from "../types";
+import { withCaFile } from "./ca-fetch";
+import { ACCESS_TOKEN_TYPE, AGENT_SCOPE, CIBA_GRANT_TYPE, toTokenResult, USER_SCOPE } from "./embedded";
+import { toPollOutcome } from "./poll-outcome";
+import { classifyTokenError, createStaticConfiguration } from "./static-client";
+import { AgentTokenError, type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, CibaRequestError, type ProviderProfile, type TokenResult } from "./types";
+import { signInAgent } from "./wso2-app-native";
+
+/**
+ * WSO2 Identity Server / Asgardeo (AUTH_PROVIDER=wso2), as PROTOCOLS.md and the WSO2 tutorial
+ * describe them:
+ *
+ * - agent token: app-native authentication of the agent identity (wso2-app-native.ts), then the
+ *   authorization code grant with PKCE: `sub` = agent id, `aut` = AGENT, `aud` = the client id;
+ * - CIBA at {base}/oauth2/ciba with HTTP Basic client authentication: login_hint = Alice's
+ *   username, binding_message, notification_channel, the agent token as actor_token; the server
+ *   answers `interval: 2`, `expires_in: 120`;
+ * - OBO token: `sub` = Alice, `act.sub` = agent, `aut` = APPLICATION_USER. WSO2 does not issue
+ *   authorization_details unless configured (WSO2_AUTHORIZATION_DETAILS): without them the MCP
+ *   server binds the trade to the approval recorded in the store ("pending-approval" rule).
+ * - Expiry is `expired_token`; `slow_down` makes the poller wait longer; a redeemed id gives
+ *   `invalid_request`.
+ *
+ * Organisations (`/t/{tenant}`, `/o/{org}`) are part of the base URL; every path is below it.
+ */
+export interface Wso2ProfileOptions {
+  baseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  agentId: string;
+  agentSecret: string;
+  redirectUri: string;
+  /** Alice's username at the server (the tutorial uses her email address). */
+  loginHint: string;
+  investorUserId: string;
+  notificationChannel: "email" | "sms" | "external";
+  /** Send the order as authorization_details (servers configured for RAR). */
+  authorizationDetails: boolean;
+  fetch: FetchLike;
+  /** Told once when the agent's owner is not the investor (the server will refuse). */
+  onWarning?: (message: string) => void;
+}
+
+export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
+  const base = o.baseUrl.replace(/\/+$/, "");
+  const configuration = createStaticConfiguration({
+    issuer: `${base}/oauth2/token`,
+    tokenEndpoint: `${base}/oauth2/token`,
+    backchannelEndpoint: `${base}/oauth2/ciba`,
+    jwksUri: `${base}/oauth2/jwks`,
+    clientId: o.clientId,
+    clientSecret: o.clientSecret,
+    clientAuth: "client_secret_basic",
+    fetch: o.fetch,
+  });
+  let warnedOwner = false;
+
+  return {
+    name: "wso2",
+
+    async getAgentToken(): Promise<TokenResult> {
+      const { code, codeVerifier } = await signInAgent({
+        baseUrl: base,
+        clientId: o.clientId,
+        clientSecret: o.clientSecret,
+        redirectUri: o.redirectUri,
+        scope: AGENT_SCOPE,
+        agentId: o.agentId,
+        agentSecret: o.agentSecret,
+        fetch: o.fetch,
+      });
+      try {
+        const response = await client.genericGrantRequest(configuration, "authorization_code", { code, redirect_uri: o.redirectUri, code_verifier: codeVerifier });
+        return toTokenResult(response);
+      } catch (error) {
+        const c = await classifyTokenError(error);
+        throw c.kind === "oauth" ? new AgentTokenError(c.error, c.description, false) : new AgentTokenError("unreachable", c.message, true);
+      }
+    },
+
+    async startCiba(request: CibaRequest): Promise<CibaAcknowledgement> {
+      const owner = agentOwnerMismatch(request.actorToken, o.investorUserId);
+      if (owner && !warnedOwner) {
+        warnedOwner = true;
+        o.onWarning?.(`The agent belongs to user ${owner}, not to INVESTOR_USER_ID ${o.investorUserId}: WSO2 accepts approval requests only for the agent's owner.`);
+      }
+      try {
+        const ack = await client.initiateBackchannelAuthentication(configuration, wso2CibaParameters(o, request));
+        return { authReqId: ack.auth_req_id, expiresIn: ack.expires_in, interval: typeof ack.interval === "number" && ack.interval > 0 ? ack.interval : undefined };
+      } catch (error) {
+        const c = await classifyTokenError(error);
+        throw c.kind === "oauth" ? new CibaRequestError(c.error, c.description, false) : new CibaRequestError("unreachable", c.message, true);
+      }
+    },
+
+    async pollCiba(authReqId: string): Promise<CibaPollOutcome> {
+      try {
+        const response = await client.genericGrantRequest(configuration, CIBA_GRANT_TYPE, { auth_req_id: authReqId });
+        return { kind: "approved", token: toTokenResult(response) };
+      } catch (error) {
+        return toPollOutcome(await classifyTokenError(error));
+      }
+    },
+
+    readActor: (claims: TokenClaims) => (typeof claims.act?.sub === "string" ? claims.act.sub : undefined),
+
+    // Undefined when WSO2 issued none: the MCP server then applies the "pending-approval" rule.
+    readGrantedOrder: (token: TokenResult) => token.authorizationDetails ?? token.claims.authorization_details,
+  };
+}
+
+/** The backchannel authentication request as WSO2 takes it (CIBA Core §7.1 + actor_token). */
+export function wso2CibaParameters(o: Pick<Wso2ProfileOptions, "loginHint" | "notificationChannel" | "authorizationDetails">, request: CibaRequest): Record<string, string> {
+  return {
+    scope: USER_SCOPE,
+    login_hint: o.loginHint,
+    binding_message: request.bindingMessage,
+    notification_channel: o.notificationChannel,
+    requested_expiry: String(request.requestedExpirySeconds),
+    actor_token: request.actorToken,
+    actor_token_type: ACCESS_TOKEN_TYPE,
+    ...(o.authorizationDetails ? { authorization_details: JSON.stringify([request.order]) } : {}),
+  };
+}
+
+/**
+ * WSO2 binds an agent to its owner: when the agent token carries `agent_owner`
+ * (`<userId>` or `<userId>@<tenant>`), the server accepts CIBA requests only for that user.
+ * Returns the owner when it is not `investorUserId`, else undefined.
+ */
+export function agentOwnerMismatch(agentToken: string, investorUserId: string): string | undefined {
+  let owner: unknown;
+  try {
+    owner = decodeJwt(agentToken).agent_owner;
+  } catch {
+    return undefined;
+  }
+  if (typeof owner !== "string" || owner === "") return undefined;
+  const id = owner.includes("@") ? owner.slice(0, owner.lastIndexOf("@")) : owner;
+  return id.toLowerCase() === investorUserId.toLowerCase() || owner.toLowerCase() === investorUserId.toLowerCase() ? undefined : owner;
+}
+
+/** The profile for the app's configuration (AUTH_PROVIDER=wso2). */
+export function createWso2ProfileFromConfig(config: AppConfig, options: { clientSecret: string; fetch: FetchLike }): ProviderProfile {
+  const wso2 = config.wso2;
+  if (!wso2) throw new Error("AUTH_PROVIDER=wso2 needs WSO2_BASE_URL");
+  return createWso2Profile({
+    baseUrl: wso2.baseUrl,
+    clientId: config.auth.agentClientId,
+    clientSecret: options.clientSecret,
+    agentId: config.agent.id,
+    agentSecret: wso2.agentSecret ?? "",
+    redirectUri: wso2.redirectUri,
+    loginHint: config.investor.email,
+    investorUserId: config.investor.userId,
+    notificationChannel: wso2.notificationChannel,
+    authorizationDetails: wso2.authorizationDetails,
+    fetch: withCaFile(options.fetch, config.auth.caFile),
+    onWarning: (message) => console.warn(`[wso2] ${message}`),
+  });
+}

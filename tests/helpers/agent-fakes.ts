@@ -1,0 +1,113 @@
+import type { LanguageModelV3GenerateResult } from "@ai-sdk/provider";
+import { MockLanguageModelV3 } from "ai/test";
+import type { BrokerPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/broker";
+import type { ModelChoice } from "@/lib/agent/models/select";
+import type { CibaAcknowledgement, CibaPollOutcome, CibaRequest, ProviderProfile, TokenResult } from "@/lib/auth/providers/types";
+import { CibaRequestError } from "@/lib/auth/providers/types";
+import type { TokenClaims } from "@/lib/auth/types";
+
+/**
+ * Fakes for the agent loop's unit tests, named as fakes: an identity server profile whose CIBA
+ * answers are scripted, a broker that answers like the MCP server (403 for the agent token,
+ * executes for a token it was told is an approved OBO token), and scripted models.
+ */
+export const AGENT_TOKEN = "fake-agent-token";
+export const OBO_TOKEN = "fake-obo-token";
+
+export class FakeProfile implements ProviderProfile {
+  readonly name = "embedded" as const;
+  cibaRequests: CibaRequest[] = [];
+  polls: string[] = [];
+  tokenCalls = 0;
+  ack: CibaAcknowledgement | CibaRequestError = { authReqId: "req-1", expiresIn: 120, interval: 1 };
+  /** Outcomes per poll in order; when empty: pending. */
+  script: CibaPollOutcome[] = [];
+
+  async getAgentToken(): Promise<TokenResult> {
+    this.tokenCalls += 1;
+    const claims: TokenClaims = { opaque: false, sub: "aurelius", scope: "openid stock:read", aud: "http://localhost:3000/mcp", exp: Math.floor(Date.now() / 1000) + 600 };
+    return { accessToken: AGENT_TOKEN, expiresAt: new Date(Date.now() + 600_000), scopes: ["openid", "stock:read"], claims };
+  }
+
+  async startCiba(request: CibaRequest): Promise<CibaAcknowledgement> {
+    this.cibaRequests.push(request);
+    if (this.ack instanceof CibaRequestError) throw this.ack;
+    return { ...this.ack, authReqId: `req-${this.cibaRequests.length}` };
+  }
+
+  async pollCiba(authReqId: string): Promise<CibaPollOutcome> {
+    this.polls.push(authReqId);
+    return this.script.shift() ?? { kind: "pending" };
+  }
+
+  readActor = (claims: TokenClaims) => claims.act?.sub;
+  readGrantedOrder = (token: TokenResult) => token.authorizationDetails ?? token.claims.authorization_details;
+}
+
+/** The OBO token the fake identity server issues when Alice approves `details`. */
+export function approvedWith(details: unknown[], patch: Partial<TokenClaims> = {}): CibaPollOutcome {
+  const claims: TokenClaims = {
+    opaque: false,
+    sub: "alice",
+    act: { sub: "aurelius" },
+    scope: "openid stock:read stock:trade",
+    aud: "http://localhost:3000/mcp",
+    exp: Math.floor(Date.now() / 1000) + 300,
+    authorization_details: details,
+    ...patch,
+  };
+  return {
+    kind: "approved",
+    token: { accessToken: OBO_TOKEN, expiresAt: new Date(Date.now() + 300_000), scopes: (claims.scope ?? "").split(" "), claims, authorizationDetails: details },
+  };
+}
+
+export class FakeBroker implements BrokerPort {
+  priceCents = 15000;
+  priceReads = 0;
+  trades: { side: string; args: TradeArgs; token: string }[] = [];
+  /** What a trade with the OBO token returns (default: executed). */
+  oboOutcome: TradeOutcome | undefined;
+
+  async getPrice(symbol: string): Promise<Quote> {
+    this.priceReads += 1;
+    return { symbol, priceCents: this.priceCents, status: "CRASHING", at: new Date().toISOString() };
+  }
+
+  async trade(side: "buy" | "sell", args: TradeArgs, token: string): Promise<TradeOutcome> {
+    this.trades.push({ side, args, token });
+    if (token !== OBO_TOKEN) return { kind: "insufficient_scope", scope: "stock:trade", resourceMetadata: "http://localhost:3000/.well-known/oauth-protected-resource/mcp", description: undefined };
+    return this.oboOutcome ?? { kind: "executed", tradeId: this.trades.length, quantity: args.quantity, priceCents: this.priceCents, data: {} };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** A model that answers with the given steps, one per model call; counts its calls. */
+export function scriptedModel(steps: LanguageModelV3GenerateResult[] | (() => never)): ModelChoice & { calls: () => number } {
+  let calls = 0;
+  const model = new MockLanguageModelV3({
+    modelId: "scripted",
+    doGenerate: async () => {
+      calls += 1;
+      if (typeof steps === "function") return steps();
+      const next = steps.shift();
+      if (!next) return text("done");
+      return next;
+    },
+  });
+  return { model, label: "scripted", kind: "rules", calls: () => calls };
+}
+
+export function toolCall(toolName: string, input: Record<string, unknown>): LanguageModelV3GenerateResult {
+  return {
+    content: [{ type: "tool-call", toolCallId: `call-${toolName}-${Math.random().toString(36).slice(2)}`, toolName, input: JSON.stringify(input) }],
+    finishReason: { unified: "tool-calls", raw: "tool-calls" },
+    usage: { inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 }, outputTokens: { total: 1, text: 1, reasoning: 0 } },
+    warnings: [],
+  };
+}
+
+export function text(value: string): LanguageModelV3GenerateResult {
+  return { ...toolCall("x", {}), content: [{ type: "text", text: value }], finishReason: { unified: "stop", raw: "stop" } };
+}

@@ -1,0 +1,125 @@
+import { decodeJwt } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listAudit } from "@/lib/ledger/audit";
+import { agentOf, dashboardOf, press, sleep, waitUntil } from "../helpers/agent-app";
+import { startApp, type AppServer } from "../helpers/app-server";
+import { openTestDb } from "../helpers/store";
+import { startWso2Fake, type Wso2Fake } from "../fakes/wso2-fake";
+
+/**
+ * The whole flow with AUTH_PROVIDER=wso2 and nothing else changed but configuration: the built
+ * app (agent loop with the rules model, /mcp broker) against the WSO2 fake. The agent signs in
+ * with app-native authentication, meets the broker's 403, asks Alice through CIBA with its token
+ * as actor_token, and after the fake's approval trades once with the OBO token (act.sub = agent).
+ * WSO2 issues no authorization_details, so the broker applies the "pending-approval" rule.
+ */
+const ALICE_ID = "5d4c3b2a-1e0f-4a9b-8c7d-alice";
+let fake: Wso2Fake;
+let app: AppServer;
+
+beforeAll(async () => {
+  fake = await startWso2Fake({ orgPath: "/t/carbon.super" });
+  app = await startApp({
+    AUTH_PROVIDER: "wso2",
+    WSO2_BASE_URL: fake.base,
+    AGENT_CLIENT_ID: fake.options.clientId,
+    AGENT_CLIENT_SECRET: fake.options.clientSecret,
+    AGENT_ID: fake.options.agentId,
+    WSO2_AGENT_SECRET: fake.options.agentSecret,
+    WSO2_REDIRECT_URI: fake.options.redirectUri,
+    INVESTOR_EMAIL: "alice@example.com",
+    INVESTOR_USER_ID: ALICE_ID,
+    // A threshold just under the opening price: a crash crosses it within seconds.
+    PRICE_THRESHOLD: "148.00",
+    AGENT_COOLDOWN_SECONDS: "60",
+  });
+});
+afterAll(async () => {
+  await app?.stop();
+  await fake?.close();
+});
+
+describe("agent flow against WSO2 (fake)", () => {
+  it("signs in with app-native authentication: sub = agent, aut AGENT, aud = client id, stock:read only", async () => {
+    const agent = await waitUntil(() => agentOf(app.url), (a) => a.tokens.agent !== null, 30_000, "agent token");
+    expect(agent.authProvider).toBe("wso2");
+    expect(agent.binding).toBe("pending-approval");
+    expect(agent.tokens.agent).toMatchObject({ sub: fake.options.agentId, aut: "AGENT", aud: fake.options.clientId, scope: "openid stock:read", iss: fake.issuer });
+    expect(fake.requestsTo("/oauth2/authorize").length).toBeGreaterThanOrEqual(1);
+    expect(fake.requestsTo("/oauth2/authn").length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("crash → 403 → CIBA → approve → exactly one trade for Alice by the agent", async () => {
+    expect((await press(app.url, "/api/market/crash")).status).toBe(200);
+    const request = await fake.waitForCiba(1, 45_000);
+    const waiting = await waitUntil(() => agentOf(app.url), (a) => a.state === "AWAITING_APPROVAL" && a.approval?.status === "pending", 10_000, "AWAITING_APPROVAL");
+    const order = waiting.order!;
+
+    // The backchannel request, field by field.
+    const sent = fake.requestsTo("/oauth2/ciba").at(-1)!;
+    expect(sent.path).toBe("/t/carbon.super/oauth2/ciba");
+    expect(sent.basic).toEqual({ id: fake.options.clientId, secret: fake.options.clientSecret });
+    expect(request.form).toMatchObject({
+      scope: "openid stock:read stock:trade",
+      login_hint: "alice@example.com",
+      binding_message: waiting.approval!.bindingMessage,
+      notification_channel: "email",
+      actor_token_type: "urn:ietf:params:oauth:token-type:access_token",
+    });
+    expect(request.form.authorization_details).toBeUndefined();
+    expect(decodeJwt(request.form.actor_token!)).toMatchObject({ sub: fake.options.agentId, aut: "AGENT" });
+    expect(waiting.approval!.intervalSeconds).toBe(2);
+    expect((await dashboardOf(app.url)).trades).toEqual([]);
+
+    fake.approve(request.authReqId);
+    const done = await waitUntil(() => agentOf(app.url), (a) => a.state === "DONE", 30_000, "DONE");
+    expect(done.order).toMatchObject({ orderId: order.orderId, status: "executed" });
+    expect(done.tokens.obo).toMatchObject({ sub: ALICE_ID, act: { sub: fake.options.agentId }, aut: "APPLICATION_USER", scope: "openid stock:read stock:trade" });
+    expect(done.tokens.obo?.authorization_details).toBeUndefined();
+
+    const state = await dashboardOf(app.url);
+    expect(state.trades).toHaveLength(1);
+    expect(state.trades[0]).toMatchObject({ userSub: ALICE_ID, actorSub: fake.options.agentId, orderId: order.orderId, quantity: order.quantity, side: "buy", bindingRule: "pending-approval" });
+    const kinds = state.activity.map((e) => e.kind);
+    expect(kinds).toContain("agent.insufficient_scope");
+    expect(state.activity.find((e) => e.kind === "mcp.trade")?.message).toMatch(new RegExp(`for ${ALICE_ID} by ${fake.options.agentId} \\(order ${order.orderId}, rule pending-approval\\)`));
+
+    // The approval was polled at WSO2's interval, never answered with slow_down.
+    const polls = fake.requestsTo("/oauth2/token").filter((r) => r.form?.grant_type === "urn:openid:params:grant-type:ciba");
+    expect(polls.length).toBeGreaterThanOrEqual(1);
+    expect(state.activity.some((e) => e.kind === "agent.slow_down")).toBe(false);
+
+    await sleep(4000);
+    expect((await dashboardOf(app.url)).trades).toHaveLength(1);
+    expect(fake.ciba).toHaveLength(1);
+  });
+
+  it("deny: no trade, DENIED", async () => {
+    expect((await press(app.url, "/api/market/reset")).status).toBe(200);
+    await waitUntil(() => agentOf(app.url), (a) => a.state === "MONITORING" && a.order === null, 10_000, "MONITORING after reset");
+    expect((await press(app.url, "/api/market/crash")).status).toBe(200);
+    const request = await fake.waitForCiba(2, 45_000);
+    fake.deny(request.authReqId);
+    const denied = await waitUntil(() => agentOf(app.url), (a) => a.state === "DENIED", 20_000, "DENIED");
+    expect(denied.approval?.status).toBe("denied");
+    expect(denied.order?.status).toBe("denied");
+    expect((await dashboardOf(app.url)).trades).toEqual([]);
+  });
+
+  it("the MCP audit names Alice as sub and the agent as actor, with the pending-approval rule", async () => {
+    await app.stop();
+    const db = await openTestDb(app.dataDir);
+    try {
+      const audit = await listAudit(db, 500);
+      const allowed = audit.filter((r) => r.tool === "buy_stock" && r.decision === "allowed");
+      expect(allowed).toHaveLength(1);
+      expect(allowed[0]).toMatchObject({ sub: ALICE_ID, actorChain: { sub: fake.options.agentId }, clientId: fake.options.clientId, bindingRule: "pending-approval" });
+      expect(allowed[0]!.jti).toMatch(/^[0-9a-f-]{36}$/);
+      const refused = audit.filter((r) => r.tool === "buy_stock" && r.decision === "refused");
+      expect(refused.length).toBeGreaterThanOrEqual(1);
+      expect(refused.every((r) => r.sub === fake.options.agentId && r.reason?.startsWith("insufficient_scope"))).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+});

@@ -1,0 +1,206 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { deriveBindingMessage } from "@/lib/agent/binding-message";
+import { freezeOrder, grantedMatchesOrder } from "@/lib/agent/order";
+import { auth0LoginHint, createAuth0Profile, type Auth0ProfileOptions } from "@/lib/auth/providers/auth0";
+import { AgentTokenError, CibaRequestError, type CibaRequest } from "@/lib/auth/providers/types";
+import { DENIED_OR_EXPIRED, startAuth0Fake, type Auth0Fake, type Auth0FakeOptions } from "../fakes/auth0-fake";
+
+/**
+ * The Auth0 profile against the Auth0 fake (tests/fakes/auth0-fake.ts): every request asserted
+ * field by field, every error branch the profile distinguishes.
+ */
+let fake: Auth0Fake | undefined;
+afterEach(async () => {
+  await fake?.close();
+  fake = undefined;
+});
+
+const ALICE = "auth0|65f0c0ffee0000000000alice";
+const API = "https://broker.example.com/mcp";
+
+async function setup(fakeOptions: Auth0FakeOptions = {}, profileOptions: Partial<Auth0ProfileOptions> = {}) {
+  fake = await startAuth0Fake({ interval: 1, ...fakeOptions });
+  const profile = createAuth0Profile({
+    origin: fake.origin,
+    clientId: fake.options.clientId,
+    clientSecret: fake.options.clientSecret,
+    clientAuth: "client_secret_post",
+    audience: API,
+    userId: ALICE,
+    rarType: "stock_trade",
+    fetch: (input, init) => fetch(input, init),
+    ...profileOptions,
+  });
+  return { fake, profile };
+}
+
+function cibaRequest(requestedExpirySeconds = 120): CibaRequest {
+  const order = freezeOrder({ symbol: "NVDA", side: "buy", quantity: 38, limitPriceCents: 13120, maxNotionalCents: 500000, expiresAt: new Date(Date.now() + 180_000) });
+  return { order, bindingMessage: deriveBindingMessage(order), actorToken: "agent-token-not-sent-to-auth0", requestedExpirySeconds };
+}
+
+async function rejection<T>(promise: Promise<T>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected a rejection");
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("Auth0 agent token (client credentials)", () => {
+  it("asks for the API's audience and stock:read, authenticating in the body (client_secret_post)", async () => {
+    const { fake, profile } = await setup();
+    const token = await profile.getAgentToken();
+    const [request] = fake.requestsTo("/oauth/token");
+    expect(request!.basic).toBeUndefined();
+    expect(request!.form).toEqual({ grant_type: "client_credentials", client_id: fake.options.clientId, client_secret: "auth0-client-secret", audience: API, scope: "stock:read" });
+    expect(token.scopes).toEqual(["stock:read"]);
+    expect(token.claims).toMatchObject({ sub: `${fake.options.clientId}@clients`, azp: fake.options.clientId, aud: API, iss: `${fake.origin}/` });
+    expect(token.claims.act).toBeUndefined();
+  });
+
+  it("uses HTTP Basic when the application is set to client_secret_basic", async () => {
+    const { fake, profile } = await setup({ authMethod: "client_secret_basic" }, { clientAuth: "client_secret_basic" });
+    await profile.getAgentToken();
+    const [request] = fake.requestsTo("/oauth/token");
+    expect(request!.basic).toEqual({ id: fake.options.clientId, secret: "auth0-client-secret" });
+    expect(request!.form!.client_secret).toBeUndefined();
+  });
+
+  it.each([
+    [{}, { clientSecret: "wrong" }, "access_denied", /^Unauthorized$/],
+    [{ authMethod: "client_secret_basic" as const }, {}, "access_denied", /^Unauthorized$/],
+    [{}, { audience: "https://wrong.example.com/api" }, "access_denied", /Service not found: https:\/\/wrong.example.com\/api/],
+    [{ clientGrantScopes: null }, {}, "access_denied", /Client is not authorized to access/],
+    [{ clientGrantScopes: ["stock:trade"] }, {}, "access_denied", /Client has not been granted scopes: stock:read/],
+    [{ grantTypes: ["urn:openid:params:grant-type:ciba"] }, {}, "unauthorized_client", /client_credentials' not allowed/],
+  ] as const)("fails with Auth0's error: %j %j → %s", async (fakeOptions, profileOptions, code, description) => {
+    const { profile } = await setup(fakeOptions as Auth0FakeOptions, profileOptions);
+    const error = (await rejection(profile.getAgentToken())) as AgentTokenError;
+    expect(error).toBeInstanceOf(AgentTokenError);
+    expect(error.error).toBe(code);
+    expect(error.description).toMatch(description);
+    expect(error.unreachable).toBe(false);
+  });
+
+  it("reports an unreachable tenant as unreachable", async () => {
+    const { fake, profile } = await setup();
+    await fake.close();
+    expect(((await rejection(profile.getAgentToken())) as AgentTokenError).unreachable).toBe(true);
+  });
+});
+
+describe("Auth0 CIBA (/bc-authorize)", () => {
+  it("sends scope, audience, the iss_sub login_hint, binding_message, requested_expiry and the order in Guardian's schema", async () => {
+    const { fake, profile } = await setup();
+    const request = cibaRequest();
+    const ack = await profile.startCiba(request);
+    expect(ack).toEqual({ authReqId: fake.ciba[0]!.authReqId, expiresIn: 120, interval: 1 });
+    const [sent] = fake.requestsTo("/bc-authorize");
+    expect(sent!.basic).toBeUndefined();
+    expect(sent!.form).toEqual({
+      client_id: fake.options.clientId,
+      client_secret: "auth0-client-secret",
+      scope: "openid stock:read stock:trade",
+      audience: API,
+      login_hint: `{"format":"iss_sub","iss":"${fake.origin}/","sub":"${ALICE}"}`,
+      binding_message: request.bindingMessage,
+      requested_expiry: "120",
+      authorization_details: expect.any(String),
+    });
+    const o = request.order;
+    expect(JSON.parse(sent!.form!.authorization_details!)).toEqual([
+      {
+        type: "urn:auth0:schemas:authorization-details:v1:stock_trade",
+        instruction: `Approve the agent to buy up to 38 NVDA shares at most 131.20 USD each, 5000.00 USD in total, before ${o.expires_at}.`,
+        properties: {
+          side: { display: true, name: "Action", display_order: 1, value: "buy" },
+          symbol: { display: true, name: "Stock", display_order: 2, value: "NVDA" },
+          quantity: { display: true, name: "Shares (at most)", display_order: 3, value: "38" },
+          limit_price: { display: true, name: "Limit price per share (USD)", display_order: 4, value: "131.20" },
+          max_notional: { display: true, name: "Maximum total (USD)", display_order: 5, value: "5000.00" },
+          expires_at: { display: true, name: "Order valid until", display_order: 6, value: o.expires_at },
+          order_id: { display: true, name: "Order id", display_order: 7, value: o.order_id },
+        },
+      },
+    ]);
+    // Auth0 has no actor_token: the acting agent is the client (azp).
+    expect(sent!.form!.actor_token).toBeUndefined();
+  });
+
+  it("builds the login_hint from the domain with exactly one trailing slash", () => {
+    expect(auth0LoginHint("https://tenant.eu.auth0.com/", "auth0|x")).toBe('{"format":"iss_sub","iss":"https://tenant.eu.auth0.com/","sub":"auth0|x"}');
+  });
+
+  it.each([
+    ["unknown user", { users: [] }, {}, cibaRequest(), "unknown_user_id", /does not exist/],
+    ["RAR type not registered on the API", {}, { rarType: "not_registered" }, cibaRequest(), "invalid_authorization_details", /not registered/],
+    ["CIBA grant not enabled", { grantTypes: ["client_credentials"] }, {}, cibaRequest(), "unauthorized_client", /ciba' not allowed/],
+    ["bad binding message", {}, {}, { ...cibaRequest(), bindingMessage: "BUY <38> NVDA" }, "invalid_binding_message", /64/],
+    ["wrong client secret", {}, { clientSecret: "wrong" }, cibaRequest(), "access_denied", /Unauthorized/],
+    ["unknown audience", {}, { audience: "https://other.example.com" }, cibaRequest(), "invalid_request", /Service not found/],
+  ] as const)("is refused (%s)", async (_name, fakeOptions, profileOptions, request, code, description) => {
+    const { profile } = await setup(fakeOptions as Auth0FakeOptions, profileOptions);
+    const error = (await rejection(profile.startCiba(request))) as CibaRequestError;
+    expect(error).toBeInstanceOf(CibaRequestError);
+    expect(error.error).toBe(code);
+    expect(error.description).toMatch(description);
+  });
+
+  it("polls: slow_down with Retry-After, pending at the interval, then the token with the order mapped back", async () => {
+    const { fake, profile } = await setup();
+    const request = cibaRequest();
+    const { authReqId } = await profile.startCiba(request);
+    expect(await profile.pollCiba(authReqId)).toEqual({ kind: "slow_down", retryAfterSeconds: 10 });
+    await sleep(1100);
+    expect(await profile.pollCiba(authReqId)).toEqual({ kind: "pending" });
+    const last = fake.requestsTo("/oauth/token").at(-1)!;
+    expect(last.form).toEqual({ grant_type: "urn:openid:params:grant-type:ciba", auth_req_id: authReqId, client_id: fake.options.clientId, client_secret: "auth0-client-secret" });
+
+    fake.approve();
+    const outcome = await profile.pollCiba(authReqId);
+    expect(outcome.kind).toBe("approved");
+    if (outcome.kind !== "approved") return;
+    expect(outcome.token.claims).toMatchObject({ sub: ALICE, azp: fake.options.clientId, aud: [API, `${fake.origin}/userinfo`] });
+    expect(outcome.token.claims.act).toBeUndefined();
+    expect(outcome.token.scopes).toEqual(["openid", "stock:read", "stock:trade"]);
+    expect(profile.readActor(outcome.token.claims)).toBe(fake.options.clientId);
+    // Granted in Guardian's schema, read back as the canonical order: the agent's exact check passes.
+    expect(profile.readGrantedOrder(outcome.token)).toEqual([request.order]);
+    expect(grantedMatchesOrder(profile.readGrantedOrder(outcome.token), request.order)).toEqual({ ok: true });
+    // The claim carries the same entry as the response.
+    expect(outcome.token.claims.authorization_details).toEqual(outcome.token.authorizationDetails);
+    expect(await profile.pollCiba(authReqId)).toMatchObject({ kind: "invalid", error: "invalid_grant" });
+  });
+
+  it("access_denied before the request's expiry is a denial", async () => {
+    const { fake, profile } = await setup();
+    const { authReqId } = await profile.startCiba(cibaRequest(120));
+    fake.deny();
+    expect(await profile.pollCiba(authReqId)).toEqual({ kind: "denied", error: "access_denied", description: DENIED_OR_EXPIRED });
+  });
+
+  it("access_denied once the request has run out is an expiry, although Auth0 words both alike", async () => {
+    const { profile } = await setup();
+    const { authReqId, expiresIn } = await profile.startCiba(cibaRequest(1));
+    expect(expiresIn).toBe(1);
+    await sleep(1200);
+    expect(await profile.pollCiba(authReqId)).toEqual({ kind: "expired", error: "access_denied", description: DENIED_OR_EXPIRED });
+  });
+
+  it("an order the token does not grant exactly is not read as granted", async () => {
+    const { fake, profile } = await setup();
+    const request = cibaRequest();
+    const { authReqId } = await profile.startCiba(request);
+    // The server grants a different quantity than the agent asked for.
+    const entry = fake.ciba[0]!.details![0] as { properties: { quantity: { value: string } } };
+    entry.properties.quantity.value = "39";
+    fake.approve();
+    const outcome = await profile.pollCiba(authReqId);
+    if (outcome.kind !== "approved") throw new Error(outcome.kind);
+    expect(grantedMatchesOrder(profile.readGrantedOrder(outcome.token), request.order)).toEqual({ ok: false, reason: "the granted quantity differs from the order" });
+  });
+});

@@ -1,0 +1,131 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { parseConfig } from "@/lib/config";
+import { runDoctor } from "@/lib/doctor/run";
+import type { DoctorReport, Status } from "@/lib/doctor/report";
+import { createSelfSignedCertificate } from "../fakes/self-signed";
+import { startWso2Fake, type Wso2Fake, type Wso2FakeOptions } from "../fakes/wso2-fake";
+
+/**
+ * The doctor against the WSO2 fake, once healthy and once for each misconfiguration it claims to
+ * diagnose. Each case asserts the failing check, its fix hint, and that no secret is printed.
+ */
+let fake: Wso2Fake | undefined;
+afterEach(async () => {
+  await fake?.close();
+  fake = undefined;
+});
+
+const CLIENT_SECRET = "wso2-client-secret";
+const AGENT_SECRET = "wso2-agent-secret";
+
+type Env = Record<string, string> | ((fake: Wso2Fake) => Record<string, string>);
+
+async function doctor(fakeOptions: Wso2FakeOptions = {}, env: Env = {}, sendTestApproval = false) {
+  fake = await startWso2Fake(fakeOptions);
+  const overrides = typeof env === "function" ? env(fake) : env;
+  const config = parseConfig({
+    NODE_ENV: "test",
+    // Nothing listens here: the "running app" check reports that and moves on.
+    PUBLIC_URL: "http://127.0.0.1:9",
+    DATA_DIR: "memory://",
+    AUTH_PROVIDER: "wso2",
+    WSO2_BASE_URL: fake.base,
+    AGENT_CLIENT_ID: fake.options.clientId,
+    AGENT_CLIENT_SECRET: CLIENT_SECRET,
+    AGENT_ID: fake.options.agentId,
+    WSO2_AGENT_SECRET: AGENT_SECRET,
+    WSO2_REDIRECT_URI: fake.options.redirectUri,
+    INVESTOR_EMAIL: "alice@example.com",
+    INVESTOR_USER_ID: "5d4c3b2a-1e0f-4a9b-8c7d-alice",
+    ...overrides,
+  });
+  const report = await runDoctor(config, { sendTestApproval });
+  const text = report.format();
+  expect(text).not.toContain(CLIENT_SECRET);
+  expect(text).not.toContain(AGENT_SECRET);
+  return { report, text, fake };
+}
+
+function statusOf(report: DoctorReport, id: string): Status | undefined {
+  return report.find(id)?.status;
+}
+const failures = (report: DoctorReport) => report.findings.filter((f) => f.status === "fail").map((f) => f.id);
+
+describe("doctor against a healthy WSO2 tenant", () => {
+  it("passes every check without notifying anyone", async () => {
+    const { report, text, fake } = await doctor();
+    expect(failures(report)).toEqual([]);
+    expect(report.failed).toBe(false);
+    for (const id of ["config", "discovery", "jwks", "agent-token", "agent-token.scope", "mcp-audience", "ciba"]) expect(statusOf(report, id), id).toBe("ok");
+    expect(statusOf(report, "user")).toBe("warn");
+    expect(statusOf(report, "binding")).toBe("warn");
+    expect(text).toMatch(/✓ Discovery reachable; issuer http:\/\/127\.0\.0\.1:\d+\/oauth2\/token/);
+    expect(text).toMatch(/! Order binding: pending-approval/);
+    expect(text).toContain("npm run doctor -- --send-test-approval");
+    // The CIBA probe named no user and started no request.
+    expect(fake.ciba).toEqual([]);
+    const probes = fake.requestsTo("/oauth2/ciba");
+    expect(probes).toHaveLength(1);
+    expect(probes[0]!.form).toEqual({ scope: "openid" });
+  });
+
+  it("with --send-test-approval sends one real request, says so, and the user resolves", async () => {
+    const { report, text, fake } = await doctor({}, {}, true);
+    expect(failures(report)).toEqual([]);
+    expect(statusOf(report, "user")).toBe("ok");
+    expect(text).toMatch(/! Sent a REAL approval request to Alice \("DOCTOR TEST please deny #[0-9A-F]{4}"\): deny it/);
+    expect(fake.ciba).toHaveLength(1);
+    expect(fake.ciba[0]!.form).toMatchObject({ login_hint: "alice@example.com", binding_message: expect.stringMatching(/^DOCTOR TEST please deny #/) });
+  });
+
+  it("trusts a self-signed server through WSO2_CA_FILE, and says how to get there without it", async () => {
+    const tls = createSelfSignedCertificate();
+    const without = await doctor({ tls: { key: tls.key, cert: tls.cert } });
+    expect(failures(without.report)).toEqual(["discovery"]);
+    expect(without.text).toMatch(/WSO2_CA_FILE/);
+    expect(without.text).toMatch(/never set NODE_TLS_REJECT_UNAUTHORIZED=0/);
+    await fake!.close();
+    const withCa = await doctor({ tls: { key: tls.key, cert: tls.cert } }, { WSO2_CA_FILE: tls.certFile });
+    expect(failures(withCa.report)).toEqual([]);
+    expect(statusOf(withCa.report, "ca-file")).toBe("ok");
+  });
+});
+
+describe("doctor diagnoses a misconfigured WSO2 tenant", () => {
+  it.each([
+    ["wrong issuer", {}, { AUTH_ISSUER: "https://localhost:9443/oauth2/token" }, false, ["discovery.issuer", "mcp-audience"], /Issuer mismatch[\s\S]*Leave AUTH_ISSUER unset/],
+    ["no signing keys", { emptyJwks: true }, {}, false, ["jwks", "mcp-audience"], /no signing keys/],
+    ["wrong client secret", {}, { AGENT_CLIENT_SECRET: "not-the-secret" }, false, ["agent-token", "ciba"], /AGENT_CLIENT_ID \/ AGENT_CLIENT_SECRET must be the Client ID and Client Secret/],
+    ["wrong agent secret", {}, { WSO2_AGENT_SECRET: "not-the-agent-secret" }, false, ["agent-token"], /AGENT_ID \/ WSO2_AGENT_SECRET must be the Agent ID and Agent Secret/],
+    ["app-native authentication not enabled", { appNative: false }, {}, false, ["agent-token"], /Enable App-Native Authentication/],
+    ["Code grant type missing", { codeGrant: false }, {}, false, ["agent-token"], /unauthorized_client[\s\S]*Enable the Code grant type/],
+    ["scope not authorized", { agentScopes: [] }, {}, false, ["agent-token.scope"], /lacks stock:read[\s\S]*Assign the role to Aurelius Bot/],
+    ["scope too broad", { agentTokenScope: "openid stock:read stock:trade" }, {}, false, ["agent-token.scope"], /Scope too broad/],
+    ["CIBA grant not enabled", { cibaGrant: false }, {}, false, ["ciba"], /refuses the client: unauthorized_client[\s\S]*Allowed grant types → CIBA/],
+    ["unknown user", {}, { INVESTOR_EMAIL: "bob@example.com" }, true, ["user"], /User not found[\s\S]*INVESTOR_EMAIL must be the username of a valid user[\s\S]*verified/],
+    ["notification channel not allowed", { notificationChannels: ["email"] }, { WSO2_NOTIFICATION_CHANNEL: "sms" }, true, ["user"], /Allowed Notification Delivery Methods/],
+    ["wrong MCP audience", {}, { MCP_AUDIENCE: "https://broker.example.com/mcp" }, false, ["mcp-audience"], /MCP_AUDIENCE is https:\/\/broker.example.com\/mcp; the token's audience is wso2-client-id[\s\S]*leave MCP_AUDIENCE unset/],
+    ["agent owned by another user", { agentOwner: "0000-bob@carbon.super" }, {}, false, ["agent-token.owner"], /belongs to 0000-bob@carbon.super/],
+    ["wrong redirect URI", {}, { WSO2_REDIRECT_URI: "http://localhost:5001/callback" }, false, ["agent-token"], /WSO2_REDIRECT_URI must be one of the application's Authorized redirect URLs/],
+  ] as const)("%s", async (_name, fakeOptions, env, send, failing, hint) => {
+    const { report, text } = await doctor(fakeOptions as Wso2FakeOptions, env as Record<string, string>, send);
+    expect(failures(report)).toEqual(failing);
+    expect(text).toMatch(hint);
+  });
+
+  it("a wrong organisation path: no discovery document", async () => {
+    const { report, text } = await doctor({ orgPath: "/t/acme" }, (f) => ({ WSO2_BASE_URL: f.base.replace("/t/acme", "/t/other") }));
+    expect(report.find("discovery")?.status).toBe("fail");
+    expect(text).toMatch(/No discovery document[\s\S]*organisation path/);
+  });
+
+  it("an unreachable server: one failure, the rest skipped", async () => {
+    fake = await startWso2Fake();
+    const base = fake.base;
+    await fake.close();
+    const { report } = await doctor({}, { WSO2_BASE_URL: base });
+    expect(failures(report)).toEqual(["discovery"]);
+    expect(report.find("skipped")?.status).toBe("warn");
+    expect(report.find("discovery")?.fix.join(" ")).toMatch(/Is WSO2 Identity Server running/);
+  });
+});

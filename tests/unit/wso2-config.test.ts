@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "@/lib/config";
+
+/** AUTH_PROVIDER=wso2: everything derives from WSO2_BASE_URL; secrets are required only for the agent. */
+const WSO2 = { AUTH_PROVIDER: "wso2", WSO2_BASE_URL: "https://localhost:9443", AGENT_CLIENT_ID: "cid", AGENT_CLIENT_SECRET: "csecret", AGENT_ID: "agent-uuid", WSO2_AGENT_SECRET: "asecret" };
+
+function problems(env: Record<string, string>): string {
+  try {
+    parseConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.join("\n");
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("WSO2 configuration", () => {
+  it("derives issuer, JWKS, audience (the client id) and the pending-approval binding", () => {
+    const c = parseConfig(WSO2);
+    expect(c.auth).toMatchObject({ provider: "wso2", issuer: "https://localhost:9443/oauth2/token", jwksUri: "https://localhost:9443/oauth2/jwks", audience: "cid", binding: "pending-approval" });
+    expect(c.auth.caFile).toBeUndefined();
+    expect(c.agent.id).toBe("agent-uuid");
+    expect(c.wso2).toEqual({ baseUrl: "https://localhost:9443", agentSecret: "asecret", redirectUri: "http://localhost:3000/callback", notificationChannel: "email", authorizationDetails: false });
+  });
+
+  it("keeps an organisation path and accepts the issuer in place of the base URL", () => {
+    expect(parseConfig({ ...WSO2, WSO2_BASE_URL: "https://api.asgardeo.io/t/acme/" }).auth.issuer).toBe("https://api.asgardeo.io/t/acme/oauth2/token");
+    const fromIssuer = parseConfig({ ...WSO2, WSO2_BASE_URL: "", AUTH_ISSUER: "https://localhost:9443/o/org1/oauth2/token" });
+    expect(fromIssuer.wso2?.baseUrl).toBe("https://localhost:9443/o/org1");
+    expect(fromIssuer.auth.jwksUri).toBe("https://localhost:9443/o/org1/oauth2/jwks");
+  });
+
+  it("lets AUTH_ISSUER, AUTH_JWKS_URI, MCP_AUDIENCE override, and RAR switch the binding", () => {
+    const c = parseConfig({ ...WSO2, AUTH_ISSUER: "https://idp.example.com/oauth2/token", AUTH_JWKS_URI: "https://idp.example.com/keys", MCP_AUDIENCE: "aud", WSO2_AUTHORIZATION_DETAILS: "true", WSO2_CA_FILE: "./ca.pem", WSO2_NOTIFICATION_CHANNEL: "sms" });
+    expect(c.auth).toMatchObject({ issuer: "https://idp.example.com/oauth2/token", jwksUri: "https://idp.example.com/keys", audience: "aud", binding: "rar", caFile: "./ca.pem" });
+    expect(c.wso2?.notificationChannel).toBe("sms");
+  });
+
+  it.each([
+    [{ WSO2_BASE_URL: "" }, /WSO2_BASE_URL: required/],
+    [{ WSO2_BASE_URL: "http://idp.example.com" }, /WSO2_BASE_URL: must be https/],
+    [{ AGENT_CLIENT_SECRET: "" }, /AGENT_CLIENT_SECRET: required/],
+    [{ WSO2_AGENT_SECRET: "" }, /WSO2_AGENT_SECRET: required/],
+    [{ WSO2_NOTIFICATION_CHANNEL: "pigeon" }, /WSO2_NOTIFICATION_CHANNEL/],
+  ])("refuses %j", (patch, message) => {
+    expect(problems({ ...WSO2, ...patch })).toMatch(message);
+  });
+
+  it("allows plain http on loopback only, and needs no secrets when the agent is off", () => {
+    expect(parseConfig({ ...WSO2, WSO2_BASE_URL: "http://127.0.0.1:9763" }).auth.issuer).toBe("http://127.0.0.1:9763/oauth2/token");
+    expect(parseConfig({ AUTH_PROVIDER: "wso2", WSO2_BASE_URL: "https://localhost:9443", AGENT_ENABLED: "false" }).auth.provider).toBe("wso2");
+  });
+});

@@ -1,4 +1,4 @@
-import { normalizeAuth0Detail } from "../lib/auth/providers/auth0-rar";
+import { normalizeAuth0Detail } from "../lib/orders/auth0-rar";
 import { parseMoney } from "../lib/money";
 import { STOCK_TRADE_TYPE, StockTradeDetail, type OrderSide } from "../lib/orders/order";
 

@@ -1,6 +1,6 @@
 import "server-only";
 import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
-import { caDispatcher } from "../lib/auth/providers/ca-fetch";
+import { caDispatcher } from "../lib/net/ca-fetch";
 import { AccessTokenClaims, toPrincipal, type AgentIdentity, type Principal } from "./principal";
 
 /**

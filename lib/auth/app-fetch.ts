@@ -1,4 +1,7 @@
 import "server-only";
+import type { FetchLike } from "../net/fetch";
+
+export type { FetchLike };
 
 /**
  * The fetch the in-process agent uses for this app's own endpoints (/mcp, /oidc). Tokens name the
@@ -7,8 +10,6 @@ import "server-only";
  * origin therefore go to AGENT_INTERNAL_URL instead, same path and query; everything else (a real
  * WSO2 or Auth0 server) is fetched as it is.
  */
-export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
-
 export function createAppFetch(publicUrl: string, internalUrl: string, base: FetchLike = fetch): FetchLike {
   const publicOrigin = new URL(publicUrl).origin;
   const internal = new URL(internalUrl);

@@ -1,5 +1,5 @@
 import "server-only";
-import { ResponseBodyError } from "openid-client";
+import { ResponseBodyError, WWWAuthenticateChallengeError } from "openid-client";
 
 /**
  * Sorts what openid-client throws into the two cases a client acts on differently: the server
@@ -14,7 +14,19 @@ export type ClassifiedError =
 /** OAuth errors that still mean "the server is having trouble", not "your request is bad". */
 const SERVER_TROUBLE = new Set(["server_error", "temporarily_unavailable"]);
 
-export function classifyOAuthError(error: unknown): ClassifiedError {
+export async function classifyOAuthError(error: unknown): Promise<ClassifiedError> {
+  // A 401 with a `WWW-Authenticate` header (oidc-provider and others add one to invalid_client)
+  // is thrown as a challenge before the body is read; its body or the challenge's `error` is
+  // still an OAuth error about the request, not a sign of an unreachable server.
+  if (error instanceof WWWAuthenticateChallengeError) {
+    const body = (await error.response.json().catch(() => undefined)) as { error?: unknown; error_description?: unknown } | undefined;
+    const challenge = error.cause.find((c) => typeof c.parameters.error === "string");
+    const code = typeof body?.error === "string" ? body.error : challenge?.parameters.error;
+    if (code) {
+      const description = typeof body?.error_description === "string" ? body.error_description : challenge?.parameters.error_description;
+      return { kind: "oauth", error: code, description, status: error.status };
+    }
+  }
   if (error instanceof ResponseBodyError) {
     if (error.status >= 500 || SERVER_TROUBLE.has(error.error)) {
       return { kind: "unreachable", message: `${error.error} (HTTP ${error.status})` };

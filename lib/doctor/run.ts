@@ -1,6 +1,6 @@
 import "server-only";
 import { createAppFetch, type FetchLike } from "../auth/app-fetch";
-import { readCaFile, withCaFile } from "../auth/providers/ca-fetch";
+import { readCaFile, withCaFile } from "../net/ca-fetch";
 import type { AppConfig } from "../config";
 import { checkAgentToken, checkCibaEndpoint, checkUser } from "./agent-checks";
 import { getJson, tenantEndpoints, unreachableHints } from "./probes";

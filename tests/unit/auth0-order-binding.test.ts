@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "../../lib/auth/providers/auth0-rar";
+import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "../../lib/orders/auth0-rar";
 import { StockTradeDetail } from "../../lib/orders/order";
 import { approvedOrderFromDetails, checkTradeAgainstOrder, normalizeDetail } from "../../mcp/order-binding";
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { deriveBindingMessage } from "@/lib/agent/binding-message";
 import { freezeOrder } from "@/lib/agent/order";
-import { withCaFile } from "@/lib/auth/providers/ca-fetch";
+import { withCaFile } from "@/lib/net/ca-fetch";
 import { AgentTokenError, CibaRequestError, type CibaRequest, type ProviderProfile } from "@/lib/auth/providers/types";
 import { agentOwnerMismatch, createWso2Profile, type Wso2ProfileOptions } from "@/lib/auth/providers/wso2";
 import { remoteKeys, verifyAccessToken } from "@/mcp/verify-token";

@@ -3,10 +3,11 @@ import * as client from "openid-client";
 import type { AppConfig } from "../../config";
 import type { FetchLike } from "../app-fetch";
 import type { TokenClaims } from "../types";
-import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "./auth0-rar";
+import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "../../orders/auth0-rar";
 import { CIBA_GRANT_TYPE, toTokenResult, USER_SCOPE } from "./embedded";
 import { toPollOutcome } from "./poll-outcome";
-import { classifyTokenError, createStaticConfiguration } from "./static-client";
+import { classifyOAuthError } from "../oauth-errors";
+import { createStaticConfiguration } from "./static-client";
 import { AgentTokenError, type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, CibaRequestError, type ProviderProfile, type TokenResult } from "./types";
 
 /**
@@ -73,7 +74,7 @@ export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
         const response = await client.clientCredentialsGrant(configuration, { audience: o.audience, scope: AUTH0_AGENT_SCOPE });
         return toTokenResult(response);
       } catch (error) {
-        const c = await classifyTokenError(error);
+        const c = await classifyOAuthError(error);
         throw c.kind === "oauth" ? new AgentTokenError(c.error, c.description, false) : new AgentTokenError("unreachable", c.message, true);
       }
     },
@@ -84,7 +85,7 @@ export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
         expiries.set(ack.auth_req_id, now() + ack.expires_in * 1000);
         return { authReqId: ack.auth_req_id, expiresIn: ack.expires_in, interval: typeof ack.interval === "number" && ack.interval > 0 ? ack.interval : undefined };
       } catch (error) {
-        const c = await classifyTokenError(error);
+        const c = await classifyOAuthError(error);
         throw c.kind === "oauth" ? new CibaRequestError(c.error, c.description, false) : new CibaRequestError("unreachable", c.message, true);
       }
     },
@@ -95,7 +96,7 @@ export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
         expiries.delete(authReqId);
         return { kind: "approved", token: toTokenResult(response) };
       } catch (error) {
-        const outcome = toPollOutcome(await classifyTokenError(error), deniedOrExpired(authReqId));
+        const outcome = toPollOutcome(await classifyOAuthError(error), deniedOrExpired(authReqId));
         if (outcome.kind !== "pending" && outcome.kind !== "slow_down" && outcome.kind !== "unreachable") expiries.delete(authReqId);
         return outcome;
       }

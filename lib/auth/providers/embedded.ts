@@ -59,7 +59,7 @@ export function createEmbeddedProfile(options: EmbeddedProfileOptions): Provider
         const response = await client.clientCredentialsGrant(await configuration(), { scope: AGENT_SCOPE, resource: options.resource });
         return toTokenResult(response);
       } catch (error) {
-        const c = classifyOAuthError(error);
+        const c = await classifyOAuthError(error);
         throw c.kind === "oauth" ? new AgentTokenError(c.error, c.description, false) : new AgentTokenError("unreachable", c.message, true);
       }
     },
@@ -73,7 +73,7 @@ export function createEmbeddedProfile(options: EmbeddedProfileOptions): Provider
           interval: typeof ack.interval === "number" && ack.interval > 0 ? ack.interval : undefined,
         };
       } catch (error) {
-        const c = classifyOAuthError(error);
+        const c = await classifyOAuthError(error);
         throw c.kind === "oauth" ? new CibaRequestError(c.error, c.description, false) : new CibaRequestError("unreachable", c.message, true);
       }
     },
@@ -108,8 +108,8 @@ export function cibaParameters(options: Pick<EmbeddedProfileOptions, "loginHint"
 }
 
 /** Maps a failed token request to what the poller does next (CIBA Core §11). */
-export function classifyPollError(error: unknown): CibaPollOutcome {
-  const c = classifyOAuthError(error);
+export async function classifyPollError(error: unknown): Promise<CibaPollOutcome> {
+  const c = await classifyOAuthError(error);
   if (c.kind === "unreachable") return { kind: "unreachable", message: c.message };
   switch (c.error) {
     case "authorization_pending":

@@ -1,7 +1,6 @@
 import "server-only";
 import * as client from "openid-client";
 import type { FetchLike } from "../app-fetch";
-import { classifyOAuthError, type ClassifiedError } from "../oauth-errors";
 
 /**
  * An openid-client Configuration built from endpoints we already know, without a discovery round
@@ -45,23 +44,4 @@ export function createStaticConfiguration(s: StaticClientSettings): client.Confi
 export function isLoopbackHttp(href: string): boolean {
   const url = new URL(href);
   return url.protocol === "http:" && (url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]");
-}
-
-/**
- * classifyOAuthError, plus the case oauth4webapi reports differently: a 401 that carries a
- * `WWW-Authenticate` header (some servers add `Basic realm=…` to invalid_client) is thrown as a
- * challenge error before the body is read. Its JSON body or the challenge's `error` parameter is
- * still an OAuth error, not an unreachable server.
- */
-export async function classifyTokenError(error: unknown): Promise<ClassifiedError> {
-  if (error instanceof client.WWWAuthenticateChallengeError) {
-    const body = (await error.response.json().catch(() => undefined)) as { error?: unknown; error_description?: unknown } | undefined;
-    const challenge = error.cause.find((c) => typeof c.parameters.error === "string");
-    const code = typeof body?.error === "string" ? body.error : challenge?.parameters.error;
-    if (code) {
-      const description = typeof body?.error_description === "string" ? body.error_description : challenge?.parameters.error_description;
-      return { kind: "oauth", error: code, description, status: error.status };
-    }
-  }
-  return classifyOAuthError(error);
 }

@@ -4,10 +4,11 @@ import * as client from "openid-client";
 import type { AppConfig } from "../../config";
 import type { FetchLike } from "../app-fetch";
 import type { TokenClaims } from "../types";
-import { withCaFile } from "./ca-fetch";
+import { withCaFile } from "../../net/ca-fetch";
 import { ACCESS_TOKEN_TYPE, AGENT_SCOPE, CIBA_GRANT_TYPE, toTokenResult, USER_SCOPE } from "./embedded";
 import { toPollOutcome } from "./poll-outcome";
-import { classifyTokenError, createStaticConfiguration } from "./static-client";
+import { classifyOAuthError } from "../oauth-errors";
+import { createStaticConfiguration } from "./static-client";
 import { AgentTokenError, type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, CibaRequestError, type ProviderProfile, type TokenResult } from "./types";
 import { signInAgent } from "./wso2-app-native";
 
@@ -78,7 +79,7 @@ export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
         const response = await client.genericGrantRequest(configuration, "authorization_code", { code, redirect_uri: o.redirectUri, code_verifier: codeVerifier });
         return toTokenResult(response);
       } catch (error) {
-        const c = await classifyTokenError(error);
+        const c = await classifyOAuthError(error);
         throw c.kind === "oauth" ? new AgentTokenError(c.error, c.description, false) : new AgentTokenError("unreachable", c.message, true);
       }
     },
@@ -93,7 +94,7 @@ export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
         const ack = await client.initiateBackchannelAuthentication(configuration, wso2CibaParameters(o, request));
         return { authReqId: ack.auth_req_id, expiresIn: ack.expires_in, interval: typeof ack.interval === "number" && ack.interval > 0 ? ack.interval : undefined };
       } catch (error) {
-        const c = await classifyTokenError(error);
+        const c = await classifyOAuthError(error);
         throw c.kind === "oauth" ? new CibaRequestError(c.error, c.description, false) : new CibaRequestError("unreachable", c.message, true);
       }
     },
@@ -103,7 +104,7 @@ export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
         const response = await client.genericGrantRequest(configuration, CIBA_GRANT_TYPE, { auth_req_id: authReqId });
         return { kind: "approved", token: toTokenResult(response) };
       } catch (error) {
-        return toPollOutcome(await classifyTokenError(error));
+        return toPollOutcome(await classifyOAuthError(error));
       }
     },
 

@@ -1,4 +1,4 @@
-import { STOCK_TRADE_TYPE, type StockTradeDetail } from "../../orders/order";
+import { STOCK_TRADE_TYPE, type StockTradeDetail } from "./order";
 
 /**
  * The order in Auth0's Rich Authorization Request schema, and back. Guardian renders only entries

@@ -2,7 +2,7 @@ import "server-only";
 import fs from "node:fs";
 import tls from "node:tls";
 import type { Dispatcher } from "undici";
-import type { FetchLike } from "../app-fetch";
+import type { FetchLike } from "./fetch";
 
 /**
  * Trusting an identity server with a private certificate (WSO2 Identity Server on

@@ -93,6 +93,7 @@ const EnvSchema = z.object({
   CIBA_MAX_EXPIRY_SECONDS: z.coerce.number().int().min(10).max(3600).default(120),
   OBO_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
   MAX_PENDING_APPROVALS: z.coerce.number().int().min(1).max(50).default(3),
+  IDP_TEST_CLIENT: optionalString,
 
   DATABASE_URL: optionalUrl,
   DATA_DIR: z.string().min(1).default(".data"),
@@ -195,6 +196,8 @@ export interface AppConfig {
     cibaMaxExpirySeconds: number;
     oboTokenTtlSeconds: number;
     maxPendingPerUser: number;
+    /** Tests only: a second client "client_id:secret" (IDP_TEST_CLIENT), fenced like a dev default. */
+    testClient?: string;
   };
   store: { databaseUrl?: string; dataDir: string };
   model: { googleApiKey?: string; name: string };
@@ -274,6 +277,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
       cibaMaxExpirySeconds: e.CIBA_MAX_EXPIRY_SECONDS,
       oboTokenTtlSeconds: e.OBO_TOKEN_TTL_SECONDS,
       maxPendingPerUser: e.MAX_PENDING_APPROVALS,
+      testClient: e.IDP_TEST_CLIENT,
     },
     store: { databaseUrl: e.DATABASE_URL, dataDir: e.DATA_DIR },
     model: { googleApiKey: e.GOOGLE_GENERATIVE_AI_API_KEY, name: e.MODEL_NAME },

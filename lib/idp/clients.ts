@@ -29,11 +29,10 @@ export function agentClient(config: AppConfig, secret: string): ClientMetadata {
 
 /**
  * A second client for tests only: IDP_TEST_CLIENT="client_id:secret" seeds one with the same
- * capabilities, so tests can show that one client cannot redeem another's auth_req_id. It is
- * read here rather than in lib/config.ts because nothing but tests may use it; it announces
- * itself and is fenced like every development default.
+ * capabilities, so tests can show that one client cannot redeem another's auth_req_id. Nothing
+ * but tests may use it: it announces itself and is fenced like every development default.
  */
-export function testClientFromEnvironment(config: AppConfig, raw = process.env.IDP_TEST_CLIENT): ClientMetadata | undefined {
+export function testClientFromConfig(config: AppConfig, raw = config.idp.testClient): ClientMetadata | undefined {
   if (!raw) return undefined;
   const separator = raw.indexOf(":");
   const clientId = raw.slice(0, separator);

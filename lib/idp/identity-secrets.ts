@@ -10,9 +10,9 @@ import { generateSigningKey, loadOrCreateSecret, randomPassword, randomSecret } 
  * on first run, stored, and announced as development defaults:
  *
  * - signing keys: generated, never printed;
- * - the agent's client secret: printed once, when generated, and never again (the runtime hands it
- *   to the agent in-process);
- * - Alice's password: printed at each start-up, so that the person running the demo can sign in.
+ * - the agent's client secret: never printed (the runtime hands it to the agent in-process);
+ * - Alice's password: printed once, when generated, so that the person running the demo can sign
+ *   in (issue 6); INVESTOR_PASSWORD chooses one instead.
  */
 export interface IdentitySecrets {
   signingKeys: JWK[];
@@ -34,12 +34,12 @@ export async function loadIdentitySecrets(config: AppConfig, db: Queryable): Pro
   if (!agentClientSecret) {
     const stored = await loadOrCreateSecret(db, "agent_client_secret", randomSecret);
     agentClientSecret = stored.value;
+    // Never printed: the runtime hands it to the agent in-process. Whoever wants to call the
+    // token endpoint by hand sets AGENT_CLIENT_SECRET.
     announceDevDefault(
       "idp-agent-client-secret",
-      stored.created
-        ? `Generated a client secret for the agent client "${config.auth.agentClientId}": ${stored.value} ` +
-            "(shown only this once; stored in the database; set AGENT_CLIENT_SECRET to choose one)."
-        : `The agent client "${config.auth.agentClientId}" uses the secret generated on first run (stored in the database; set AGENT_CLIENT_SECRET to choose one).`,
+      `The agent client "${config.auth.agentClientId}" uses a ${stored.created ? "newly generated" : "generated"} secret stored in the ` +
+        "database and handed to the agent in-process (never printed; set AGENT_CLIENT_SECRET to choose one).",
     );
   }
 
@@ -49,8 +49,11 @@ export async function loadIdentitySecrets(config: AppConfig, db: Queryable): Pro
     investorPassword = stored.value;
     announceDevDefault(
       "idp-investor-password",
-      `${config.investor.name} signs in to approve requests as ${config.investor.email} with the generated password ` +
-        `${stored.value} (set INVESTOR_PASSWORD to choose one).`,
+      stored.created
+        ? `${config.investor.name} signs in to approve requests as ${config.investor.email} with the generated password ` +
+            `${stored.value} (printed only now; set INVESTOR_PASSWORD to choose one).`
+        : `${config.investor.name} signs in as ${config.investor.email} with the password printed when it was generated on the ` +
+            `first start. Set INVESTOR_PASSWORD to choose one, or delete ${config.store.dataDir}/ to start over.`,
     );
   }
 

@@ -7,7 +7,7 @@ import { investorOf } from "./accounts";
 import { sweepExpiredModels } from "./adapter";
 import { APPROVAL_PATH, createApprovalHandler } from "./approval/handler";
 import { createSessionCodec } from "./approval/session";
-import { agentClient, testClientFromEnvironment } from "./clients";
+import { agentClient, testClientFromConfig } from "./clients";
 import { loadIdentitySecrets } from "./identity-secrets";
 import { createMailer } from "./mailer";
 import { createOwnTokenVerifier } from "./own-tokens";
@@ -61,7 +61,7 @@ export async function startEmbeddedIdp({ config, db, onMail, extraClients = [] }
   const verifyOwnToken = createOwnTokenVerifier(issuer, secrets.signingKeys.map(publicJwk));
   const mailer = createMailer({ config, db, onMail });
   const resources = createResourcePolicy(config);
-  const testClient = testClientFromEnvironment(config);
+  const testClient = testClientFromConfig(config);
   const clients = [agentClient(config, secrets.agentClientSecret), ...(testClient ? [testClient] : []), ...extraClients];
 
   const provider = new Provider(

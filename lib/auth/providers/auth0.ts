@@ -7,8 +7,9 @@ import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "../../orders/a
 import { CIBA_GRANT_TYPE, toTokenResult, USER_SCOPE } from "./embedded";
 import { toPollOutcome } from "./poll-outcome";
 import { classifyOAuthError } from "../oauth-errors";
+import { agentTokenFailure, cibaRequestFailure, toAcknowledgement } from "./failures";
 import { createStaticConfiguration } from "./static-client";
-import { AgentTokenError, type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, CibaRequestError, type ProviderProfile, type TokenResult } from "./types";
+import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile, type TokenResult } from "./types";
 
 /**
  * Auth0 (AUTH_PROVIDER=auth0), as PROTOCOLS.md and Auth0's Authentication API describe it:
@@ -74,8 +75,7 @@ export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
         const response = await client.clientCredentialsGrant(configuration, { audience: o.audience, scope: AUTH0_AGENT_SCOPE });
         return toTokenResult(response);
       } catch (error) {
-        const c = await classifyOAuthError(error);
-        throw c.kind === "oauth" ? new AgentTokenError(c.error, c.description, false) : new AgentTokenError("unreachable", c.message, true);
+        throw await agentTokenFailure(error);
       }
     },
 
@@ -83,10 +83,9 @@ export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
       try {
         const ack = await client.initiateBackchannelAuthentication(configuration, auth0CibaParameters({ ...o, origin }, request));
         expiries.set(ack.auth_req_id, now() + ack.expires_in * 1000);
-        return { authReqId: ack.auth_req_id, expiresIn: ack.expires_in, interval: typeof ack.interval === "number" && ack.interval > 0 ? ack.interval : undefined };
+        return toAcknowledgement(ack);
       } catch (error) {
-        const c = await classifyOAuthError(error);
-        throw c.kind === "oauth" ? new CibaRequestError(c.error, c.description, false) : new CibaRequestError("unreachable", c.message, true);
+        throw await cibaRequestFailure(error);
       }
     },
 

@@ -3,14 +3,14 @@ import * as client from "openid-client";
 import type { FetchLike } from "../app-fetch";
 import { decodeTokenClaims, scopesOf } from "../claims";
 import { classifyOAuthError } from "../oauth-errors";
+import { agentTokenFailure, cibaRequestFailure, toAcknowledgement } from "./failures";
+import { toPollOutcome } from "./poll-outcome";
 import { createConfigurationLoader } from "../oidc-config";
 import type { TokenClaims } from "../types";
 import {
-  AgentTokenError,
   type CibaAcknowledgement,
   type CibaPollOutcome,
   type CibaRequest,
-  CibaRequestError,
   type ProviderProfile,
   type TokenResult,
 } from "./types";
@@ -59,22 +59,16 @@ export function createEmbeddedProfile(options: EmbeddedProfileOptions): Provider
         const response = await client.clientCredentialsGrant(await configuration(), { scope: AGENT_SCOPE, resource: options.resource });
         return toTokenResult(response);
       } catch (error) {
-        const c = await classifyOAuthError(error);
-        throw c.kind === "oauth" ? new AgentTokenError(c.error, c.description, false) : new AgentTokenError("unreachable", c.message, true);
+        throw await agentTokenFailure(error);
       }
     },
 
     async startCiba(request: CibaRequest): Promise<CibaAcknowledgement> {
       try {
         const ack = await client.initiateBackchannelAuthentication(await configuration(), cibaParameters(options, request));
-        return {
-          authReqId: ack.auth_req_id,
-          expiresIn: ack.expires_in,
-          interval: typeof ack.interval === "number" && ack.interval > 0 ? ack.interval : undefined,
-        };
+        return toAcknowledgement(ack);
       } catch (error) {
-        const c = await classifyOAuthError(error);
-        throw c.kind === "oauth" ? new CibaRequestError(c.error, c.description, false) : new CibaRequestError("unreachable", c.message, true);
+        throw await cibaRequestFailure(error);
       }
     },
 
@@ -83,7 +77,7 @@ export function createEmbeddedProfile(options: EmbeddedProfileOptions): Provider
         const response = await client.genericGrantRequest(await configuration(), CIBA_GRANT_TYPE, { auth_req_id: authReqId });
         return { kind: "approved", token: toTokenResult(response) };
       } catch (error) {
-        return classifyPollError(error);
+        return toPollOutcome(await classifyOAuthError(error));
       }
     },
 
@@ -105,26 +99,6 @@ export function cibaParameters(options: Pick<EmbeddedProfileOptions, "loginHint"
     actor_token: request.actorToken,
     actor_token_type: ACCESS_TOKEN_TYPE,
   };
-}
-
-/** Maps a failed token request to what the poller does next (CIBA Core §11). */
-export async function classifyPollError(error: unknown): Promise<CibaPollOutcome> {
-  const c = await classifyOAuthError(error);
-  if (c.kind === "unreachable") return { kind: "unreachable", message: c.message };
-  switch (c.error) {
-    case "authorization_pending":
-      return { kind: "pending" };
-    case "slow_down":
-      return { kind: "slow_down", retryAfterSeconds: c.retryAfterSeconds };
-    case "access_denied":
-      return { kind: "denied", error: c.error, description: c.description };
-    case "expired_token":
-      return { kind: "expired", error: c.error, description: c.description };
-    default:
-      // invalid_grant (unknown, redeemed or another client's id), invalid_request (polled too
-      // fast, or a redeemed id on WSO2), invalid_client, ...: this auth_req_id is finished.
-      return { kind: "invalid", error: c.error, description: c.description };
-  }
 }
 
 export function toTokenResult(response: client.TokenEndpointResponse): TokenResult {

@@ -4,7 +4,7 @@ import type { CibaPollOutcome } from "./types";
 
 /**
  * One failed CIBA token request (OpenID CIBA Core §11), already classified, as what the poller
- * does next. Shared by the WSO2 and Auth0 profiles; `access_denied` is passed through `onDenied`
+ * does next. Shared by every profile; `access_denied` is passed through `onDenied`
  * because Auth0 uses it for expiry too.
  */
 export function toPollOutcome(c: ClassifiedError, onDenied?: (description: string | undefined) => "denied" | "expired"): CibaPollOutcome {

@@ -8,8 +8,9 @@ import { withCaFile } from "../../net/ca-fetch";
 import { ACCESS_TOKEN_TYPE, AGENT_SCOPE, CIBA_GRANT_TYPE, toTokenResult, USER_SCOPE } from "./embedded";
 import { toPollOutcome } from "./poll-outcome";
 import { classifyOAuthError } from "../oauth-errors";
+import { agentTokenFailure, cibaRequestFailure, toAcknowledgement } from "./failures";
 import { createStaticConfiguration } from "./static-client";
-import { AgentTokenError, type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, CibaRequestError, type ProviderProfile, type TokenResult } from "./types";
+import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile, type TokenResult } from "./types";
 import { signInAgent } from "./wso2-app-native";
 
 /**
@@ -79,8 +80,7 @@ export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
         const response = await client.genericGrantRequest(configuration, "authorization_code", { code, redirect_uri: o.redirectUri, code_verifier: codeVerifier });
         return toTokenResult(response);
       } catch (error) {
-        const c = await classifyOAuthError(error);
-        throw c.kind === "oauth" ? new AgentTokenError(c.error, c.description, false) : new AgentTokenError("unreachable", c.message, true);
+        throw await agentTokenFailure(error);
       }
     },
 
@@ -92,10 +92,9 @@ export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
       }
       try {
         const ack = await client.initiateBackchannelAuthentication(configuration, wso2CibaParameters(o, request));
-        return { authReqId: ack.auth_req_id, expiresIn: ack.expires_in, interval: typeof ack.interval === "number" && ack.interval > 0 ? ack.interval : undefined };
+        return toAcknowledgement(ack);
       } catch (error) {
-        const c = await classifyOAuthError(error);
-        throw c.kind === "oauth" ? new CibaRequestError(c.error, c.description, false) : new CibaRequestError("unreachable", c.message, true);
+        throw await cibaRequestFailure(error);
       }
     },
 

@@ -24,11 +24,17 @@ interface ActivityRow {
 }
 
 export const ACTIVITY_PAGE = 200;
+/** Rows kept in the store: the agent logs a price check every few seconds, for days. */
+export const ACTIVITY_RETENTION = 5000;
+const PRUNE_EVERY = 100;
 
 export class ActivityLog {
+  private insertsSincePrune = 0;
+
   constructor(
     private readonly db: Db,
     private readonly bus: EventBus,
+    private readonly retention = ACTIVITY_RETENTION,
   ) {}
 
   async add(input: ActivityInput, tx: Queryable = this.db): Promise<ActivityEntry> {
@@ -37,6 +43,10 @@ export class ActivityLog {
       [input.level, input.kind, input.message, input.data ? JSON.stringify(input.data) : null],
     );
     const entry = toEntry(row!);
+    if (++this.insertsSincePrune >= PRUNE_EVERY) {
+      this.insertsSincePrune = 0;
+      await this.db.query("DELETE FROM activity_log WHERE id <= $1", [entry.id - this.retention]);
+    }
     this.bus.publish("activity", entry);
     if (input.level !== "debug") console.log(`[activity] ${input.level.padEnd(7)} ${input.kind}: ${input.message}`);
     return entry;

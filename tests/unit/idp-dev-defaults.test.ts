@@ -34,7 +34,7 @@ describe("embedded authorization server as a development default", () => {
     await idp.stop();
   });
 
-  it("prints a generated client secret once, when created, and never again", async () => {
+  it("never prints the generated client secret; prints Alice's generated password once, when created", async () => {
     await db.query("DELETE FROM idp_secrets");
     const config = parseConfig({ NODE_ENV: "test", DATA_DIR: "memory://" });
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
@@ -42,7 +42,8 @@ describe("embedded authorization server as a development default", () => {
     const first = await loadIdentitySecrets(config, db);
     const firstLog = warn.mock.calls.flat().join("\n");
     expect(first.agentClientSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(firstLog).toContain(first.agentClientSecret);
+    expect(firstLog).not.toContain(first.agentClientSecret);
+    expect(firstLog).toMatch(/never printed/);
     expect(firstLog).toContain(first.investorPassword);
     expect(firstLog).toMatch(/development RS256 signing keys/);
     expect(JSON.stringify(first.signingKeys)).not.toBe("[]");
@@ -53,7 +54,8 @@ describe("embedded authorization server as a development default", () => {
     const secondLog = warn.mock.calls.flat().join("\n");
     expect(second).toEqual(first);
     expect(secondLog).not.toContain(first.agentClientSecret);
-    expect(secondLog).toMatch(/generated on first run/);
+    expect(secondLog).not.toContain(first.investorPassword);
+    expect(secondLog).toMatch(/INVESTOR_PASSWORD/);
     for (const key of second.signingKeys) expect(secondLog).not.toContain(String(key.d));
   });
 

@@ -119,3 +119,16 @@ describe("persistence", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe("activity log retention", () => {
+  it("keeps the newest entries and drops the oldest as it grows", async () => {
+    const db = await openTestDb();
+    const log = new ActivityLog(db, new EventBus(), 150);
+    for (let i = 0; i < 400; i++) await log.add({ level: "debug", kind: "test", message: `entry ${i}` });
+    const [{ count }] = (await db.query<{ count: number }>("SELECT count(*)::int AS count FROM activity_log")) as [{ count: number }];
+    expect(count).toBeGreaterThanOrEqual(150);
+    expect(count).toBeLessThanOrEqual(250);
+    expect((await log.list(1))[0]!.message).toBe("entry 399");
+    await db.close();
+  });
+});

@@ -26,7 +26,7 @@ const WARMUP = 200;
 async function main() {
   const { parseConfig } = await import("../lib/config");
   const { createMcpEndpoint } = await import("../mcp/endpoint");
-  const { verifyAccessToken, remoteKeys } = await import("../mcp/verify-token");
+  const { verifyAccessToken, verifyOptionsFor } = await import("../mcp/verify-token");
   const { startTestIssuer } = await import("../tests/helpers/jwks-server");
   const { startBroker } = await import("../tests/helpers/mcp-broker");
 
@@ -39,14 +39,7 @@ async function main() {
   const config = parseConfig({ NODE_ENV: "test", PUBLIC_URL: base, DATA_DIR: "memory://", AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri });
   const rt = await startBroker(config);
   const token = await issuer.mint({ sub: "aurelius", scope: "openid stock:read" }, { expiresIn: 3600 });
-  const verifyOptions = {
-    issuer: config.auth.issuer,
-    audience: config.auth.audience,
-    keys: remoteKeys(config.auth.jwksUri),
-    agentId: config.agent.id,
-    agentClientId: config.auth.agentClientId,
-  };
-  const principal = await verifyAccessToken(token, verifyOptions);
+  const principal = await verifyAccessToken(token, verifyOptionsFor(config));
   const endpoints = {
     "jwt-verified": createMcpEndpoint(rt),
     "no-verification": createMcpEndpoint(rt, { verify: async () => principal }),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseMoney } from "./money";
+import { isLoopbackHttp } from "./net/loopback";
 
 /**
  * The one place that reads the environment. Parsed once with zod; every default makes the
@@ -372,8 +373,7 @@ function auth0Origin(domain: string | undefined): string | undefined {
 /** A real identity server is reached over TLS; plain http only on this machine (tests, a local server). */
 function isHttpsOrLoopback(href: string): boolean {
   const url = new URL(href);
-  const loopback = url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
-  return url.protocol === "https:" || (url.protocol === "http:" && loopback);
+  return url.protocol === "https:" || isLoopbackHttp(url);
 }
 
 let cached: AppConfig | undefined;

@@ -3,6 +3,7 @@ import { readMandate } from "./agent/settings";
 import { formatMoney } from "./money";
 import { ensurePortfolio, getPortfolio } from "./ledger/portfolio";
 import { listTrades } from "./ledger/trades";
+import { pricesAt } from "./market/simulator";
 import type { Runtime } from "./runtime";
 import type { ActivityEntry, MarketSnapshot, MarketTick, Portfolio, Trade } from "./types";
 
@@ -72,10 +73,9 @@ export interface DashboardState {
 
 export async function getDashboardState(rt: Runtime): Promise<DashboardState> {
   const market = rt.market.snapshot();
-  const priceOf = (symbol: string) => (symbol === market.symbol ? market.priceCents : undefined);
   const { investor, agent } = rt.config;
   const [portfolio, trades, activity, mandate] = await Promise.all([
-    getPortfolio(rt.db, investor.userId, priceOf),
+    getPortfolio(rt.db, investor.userId, pricesAt(market)),
     listTrades(rt.db, { userSub: investor.userId, limit: 50 }),
     rt.activity.list(),
     readMandate(rt.db, rt.config),

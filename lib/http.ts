@@ -1,5 +1,5 @@
 import "server-only";
-import { AppError, errorBody } from "./errors";
+import { AppError, errorBody, invalidRequest } from "./errors";
 
 /** Small helpers every route handler shares: JSON replies, one error mapping, input guards. */
 
@@ -26,23 +26,38 @@ export function assertSameOrigin(request: Request, publicUrl: string): void {
   }
 }
 
-const MAX_CONTROL_BODY = 1024;
+const MAX_BODY_LENGTH = 1024;
+
+export interface ReadJsonOptions {
+  /** The 400's description when the body is not JSON. */
+  notJson: string;
+  /** Accept an empty (or blank) body as `undefined` instead of refusing it as not JSON. */
+  allowEmpty?: boolean;
+}
+
+/**
+ * A small JSON request body: longer than MAX_BODY_LENGTH characters is a 413, not JSON a 400
+ * (invalid_request). Validating what it contains is the caller's job.
+ */
+export async function readJsonBody(request: Request, options: ReadJsonOptions): Promise<unknown> {
+  const text = await request.text();
+  if (text.length > MAX_BODY_LENGTH) throw new AppError("invalid_request", 413, "The request body is too large.");
+  if (options.allowEmpty && text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw invalidRequest(options.notJson);
+  }
+}
 
 /**
  * The demo controls take no parameters: the body must be empty or the empty JSON object `{}`.
  * Anything else is a client error and changes nothing.
  */
 export async function readEmptyBody(request: Request): Promise<void> {
-  const text = await request.text();
-  if (text.length > MAX_CONTROL_BODY) throw new AppError("invalid_request", 413, "The request body is too large.");
-  if (text.trim() === "") return;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new AppError("invalid_request", 400, "The request body is not valid JSON; send no body or {}.");
-  }
+  const parsed = await readJsonBody(request, { notJson: "The request body is not valid JSON; send no body or {}.", allowEmpty: true });
+  if (parsed === undefined) return;
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || Object.keys(parsed).length > 0) {
-    throw new AppError("invalid_request", 400, "This action takes no parameters; send no body or {}.");
+    throw invalidRequest("This action takes no parameters; send no body or {}.");
   }
 }

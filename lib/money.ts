@@ -3,14 +3,15 @@
  * Binary floats never hold an amount (0.1 + 0.2 !== 0.3 is not a trading bug we want).
  */
 
-const DECIMAL = /^(0|[1-9]\d{0,12})(?:\.(\d{1,2}))?$/;
+/** A non-negative decimal amount with at most two places: "131.20", "5000", "0.5". */
+export const MONEY_PATTERN = /^(0|[1-9]\d{0,12})(\.\d{1,2})?$/;
 
 /** Parses "150", "150.5" or "150.00" into cents; returns null for anything else. */
 export function parseMoney(text: string): number | null {
-  const match = DECIMAL.exec(text.trim());
+  const match = MONEY_PATTERN.exec(text.trim());
   if (!match) return null;
   const whole = Number(match[1]);
-  const fraction = Number((match[2] ?? "").padEnd(2, "0"));
+  const fraction = Number((match[2]?.slice(1) ?? "").padEnd(2, "0"));
   return whole * 100 + fraction;
 }
 

@@ -8,6 +8,7 @@ import type { Agent } from "./agent";
 import type { EmbeddedIdp } from "./idp";
 import { ensurePortfolio } from "./ledger/portfolio";
 import { MarketSimulator } from "./market/simulator";
+import { formatMoney } from "./money";
 import { openDb, type Db } from "./store/db";
 import { migrate } from "./store/migrate";
 
@@ -45,8 +46,8 @@ export function getRuntime(): Promise<Runtime> {
   return registry[KEY];
 }
 
-/** Starts a runtime. Exported for tests; the app goes through getRuntime(). */
-export async function startRuntime(config: AppConfig, options: { ticker?: boolean } = {}): Promise<Runtime> {
+/** Starts a runtime; the app goes through getRuntime(). */
+async function startRuntime(config: AppConfig): Promise<Runtime> {
   const db = await openStore(config);
   await migrate(db);
   const bus = new EventBus();
@@ -54,7 +55,7 @@ export async function startRuntime(config: AppConfig, options: { ticker?: boolea
   const market = new MarketSimulator(db, bus, config.market.symbol, config.market.initialPriceCents);
   await market.load();
   await ensurePortfolio(db, config.investor.userId, config.investor.name, config.investor.initialBalanceCents);
-  if (options.ticker !== false) market.start(config.market.tickMs);
+  market.start(config.market.tickMs);
 
   // --- Embedded authorization server (issue 6): oidc-provider on a loopback port behind /oidc.
   // Loaded only in embedded mode, so WSO2 / Auth0 deployments never load oidc-provider.
@@ -106,7 +107,7 @@ export async function startRuntime(config: AppConfig, options: { ticker?: boolea
     },
   };
   console.log(
-    `[runtime] started: ${config.market.symbol} at ${(market.snapshot().priceCents / 100).toFixed(2)} USD, ` +
+    `[runtime] started: ${config.market.symbol} at ${formatMoney(market.snapshot().priceCents)} USD, ` +
       `store ${db.engine}, auth ${config.auth.provider}, public URL ${config.publicUrl}`,
   );
   return runtime;

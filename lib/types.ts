@@ -1,5 +1,11 @@
 /** Shapes shared by the server and the dashboard. Amounts are integer cents. */
 
+/** Ticks kept in the store, in memory and on the chart (10 minutes at one tick a second). */
+export const HISTORY_LIMIT = 600;
+
+/** Activity entries in the dashboard's snapshot and kept in its live log. */
+export const ACTIVITY_LIMIT = 200;
+
 export type MarketStatus = "STABLE" | "CRASHING" | "RECOVERING";
 
 export interface MarketTick {

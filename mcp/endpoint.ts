@@ -13,7 +13,7 @@ import { createGate, principalOf, type TokenVerifier } from "./gate";
 import { resourceMetadataUrl } from "./metadata";
 import { brokerSchemas, createBrokerServer } from "./server";
 import type { BrokerDeps } from "./tool-context";
-import { remoteKeys, verifyAccessToken } from "./verify-token";
+import { verifyAccessToken, verifyOptionsFor, type VerifyOptions } from "./verify-token";
 
 /**
  * The /mcp endpoint: Streamable HTTP, stateless (no sessions: every request carries its bearer
@@ -44,16 +44,7 @@ export interface EndpointOptions {
 export function createMcpEndpoint(deps: BrokerDeps, options: EndpointOptions = {}): McpEndpoint {
   const { config } = deps;
   const metadataUrl = resourceMetadataUrl(config.mcp.resourceUrl);
-  const verify: TokenVerifier =
-    options.verify ??
-    ((token) =>
-      verifyAccessToken(token, {
-        issuer: config.auth.issuer,
-        audience: config.auth.audience,
-        keys: remoteKeys(config.auth.jwksUri, { caFile: config.auth.caFile }),
-        agentId: config.agent.id,
-        agentClientId: config.auth.agentClientId,
-      }));
+  const verify: TokenVerifier = options.verify ?? verifierFor(verifyOptionsFor(config));
   const gate = createGate({
     resourceUrl: config.mcp.resourceUrl,
     resourceMetadataUrl: metadataUrl,
@@ -108,6 +99,11 @@ export function createMcpEndpoint(deps: BrokerDeps, options: EndpointOptions = {
   }
 
   return { gate, handle, close: () => modern.close() };
+}
+
+/** JWKS verification with settings computed once per endpoint, not per request. */
+function verifierFor(verifyOptions: VerifyOptions): TokenVerifier {
+  return (token) => verifyAccessToken(token, verifyOptions);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { normalizeAuth0Detail } from "../lib/orders/auth0-rar";
-import { parseMoney } from "../lib/money";
+import { formatMoney, parseMoney } from "../lib/money";
 import { STOCK_TRADE_TYPE, StockTradeDetail, type OrderSide } from "../lib/orders/order";
 
 /**
@@ -56,7 +56,6 @@ export interface TradeRequest {
 }
 
 const refuse = (code: BindingCode, message: string): BindingRefusal => ({ ok: false, code, message });
-const usd = (cents: number) => `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")} USD`;
 
 /**
  * An entry as the canonical `stock_trade` object. Auth0 grants the order in its Guardian schema
@@ -127,14 +126,14 @@ export function checkTradeAgainstOrder(
     return refuse("quantity_exceeds_approval", `${trade.quantity} shares requested, ${order.quantity} approved.`);
   }
   if (order.side === "buy" && priceCents > order.limitPriceCents) {
-    return refuse("price_above_limit", `The price ${usd(priceCents)} is above the approved limit ${usd(order.limitPriceCents)}.`);
+    return refuse("price_above_limit", `The price ${formatMoney(priceCents)} USD is above the approved limit ${formatMoney(order.limitPriceCents)} USD.`);
   }
   if (order.side === "sell" && priceCents < order.limitPriceCents) {
-    return refuse("price_below_limit", `The price ${usd(priceCents)} is below the approved limit ${usd(order.limitPriceCents)}.`);
+    return refuse("price_below_limit", `The price ${formatMoney(priceCents)} USD is below the approved limit ${formatMoney(order.limitPriceCents)} USD.`);
   }
   const notional = priceCents * trade.quantity;
   if (notional > order.maxNotionalCents) {
-    return refuse("notional_exceeds_max", `The trade would be ${usd(notional)}, above the approved maximum ${usd(order.maxNotionalCents)}.`);
+    return refuse("notional_exceeds_max", `The trade would be ${formatMoney(notional)} USD, above the approved maximum ${formatMoney(order.maxNotionalCents)} USD.`);
   }
   return { ok: true };
 }

@@ -3,6 +3,7 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { getPortfolio } from "../lib/ledger/portfolio";
 import { listTrades } from "../lib/ledger/trades";
+import { pricesAt } from "../lib/market/simulator";
 import { formatMoney } from "../lib/money";
 import type { Trade } from "../lib/types";
 import { SCOPE_READ } from "./metadata";
@@ -67,8 +68,7 @@ export function registerReadTools(server: McpServer, ctx: ToolContext, schemas: 
       runTool("get_portfolio", ctx, input, async (_args, principal) => {
         const refusal = requireUserSubject(principal);
         if (refusal) return refusal;
-        const s = market.snapshot();
-        const p = await getPortfolio(ctx.deps.db, principal.sub, (symbol) => (symbol === s.symbol ? s.priceCents : undefined));
+        const p = await getPortfolio(ctx.deps.db, principal.sub, pricesAt(market.snapshot()));
         if (!p) return refuse("no_portfolio", `No portfolio exists for user ${principal.sub}.`);
         return {
           ok: true,

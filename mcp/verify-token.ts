@@ -1,5 +1,6 @@
 import "server-only";
 import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import type { AppConfig } from "../lib/config";
 import { caDispatcher } from "../lib/net/ca-fetch";
 import { AccessTokenClaims, toPrincipal, type AgentIdentity, type Principal } from "./principal";
 
@@ -28,6 +29,17 @@ export interface VerifyOptions extends AgentIdentity {
   audience: string;
   /** The key source: the remote JWKS in the app, a local set in unit tests. */
   keys: JWTVerifyGetKey;
+}
+
+/** The MCP server's verification settings for a configuration: its issuer, audience, JWKS and agent. */
+export function verifyOptionsFor(config: AppConfig): VerifyOptions {
+  return {
+    issuer: config.auth.issuer,
+    audience: config.auth.audience,
+    keys: remoteKeys(config.auth.jwksUri, { caFile: config.auth.caFile }),
+    agentId: config.agent.id,
+    agentClientId: config.auth.agentClientId,
+  };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { AgentState } from "@/lib/agent/state-machine";
 import { formatMoney, formatUsd } from "@/lib/money";
 import { PauseIcon } from "./icons";
 import { Card, formatTime } from "./ui";
-import { AGENT_KEY, postAgent, useNow } from "./use-agent";
+import { AGENT_KEY, postJson, useNow } from "./use-agent";
 import { STATE_KEY } from "./use-live-state";
 
 /** The agent: its state, its model, pause / resume, and Alice's mandate (threshold, budget). */
@@ -37,7 +37,7 @@ export default function AgentPanel({ agent, error }: { agent: AgentView | undefi
 
   async function toggle() {
     setBusy(true);
-    setProblem(await postAgent(agent!.paused ? "/api/agent/resume" : "/api/agent/pause"));
+    setProblem(await postJson(agent!.paused ? "/api/agent/resume" : "/api/agent/pause"));
     await mutate(AGENT_KEY);
     setBusy(false);
   }
@@ -128,7 +128,7 @@ function MandateEditor({ agent }: { agent: AgentView }) {
   async function save(event: FormEvent) {
     event.preventDefault();
     setSaving(true);
-    const error = await postAgent("/api/agent/mandate", { threshold: threshold.trim(), budget: budget.trim() });
+    const error = await postJson("/api/agent/mandate", { threshold: threshold.trim(), budget: budget.trim() });
     setStatus(error ? { ok: false, text: error } : { ok: true, text: "Mandate saved." });
     if (!error) setDirty(false);
     await Promise.all([mutate(AGENT_KEY), mutate(STATE_KEY)]);

@@ -4,6 +4,7 @@ import { useState } from "react";
 import { mutate } from "swr";
 import type { MarketStatus } from "@/lib/types";
 import { PauseIcon, ResetIcon, TrendDownIcon } from "./icons";
+import { postJson } from "./use-agent";
 import { STATE_KEY } from "./use-live-state";
 import { Card } from "./ui";
 
@@ -19,11 +20,8 @@ export default function Controls({ status }: { status: MarketStatus }) {
     setBusy(action);
     setError(null);
     try {
-      const res = await fetch(`/api/market/${action}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
-      if (!res.ok) {
-        const body = await res.json().catch(() => ({}));
-        throw new Error(body.error_description ?? `The server answered ${res.status}.`);
-      }
+      const problem = await postJson(`/api/market/${action}`);
+      if (problem !== null) throw new Error(problem);
       await mutate(STATE_KEY);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));

@@ -1,6 +1,6 @@
 "use client";
 
-import { useEffect, useRef } from "react";
+import { useEffect, useMemo, useRef } from "react";
 import type { AutoscaleInfo, IChartApi, ISeriesApi, IPriceLine, UTCTimestamp } from "lightweight-charts";
 import type { MarketTick } from "@/lib/types";
 
@@ -10,9 +10,10 @@ import type { MarketTick } from "@/lib/types";
  */
 export default function PriceChart({ history, thresholdCents }: { history: MarketTick[]; thresholdCents: number }) {
   const container = useRef<HTMLDivElement>(null);
-  const chart = useRef<{ api: IChartApi; series: ISeriesApi<"Area">; threshold?: IPriceLine } | null>(null);
-  const latest = useRef({ history, thresholdCents });
-  latest.current = { history, thresholdCents };
+  const chart = useRef<ChartRefs | null>(null);
+  const points = useMemo(() => toPoints(history), [history]);
+  const latest = useRef({ points, thresholdCents });
+  latest.current = { points, thresholdCents };
 
   useEffect(() => {
     let disposed = false;
@@ -43,7 +44,7 @@ export default function PriceChart({ history, thresholdCents }: { history: Marke
         },
       });
       chart.current = { api, series };
-      draw(chart.current, latest.current.history, latest.current.thresholdCents, LineStyle.Dashed);
+      draw(chart.current, latest.current.points, latest.current.thresholdCents, LineStyle.Dashed);
       api.timeScale().fitContent();
     });
     return () => {
@@ -54,11 +55,11 @@ export default function PriceChart({ history, thresholdCents }: { history: Marke
   }, []);
 
   useEffect(() => {
-    if (chart.current) draw(chart.current, history, thresholdCents, 2);
-  }, [history, thresholdCents]);
+    if (chart.current) draw(chart.current, points, thresholdCents, 2);
+  }, [points, thresholdCents]);
 
   return (
-    <div className="relative h-56 w-full sm:h-72" data-testid="price-chart" data-points={toPoints(history).length}>
+    <div className="relative h-56 w-full sm:h-72" data-testid="price-chart" data-points={points.length}>
       <div ref={container} className="absolute inset-0" aria-label="NVDA price chart" role="img" />
       {history.length === 0 && (
         <p className="absolute inset-0 flex items-center justify-center text-sm text-slate-500">Waiting for the first ticks…</p>
@@ -68,16 +69,17 @@ export default function PriceChart({ history, thresholdCents }: { history: Marke
 }
 
 type ChartRefs = { api: IChartApi; series: ISeriesApi<"Area">; threshold?: IPriceLine };
+type ChartPoint = { time: UTCTimestamp; value: number };
 
-function draw(refs: ChartRefs, history: MarketTick[], thresholdCents: number, dashed: number) {
-  refs.series.setData(toPoints(history));
+function draw(refs: ChartRefs, points: ChartPoint[], thresholdCents: number, dashed: number) {
+  refs.series.setData(points);
   const price = thresholdCents / 100;
   if (refs.threshold) refs.threshold.applyOptions({ price });
   else refs.threshold = refs.series.createPriceLine({ price, color: "#f59e0b", lineWidth: 1, lineStyle: dashed, axisLabelVisible: true, title: "buy threshold" });
 }
 
 /** One point per second, ascending: the chart's time axis needs strictly increasing times. */
-function toPoints(history: MarketTick[]): Array<{ time: UTCTimestamp; value: number }> {
+function toPoints(history: MarketTick[]): ChartPoint[] {
   const bySecond = new Map<number, number>();
   for (const tick of history) bySecond.set(Math.floor(Date.parse(tick.at) / 1000), tick.priceCents / 100);
   return [...bySecond.entries()].sort((a, b) => a[0] - b[0]).map(([time, value]) => ({ time: time as UTCTimestamp, value }));

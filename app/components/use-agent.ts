@@ -25,8 +25,8 @@ export function useNow(ms = 1000): number {
   return now;
 }
 
-/** POSTs to an agent control route and returns the error text, if any. */
-export async function postAgent(path: string, body: unknown = {}): Promise<string | null> {
+/** POSTs JSON to a control route (agent, market) and returns the error text, if any. */
+export async function postJson(path: string, body: unknown = {}): Promise<string | null> {
   const res = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   if (res.ok) return null;
   const data = (await res.json().catch(() => ({}))) as { error_description?: string };

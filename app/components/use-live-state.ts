@@ -4,7 +4,7 @@ import { useMemo } from "react";
 import useSWR, { mutate as globalMutate } from "swr";
 import useSWRSubscription, { type SWRSubscriptionOptions } from "swr/subscription";
 import type { DashboardState } from "@/lib/demo";
-import type { ActivityEntry, MarketSnapshot, MarketTick } from "@/lib/types";
+import { ACTIVITY_LIMIT, HISTORY_LIMIT, type ActivityEntry, type MarketSnapshot, type MarketTick } from "@/lib/types";
 
 /**
  * The dashboard's data: a snapshot from /api/state (SWR fetch, refetched when the ledger changes
@@ -14,8 +14,6 @@ import type { ActivityEntry, MarketSnapshot, MarketTick } from "@/lib/types";
  */
 export const STATE_KEY = "/api/state";
 const EVENTS_KEY = "/api/events";
-const HISTORY_LIMIT = 600;
-const ACTIVITY_LIMIT = 200;
 
 export type StreamStatus = "connecting" | "live" | "reconnecting";
 

@@ -15,11 +15,11 @@ import type { AgentContext } from "./context";
 import type { Mandate } from "./mandate";
 import { selectModel, type ModelChoice } from "./models/select";
 import { cancelOpenWork, findApprovalForOrder, setOrderStatus, type AgentPatch, type AgentRow } from "./repository";
-import { readMandate, readPaused, writeMandate, writePaused } from "./settings";
+import { mandateFrom, readMandate, readPaused, writeMandate, writePaused, type MandateInForce } from "./settings";
 import { hasOpenOrder, isTerminal, type AgentEvent } from "./state-machine";
 import { AgentStateStore } from "./state-store";
 import { TickReporter } from "./tick-report";
-import { proposeAndRequestApproval, time } from "./steps";
+import { cooldown, proposeAndRequestApproval, time } from "./steps";
 import { buildView } from "./view-model";
 import type { AgentView } from "./view";
 
@@ -59,6 +59,8 @@ export class Agent {
   private readonly now: () => Date;
   private readonly store: AgentStateStore;
   private paused = false;
+  /** The mandate in force, kept in memory: loaded by start(), replaced by updateMandate(). */
+  private mandate: MandateInForce | undefined;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private tickRun: Promise<void> | undefined;
@@ -90,6 +92,7 @@ export class Agent {
     this.running = true;
     await this.store.load();
     this.paused = await readPaused(this.deps.db);
+    this.mandate = await readMandate(this.deps.db, this.deps.config);
     await this.recoverInterruptedWork();
     const { config } = this.deps;
     await this.log("info", "agent.start", `${config.agent.name} started (${this.paused ? "paused" : this.state.state}): model ${this.model.label}, identity ${config.auth.provider}, broker ${config.mcp.resourceUrl}`, {
@@ -126,7 +129,7 @@ export class Agent {
       const quote = await this.broker.getPrice(this.deps.config.market.symbol);
       this.report.succeeded();
       this.lastQuote = quote;
-      const mandate = await readMandate(this.deps.db, this.deps.config);
+      const mandate = await this.mandateInForce();
       await this.report.price(quote, mandate);
       await this.settleIfRested(quote, mandate);
       this.maybeStartWork(quote, mandate);
@@ -160,10 +163,12 @@ export class Agent {
 
   async updateMandate(m: { thresholdCents: number; budgetCents: number }): Promise<Mandate> {
     await writeMandate(this.deps.db, m);
+    const mandate = mandateFrom({ thresholdCents: m.thresholdCents, budgetCents: m.budgetCents }, this.deps.config);
+    this.mandate = mandate;
     await this.log("info", "agent.mandate", `Mandate updated: buy ${this.deps.config.market.symbol} below ${formatMoney(m.thresholdCents)} USD, budget ${formatMoney(m.budgetCents)} USD per order.`);
     this.report.forgetSide();
     this.changed("mandate");
-    return readMandate(this.deps.db, this.deps.config);
+    return mandate;
   }
 
   /** Demo reset: open orders and approvals are cancelled, the agent watches again from scratch. */
@@ -180,6 +185,7 @@ export class Agent {
       db: this.deps.db,
       config: this.deps.config,
       row: this.state,
+      mandate: await this.mandateInForce(),
       paused: this.paused,
       running: this.running,
       model: this.model,
@@ -198,7 +204,7 @@ export class Agent {
       this.startWork(async (ctx) => {
         const approval = await findApprovalForOrder(this.deps.db, orderId);
         if (approval?.status === "pending") return awaitApprovalAndExecute(ctx, approval);
-        await ctx.transition("approval_failed", { reason: "the pending approval record is missing", cooldownUntil: new Date(this.now().getTime() + this.deps.config.agent.cooldownSeconds * 1000) });
+        await ctx.transition("approval_failed", { reason: "the pending approval record is missing", cooldownUntil: cooldown(ctx) });
       });
       return;
     }
@@ -246,7 +252,7 @@ export class Agent {
     await this.log("error", "agent.failed", `No trade: ${reason}.`);
     const event: AgentEvent | undefined =
       this.state.state === "PROPOSING" || this.state.state === "EXECUTING" ? "interrupted" : this.state.state === "AWAITING_APPROVAL" ? "approval_failed" : undefined;
-    if (event) await this.transition(event, { reason, cooldownUntil: new Date(this.now().getTime() + this.deps.config.agent.cooldownSeconds * 1000) });
+    if (event) await this.transition(event, { reason, cooldownUntil: this.cooldownUntil() });
   }
 
   /** After a restart: a proposal or a trade in flight cannot be resumed safely. */
@@ -256,7 +262,7 @@ export class Agent {
     const reason = `interrupted by a restart while ${s.state === "PROPOSING" ? "proposing" : "executing"}; a new approval is needed`;
     if (s.orderId) await setOrderStatus(this.deps.db, s.orderId, "failed", reason);
     await this.log("warn", "agent.interrupted", `No trade: ${reason}.`);
-    await this.transition("interrupted", { reason, cooldownUntil: new Date(this.now().getTime() + this.deps.config.agent.cooldownSeconds * 1000) });
+    await this.transition("interrupted", { reason, cooldownUntil: this.cooldownUntil() });
   }
 
   /** DONE / DENIED / EXPIRED / FAILED rest until the agent may act again, then MONITORING. */
@@ -320,6 +326,19 @@ export class Agent {
 
   private get state(): AgentRow {
     return this.store.current;
+  }
+
+  /** The mandate kept in memory; read from the store only when start() has not loaded it yet. */
+  private async mandateInForce(): Promise<MandateInForce> {
+    if (!this.mandate) {
+      const stored = await readMandate(this.deps.db, this.deps.config);
+      this.mandate ??= stored;
+    }
+    return this.mandate;
+  }
+
+  private cooldownUntil(): Date {
+    return cooldown({ now: this.now, config: this.deps.config });
   }
 
   private async log(level: ActivityLevel, kind: string, message: string, data?: Record<string, unknown>): Promise<void> {

@@ -7,7 +7,7 @@ import type { StockTradeDetail } from "../orders/order";
 import type { AgentContext } from "./context";
 import { grantedMatchesOrder } from "./order";
 import { getOrder, setApprovalStatus, setOrderStatus, updateApprovalPolling, type ApprovalRecord } from "./repository";
-import { cooldown, errorText, fail, tradeArgs } from "./steps";
+import { cooldown, errorText, fail, time, tradeArgs } from "./steps";
 
 /**
  * From a pending CIBA request to the trade, as named steps:
@@ -96,7 +96,7 @@ async function verifyAndExecute(ctx: AgentContext, approval: ApprovalRecord, ord
   await ctx.log(
     "success",
     "agent.obo_token",
-    `On-behalf-of token obtained: sub ${token.claims.sub}, act.sub ${actor}, scope ${token.scopes.join(" ")}, order ${order.order_id}, expires ${token.expiresAt.toISOString().slice(11, 19)} UTC`,
+    `On-behalf-of token obtained: sub ${token.claims.sub}, act.sub ${actor}, scope ${token.scopes.join(" ")}, order ${order.order_id}, expires ${time(token.expiresAt.toISOString())}`,
     { sub: token.claims.sub ?? null, actor: actor ?? null, scope: token.scopes.join(" "), orderId: order.order_id },
   );
   await executeOnBehalf(ctx, order, token.accessToken);

@@ -1,5 +1,8 @@
 import { createHash } from "node:crypto";
+import { BINDING_MESSAGE_PATTERN } from "../orders/binding-message";
 import type { StockTradeDetail } from "../orders/order";
+
+export { BINDING_MESSAGE_PATTERN } from "../orders/binding-message";
 
 /**
  * The CIBA binding_message (OpenID CIBA Core §7.1) for an order, derived by code, never by the
@@ -8,9 +11,8 @@ import type { StockTradeDetail } from "../orders/order";
  * from the order id, so two orders with the same numbers still read differently.
  *
  * Only characters every supported server accepts (Auth0 is the strictest): at most 64 letters,
- * digits, spaces and `+-_.,:#`.
+ * digits, spaces and `+-_.,:#` (BINDING_MESSAGE_PATTERN, lib/orders/binding-message.ts).
  */
-export const BINDING_MESSAGE_PATTERN = /^[A-Za-z0-9 +\-_.,:#]{1,64}$/;
 
 /** Crockford base32 without I, L, O, U: no code reads as another. */
 const CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

@@ -31,14 +31,20 @@ export async function writePaused(db: Queryable, paused: boolean): Promise<void>
   await write(db, PAUSED, paused);
 }
 
-interface StoredMandate {
+export interface StoredMandate {
   thresholdCents?: number;
   budgetCents?: number;
 }
 
-/** The mandate in force: the configuration, with Alice's edits on top. */
-export async function readMandate(db: Queryable, config: AppConfig): Promise<Mandate & { edited: boolean }> {
-  const stored = (await read<StoredMandate>(db, MANDATE)) ?? {};
+export type MandateInForce = Mandate & { edited: boolean };
+
+/** The mandate in force, read from the store: the configuration, with Alice's edits on top. */
+export async function readMandate(db: Queryable, config: AppConfig): Promise<MandateInForce> {
+  return mandateFrom((await read<StoredMandate>(db, MANDATE)) ?? {}, config);
+}
+
+/** The mandate in force for stored edits: the configuration, with Alice's valid edits on top. */
+export function mandateFrom(stored: StoredMandate, config: AppConfig): MandateInForce {
   const valid = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0;
   return {
     symbol: config.market.symbol,

@@ -170,7 +170,8 @@ export async function fail(ctx: AgentContext, order: StockTradeDetail, event: "t
   await ctx.transition(event, { reason, cooldownUntil: cooldown(ctx) });
 }
 
-export function cooldown(ctx: AgentContext): Date {
+/** When a cooldown that starts now ends. */
+export function cooldown(ctx: Pick<AgentContext, "now" | "config">): Date {
   return new Date(ctx.now().getTime() + ctx.config.agent.cooldownSeconds * 1000);
 }
 

@@ -4,7 +4,7 @@ import type { Queryable } from "../store/db";
 import type { Quote } from "./broker";
 import type { ModelChoice } from "./models/select";
 import { findApprovalForOrder, getOrder, type AgentRow } from "./repository";
-import { readMandate } from "./settings";
+import type { MandateInForce } from "./settings";
 import type { AgentView } from "./view";
 
 /** Builds GET /api/agent's answer from the persisted state. Decoded claims only, never tokens. */
@@ -12,15 +12,15 @@ export async function buildView(input: {
   db: Queryable;
   config: AppConfig;
   row: AgentRow;
+  mandate: MandateInForce;
   paused: boolean;
   running: boolean;
   model: ModelChoice | null;
   lastQuote?: Quote;
   now: Date;
 }): Promise<AgentView> {
-  const { db, config, row } = input;
-  const [mandate, order, approval] = await Promise.all([
-    readMandate(db, config),
+  const { db, config, row, mandate } = input;
+  const [order, approval] = await Promise.all([
     row.orderId ? getOrder(db, row.orderId) : undefined,
     row.orderId ? findApprovalForOrder(db, row.orderId) : undefined,
   ]);

@@ -44,10 +44,6 @@ export class AgentTokenSource {
     this.token = undefined;
   }
 
-  peek(): TokenResult | undefined {
-    return this.token;
-  }
-
   private needsRenewal(token: TokenResult): boolean {
     const lifetime = token.expiresAt.getTime() - this.obtainedAt;
     const margin = Math.min(RENEW_MARGIN_MS, Math.max(1000, lifetime / 5));

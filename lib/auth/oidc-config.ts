@@ -1,5 +1,6 @@
 import "server-only";
 import * as client from "openid-client";
+import { isLoopbackHost } from "../net/loopback";
 import type { FetchLike } from "./app-fetch";
 
 /**
@@ -36,15 +37,11 @@ export function createConfigurationLoader(settings: ClientSettings): () => Promi
 async function discover({ issuer, clientId, clientSecret, fetch, timeoutSeconds = 10, allowHttp = false }: ClientSettings): Promise<client.Configuration> {
   const url = new URL(issuer);
   const configuration = await client.discovery(url, clientId, { client_secret: clientSecret }, client.ClientSecretBasic(clientSecret), {
-    execute: url.protocol === "http:" && (allowHttp || isLoopback(url)) ? [client.allowInsecureRequests] : [],
+    execute: url.protocol === "http:" && (allowHttp || isLoopbackHost(url.hostname)) ? [client.allowInsecureRequests] : [],
     [client.customFetch]: fetch as client.CustomFetch,
     timeout: timeoutSeconds,
   });
   configuration[client.customFetch] = fetch as client.CustomFetch;
   configuration.timeout = timeoutSeconds;
   return configuration;
-}
-
-function isLoopback(url: URL): boolean {
-  return url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
 }

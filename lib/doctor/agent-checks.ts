@@ -7,7 +7,7 @@ import { createProviderProfile } from "../auth/providers";
 import { AgentTokenError, CibaRequestError, type TokenResult } from "../auth/providers/types";
 import { agentOwnerMismatch } from "../auth/providers/wso2";
 import type { AppConfig } from "../config";
-import { remoteKeys, verifyAccessToken } from "../../mcp/verify-token";
+import { verifyAccessToken, verifyOptionsFor } from "../../mcp/verify-token";
 import { agentTokenHints, BROAD_SCOPE_HINTS, cibaHints, notificationHints, SCOPE_HINTS } from "./hints";
 import { oauthError, probeCiba, tenantEndpoints, unreachableHints } from "./probes";
 import type { DoctorReport } from "./report";
@@ -83,13 +83,7 @@ function checkSubject(report: DoctorReport, config: AppConfig, token: TokenResul
 
 async function checkMcpAcceptance(report: DoctorReport, config: AppConfig, token: TokenResult): Promise<void> {
   try {
-    const principal = await verifyAccessToken(token.accessToken, {
-      issuer: config.auth.issuer,
-      audience: config.auth.audience,
-      keys: remoteKeys(config.auth.jwksUri, { caFile: config.auth.caFile }),
-      agentId: config.agent.id,
-      agentClientId: config.auth.agentClientId,
-    });
+    const principal = await verifyAccessToken(token.accessToken, verifyOptionsFor(config));
     if (principal.subjectKind !== "agent") report.warn("mcp-audience", "The MCP server accepts the agent token but does not recognise its subject as the agent");
     else report.ok("mcp-audience", `The MCP server accepts the agent token (signature, iss, aud ${config.auth.audience})`);
   } catch (error) {

@@ -2,6 +2,7 @@ import "server-only";
 import { createAppFetch, type FetchLike } from "../auth/app-fetch";
 import { readCaFile, withCaFile } from "../net/ca-fetch";
 import type { AppConfig } from "../config";
+import { resourceMetadataUrl } from "../../mcp/metadata";
 import { checkAgentToken, checkCibaEndpoint, checkUser } from "./agent-checks";
 import { getJson, tenantEndpoints, unreachableHints } from "./probes";
 import { DoctorReport } from "./report";
@@ -121,8 +122,7 @@ function checkBinding(report: DoctorReport, config: AppConfig): void {
 }
 
 async function checkApp(report: DoctorReport, config: AppConfig, fetch: FetchLike): Promise<void> {
-  const url = `${new URL(config.mcp.resourceUrl).origin}/.well-known/oauth-protected-resource${new URL(config.mcp.resourceUrl).pathname}`;
-  const result = await getJson(fetch, url);
+  const result = await getJson(fetch, resourceMetadataUrl(config.mcp.resourceUrl));
   if (result.kind !== "json" || result.status !== 200) {
     report.warn("app", `The app is not answering at ${config.publicUrl}: its MCP metadata was not checked`, undefined, ["Start it (npm run dev) and run the doctor again to compare the running configuration."]);
     return;

@@ -1,7 +1,8 @@
 import "server-only";
 import type { Db, Queryable } from "../store/db";
+import { toIso } from "../time";
 import type { EventBus } from "./bus";
-import type { ActivityEntry, ActivityLevel } from "../types";
+import { ACTIVITY_LIMIT, type ActivityEntry, type ActivityLevel } from "../types";
 
 /**
  * The agent activity log: what the dashboard tells the user, persisted so a restart keeps the
@@ -23,7 +24,6 @@ interface ActivityRow {
   data: Record<string, unknown> | null;
 }
 
-export const ACTIVITY_PAGE = 200;
 /** Rows kept in the store: the agent logs a price check every few seconds, for days. */
 export const ACTIVITY_RETENTION = 5000;
 const PRUNE_EVERY = 100;
@@ -53,7 +53,7 @@ export class ActivityLog {
   }
 
   /** Newest first. */
-  async list(limit = ACTIVITY_PAGE): Promise<ActivityEntry[]> {
+  async list(limit = ACTIVITY_LIMIT): Promise<ActivityEntry[]> {
     const rows = await this.db.query<ActivityRow>("SELECT * FROM activity_log ORDER BY id DESC LIMIT $1", [limit]);
     return rows.map(toEntry);
   }
@@ -66,7 +66,7 @@ export class ActivityLog {
 function toEntry(row: ActivityRow): ActivityEntry {
   return {
     id: row.id,
-    at: row.at instanceof Date ? row.at.toISOString() : new Date(row.at).toISOString(),
+    at: toIso(row.at),
     level: row.level,
     kind: row.kind,
     message: row.message,

@@ -1,13 +1,14 @@
 import { z } from "zod";
 import { parseMoney } from "../money";
+import { OrderId, OrderSide, STOCK_TRADE_TYPE, SYMBOL_PATTERN } from "../orders/order";
 
 /**
- * The one Rich Authorization Request type this server knows (RFC 9396 §2): a frozen stock order.
- * Validated strictly, because it is exactly what Alice approves and what the resource server later
- * enforces: every field required, the right type, no unknown fields (§5: anything else is
- * `invalid_authorization_details`).
+ * The one Rich Authorization Request type this server knows (RFC 9396 §2): a frozen stock order
+ * (STOCK_TRADE_TYPE, lib/orders/order.ts). Validated strictly, because it is exactly what Alice
+ * approves and what the resource server later enforces: every field required, the right type, no
+ * unknown fields (§5: anything else is `invalid_authorization_details`). Money is refused unless
+ * it is positive, and the quantity cap is the server's own.
  */
-export const STOCK_TRADE = "stock_trade";
 
 const positiveDecimal = (field: string) =>
   z.string().refine((v) => (parseMoney(v) ?? 0) > 0 && v.trim() === v, {
@@ -15,10 +16,10 @@ const positiveDecimal = (field: string) =>
   });
 
 export const StockTradeSchema = z.strictObject({
-  type: z.literal(STOCK_TRADE),
-  order_id: z.string().regex(/^ord_[A-Za-z0-9]{16,40}$/, "order_id must look like ord_ followed by 16-40 letters or digits"),
-  symbol: z.string().regex(/^[A-Z]{1,5}$/, "symbol must be 1-5 capital letters"),
-  side: z.enum(["buy", "sell"]),
+  type: z.literal(STOCK_TRADE_TYPE),
+  order_id: OrderId,
+  symbol: z.string().regex(SYMBOL_PATTERN, "symbol must be 1-5 capital letters"),
+  side: OrderSide,
   quantity: z.number().int().positive().max(1_000_000_000),
   limit_price: positiveDecimal("limit_price"),
   max_notional: positiveDecimal("max_notional"),

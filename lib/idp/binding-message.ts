@@ -1,11 +1,11 @@
+import { BINDING_MESSAGE_MAX_LENGTH, BINDING_MESSAGE_PATTERN } from "../orders/binding-message";
+
 /**
  * CIBA `binding_message` (OpenID CIBA Core §7.1): a short text shown on both devices so that the
  * user can tell that the request she approves is the one the client started. We accept the set
- * that every identity server the app supports accepts (Auth0 is the strictest): at most 64
- * characters of letters, digits, space and `+-_.,:#`. That set also keeps the message inert in
- * HTML, mail headers and logs.
+ * that every identity server the app supports accepts (BINDING_MESSAGE_PATTERN,
+ * lib/orders/binding-message.ts): at most 64 characters of letters, digits, space and `+-_.,:#`.
  */
-export const BINDING_MESSAGE_PATTERN = /^[A-Za-z0-9 +\-_.,:#]{1,64}$/;
 
 /** Why a binding message is refused, or undefined when it is acceptable (absent is acceptable). */
 export function bindingMessageProblem(value: unknown): string | undefined {
@@ -13,7 +13,7 @@ export function bindingMessageProblem(value: unknown): string | undefined {
   if (typeof value !== "string") return "binding_message must be a string";
   if (value.trim() === "") return "binding_message must not be blank";
   if (!BINDING_MESSAGE_PATTERN.test(value)) {
-    return "binding_message must be 1-64 characters of letters, digits, space and + - _ . , : #";
+    return `binding_message must be 1-${BINDING_MESSAGE_MAX_LENGTH} characters of letters, digits, space and + - _ . , : #`;
   }
   return undefined;
 }

@@ -5,7 +5,8 @@ import type { Queryable } from "../store/db";
 import { type Investor, resolveLoginHint } from "./accounts";
 import { createApproval, countPendingApprovals, newApprovalHandle, setApprovalMail } from "./approvals";
 import { bindingMessageProblem } from "./binding-message";
-import { STOCK_TRADE, stockTrades } from "./authorization-details";
+import { STOCK_TRADE_TYPE } from "../orders/order";
+import { stockTrades } from "./authorization-details";
 import type { Mailer } from "./mailer";
 import { renderApprovalEmail } from "./notification-email";
 import { ACCESS_TOKEN_TYPE, OwnTokenError, type OwnTokenVerifier } from "./own-tokens";
@@ -23,7 +24,7 @@ export interface CibaDeps {
   investor: Investor;
   mailer: Mailer;
   verifyOwnToken: OwnTokenVerifier;
-  /** Where the approval page lives: `${issuer}/approve`. */
+  /** Where the approval page lives: PUBLIC_URL + APPROVAL_PATH (approval/pages.ts). */
   approvalBaseUrl: string;
 }
 
@@ -120,7 +121,7 @@ function assertTradeIsForOneOrder(params: Record<string, unknown>) {
     throw new errors.InvalidRequest("scope stock:trade requires authorization_details describing the order (type stock_trade)");
   }
   const details = JSON.parse(params.authorization_details) as Array<{ type?: unknown }>;
-  if (details.filter((d) => d.type === STOCK_TRADE).length !== 1) {
+  if (details.filter((d) => d.type === STOCK_TRADE_TYPE).length !== 1) {
     throw new errors.InvalidAuthorizationDetails("scope stock:trade requires exactly one stock_trade authorization detail");
   }
 }
@@ -162,7 +163,7 @@ async function notifyUser(deps: CibaDeps, ctx: KoaContextWithOIDC, request: Back
   const mail = renderApprovalEmail({
     investorName: investor.name,
     agentName,
-    order: stockTrades(details).find((d) => d.type === STOCK_TRADE),
+    order: stockTrades(details)[0],
     scope: request.scope ?? "",
     bindingMessage: params.binding_message,
     expiresAt,

@@ -2,6 +2,7 @@ import "server-only";
 import type { ClientMetadata } from "oidc-provider";
 import type { AppConfig } from "../config";
 import { announceDevDefault, assertDevDefaultAllowed } from "../dev-defaults";
+import { STOCK_TRADE_TYPE } from "../orders/order";
 import { TOKEN_EXCHANGE_GRANT } from "./token-exchange";
 import { USER_SCOPE } from "./resource-server";
 
@@ -23,7 +24,7 @@ export function agentClient(config: AppConfig, secret: string): ClientMetadata {
     token_endpoint_auth_method: "client_secret_basic",
     backchannel_token_delivery_mode: "poll",
     scope: USER_SCOPE,
-    authorization_details_types: ["stock_trade"],
+    authorization_details_types: [STOCK_TRADE_TYPE],
   };
 }
 

@@ -5,7 +5,8 @@ import { assertDevDefaultAllowed } from "../dev-defaults";
 import type { Queryable } from "../store/db";
 import { investorOf } from "./accounts";
 import { sweepExpiredModels } from "./adapter";
-import { APPROVAL_PATH, createApprovalHandler } from "./approval/handler";
+import { createApprovalHandler } from "./approval/handler";
+import { APPROVAL_PATH } from "./approval/pages";
 import { createSessionCodec } from "./approval/session";
 import { agentClient, testClientFromConfig } from "./clients";
 import { loadIdentitySecrets } from "./identity-secrets";
@@ -72,7 +73,7 @@ export async function startEmbeddedIdp({ config, db, onMail, extraClients = [] }
       investor,
       mailer,
       verifyOwnToken,
-      approvalBaseUrl: `${issuer}/approve`,
+      approvalBaseUrl: `${config.publicUrl}${APPROVAL_PATH}`,
       clients,
       signingKeys: secrets.signingKeys,
       cookieKey: secrets.cookieKey,

@@ -58,6 +58,9 @@ function summaryOf(r: Row): MailSummary {
   };
 }
 
+/** The shape of a mail id (newMailId): what /inbox/{id} and /api/inbox/{id} accept. */
+export const MAIL_ID_PATTERN = /^msg_[A-Za-z0-9_-]{8,40}$/;
+
 export function newMailId(): string {
   return `msg_${randomBytes(12).toString("base64url")}`;
 }

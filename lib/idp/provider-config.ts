@@ -4,7 +4,8 @@ import type { AppConfig } from "../config";
 import type { Queryable } from "../store/db";
 import { createFindAccount, type Investor } from "./accounts";
 import { createAdapterFactory } from "./adapter";
-import { STOCK_TRADE, stockTradeProblem } from "./authorization-details";
+import { STOCK_TRADE_TYPE } from "../orders/order";
+import { stockTradeProblem } from "./authorization-details";
 import { backchannelRequestTtl, createCibaExtraParams, createCibaFeature, type CibaDeps } from "./ciba";
 import type { ResourcePolicy } from "./resource-server";
 import { createExtraTokenClaims, createJwtCustomizer } from "./token-claims";
@@ -58,7 +59,7 @@ export function buildProviderConfiguration(input: ProviderConfigInput): Configur
       richAuthorizationRequests: {
         enabled: true,
         types: {
-          [STOCK_TRADE]: {
+          [STOCK_TRADE_TYPE]: {
             validate(_ctx: KoaContextWithOIDC, detail: unknown) {
               const problem = stockTradeProblem(detail);
               if (problem) throw new errors.InvalidAuthorizationDetails(problem);

@@ -16,11 +16,10 @@ export const USER_SCOPE = "openid stock:read stock:trade";
 export const AGENT_TOKEN_TTL_SECONDS = 600;
 
 export interface ResourcePolicy {
-  resourceUrl: string;
   oboTtlSeconds: number;
   defaultResource(ctx: KoaContextWithOIDC, client: unknown, oneOf?: string[]): Promise<string | string[]>;
   getResourceServerInfo(ctx: KoaContextWithOIDC, resourceIndicator: string): Promise<ReturnType<ResourcePolicy["info"]>>;
-  info(resource: string, kind: "agent" | "user"): {
+  info(kind: "agent" | "user"): {
     scope: string;
     audience: string;
     accessTokenTTL: number;
@@ -35,7 +34,6 @@ export function createResourcePolicy(config: AppConfig): ResourcePolicy {
   const resourceUrl = config.mcp.resourceUrl;
   const known = new Set([resourceUrl, config.auth.audience]);
   const policy: ResourcePolicy = {
-    resourceUrl,
     oboTtlSeconds: config.idp.oboTokenTtlSeconds,
     async defaultResource(_ctx, _client, oneOf) {
       return oneOf ?? resourceUrl;
@@ -48,11 +46,11 @@ export function createResourcePolicy(config: AppConfig): ResourcePolicy {
         if (requested.includes("stock:trade")) {
           throw new errors.InvalidScope("stock:trade is never granted by client credentials; ask the user with CIBA", "stock:trade");
         }
-        return policy.info(resourceIndicator, "agent");
+        return policy.info("agent");
       }
-      return policy.info(resourceIndicator, "user");
+      return policy.info("user");
     },
-    info(_resource, kind) {
+    info(kind) {
       return {
         scope: kind === "agent" ? AGENT_SCOPE : USER_SCOPE,
         audience: config.auth.audience,

@@ -52,7 +52,7 @@ export function createTokenExchangeHandler(verifyOwnToken: OwnTokenVerifier, res
       expiresIn,
       ...(subject.authorization_details ? { rar: subject.authorization_details } : {}),
     } as never);
-    (token as unknown as { resourceServer: object }).resourceServer = new provider.ResourceServer(resource, resources.info(resource, "user"));
+    (token as unknown as { resourceServer: object }).resourceServer = new provider.ResourceServer(resource, resources.info("user"));
 
     const act = actingParty(subject, actor);
     presetTokenClaims(token, { ...(subject.aut ? { aut: subject.aut } : {}), ...(act ? { act } : {}) });

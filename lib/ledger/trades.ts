@@ -1,6 +1,8 @@
 import "server-only";
 import { AppError } from "../errors";
+import { formatMoney } from "../money";
 import type { Db, Queryable } from "../store/db";
+import { toIso } from "../time";
 import type { Trade } from "../types";
 
 export interface TradeInput {
@@ -106,7 +108,7 @@ async function applyBuy(tx: Queryable, input: TradeInput, notional: number, cash
   if (cash < notional) {
     throw new LedgerError(
       "insufficient_funds",
-      `Insufficient cash: the trade needs ${(notional / 100).toFixed(2)} USD, the account holds ${(cash / 100).toFixed(2)} USD.`,
+      `Insufficient cash: the trade needs ${formatMoney(notional)} USD, the account holds ${formatMoney(cash)} USD.`,
     );
   }
   await tx.query("UPDATE portfolios SET cash_cents = cash_cents - $2 WHERE user_sub = $1", [input.userSub, notional]);
@@ -148,7 +150,7 @@ export async function listTrades(db: Queryable, options: { userSub?: string; lim
 function toTrade(row: TradeRow): Trade {
   return {
     id: row.id,
-    at: row.created_at instanceof Date ? row.created_at.toISOString() : new Date(row.created_at).toISOString(),
+    at: toIso(row.created_at),
     userSub: row.user_sub,
     actorSub: row.actor_sub,
     actorChain: row.actor_chain,

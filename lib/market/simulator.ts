@@ -1,17 +1,23 @@
 import "server-only";
 import type { Db } from "../store/db";
 import type { EventBus } from "../events/bus";
-import type { MarketSnapshot, MarketStatus, MarketTick } from "../types";
+import { toIso } from "../time";
+import { HISTORY_LIMIT, type MarketSnapshot, type MarketStatus, type MarketTick } from "../types";
 import { nextState, type ModelState } from "./model";
-
-/** Ticks kept in the store and in memory for the chart (10 minutes at one tick a second). */
-export const HISTORY_LIMIT = 600;
 
 interface StateRow {
   status: MarketStatus;
   price_cents: number;
   open_cents: number;
   anchor_cents: number;
+}
+
+/**
+ * Prices as of one snapshot, for valuing a portfolio: the snapshot's symbol at its price, any
+ * other symbol unknown. Bound to the snapshot, so a tick during the valuation does not mix prices.
+ */
+export function pricesAt(snapshot: Pick<MarketSnapshot, "symbol" | "priceCents">): (symbol: string) => number | undefined {
+  return (symbol) => (symbol === snapshot.symbol ? snapshot.priceCents : undefined);
 }
 
 /**
@@ -163,8 +169,4 @@ export class MarketSimulator {
       [this.symbol, s.status, s.priceCents, s.openCents, s.anchorCents],
     );
   }
-}
-
-function toIso(value: Date | string): string {
-  return value instanceof Date ? value.toISOString() : new Date(value).toISOString();
 }

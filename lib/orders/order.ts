@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MONEY_PATTERN } from "../money";
 
 /**
  * The order: what the agent freezes, what Alice approves, what the identity server puts into the
@@ -23,9 +24,6 @@ export const ORDER_ID_PATTERN = /^ord_[A-Za-z0-9]{16,40}$/;
 
 /** Ticker symbols as the config allows them. */
 export const SYMBOL_PATTERN = /^[A-Z]{1,5}$/;
-
-/** A positive decimal amount with at most two places: "131.20", "5000", "0.5". */
-export const MONEY_PATTERN = /^(0|[1-9]\d{0,12})(\.\d{1,2})?$/;
 
 export const OrderId = z.string().regex(ORDER_ID_PATTERN, "order_id must look like ord_ followed by 16-40 letters or digits");
 export const OrderSide = z.enum(["buy", "sell"]);

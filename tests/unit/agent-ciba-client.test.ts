@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeJwt } from "jose";
 import { pollUntilDecided, schedule, startPollState, type CibaPollState } from "@/lib/auth/ciba-poller";
-import { ACCESS_TOKEN_TYPE, createEmbeddedProfile } from "@/lib/auth/providers/embedded";
+import { ACCESS_TOKEN_TYPE } from "@/lib/auth/providers/common";
+import { createEmbeddedProfile } from "@/lib/auth/providers/embedded";
 import type { ProviderProfile } from "@/lib/auth/providers/types";
 import { CibaRequestError } from "@/lib/auth/providers/types";
 import { freezeOrder } from "@/lib/agent/order";

@@ -5,6 +5,23 @@ export const dynamic = "force-dynamic";
 
 const FORWARDED: AppEventName[] = ["tick", "activity", "ledger", "agent", "mail"];
 const HEARTBEAT_MS = 15_000;
+const encoder = new TextEncoder();
+
+/**
+ * Each bus event's SSE bytes, encoded once however many streams are open. Keyed by the payload
+ * object (the bus publishes a fresh object per event), one map per event name.
+ */
+const encodedEvents = new Map(FORWARDED.map((name) => [name, new WeakMap<object, Uint8Array>()]));
+
+function encodeEvent(name: AppEventName, payload: object): Uint8Array {
+  const cache = encodedEvents.get(name)!;
+  let bytes = cache.get(payload);
+  if (!bytes) {
+    bytes = encoder.encode(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`);
+    cache.set(payload, bytes);
+  }
+  return bytes;
+}
 
 /**
  * GET /api/events — the one Server-Sent Events stream behind the live dashboard. Each bus event
@@ -13,7 +30,6 @@ const HEARTBEAT_MS = 15_000;
  */
 export async function GET(request: Request): Promise<Response> {
   const rt = await getRuntime();
-  const encoder = new TextEncoder();
   const unsubscribers: Array<() => void> = [];
   let heartbeat: NodeJS.Timeout | undefined;
 
@@ -24,17 +40,18 @@ export async function GET(request: Request): Promise<Response> {
 
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
-      const send = (text: string) => {
+      const sendBytes = (bytes: Uint8Array) => {
         try {
-          controller.enqueue(encoder.encode(text));
+          controller.enqueue(bytes);
         } catch {
           cleanup();
         }
       };
+      const send = (text: string) => sendBytes(encoder.encode(text));
       send(`retry: 2000\n: connected\n\n`);
       send(`event: tick\ndata: ${JSON.stringify(rt.market.snapshot())}\n\n`);
       for (const name of FORWARDED) {
-        unsubscribers.push(rt.bus.subscribe(name, (payload) => send(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`)));
+        unsubscribers.push(rt.bus.subscribe(name, (payload) => sendBytes(encodeEvent(name, payload))));
       }
       heartbeat = setInterval(() => send(`: ping\n\n`), HEARTBEAT_MS);
       request.signal.addEventListener("abort", () => {

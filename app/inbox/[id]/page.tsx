@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
-import { getMail, listMail, markMailRead } from "@/lib/idp/mailbox";
+import { getMail, listMail, MAIL_ID_PATTERN, markMailRead } from "@/lib/idp/mailbox";
 import { getRuntime } from "@/lib/runtime";
 import { MailboxView } from "../mailbox-view";
 
@@ -11,7 +11,7 @@ export const metadata: Metadata = { title: "Mailbox · Sleeping Guardian" };
 export default async function MailPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;
   const rt = await getRuntime();
-  const mail = /^msg_[A-Za-z0-9_-]{8,40}$/.test(id) ? await getMail(rt.db, id) : undefined;
+  const mail = MAIL_ID_PATTERN.test(id) ? await getMail(rt.db, id) : undefined;
   if (!mail) notFound();
   await markMailRead(rt.db, id);
   return <MailboxView owner={rt.config.investor.email} mails={await listMail(rt.db)} open={{ ...mail, read: true }} />;

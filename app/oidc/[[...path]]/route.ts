@@ -1,4 +1,5 @@
-import { json } from "@/lib/http";
+import { AppError } from "@/lib/errors";
+import { errorResponse, json } from "@/lib/http";
 import { proxyToEmbeddedIdp } from "@/lib/idp/proxy";
 import { getRuntime } from "@/lib/runtime";
 
@@ -13,7 +14,7 @@ export const dynamic = "force-dynamic";
 async function forward(request: Request): Promise<Response> {
   const rt = await getRuntime();
   if (!rt.idp) {
-    return json({ error: "not_found", error_description: `The embedded identity server is off (AUTH_PROVIDER=${rt.config.auth.provider}).` }, 404);
+    return errorResponse(new AppError("not_found", 404, `The embedded identity server is off (AUTH_PROVIDER=${rt.config.auth.provider}).`));
   }
   try {
     return await proxyToEmbeddedIdp(request, rt.idp.port, rt.config.publicUrl);

@@ -4,10 +4,7 @@ import type { AppConfig } from "../../config";
 import type { FetchLike } from "../app-fetch";
 import type { TokenClaims } from "../types";
 import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "../../orders/auth0-rar";
-import { CIBA_GRANT_TYPE, toTokenResult, USER_SCOPE } from "./embedded";
-import { toPollOutcome } from "./poll-outcome";
-import { classifyOAuthError } from "../oauth-errors";
-import { agentTokenFailure, cibaRequestFailure, toAcknowledgement } from "./failures";
+import { agentTokenFailure, cibaRequestFailure, grantedDetails, pollCibaGrant, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
 import { createStaticConfiguration } from "./static-client";
 import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile, type TokenResult } from "./types";
 
@@ -90,22 +87,17 @@ export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
     },
 
     async pollCiba(authReqId: string): Promise<CibaPollOutcome> {
-      try {
-        const response = await client.genericGrantRequest(configuration, CIBA_GRANT_TYPE, { auth_req_id: authReqId });
-        expiries.delete(authReqId);
-        return { kind: "approved", token: toTokenResult(response) };
-      } catch (error) {
-        const outcome = toPollOutcome(await classifyOAuthError(error), deniedOrExpired(authReqId));
-        if (outcome.kind !== "pending" && outcome.kind !== "slow_down" && outcome.kind !== "unreachable") expiries.delete(authReqId);
-        return outcome;
-      }
+      const outcome = await pollCibaGrant(configuration, authReqId, deniedOrExpired(authReqId));
+      // The request is over (approved, denied, expired, invalid): its expiry is no longer needed.
+      if (outcome.kind !== "pending" && outcome.kind !== "slow_down" && outcome.kind !== "unreachable") expiries.delete(authReqId);
+      return outcome;
     },
 
     // No `act` at Auth0: the acting agent is the client the token was issued to.
     readActor: (claims: TokenClaims) => claims.azp ?? claims.client_id,
 
     readGrantedOrder: (token: TokenResult) => {
-      const granted = token.authorizationDetails ?? token.claims.authorization_details;
+      const granted = grantedDetails(token);
       return Array.isArray(granted) ? granted.map((entry) => normalizeAuth0Detail(entry, o.rarType)) : undefined;
     },
   };

@@ -1,19 +1,20 @@
 import "server-only";
 import * as client from "openid-client";
 import type { FetchLike } from "../app-fetch";
-import { decodeTokenClaims, scopesOf } from "../claims";
-import { classifyOAuthError } from "../oauth-errors";
-import { agentTokenFailure, cibaRequestFailure, toAcknowledgement } from "./failures";
-import { toPollOutcome } from "./poll-outcome";
 import { createConfigurationLoader } from "../oidc-config";
-import type { TokenClaims } from "../types";
 import {
-  type CibaAcknowledgement,
-  type CibaPollOutcome,
-  type CibaRequest,
-  type ProviderProfile,
-  type TokenResult,
-} from "./types";
+  ACCESS_TOKEN_TYPE,
+  actSubActor,
+  AGENT_SCOPE,
+  agentTokenFailure,
+  cibaRequestFailure,
+  grantedDetails,
+  pollCibaGrant,
+  toAcknowledgement,
+  toTokenResult,
+  USER_SCOPE,
+} from "./common";
+import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile } from "./types";
 
 /**
  * The embedded authorization server's profile (AUTH_PROVIDER=embedded): standard OAuth and CIBA
@@ -26,10 +27,6 @@ import {
  * - OBO token: `sub` = the user, `act.sub` = the agent, the granted order in the token response
  *   and as a JWT claim.
  */
-export const AGENT_SCOPE = "openid stock:read";
-export const USER_SCOPE = "openid stock:read stock:trade";
-export const CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba";
-export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 
 export interface EmbeddedProfileOptions {
   issuer: string;
@@ -72,18 +69,11 @@ export function createEmbeddedProfile(options: EmbeddedProfileOptions): Provider
       }
     },
 
-    async pollCiba(authReqId: string): Promise<CibaPollOutcome> {
-      try {
-        const response = await client.genericGrantRequest(await configuration(), CIBA_GRANT_TYPE, { auth_req_id: authReqId });
-        return { kind: "approved", token: toTokenResult(response) };
-      } catch (error) {
-        return toPollOutcome(await classifyOAuthError(error));
-      }
-    },
+    pollCiba: (authReqId: string): Promise<CibaPollOutcome> => pollCibaGrant(configuration(), authReqId),
 
-    readActor: (claims: TokenClaims) => (typeof claims.act?.sub === "string" ? claims.act.sub : undefined),
+    readActor: actSubActor,
 
-    readGrantedOrder: (token: TokenResult) => token.authorizationDetails ?? token.claims.authorization_details,
+    readGrantedOrder: grantedDetails,
   };
 }
 
@@ -98,19 +88,5 @@ export function cibaParameters(options: Pick<EmbeddedProfileOptions, "loginHint"
     requested_expiry: String(request.requestedExpirySeconds),
     actor_token: request.actorToken,
     actor_token_type: ACCESS_TOKEN_TYPE,
-  };
-}
-
-export function toTokenResult(response: client.TokenEndpointResponse): TokenResult {
-  const claims = decodeTokenClaims(response.access_token);
-  const expiresIn = typeof response.expires_in === "number" ? response.expires_in : undefined;
-  const expiresAt = expiresIn !== undefined ? new Date(Date.now() + expiresIn * 1000) : claims.exp ? new Date(claims.exp * 1000) : new Date(Date.now() + 300_000);
-  const details = (response as { authorization_details?: unknown }).authorization_details;
-  return {
-    accessToken: response.access_token,
-    expiresAt,
-    scopes: scopesOf(response.scope ?? claims.scope),
-    claims,
-    authorizationDetails: Array.isArray(details) ? details : undefined,
   };
 }

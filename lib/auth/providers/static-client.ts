@@ -1,5 +1,6 @@
 import "server-only";
 import * as client from "openid-client";
+import { isLoopbackHttp } from "../../net/loopback";
 import type { FetchLike } from "../app-fetch";
 
 /**
@@ -39,9 +40,4 @@ export function createStaticConfiguration(s: StaticClientSettings): client.Confi
   // refuses any other http URL before we get here.
   if (isLoopbackHttp(s.tokenEndpoint)) client.allowInsecureRequests(configuration);
   return configuration;
-}
-
-export function isLoopbackHttp(href: string): boolean {
-  const url = new URL(href);
-  return url.protocol === "http:" && (url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]");
 }

@@ -3,12 +3,19 @@ import { decodeJwt } from "jose";
 import * as client from "openid-client";
 import type { AppConfig } from "../../config";
 import type { FetchLike } from "../app-fetch";
-import type { TokenClaims } from "../types";
 import { withCaFile } from "../../net/ca-fetch";
-import { ACCESS_TOKEN_TYPE, AGENT_SCOPE, CIBA_GRANT_TYPE, toTokenResult, USER_SCOPE } from "./embedded";
-import { toPollOutcome } from "./poll-outcome";
-import { classifyOAuthError } from "../oauth-errors";
-import { agentTokenFailure, cibaRequestFailure, toAcknowledgement } from "./failures";
+import {
+  ACCESS_TOKEN_TYPE,
+  actSubActor,
+  AGENT_SCOPE,
+  agentTokenFailure,
+  cibaRequestFailure,
+  grantedDetails,
+  pollCibaGrant,
+  toAcknowledgement,
+  toTokenResult,
+  USER_SCOPE,
+} from "./common";
 import { createStaticConfiguration } from "./static-client";
 import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile, type TokenResult } from "./types";
 import { signInAgent } from "./wso2-app-native";
@@ -98,19 +105,12 @@ export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
       }
     },
 
-    async pollCiba(authReqId: string): Promise<CibaPollOutcome> {
-      try {
-        const response = await client.genericGrantRequest(configuration, CIBA_GRANT_TYPE, { auth_req_id: authReqId });
-        return { kind: "approved", token: toTokenResult(response) };
-      } catch (error) {
-        return toPollOutcome(await classifyOAuthError(error));
-      }
-    },
+    pollCiba: (authReqId: string): Promise<CibaPollOutcome> => pollCibaGrant(configuration, authReqId),
 
-    readActor: (claims: TokenClaims) => (typeof claims.act?.sub === "string" ? claims.act.sub : undefined),
+    readActor: actSubActor,
 
     // Undefined when WSO2 issued none: the MCP server then applies the "pending-approval" rule.
-    readGrantedOrder: (token: TokenResult) => token.authorizationDetails ?? token.claims.authorization_details,
+    readGrantedOrder: grantedDetails,
   };
 }
 

@@ -10,6 +10,7 @@ import type { SignInLimiter } from "../rate-limit";
 import { decide } from "./decide";
 import { COUNTDOWN_SCRIPT, pageCsp, renderFrame } from "./layout";
 import {
+  APPROVAL_PATH,
   badRequestView,
   decisionView,
   type Decision,
@@ -31,7 +32,6 @@ import { CSRF_COOKIE, csrfMatches, newCsrfToken, parseCookies, serializeCookie, 
  * GET never changes anything: the email's links only open the page. Every POST ends in a 303 to
  * the GET (post/redirect/get), which then shows the current state: pending, decided or expired.
  */
-export const APPROVAL_PATH = "/oidc/approve";
 
 export interface ApprovalHandlerDeps {
   config: AppConfig;
@@ -43,7 +43,7 @@ export interface ApprovalHandlerDeps {
   limiter: SignInLimiter;
 }
 
-const ROUTE = /^\/oidc\/approve\/(apr_[A-Za-z0-9_-]{20,80})(?:\/(sign-in|decision))?$/;
+const ROUTE = new RegExp(`^${APPROVAL_PATH}/(apr_[A-Za-z0-9_-]{20,80})(?:/(sign-in|decision))?$`);
 const MAX_FORM_BYTES = 4096;
 
 export function createApprovalHandler(deps: ApprovalHandlerDeps) {

@@ -19,7 +19,10 @@ export interface RequestView {
 
 export type Decision = "approve" | "deny";
 
-const base = (handle: string) => `/oidc/approve/${encodeURIComponent(handle)}`;
+/** Where the approval page lives on the public origin (below the embedded issuer, /oidc). */
+export const APPROVAL_PATH = "/oidc/approve";
+
+const base = (handle: string) => `${APPROVAL_PATH}/${encodeURIComponent(handle)}`;
 
 function headlineOf(v: RequestView): string {
   return v.order ? `${v.agentName} wants to ${describeOrder(v.order).phrase}` : `${v.agentName} asks for your approval`;

@@ -160,11 +160,12 @@ export interface AppConfig {
     agentClientSecret?: string;
     /**
      * How the broker binds a trade to Alice's approval: "rar" when the identity server puts the
-     * order into the token (authorization_details), "pending-approval" when it cannot (WSO2
-     * without WSO2_AUTHORIZATION_DETAILS): then the order comes from the store and the token's
-     * jti is single-use (mcp/order-binding.ts).
+     * order into the token (authorization_details), "recorded-approval" when it cannot (WSO2
+     * without WSO2_AUTHORIZATION_DETAILS): then the order must be approved in the store and the
+     * token must be the one recorded for that approval (mcp/recorded-approval.ts). Never taken
+     * from the token: a token without authorization_details is refused under "rar".
      */
-    binding: "rar" | "pending-approval";
+    binding: "rar" | "recorded-approval";
     /** A PEM file of extra trusted CAs for the identity server (WSO2_CA_FILE; self-signed 9443). */
     caFile?: string;
   };
@@ -319,7 +320,7 @@ function tenantSettings(e: Env, source: Record<string, string | undefined>, publ
         jwksUri: e.AUTH_JWKS_URI ?? `${base}/oauth2/jwks`,
         // WSO2 puts the application's client id into `aud`.
         audience: e.MCP_AUDIENCE ?? e.AGENT_CLIENT_ID,
-        binding: e.WSO2_AUTHORIZATION_DETAILS ? "rar" : "pending-approval",
+        binding: e.WSO2_AUTHORIZATION_DETAILS ? "rar" : "recorded-approval",
         caFile: e.WSO2_CA_FILE,
         agentId: e.AGENT_ID,
         wso2: {

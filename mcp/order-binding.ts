@@ -6,19 +6,25 @@ import { STOCK_TRADE_TYPE, StockTradeDetail, type OrderSide } from "../lib/order
  * Order binding: a trade executes only if it matches the order the user approved, field by field,
  * once (RFC 9396 §7: the resource server enforces the authorization details it receives).
  *
- * Two rules feed the same check:
- * - "rar": the token carries `authorization_details`; the entry of type `stock_trade` with the
- *   call's `order_id` is the approved order (approvedOrderFromDetails).
- * - "pending-approval": the identity server cannot issue `authorization_details`; the order comes
- *   from the store (pending-approval.ts) and the token's `jti` is single-use.
+ * Two rules feed the same check. Which one applies is the deployment's configuration
+ * (`config.auth.binding`), never the shape of the token: a token that merely lacks
+ * `authorization_details` must not switch a server to a weaker rule.
+ * - "rar": the token must carry `authorization_details`; the entry of type `stock_trade` with the
+ *   call's `order_id` is the approved order (approvedOrderFromDetails). A token without them
+ *   approves nothing.
+ * - "recorded-approval": the identity server cannot issue `authorization_details`; the order comes
+ *   from the store, must be approved, and the token must be the one recorded for that approval
+ *   (recorded-approval.ts).
  *
  * Money is compared as integer cents, identifiers exactly; any doubt means no trade.
  */
 
-export type BindingRule = "rar" | "pending-approval";
+export type BindingRule = "rar" | "recorded-approval";
 
 export type BindingCode =
   | "invalid_authorization_details"
+  | "authorization_details_required"
+  | "token_not_bound"
   | "order_not_approved"
   | "order_not_executable"
   | "order_id_mismatch"

@@ -1,19 +1,27 @@
 import "server-only";
 import type { Queryable } from "../lib/store/db";
-import { APPROVAL_USABLE_STATUSES, ORDER_EXECUTABLE_STATUSES, type OrderSide } from "../lib/orders/order";
+import type { OrderSide } from "../lib/orders/order";
 import type { ApprovedOrder, BindingRefusal } from "./order-binding";
 
 /**
- * The "pending-approval" rule's source of truth, for identity servers that cannot put
- * `authorization_details` into the token (some WSO2 profiles). The order must be recorded in
- * `orders` for the token's subject with a status in ORDER_EXECUTABLE_STATUSES, and a CIBA approval
- * for it must be recorded in `pending_approvals` with a status in APPROVAL_USABLE_STATUSES. The
- * approval's own expiry is not checked: it bounds the CIBA request, not the order; the order's
- * `expires_at` is checked by checkTradeAgainstOrder. Single use comes from the trades table
- * (unique order_id and token jti), as for the "rar" rule.
+ * The "recorded-approval" rule's source of truth, for identity servers that cannot put
+ * `authorization_details` into the token (WSO2's CIBA endpoint reads none). A token then says
+ * only "Alice, stock:trade": on its own it approves nothing. An order executes only when all of
+ * these hold, read from the store in one query:
+ *
+ * 1. the order is recorded for the token's subject (another user's order reads as missing);
+ * 2. the order's status is `approved`: Alice decided, the client redeemed her approval and
+ *    checked the token against the order (an order still waiting for her is refused, whatever
+ *    token comes);
+ * 3. the CIBA request for it is recorded as `approved`, with the `jti` of the token that
+ *    redeeming it produced, and that is this token's `jti`: a token issued before her decision,
+ *    for another request, or to anyone else cannot be this one.
+ *
+ * The order's own `expires_at` is checked by checkTradeAgainstOrder; single use comes from the
+ * trades table (unique order_id and token jti), in the trade's transaction.
  */
 
-interface OrderRow {
+interface Row {
   order_id: string;
   user_sub: string;
   symbol: string;
@@ -23,30 +31,36 @@ interface OrderRow {
   max_notional_cents: number;
   expires_at: Date | string;
   status: string;
-  approved: boolean;
+  token_jti: string | null;
 }
 
-export async function findStoredApprovedOrder(
+/** Order statuses that mean "Alice has not decided yet" (as opposed to "closed"). */
+const UNDECIDED = new Set(["open", "awaiting_approval"]);
+
+export async function findRecordedApproval(
   db: Queryable,
   orderId: string,
-  userSub: string,
+  token: { sub: string; jti: string },
 ): Promise<{ ok: true; order: ApprovedOrder } | BindingRefusal> {
-  const [row] = await db.query<OrderRow>(
+  const [row] = await db.query<Row>(
     `SELECT o.order_id, o.user_sub, o.symbol, o.side, o.quantity, o.limit_price_cents, o.max_notional_cents,
-            o.expires_at, o.status,
-            EXISTS (SELECT 1 FROM pending_approvals p WHERE p.order_id = o.order_id AND p.status = ANY($2)) AS approved
-       FROM orders o WHERE o.order_id = $1`,
-    [orderId, [...APPROVAL_USABLE_STATUSES]],
+            o.expires_at, o.status, p.token_jti
+       FROM orders o
+       LEFT JOIN pending_approvals p ON p.order_id = o.order_id AND p.status = 'approved'
+      WHERE o.order_id = $1`,
+    [orderId],
   );
-  // Another user's order is reported exactly like a missing one: no hint that it exists.
-  if (!row || row.user_sub !== userSub) {
+  if (!row || row.user_sub !== token.sub) {
     return { ok: false, code: "order_not_approved", message: `No order ${orderId} is recorded for this user.` };
   }
-  if (!(ORDER_EXECUTABLE_STATUSES as readonly string[]).includes(row.status)) {
+  if (UNDECIDED.has(row.status)) {
+    return { ok: false, code: "order_not_approved", message: `Order ${orderId} is still waiting for the user's approval.` };
+  }
+  if (row.status !== "approved") {
     return { ok: false, code: "order_not_executable", message: `Order ${orderId} is ${row.status} and cannot be executed.` };
   }
-  if (!row.approved) {
-    return { ok: false, code: "order_not_approved", message: `No approval is recorded for order ${orderId}.` };
+  if (row.token_jti === null || row.token_jti !== token.jti) {
+    return { ok: false, code: "token_not_bound", message: `This token was not issued for the approval of order ${orderId}.` };
   }
   return {
     ok: true,

@@ -7,7 +7,7 @@ import { OrderId, type OrderSide } from "../lib/orders/order";
 import { auditToolCall } from "./audit";
 import { SCOPE_TRADE } from "./metadata";
 import { approvedOrderFromDetails, checkTradeAgainstOrder, type BindingRule } from "./order-binding";
-import { findStoredApprovedOrder } from "./pending-approval";
+import { findRecordedApproval } from "./recorded-approval";
 import type { Principal } from "./principal";
 import { refuse, requireScope, runTool, type Outcome, type ToolContext } from "./tool-context";
 import { checkedInput, type Checked } from "./tool-input";
@@ -15,8 +15,9 @@ import { requireUserSubject, tradeView } from "./tools-read";
 
 /**
  * buy_stock / sell_stock: stock:trade, a user subject, and a match with the order the user
- * approved (order-binding.ts), executed at most once per order id and per token (the trades
- * table's unique order_id and token_jti, in the same transaction as the audit record).
+ * approved under the configured binding rule (order-binding.ts), executed at most once per order
+ * id and per token (the trades table's unique order_id and token_jti, in the same transaction as
+ * the audit record).
  */
 
 export function tradeSchema(symbols: [string, ...string[]], maxQuantity: number) {
@@ -62,15 +63,18 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
   const { deps } = ctx;
   const priceCents = deps.market.snapshot().priceCents;
   const orderId = args.order_id;
-  const rule: BindingRule = principal.authorizationDetails !== undefined ? "rar" : "pending-approval";
+  const rule: BindingRule = deps.config.auth.binding;
   const tag = { orderId, bindingRule: rule };
 
   let approved;
   if (rule === "rar") {
-    approved = approvedOrderFromDetails(principal.authorizationDetails!, orderId, { auth0Type: deps.config.auth0?.rarType });
+    if (principal.authorizationDetails === undefined) {
+      return refuse("authorization_details_required", "The token carries no authorization_details: it approves no order.", tag);
+    }
+    approved = approvedOrderFromDetails(principal.authorizationDetails, orderId, { auth0Type: deps.config.auth0?.rarType });
   } else {
-    if (!principal.jti) return refuse("jti_required", "Without authorization_details the token must carry a jti to be single-use.", tag);
-    approved = await findStoredApprovedOrder(deps.db, orderId, principal.sub);
+    if (!principal.jti) return refuse("jti_required", "The token must carry a jti to be bound to a recorded approval.", tag);
+    approved = await findRecordedApproval(deps.db, orderId, { sub: principal.sub, jti: principal.jti });
   }
   if (!approved.ok) return refuse(approved.code, approved.message, tag);
   const check = checkTradeAgainstOrder(approved.order, { orderId, symbol: args.symbol, side, quantity: args.quantity }, priceCents, new Date());

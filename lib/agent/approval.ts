@@ -6,7 +6,7 @@ import { formatMoney } from "../money";
 import type { StockTradeDetail } from "../orders/order";
 import type { AgentContext } from "./context";
 import { grantedMatchesOrder } from "./order";
-import { getOrder, setApprovalStatus, setOrderStatus, updateApprovalPolling, type ApprovalRecord } from "./repository";
+import { getOrder, recordApprovedToken, setApprovalStatus, setOrderStatus, updateApprovalPolling, type ApprovalRecord } from "./repository";
 import { cooldown, errorText, fail, time, tradeArgs } from "./steps";
 
 /**
@@ -80,7 +80,7 @@ async function awaitDecision(ctx: AgentContext, approval: ApprovalRecord): Promi
 
 async function verifyAndExecute(ctx: AgentContext, approval: ApprovalRecord, order: StockTradeDetail, token: TokenResult): Promise<void> {
   const { config, profile } = ctx;
-  await setApprovalStatus(ctx.db, approval.authReqId, "approved");
+  await recordApprovedToken(ctx.db, approval.authReqId, typeof token.claims.jti === "string" ? token.claims.jti : null);
   await ctx.log("success", "agent.approved", `${config.investor.name} approved the request "${approval.bindingMessage}".`, { orderId: order.order_id });
 
   const problem = verifyGrant(ctx, token, order);
@@ -99,7 +99,7 @@ async function verifyAndExecute(ctx: AgentContext, approval: ApprovalRecord, ord
     `On-behalf-of token obtained: sub ${token.claims.sub}, act.sub ${actor}, scope ${token.scopes.join(" ")}, order ${order.order_id}, expires ${time(token.expiresAt.toISOString())}`,
     { sub: token.claims.sub ?? null, actor: actor ?? null, scope: token.scopes.join(" "), orderId: order.order_id },
   );
-  await executeOnBehalf(ctx, order, token.accessToken);
+  await executeOnBehalf(ctx, order, token);
 }
 
 /** Why the OBO token must not be used for this order, or undefined when it may. */
@@ -111,14 +111,17 @@ function verifyGrant(ctx: AgentContext, token: TokenResult, order: StockTradeDet
   if (actor !== config.agent.id) return `the token's actor is ${actor ?? "missing"}, not ${config.agent.id}`;
   if (!token.claims.sub || token.claims.sub === config.agent.id) return "the token's subject is not a user";
   const details = profile.readGrantedOrder(token);
-  // No authorization_details where the server cannot issue them (WSO2 by default): the broker's
-  // "pending-approval" rule binds the trade to this order's stored approval instead.
-  if (details === undefined && config.auth.binding === "pending-approval") return undefined;
+  // Where the server cannot issue authorization_details (WSO2), the broker's "recorded-approval"
+  // rule binds the trade to this order's approval and to this token, by the jti recorded with it.
+  if (config.auth.binding === "recorded-approval") {
+    if (!token.claims.jti) return "the token has no jti, so it cannot be bound to the approval";
+    if (details === undefined) return undefined;
+  }
   const granted = grantedMatchesOrder(details, order);
   return granted.ok ? undefined : granted.reason;
 }
 
-async function executeOnBehalf(ctx: AgentContext, order: StockTradeDetail, oboToken: string): Promise<void> {
+async function executeOnBehalf(ctx: AgentContext, order: StockTradeDetail, oboToken: TokenResult): Promise<void> {
   const { config } = ctx;
   let outcome;
   try {

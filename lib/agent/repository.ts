@@ -10,8 +10,8 @@ import type { AgentState } from "./state-machine";
  * requests it waits on (pending_approvals). Token columns hold decoded claims only.
  *
  * Order statuses: open → awaiting_approval → approved → executed, or denied / expired / failed /
- * cancelled. The MCP server's "pending-approval" rule (for servers without RAR) treats
- * awaiting_approval and approved as executable, with a pending or approved approval row.
+ * cancelled. The MCP server's "recorded-approval" rule (for servers without RAR) executes only an
+ * `approved` order whose request is `approved` with the token's jti (recordApprovedToken).
  */
 export type OrderStatus = "open" | "awaiting_approval" | "approved" | "executed" | "denied" | "expired" | "failed" | "cancelled";
 export type ApprovalStatus = "pending" | "approved" | "denied" | "expired" | "failed" | "cancelled";
@@ -188,6 +188,19 @@ export async function setApprovalStatus(db: Queryable, authReqId: string, status
     `UPDATE pending_approvals SET status = $2, last_error = COALESCE($3, last_error), decided_at = COALESCE(decided_at, now()), updated_at = now()
      WHERE auth_req_id = $1`,
     [authReqId, status, lastError ?? null],
+  );
+}
+
+/**
+ * Alice approved: the request is `approved`, and the on-behalf-of token obtained by redeeming it
+ * is recorded by its `jti` (decoded claims only, never the token). Under the recorded-approval
+ * rule the broker executes the order with this token and no other.
+ */
+export async function recordApprovedToken(db: Queryable, authReqId: string, tokenJti: string | null): Promise<void> {
+  await db.query(
+    `UPDATE pending_approvals SET status = 'approved', token_jti = $2, decided_at = COALESCE(decided_at, now()), updated_at = now()
+     WHERE auth_req_id = $1`,
+    [authReqId, tokenJti],
   );
 }
 

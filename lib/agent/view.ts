@@ -46,7 +46,7 @@ export interface AgentView {
   tokens: { agent: TokenClaims | null; obo: TokenClaims | null };
   authProvider: string;
   /** How the broker binds a trade to the approval: the order in the token, or the stored approval. */
-  binding: "rar" | "pending-approval";
+  binding: "rar" | "recorded-approval";
   investor: { name: string; email: string; userId: string };
   agent: { id: string; name: string };
   updatedAt: string;

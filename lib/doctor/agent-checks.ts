@@ -120,7 +120,7 @@ export async function checkUser(report: DoctorReport, config: AppConfig, fetch: 
   if (config.auth.provider === "auth0" && !/^[^|\s]+\|[^|\s]+$/.test(userId)) {
     report.fail("user.id", `INVESTOR_USER_ID ${userId} is not an Auth0 user id`, "Auth0's login_hint names the user by id, like auth0|65f0c0ffee…", cibaHints("auth0", "unknown_user_id"));
   } else if (config.auth.provider === "wso2" && userId === "alice") {
-    report.warn("user.id", "INVESTOR_USER_ID is still the default 'alice'", "The on-behalf-of token's sub must equal it, or trades are refused (the pending-approval rule looks the order up for that user).", [
+    report.warn("user.id", "INVESTOR_USER_ID is still the default 'alice'", "The on-behalf-of token's sub must equal it, or trades are refused (the recorded-approval rule looks the order up for that user).", [
       "Set INVESTOR_USER_ID to Alice's User ID (User Management → Users → Alice).",
     ]);
   }

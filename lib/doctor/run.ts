@@ -115,7 +115,7 @@ function checkBinding(report: DoctorReport, config: AppConfig): void {
   if (config.auth.binding === "rar") {
     report.ok("binding", "Order binding: rar (the approved order travels in the token as authorization_details)");
   } else {
-    report.warn("binding", "Order binding: pending-approval (WSO2 does not put the order into the token)", "The broker checks the call against the approval stored for that order and accepts each token (jti) once.", [
+    report.warn("binding", "Order binding: recorded-approval (WSO2 does not put the order into the token)", "The broker executes only an approved order recorded for the token's user, with the one token (jti) the agent obtained for that approval, once.", [
       "Set WSO2_AUTHORIZATION_DETAILS=true only if your server grants authorization_details back in the token.",
     ]);
   }

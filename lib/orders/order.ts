@@ -43,13 +43,3 @@ export const StockTradeDetail = z.strictObject({
   expires_at: z.iso.datetime({ offset: true }),
 });
 export type StockTradeDetail = z.infer<typeof StockTradeDetail>;
-
-/**
- * Statuses with which a stored order may still be executed under the "pending-approval" rule
- * (identity servers that cannot put `authorization_details` into the token): the order row in
- * `orders` must have one of ORDER_EXECUTABLE_STATUSES and a row in `pending_approvals` for the same
- * order must have one of APPROVAL_USABLE_STATUSES. Anything else (denied, expired, cancelled,
- * executed, failed) means no trade.
- */
-export const ORDER_EXECUTABLE_STATUSES = ["awaiting_approval", "approved"] as const;
-export const APPROVAL_USABLE_STATUSES = ["pending", "approved"] as const;

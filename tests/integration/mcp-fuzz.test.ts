@@ -36,7 +36,7 @@ beforeAll(async () => {
   tokens = [
     await issuer.mint({ sub: "aurelius", scope: "openid stock:read" }),
     await issuer.mint({ sub: "alice", act: { sub: "aurelius" }, scope: "openid stock:read stock:trade", authorization_details: [unmatchable] }),
-    // No authorization_details: the pending-approval rule, with no order in the store.
+    // No authorization_details: the recorded-approval rule, with no order in the store.
     await issuer.mint({ sub: "alice", act: { sub: "aurelius" }, scope: "openid stock:read stock:trade" }),
   ];
 });

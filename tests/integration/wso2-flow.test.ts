@@ -11,7 +11,7 @@ import { startWso2Fake, type Wso2Fake } from "../fakes/wso2-fake";
  * app (agent loop with the rules model, /mcp broker) against the WSO2 fake. The agent signs in
  * with app-native authentication, meets the broker's 403, asks Alice through CIBA with its token
  * as actor_token, and after the fake's approval trades once with the OBO token (act.sub = agent).
- * WSO2 issues no authorization_details, so the broker applies the "pending-approval" rule.
+ * WSO2 issues no authorization_details, so the broker applies the "recorded-approval" rule.
  */
 const ALICE_ID = "5d4c3b2a-1e0f-4a9b-8c7d-alice";
 let fake: Wso2Fake;
@@ -43,7 +43,7 @@ describe("agent flow against WSO2 (fake)", () => {
   it("signs in with app-native authentication: sub = agent, aut AGENT, aud = client id, stock:read only", async () => {
     const agent = await waitUntil(() => agentOf(app.url), (a) => a.tokens.agent !== null, 30_000, "agent token");
     expect(agent.authProvider).toBe("wso2");
-    expect(agent.binding).toBe("pending-approval");
+    expect(agent.binding).toBe("recorded-approval");
     expect(agent.tokens.agent).toMatchObject({ sub: fake.options.agentId, aut: "AGENT", aud: fake.options.clientId, scope: "openid stock:read", iss: fake.issuer });
     expect(fake.requestsTo("/oauth2/authorize").length).toBeGreaterThanOrEqual(1);
     expect(fake.requestsTo("/oauth2/authn").length).toBeGreaterThanOrEqual(1);
@@ -79,10 +79,10 @@ describe("agent flow against WSO2 (fake)", () => {
 
     const state = await dashboardOf(app.url);
     expect(state.trades).toHaveLength(1);
-    expect(state.trades[0]).toMatchObject({ userSub: ALICE_ID, actorSub: fake.options.agentId, orderId: order.orderId, quantity: order.quantity, side: "buy", bindingRule: "pending-approval" });
+    expect(state.trades[0]).toMatchObject({ userSub: ALICE_ID, actorSub: fake.options.agentId, orderId: order.orderId, quantity: order.quantity, side: "buy", bindingRule: "recorded-approval" });
     const kinds = state.activity.map((e) => e.kind);
     expect(kinds).toContain("agent.insufficient_scope");
-    expect(state.activity.find((e) => e.kind === "mcp.trade")?.message).toMatch(new RegExp(`for ${ALICE_ID} by ${fake.options.agentId} \\(order ${order.orderId}, rule pending-approval\\)`));
+    expect(state.activity.find((e) => e.kind === "mcp.trade")?.message).toMatch(new RegExp(`for ${ALICE_ID} by ${fake.options.agentId} \\(order ${order.orderId}, rule recorded-approval\\)`));
 
     // The approval was polled at WSO2's interval, never answered with slow_down.
     const polls = fake.requestsTo("/oauth2/token").filter((r) => r.form?.grant_type === "urn:openid:params:grant-type:ciba");
@@ -106,14 +106,14 @@ describe("agent flow against WSO2 (fake)", () => {
     expect((await dashboardOf(app.url)).trades).toEqual([]);
   });
 
-  it("the MCP audit names Alice as sub and the agent as actor, with the pending-approval rule", async () => {
+  it("the MCP audit names Alice as sub and the agent as actor, with the recorded-approval rule", async () => {
     await app.stop();
     const db = await openTestDb(app.dataDir);
     try {
       const audit = await listAudit(db, 500);
       const allowed = audit.filter((r) => r.tool === "buy_stock" && r.decision === "allowed");
       expect(allowed).toHaveLength(1);
-      expect(allowed[0]).toMatchObject({ sub: ALICE_ID, actorChain: { sub: fake.options.agentId }, clientId: fake.options.clientId, bindingRule: "pending-approval" });
+      expect(allowed[0]).toMatchObject({ sub: ALICE_ID, actorChain: { sub: fake.options.agentId }, clientId: fake.options.clientId, bindingRule: "recorded-approval" });
       expect(allowed[0]!.jti).toMatch(/^[0-9a-f-]{36}$/);
       const refused = audit.filter((r) => r.tool === "buy_stock" && r.decision === "refused");
       expect(refused.length).toBeGreaterThanOrEqual(1);

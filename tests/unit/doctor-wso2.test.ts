@@ -60,7 +60,7 @@ describe("doctor against a healthy WSO2 tenant", () => {
     expect(statusOf(report, "user")).toBe("warn");
     expect(statusOf(report, "binding")).toBe("warn");
     expect(text).toMatch(/✓ Discovery reachable; issuer http:\/\/127\.0\.0\.1:\d+\/oauth2\/token/);
-    expect(text).toMatch(/! Order binding: pending-approval/);
+    expect(text).toMatch(/! Order binding: recorded-approval/);
     expect(text).toContain("npm run doctor -- --send-test-approval");
     // The CIBA probe named no user and started no request.
     expect(fake.ciba).toEqual([]);

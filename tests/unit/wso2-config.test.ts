@@ -15,9 +15,9 @@ function problems(env: Record<string, string>): string {
 }
 
 describe("WSO2 configuration", () => {
-  it("derives issuer, JWKS, audience (the client id) and the pending-approval binding", () => {
+  it("derives issuer, JWKS, audience (the client id) and the recorded-approval binding", () => {
     const c = parseConfig(WSO2);
-    expect(c.auth).toMatchObject({ provider: "wso2", issuer: "https://localhost:9443/oauth2/token", jwksUri: "https://localhost:9443/oauth2/jwks", audience: "cid", binding: "pending-approval" });
+    expect(c.auth).toMatchObject({ provider: "wso2", issuer: "https://localhost:9443/oauth2/token", jwksUri: "https://localhost:9443/oauth2/jwks", audience: "cid", binding: "recorded-approval" });
     expect(c.auth.caFile).toBeUndefined();
     expect(c.agent.id).toBe("agent-uuid");
     expect(c.wso2).toEqual({ baseUrl: "https://localhost:9443", agentSecret: "asecret", redirectUri: "http://localhost:3000/callback", notificationChannel: "email", authorizationDetails: false });

@@ -244,7 +244,7 @@ describe("WSO2 CIBA", () => {
     expect(outcome.token.claims).toMatchObject({ sub: fake.options.users[ALICE], act: { sub: fake.options.agentId }, aut: "APPLICATION_USER", aud: "wso2-client-id" });
     expect(outcome.token.scopes).toEqual(["openid", "stock:read", "stock:trade"]);
     expect(profile.readActor(outcome.token.claims)).toBe(fake.options.agentId);
-    // WSO2 issued no authorization_details: the "pending-approval" rule applies.
+    // WSO2 issued no authorization_details: the "recorded-approval" rule applies.
     expect(profile.readGrantedOrder(outcome.token)).toBeUndefined();
     // A redeemed auth_req_id is finished (WSO2 answers invalid_request).
     expect(await profile.pollCiba(authReqId)).toMatchObject({ kind: "invalid", error: "invalid_request" });

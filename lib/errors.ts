@@ -18,6 +18,10 @@ export class AppError extends Error {
 
 export const invalidRequest = (description: string) => new AppError("invalid_request", 400, description);
 
+/** A request body over the route's limit (HTTP 413); the body was not read past the limit. */
+export const payloadTooLarge = (maxBytes: number) =>
+  new AppError("invalid_request", 413, `The request body is larger than ${maxBytes} bytes.`);
+
 /** The JSON body a route sends for an error: `{ error, error_description }` as OAuth spells it. */
 export function errorBody(error: unknown): { status: number; body: { error: string; error_description: string } } {
   if (error instanceof AppError && error.status < 500) {

@@ -1,5 +1,5 @@
 import "server-only";
-import { AppError, errorBody, invalidRequest } from "./errors";
+import { AppError, errorBody, invalidRequest, payloadTooLarge } from "./errors";
 
 /** Small helpers every route handler shares: JSON replies, one error mapping, input guards. */
 
@@ -26,7 +26,11 @@ export function assertSameOrigin(request: Request, publicUrl: string): void {
   }
 }
 
-const MAX_BODY_LENGTH = 1024;
+/**
+ * The largest request body a route under /api accepts, in bytes. Their inputs are a few short
+ * fields (the mandate is two amounts); the other POST routes take no body at all.
+ */
+export const MAX_BODY_BYTES = 1024;
 
 export interface ReadJsonOptions {
   /** The 400's description when the body is not JSON. */
@@ -36,18 +40,54 @@ export interface ReadJsonOptions {
 }
 
 /**
- * A small JSON request body: longer than MAX_BODY_LENGTH characters is a 413, not JSON a 400
+ * A small JSON request body: more than MAX_BODY_BYTES bytes is a 413, not UTF-8 JSON a 400
  * (invalid_request). Validating what it contains is the caller's job.
  */
 export async function readJsonBody(request: Request, options: ReadJsonOptions): Promise<unknown> {
-  const text = await request.text();
-  if (text.length > MAX_BODY_LENGTH) throw new AppError("invalid_request", 413, "The request body is too large.");
+  const bytes = await readBodyBytes(request, MAX_BODY_BYTES);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw invalidRequest(options.notJson);
+  }
   if (options.allowEmpty && text.trim() === "") return undefined;
   try {
     return JSON.parse(text);
   } catch {
     throw invalidRequest(options.notJson);
   }
+}
+
+/**
+ * The request body, at most `maxBytes` bytes, never holding more than that in memory: a declared
+ * `Content-Length` over the limit is refused before a byte is read, and a body that streams past
+ * the limit (chunked, without a length) is cancelled at the chunk that crosses it. Both are 413.
+ */
+export async function readBodyBytes(request: Request, maxBytes: number): Promise<Uint8Array> {
+  if (Number(request.headers.get("content-length")) > maxBytes) throw payloadTooLarge(maxBytes);
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    received += value.byteLength;
+    if (received > maxBytes) {
+      // Stops the upload being pulled in; the 413 is still sent on the open connection.
+      void reader.cancel().catch(() => undefined);
+      throw payloadTooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(received);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   type McpServerFactory,
 } from "@modelcontextprotocol/server";
 import { jsonRpcErrorResponse } from "./challenge";
+import { createStoreReplayStore } from "./dpop-replay";
 import { createGate, principalOf, type TokenVerifier } from "./gate";
 import { resourceMetadataUrl } from "./metadata";
 import { brokerSchemas, createBrokerServer } from "./server";
@@ -16,8 +17,8 @@ import type { BrokerDeps } from "./tool-context";
 import { verifyAccessToken, verifyOptionsFor, type VerifyOptions } from "./verify-token";
 
 /**
- * The /mcp endpoint: Streamable HTTP, stateless (no sessions: every request carries its bearer
- * token and gets a fresh server), JSON responses (no SSE). The route calls `gate` first and
+ * The /mcp endpoint: Streamable HTTP, stateless (no sessions: every request carries its token,
+ * with a DPoP proof when the token is DPoP-bound, and gets a fresh server), JSON responses (no SSE). The route calls `gate` first and
  * `handle` only with what the gate returned.
  *
  * Both protocol eras are served by the same factory: 2025-era clients (initialize handshake, the
@@ -50,6 +51,7 @@ export function createMcpEndpoint(deps: BrokerDeps, options: EndpointOptions = {
     resourceMetadataUrl: metadataUrl,
     allowedOrigins: [new URL(config.publicUrl).origin, new URL(config.mcp.resourceUrl).origin],
     verify,
+    proofs: createStoreReplayStore(deps.db),
   });
 
   const schemas = brokerSchemas(deps);

@@ -1,12 +1,14 @@
 import "server-only";
 import type { AuthInfo } from "@modelcontextprotocol/server";
 import {
+  invalidDPoPProofResponse,
   invalidRequestResponse,
   invalidTokenResponse,
   jsonRpcErrorResponse,
   keysUnavailableResponse,
   missingTokenResponse,
 } from "./challenge";
+import { DPoPProofError, verifyDPoPProof, type ProofReplayStore } from "./dpop";
 import type { Principal } from "./principal";
 import { TokenError } from "./verify-token";
 
@@ -21,9 +23,13 @@ import { TokenError } from "./verify-token";
  *    §2.3 is a method this server does not support (PROTOCOLS: "tokens only in the Authorization
  *    header"), and §3.1 names 400 invalid_request for an unsupported parameter or two methods at
  *    once. The token is never looked at, so a leaked URL token is never accepted.
- * 3. No `Authorization: Bearer` → 401 with `resource_metadata` and no error code (§3.1).
- * 4. A malformed Bearer header → 400 invalid_request.
+ * 3. No `Authorization: Bearer` or `DPoP` → 401 with `resource_metadata` and no error code (§3.1).
+ * 4. A malformed Authorization header → 400 invalid_request.
  * 5. The token is verified (verify-token.ts) → 401 invalid_token, or 503 if the keys are unreachable.
+ * 6. Sender constraint (RFC 9449 §7): a token with `cnf` must come with the DPoP scheme and a valid
+ *    proof from the key it names (dpop.ts) → else 401 invalid_token (bound token as Bearer, §7.2;
+ *    a `cnf` without `jkt`, which this server cannot check; a DPoP-scheme token without `cnf`) or
+ *    401 invalid_dpop_proof (§7.1). A `DPoP` header next to an unbound Bearer token is ignored.
  */
 
 export type TokenVerifier = (token: string) => Promise<Principal>;
@@ -34,10 +40,13 @@ export interface GateOptions {
   /** Origins allowed to call (the app's public origin and the resource's). */
   allowedOrigins: string[];
   verify: TokenVerifier;
+  /** Where accepted DPoP proofs are remembered, so that each is used once (RFC 9449 §11.1). */
+  proofs: ProofReplayStore;
+  now?: () => number;
 }
 
-/** RFC 6750 §2.1 b64token, bounded: a JWT access token is well under 8 KiB. */
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]{1,8192}=*) *$/i;
+/** RFC 6750 §2.1 b64token (RFC 9449 §7.1 uses the same token68), bounded: a JWT access token is well under 8 KiB. */
+const CREDENTIALS = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]{1,8192}=*) *$/i;
 
 export function createGate(options: GateOptions): (request: Request) => Promise<AuthInfo | Response> {
   const allowedOrigins = new Set(options.allowedOrigins);
@@ -52,13 +61,12 @@ export function createGate(options: GateOptions): (request: Request) => Promise<
     if (new URL(request.url).searchParams.has("access_token")) {
       return invalidRequestResponse("Send the access token in the Authorization header, never in the URL.", metadata);
     }
-    const header = request.headers.get("authorization");
-    if (header === null || header.trim() === "" || !/^bearer(\s|$)/i.test(header.trim())) {
-      return missingTokenResponse(metadata);
-    }
-    const match = BEARER.exec(header.trim());
-    if (!match) return invalidRequestResponse("The Authorization header must be `Bearer <token>`, once.", metadata);
-    const token = match[1]!;
+    const header = request.headers.get("authorization")?.trim() ?? "";
+    const scheme = /^dpop(\s|$)/i.test(header) ? "DPoP" : /^bearer(\s|$)/i.test(header) ? "Bearer" : undefined;
+    if (!scheme) return missingTokenResponse(metadata);
+    const match = CREDENTIALS.exec(header);
+    if (!match) return invalidRequestResponse(`The Authorization header must be \`${scheme} <token>\`, once.`, metadata, scheme);
+    const token = match[2]!;
 
     let principal: Principal;
     try {
@@ -66,8 +74,10 @@ export function createGate(options: GateOptions): (request: Request) => Promise<
     } catch (error) {
       if (error instanceof TokenError && error.code === "temporarily_unavailable") return keysUnavailableResponse();
       const description = error instanceof TokenError ? error.description : "The token is invalid.";
-      return invalidTokenResponse(description, metadata);
+      return invalidTokenResponse(description, metadata, scheme);
     }
+    const refused = await checkSenderConstraint(request, scheme, token, principal);
+    if (refused) return refused;
     return {
       token,
       clientId: principal.clientId ?? "",
@@ -78,6 +88,32 @@ export function createGate(options: GateOptions): (request: Request) => Promise<
       extra: { principal },
     };
   };
+
+  /** Step 6: undefined when the token may be used as presented, else the refusal. */
+  async function checkSenderConstraint(request: Request, scheme: "Bearer" | "DPoP", token: string, principal: Principal): Promise<Response | undefined> {
+    const cnf = principal.confirmation;
+    if (cnf && cnf.jkt === null) return invalidTokenResponse("The token is bound by a confirmation method this server cannot check.", metadata, scheme);
+    if (scheme === "Bearer") {
+      return cnf ? invalidTokenResponse("The token is DPoP-bound: present it with the DPoP scheme and a DPoP proof.", metadata, "Bearer", true) : undefined;
+    }
+    if (!cnf) return invalidTokenResponse("The token is not DPoP-bound: present it with the Bearer scheme.", metadata, "DPoP");
+    try {
+      await verifyDPoPProof({
+        header: request.headers.get("dpop"),
+        method: request.method,
+        resourceUrl: options.resourceUrl,
+        accessToken: token,
+        jkt: cnf.jkt!,
+        replay: options.proofs,
+        now: options.now,
+      });
+    } catch (error) {
+      if (error instanceof DPoPProofError) return invalidDPoPProofResponse(error.description, metadata);
+      console.error("[mcp] DPoP replay store failed:", error instanceof Error ? error.message : "unknown error");
+      return keysUnavailableResponse("The DPoP proof could not be checked; retry shortly.");
+    }
+    return undefined;
+  }
 }
 
 /** The principal the gate attached, or undefined when the request did not pass the gate. */

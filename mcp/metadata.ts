@@ -1,5 +1,6 @@
 import type { AppConfig } from "../lib/config";
 import { STOCK_TRADE_TYPE } from "../lib/orders/order";
+import { DPOP_ALGORITHMS } from "./dpop";
 
 /** The scopes this resource server understands. */
 export const SCOPE_READ = "stock:read";
@@ -18,7 +19,9 @@ export function resourceMetadataUrl(resourceUrl: string): string {
 
 /**
  * The RFC 9728 document. `resource` is byte-identical to the MCP URL clients use (MCP
- * authorization requires it); tokens are accepted in the Authorization header only.
+ * authorization requires it); tokens are accepted in the Authorization header only. DPoP-bound
+ * tokens are accepted with proofs signed by these algorithms, and not required: a bearer token
+ * without `cnf` is still accepted (RFC 9728 §2 `dpop_bound_access_tokens_required`).
  */
 export function protectedResourceMetadata(config: AppConfig) {
   return {
@@ -26,6 +29,8 @@ export function protectedResourceMetadata(config: AppConfig) {
     authorization_servers: [config.auth.issuer],
     scopes_supported: SCOPES_SUPPORTED,
     bearer_methods_supported: ["header"],
+    dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
+    dpop_bound_access_tokens_required: false,
     authorization_details_types_supported: [STOCK_TRADE_TYPE],
     resource_name: "Sleeping Guardian broker (MCP)",
   };

@@ -23,6 +23,13 @@ export interface Principal {
   authorizationDetails: unknown[] | undefined;
   /** `exp`, seconds since the epoch. */
   expiresAt: number;
+  /**
+   * The key the token is bound to (RFC 7800 `cnf`), or null for a bearer token. `jkt` is a DPoP
+   * key thumbprint (RFC 9449 §6.1), the one confirmation method this server checks; a `cnf`
+   * without it (an mTLS certificate thumbprint, RFC 8705) is `{ jkt: null }`: bound to something
+   * this server cannot verify, so the gate refuses the token.
+   */
+  confirmation: { jkt: string | null } | null;
 }
 
 const Act: z.ZodType<{ sub: string; act?: unknown }> = z.looseObject({
@@ -47,6 +54,8 @@ export const AccessTokenClaims = z.looseObject({
   agent: z.boolean().optional(),
   /** Auth0 marks client-credentials tokens with `gty: "client-credentials"`. */
   gty: z.string().max(64).optional(),
+  /** RFC 7800 confirmation; `jkt` = base64url SHA-256 JWK thumbprint (43 characters). */
+  cnf: z.looseObject({ jkt: z.string().regex(/^[A-Za-z0-9_-]{43}$/).optional() }).optional(),
 });
 export type AccessTokenClaims = z.infer<typeof AccessTokenClaims>;
 
@@ -90,5 +99,6 @@ export function toPrincipal(claims: AccessTokenClaims, agent: AgentIdentity): Pr
     scopes: [...scopes],
     authorizationDetails: claims.authorization_details,
     expiresAt: claims.exp,
+    confirmation: claims.cnf ? { jkt: claims.cnf.jkt ?? null } : null,
   };
 }

@@ -82,7 +82,7 @@ export class Agent {
       new Broker({
         url: config.mcp.resourceUrl,
         fetch: appFetch,
-        readToken: async () => (await this.tokens.current()).accessToken,
+        readToken: () => this.tokens.current(),
         onUnauthorized: async () => void (await this.tokens.renew()),
       });
   }

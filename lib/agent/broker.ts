@@ -1,18 +1,25 @@
 import "server-only";
-import { Client, InsufficientScopeError, StreamableHTTPClientTransport, type CallToolResult } from "@modelcontextprotocol/client";
+import { Client, DpopSession, InsufficientScopeError, StreamableHTTPClientTransport, withDpop, type CallToolResult } from "@modelcontextprotocol/client";
 import type { FetchLike } from "../auth/app-fetch";
+import type { DPoPKey } from "../auth/dpop";
 import { parseMoney } from "../money";
 
 /**
  * The agent's way to the broker: an MCP client over Streamable HTTP to /mcp, like any other MCP
- * client, with `Authorization: Bearer <token>` set per request. Nothing here imports the MCP
- * server or the ledger: the agent cannot trade around the resource server's checks.
+ * client, with the token set per request. Nothing here imports the MCP server or the ledger: the
+ * agent cannot trade around the resource server's checks.
  *
  * - Reads go through one long-lived client whose token is asked for on every request (the agent
  *   token, renewed behind it; a 401 renews it once and retries).
  * - A trade gets a client of its own for one call, holding exactly the token it was given (the
  *   agent token first, then the on-behalf-of token), and is closed right after: the OBO token is
  *   not kept anywhere.
+ * - A bearer token goes out as `Authorization: Bearer` (RFC 6750 §2.1). A DPoP-bound token (the
+ *   server answered `token_type: DPoP`) goes out as `Authorization: DPoP` with a fresh proof per
+ *   HTTP request (RFC 9449 §7.1): `htm`, `htu` = the public MCP URL (taken before the app fetch
+ *   may route it to the internal address), `iat`, a new `jti`, and `ath` = the token's hash,
+ *   signed by the key the token is bound to (the SDK's withDpop; it also retries once on a
+ *   `use_dpop_nonce` challenge, §9).
  * - 403 `insufficient_scope` is surfaced by the SDK (onInsufficientScope: "throw") as
  *   InsufficientScopeError carrying the challenge's `scope` and `resource_metadata`.
  */
@@ -47,11 +54,17 @@ export class BrokerError extends Error {
   }
 }
 
+/** A token and how to present it: a bearer token, or one bound to `dpop` (TokenResult is one). */
+export interface AccessCredential {
+  accessToken: string;
+  dpop?: DPoPKey;
+}
+
 export interface BrokerOptions {
   url: string;
   fetch: FetchLike;
   /** The agent token for reads, asked for before every request. */
-  readToken(): Promise<string>;
+  readToken(): Promise<AccessCredential>;
   /** The resource server said the read token is invalid: get a new one. */
   onUnauthorized(): Promise<void>;
 }
@@ -59,7 +72,7 @@ export interface BrokerOptions {
 /** What the agent needs from the broker (the MCP client below; a fake in unit tests). */
 export interface BrokerPort {
   getPrice(symbol: string, signal?: AbortSignal): Promise<Quote>;
-  trade(side: "buy" | "sell", args: TradeArgs, token: string, signal?: AbortSignal): Promise<TradeOutcome>;
+  trade(side: "buy" | "sell", args: TradeArgs, credential: AccessCredential, signal?: AbortSignal): Promise<TradeOutcome>;
   close(): Promise<void>;
 }
 
@@ -75,9 +88,9 @@ export class Broker implements BrokerPort {
     return { symbol: String(data.symbol ?? symbol), priceCents, status: String(data.status ?? "unknown"), at: String(data.at ?? new Date().toISOString()) };
   }
 
-  /** One buy_stock / sell_stock call with exactly `token`; the client is closed afterwards. */
-  async trade(side: "buy" | "sell", args: TradeArgs, token: string, signal?: AbortSignal): Promise<TradeOutcome> {
-    const client = await this.connect(async () => token);
+  /** One buy_stock / sell_stock call with exactly `credential`; the client is closed afterwards. */
+  async trade(side: "buy" | "sell", args: TradeArgs, credential: AccessCredential, signal?: AbortSignal): Promise<TradeOutcome> {
+    const client = await this.connect(async () => credential);
     try {
       const result = (await client.callTool({ name: `${side}_stock`, arguments: { ...args } }, { timeout: CALL_TIMEOUT_MS, signal })) as CallToolResult;
       if (result.isError) return { kind: "refused", ...refusalOf(result) };
@@ -129,16 +142,41 @@ export class Broker implements BrokerPort {
     return (result.structuredContent ?? {}) as Record<string, unknown>;
   }
 
-  private async connect(token: () => Promise<string>, onUnauthorized?: () => Promise<void>): Promise<Client> {
+  private async connect(credential: () => Promise<AccessCredential>, onUnauthorized?: () => Promise<void>): Promise<Client> {
     const transport = new StreamableHTTPClientTransport(new URL(this.options.url), {
-      authProvider: { token, ...(onUnauthorized ? { onUnauthorized: () => onUnauthorized() } : {}) },
+      authProvider: { token: async () => (await credential()).accessToken, ...(onUnauthorized ? { onUnauthorized: () => onUnauthorized() } : {}) },
       onInsufficientScope: "throw",
-      fetch: this.options.fetch,
+      fetch: presentCredential(credential, this.options.fetch),
     });
     const client = new Client(CLIENT_INFO);
     await client.connect(transport);
     return client;
   }
+}
+
+/**
+ * The fetch under the transport: a bearer token passes as the transport set it; a DPoP-bound one
+ * is re-presented with the DPoP scheme and a proof made for this very request.
+ */
+function presentCredential(credential: () => Promise<AccessCredential>, base: FetchLike): FetchLike {
+  return async (input, init) => {
+    const { accessToken, dpop } = await credential();
+    if (!dpop) return base(input, init);
+    const url = input instanceof Request ? input.url : input;
+    return withDpop(() => sessionFor(dpop), () => accessToken)(base)(url, init);
+  };
+}
+
+/** One proof-signing session per key, so a server's DPoP-Nonce is remembered across requests (§8). */
+const sessions = new WeakMap<DPoPKey, Promise<DpopSession>>();
+
+function sessionFor(key: DPoPKey): Promise<DpopSession> {
+  let session = sessions.get(key);
+  if (!session) {
+    session = DpopSession.create({ keyPair: key });
+    sessions.set(key, session);
+  }
+  return session;
 }
 
 /** The broker's refusals read `Refused (code): message` (mcp/tool-context.ts errorResult). */

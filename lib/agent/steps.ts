@@ -102,7 +102,7 @@ export const ORDER_EXECUTION_WINDOW_SECONDS = 60;
 /** Returns the scope the broker challenged for, or undefined when the step ended the flow. */
 async function tryWithAgentToken(ctx: AgentContext, order: StockTradeDetail): Promise<string | undefined> {
   const agentToken = await ctx.tokens.current();
-  const outcome = await ctx.broker.trade("buy", tradeArgs(order), agentToken.accessToken, ctx.signal).catch(async (error: unknown) => {
+  const outcome = await ctx.broker.trade("buy", tradeArgs(order), agentToken, ctx.signal).catch(async (error: unknown) => {
     ctx.signal.throwIfAborted();
     await fail(ctx, order, "trade_failed", `buy_stock with the agent token failed: ${errorText(error)}`);
     return undefined;

@@ -10,7 +10,7 @@ import type { TokenClaims } from "./types";
  *
  * Only the claims worth showing are kept; the token string itself is never returned or stored.
  */
-const SHOWN = ["iss", "sub", "act", "aud", "scope", "client_id", "azp", "aut", "exp", "iat", "jti", "authorization_details"] as const;
+const SHOWN = ["iss", "sub", "act", "aud", "scope", "client_id", "azp", "aut", "exp", "iat", "jti", "authorization_details", "cnf"] as const;
 
 export function decodeTokenClaims(token: string): TokenClaims {
   let payload: Record<string, unknown>;

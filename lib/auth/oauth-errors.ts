@@ -1,15 +1,41 @@
 import "server-only";
-import { ResponseBodyError, WWWAuthenticateChallengeError } from "openid-client";
+import { ClientError, ResponseBodyError, WWWAuthenticateChallengeError } from "openid-client";
 
 /**
- * Sorts what openid-client throws into the two cases a client acts on differently: the server
- * answered with an OAuth error (RFC 6749 §5.2; CIBA Core §11 adds its own codes), or the server
- * could not be reached or answered like a broken server (network error, timeout, 5xx, a body
- * that is not an OAuth error). The second case says nothing about the request itself.
+ * Sorts what openid-client throws into the three cases a client acts on differently: the server
+ * answered with an OAuth error (RFC 6749 §5.2; CIBA Core §11 adds its own codes); the server
+ * answered with tokens the client must not trust (an ID token whose signature, issuer, audience or
+ * times fail OpenID Connect Core §3.1.3.7, a DPoP token the client did not ask for); or the server
+ * could not be reached or answered like a broken server (network error, timeout, 5xx, a body that
+ * is not an OAuth error). Only the last case says nothing about the request itself.
  */
 export type ClassifiedError =
   | { kind: "oauth"; error: string; description?: string; status: number; retryAfterSeconds?: number }
+  | { kind: "untrusted"; message: string }
   | { kind: "unreachable"; message: string };
+
+/** A token response this client refuses to use (thrown by the profiles, classified as untrusted). */
+export class UntrustedResponseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UntrustedResponseError";
+  }
+}
+
+/**
+ * openid-client's codes for a response that arrived and failed validation: a JWT whose signature,
+ * `alg`, key, claims or times are wrong, or a required attribute that is missing or mismatched.
+ * (Parse errors, non-JSON bodies and unexpected status codes stay "unreachable": a proxy's error
+ * page says nothing about the tokens.)
+ */
+const UNTRUSTED_CODES = new Set([
+  "OAUTH_INVALID_RESPONSE",
+  "OAUTH_JWT_CLAIM_COMPARISON_FAILED",
+  "OAUTH_JWT_TIMESTAMP_CHECK_FAILED",
+  "OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED",
+  "OAUTH_KEY_SELECTION_FAILED",
+  "OAUTH_UNSUPPORTED_OPERATION",
+]);
 
 /** OAuth errors that still mean "the server is having trouble", not "your request is bad". */
 const SERVER_TROUBLE = new Set(["server_error", "temporarily_unavailable"]);
@@ -26,6 +52,11 @@ export async function classifyOAuthError(error: unknown): Promise<ClassifiedErro
       const description = typeof body?.error_description === "string" ? body.error_description : challenge?.parameters.error_description;
       return { kind: "oauth", error: code, description, status: error.status };
     }
+  }
+  if (error instanceof UntrustedResponseError) return { kind: "untrusted", message: error.message };
+  if (error instanceof ClientError && typeof error.code === "string" && UNTRUSTED_CODES.has(error.code)) {
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+    return { kind: "untrusted", message: `${error.message}${cause}`.slice(0, 200) };
   }
   if (error instanceof ResponseBodyError) {
     if (error.status >= 500 || SERVER_TROUBLE.has(error.error)) {

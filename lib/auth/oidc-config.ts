@@ -8,6 +8,12 @@ import type { FetchLike } from "./app-fetch";
  * (OpenID Connect Discovery, which also validates that the document names the same issuer),
  * retried on the next use when discovery failed (the server may still be starting: the embedded
  * one answers through this very process).
+ *
+ * ID tokens in token responses are verified: openid-client always checks their claims (OpenID
+ * Connect Core §3.1.3.7: iss, aud, azp, exp, iat) and, with enableNonRepudiationChecks, their
+ * signature against the issuer's `jwks_uri` and the `alg` it advertises. The CIBA grant needs
+ * scope openid (CIBA Core §7.1), so every approval answers with one: an ID token signed by any
+ * other key, or unsigned, makes the whole token response unusable.
  */
 export interface ClientSettings {
   issuer: string;
@@ -37,7 +43,10 @@ export function createConfigurationLoader(settings: ClientSettings): () => Promi
 async function discover({ issuer, clientId, clientSecret, fetch, timeoutSeconds = 10, allowHttp = false }: ClientSettings): Promise<client.Configuration> {
   const url = new URL(issuer);
   const configuration = await client.discovery(url, clientId, { client_secret: clientSecret }, client.ClientSecretBasic(clientSecret), {
-    execute: url.protocol === "http:" && (allowHttp || isLoopbackHost(url.hostname)) ? [client.allowInsecureRequests] : [],
+    execute: [
+      ...(url.protocol === "http:" && (allowHttp || isLoopbackHost(url.hostname)) ? [client.allowInsecureRequests] : []),
+      client.enableNonRepudiationChecks,
+    ],
     [client.customFetch]: fetch as client.CustomFetch,
     timeout: timeoutSeconds,
   });

@@ -19,4 +19,6 @@ export interface TokenClaims {
   iat?: number;
   jti?: string;
   authorization_details?: unknown[];
+  /** RFC 7800 confirmation: `jkt` names the DPoP key the token is bound to (RFC 9449 §6.1). */
+  cnf?: { jkt?: string; [k: string]: unknown };
 }

@@ -47,6 +47,12 @@ export function buildProviderConfiguration(input: ProviderConfigInput): Configur
       introspection: { enabled: false },
       revocation: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
+      // RFC 9449: a token request with a DPoP proof gets a token bound to the proof's key
+      // (`token_type: DPoP`, `cnf.jkt`); the agent sends one with client credentials and every
+      // CIBA poll. A proof is used once (replays are refused through the adapter's
+      // ReplayDetection); no server nonce, since the proof's iat window is enough for a token
+      // endpoint on this machine. Clients may still ask without a proof and get a bearer token.
+      dPoP: { enabled: true, allowReplay: false },
       ciba: createCibaFeature(input) as never,
       resourceIndicators: {
         enabled: true,

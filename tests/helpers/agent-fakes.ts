@@ -1,6 +1,6 @@
 import type { LanguageModelV3GenerateResult } from "@ai-sdk/provider";
 import { MockLanguageModelV3 } from "ai/test";
-import type { BrokerPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/broker";
+import type { AccessCredential, BrokerPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/broker";
 import type { ModelChoice } from "@/lib/agent/models/select";
 import type { CibaAcknowledgement, CibaPollOutcome, CibaRequest, ProviderProfile, TokenResult } from "@/lib/auth/providers/types";
 import { CibaRequestError } from "@/lib/auth/providers/types";
@@ -74,7 +74,7 @@ export class FakeBroker implements BrokerPort {
     return { symbol, priceCents: this.priceCents, status: "CRASHING", at: new Date().toISOString() };
   }
 
-  async trade(side: "buy" | "sell", args: TradeArgs, token: string): Promise<TradeOutcome> {
+  async trade(side: "buy" | "sell", args: TradeArgs, { accessToken: token }: AccessCredential): Promise<TradeOutcome> {
     this.trades.push({ side, args, token });
     if (token !== OBO_TOKEN) return { kind: "insufficient_scope", scope: "stock:trade", resourceMetadata: "http://localhost:3000/.well-known/oauth-protected-resource/mcp", description: undefined };
     return this.oboOutcome ?? { kind: "executed", tradeId: this.trades.length, quantity: args.quantity, priceCents: this.priceCents, data: {} };

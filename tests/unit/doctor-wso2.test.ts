@@ -94,7 +94,8 @@ describe("doctor against a healthy WSO2 tenant", () => {
 describe("doctor diagnoses a misconfigured WSO2 tenant", () => {
   it.each([
     ["wrong issuer", {}, { AUTH_ISSUER: "https://localhost:9443/oauth2/token" }, false, ["discovery.issuer", "mcp-audience"], /Issuer mismatch[\s\S]*Leave AUTH_ISSUER unset/],
-    ["no signing keys", { emptyJwks: true }, {}, false, ["jwks", "mcp-audience"], /no signing keys/],
+    // Without signing keys the ID token of the code exchange cannot be verified: no agent token.
+    ["no signing keys", { emptyJwks: true }, {}, false, ["jwks", "agent-token"], /no signing keys/],
     ["wrong client secret", {}, { AGENT_CLIENT_SECRET: "not-the-secret" }, false, ["agent-token", "ciba"], /AGENT_CLIENT_ID \/ AGENT_CLIENT_SECRET must be the Client ID and Client Secret/],
     ["wrong agent secret", {}, { WSO2_AGENT_SECRET: "not-the-agent-secret" }, false, ["agent-token"], /AGENT_ID \/ WSO2_AGENT_SECRET must be the Agent ID and Agent Secret/],
     ["app-native authentication not enabled", { appNative: false }, {}, false, ["agent-token"], /Enable App-Native Authentication/],

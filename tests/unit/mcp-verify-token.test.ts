@@ -92,6 +92,7 @@ describe("the gate", () => {
       resourceMetadataUrl: metadata,
       allowedOrigins: ["http://localhost:3999"],
       verify: (t) => verifyAccessToken(t, options),
+      proofs: { useOnce: async () => true },
     });
   const req = (headers: Record<string, string>, url = AUDIENCE) => new Request(url, { method: "POST", headers });
 

@@ -2,9 +2,10 @@ import "server-only";
 import * as client from "openid-client";
 import type { AppConfig } from "../../config";
 import type { FetchLike } from "../app-fetch";
+import { createDPoPKeySource } from "../dpop";
 import type { TokenClaims } from "../types";
 import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "../../orders/auth0-rar";
-import { agentTokenFailure, cibaRequestFailure, grantedDetails, pollCibaGrant, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
+import { agentTokenFailure, cibaRequestFailure, dpopFor, grantedDetails, pollCibaGrant, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
 import { createStaticConfiguration } from "./static-client";
 import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile, type TokenResult } from "./types";
 
@@ -21,7 +22,12 @@ import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type 
  *   and an expiry both arrive as `access_denied` ("The end-user denied the authorization request
  *   or it has been expired"), so the profile tells them apart by the request's known expiry;
  * - OBO token: `sub` = Alice, `azp` = the agent's client, the granted order in the token response
- *   and as the `authorization_details` claim, in the Guardian schema: mapped back here.
+ *   and as the `authorization_details` claim, in the Guardian schema: mapped back here;
+ * - DPoP (RFC 9449): Auth0 sender-constrains the grants its DPoP page lists, client credentials
+ *   among them and CIBA not, so the agent-token request carries a proof (bound when the API's
+ *   sender-constraining policy allows it, a bearer token otherwise) and the CIBA poll does not:
+ *   the on-behalf-of token stays a bearer token at Auth0;
+ * - ID tokens (the CIBA grant answers one) are verified against /.well-known/jwks.json.
  */
 export const AUTH0_AGENT_SCOPE = "stock:read";
 
@@ -54,6 +60,7 @@ export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
     clientAuth: o.clientAuth,
     fetch: o.fetch,
   });
+  const dpop = createDPoPKeySource();
   /** When each request this process started runs out, to read Auth0's ambiguous access_denied. */
   const expiries = new Map<string, number>();
 
@@ -69,8 +76,9 @@ export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
 
     async getAgentToken(): Promise<TokenResult> {
       try {
-        const response = await client.clientCredentialsGrant(configuration, { audience: o.audience, scope: AUTH0_AGENT_SCOPE });
-        return toTokenResult(response);
+        const proof = await dpopFor(configuration, dpop);
+        const response = await client.clientCredentialsGrant(configuration, { audience: o.audience, scope: AUTH0_AGENT_SCOPE }, proof.options);
+        return toTokenResult(response, proof.key);
       } catch (error) {
         throw await agentTokenFailure(error);
       }
@@ -87,7 +95,7 @@ export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
     },
 
     async pollCiba(authReqId: string): Promise<CibaPollOutcome> {
-      const outcome = await pollCibaGrant(configuration, authReqId, deniedOrExpired(authReqId));
+      const outcome = await pollCibaGrant(configuration, authReqId, { onDenied: deniedOrExpired(authReqId) });
       // The request is over (approved, denied, expired, invalid): its expiry is no longer needed.
       if (outcome.kind !== "pending" && outcome.kind !== "slow_down" && outcome.kind !== "unreachable") expiries.delete(authReqId);
       return outcome;

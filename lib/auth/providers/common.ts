@@ -1,7 +1,8 @@
 import "server-only";
 import * as client from "openid-client";
 import { decodeTokenClaims, scopesOf } from "../claims";
-import { classifyOAuthError } from "../oauth-errors";
+import type { DPoPKeySource, DPoPKey } from "../dpop";
+import { classifyOAuthError, UntrustedResponseError } from "../oauth-errors";
 import type { TokenClaims } from "../types";
 import { toPollOutcome } from "./poll-outcome";
 import { AgentTokenError, CibaRequestError, type CibaAcknowledgement, type CibaPollOutcome, type TokenResult } from "./types";
@@ -16,15 +17,32 @@ export const USER_SCOPE = "openid stock:read stock:trade";
 export const CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba";
 export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 
-/** An OAuth error is the request's fault; anything else may pass (retry later). */
+/** An OAuth error or an untrusted answer is final; an unreachable server may pass (retry later). */
 export async function agentTokenFailure(error: unknown): Promise<AgentTokenError> {
   const c = await classifyOAuthError(error);
-  return c.kind === "oauth" ? new AgentTokenError(c.error, c.description, false) : new AgentTokenError("unreachable", c.message, true);
+  if (c.kind === "oauth") return new AgentTokenError(c.error, c.description, false);
+  if (c.kind === "untrusted") return new AgentTokenError(INVALID_RESPONSE, c.message, false);
+  return new AgentTokenError("unreachable", c.message, true);
 }
 
 export async function cibaRequestFailure(error: unknown): Promise<CibaRequestError> {
   const c = await classifyOAuthError(error);
-  return c.kind === "oauth" ? new CibaRequestError(c.error, c.description, false) : new CibaRequestError("unreachable", c.message, true);
+  if (c.kind === "oauth") return new CibaRequestError(c.error, c.description, false);
+  if (c.kind === "untrusted") return new CibaRequestError(INVALID_RESPONSE, c.message, false);
+  return new CibaRequestError("unreachable", c.message, true);
+}
+
+/** The code this client reports for a token response it refuses to use (see oauth-errors.ts). */
+export const INVALID_RESPONSE = "invalid_response";
+
+/**
+ * openid-client's DPoP option for one token request (RFC 9449 §5), plus the key the answer may be
+ * bound to; nothing when the profile does not use DPoP for this grant.
+ */
+export async function dpopFor(configuration: client.Configuration, dpop: DPoPKeySource | undefined): Promise<{ options: client.DPoPOptions; key?: DPoPKey }> {
+  if (!dpop) return { options: {} };
+  const { key, handle } = await dpop.handleFor(configuration);
+  return { options: { DPoP: handle }, key };
 }
 
 /** CIBA Core §7.3; an absent or non-positive `interval` means the client's default (5 s). */
@@ -40,18 +58,21 @@ export function toAcknowledgement(ack: client.BackchannelAuthenticationResponse)
  * One CIBA token request (CIBA Core §10.1) for `authReqId`: the token when approved, else what the
  * poller does next. A configuration still being discovered counts as part of the request (a
  * failed discovery is an outcome, not a throw). `onDenied` tells a denial from an expiry where
- * the server says access_denied for both (Auth0).
+ * the server says access_denied for both (Auth0). With `dpop` the request carries a DPoP proof,
+ * so that the on-behalf-of token is bound to the agent's key (RFC 9449 §5).
  */
 export async function pollCibaGrant(
   configuration: client.Configuration | Promise<client.Configuration>,
   authReqId: string,
-  onDenied?: (description: string | undefined) => "denied" | "expired",
+  options: { onDenied?: (description: string | undefined) => "denied" | "expired"; dpop?: DPoPKeySource } = {},
 ): Promise<CibaPollOutcome> {
   try {
-    const response = await client.genericGrantRequest(await configuration, CIBA_GRANT_TYPE, { auth_req_id: authReqId });
-    return { kind: "approved", token: toTokenResult(response) };
+    const config = await configuration;
+    const dpop = await dpopFor(config, options.dpop);
+    const response = await client.genericGrantRequest(config, CIBA_GRANT_TYPE, { auth_req_id: authReqId }, dpop.options);
+    return { kind: "approved", token: toTokenResult(response, dpop.key) };
   } catch (error) {
-    return toPollOutcome(await classifyOAuthError(error), onDenied);
+    return toPollOutcome(await classifyOAuthError(error), options.onDenied);
   }
 }
 
@@ -61,8 +82,19 @@ export const actSubActor = (claims: TokenClaims): string | undefined => (typeof 
 /** The granted authorization_details: from the token response, else the token's claim. */
 export const grantedDetails = (token: TokenResult): unknown[] | undefined => token.authorizationDetails ?? token.claims.authorization_details;
 
-export function toTokenResult(response: client.TokenEndpointResponse): TokenResult {
+/**
+ * The token as the agent keeps it. `dpop` is the key the request's proof was signed with: a
+ * `token_type: DPoP` answer is bound to it (RFC 9449 §5); such an answer to a request without a
+ * proof is refused, and a `Bearer` answer to one with a proof is a plain bearer token (the server
+ * chose not to bind it).
+ */
+export function toTokenResult(response: client.TokenEndpointResponse, dpop?: DPoPKey): TokenResult {
+  const bound = response.token_type.toLowerCase() === "dpop";
+  if (bound && !dpop) throw new UntrustedResponseError("the server issued a DPoP token to a request without a DPoP proof");
   const claims = decodeTokenClaims(response.access_token);
+  if (bound && claims.cnf?.jkt !== undefined && claims.cnf.jkt !== dpop!.thumbprint) {
+    throw new UntrustedResponseError("the DPoP token is bound to another key than the one that signed the request's proof");
+  }
   const expiresIn = typeof response.expires_in === "number" ? response.expires_in : undefined;
   const expiresAt = expiresIn !== undefined ? new Date(Date.now() + expiresIn * 1000) : claims.exp ? new Date(claims.exp * 1000) : new Date(Date.now() + 300_000);
   const details = (response as { authorization_details?: unknown }).authorization_details;
@@ -72,5 +104,6 @@ export function toTokenResult(response: client.TokenEndpointResponse): TokenResu
     scopes: scopesOf(response.scope ?? claims.scope),
     claims,
     authorizationDetails: Array.isArray(details) ? details : undefined,
+    ...(bound ? { dpop } : {}),
   };
 }

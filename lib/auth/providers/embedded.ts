@@ -1,6 +1,7 @@
 import "server-only";
 import * as client from "openid-client";
 import type { FetchLike } from "../app-fetch";
+import { createDPoPKeySource } from "../dpop";
 import { createConfigurationLoader } from "../oidc-config";
 import {
   ACCESS_TOKEN_TYPE,
@@ -8,6 +9,7 @@ import {
   AGENT_SCOPE,
   agentTokenFailure,
   cibaRequestFailure,
+  dpopFor,
   grantedDetails,
   pollCibaGrant,
   toAcknowledgement,
@@ -25,7 +27,12 @@ import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type 
  * - CIBA (OpenID CIBA Core 1.0, poll mode): login_hint, binding_message, authorization_details
  *   (RFC 9396) with the frozen order, the agent token as actor_token (RFC 8693 §2.1);
  * - OBO token: `sub` = the user, `act.sub` = the agent, the granted order in the token response
- *   and as a JWT claim.
+ *   and as a JWT claim;
+ * - both tokens are DPoP-bound (RFC 9449 §5): the client-credentials request and every CIBA poll
+ *   carry a proof signed with the agent's in-memory key, so each token's `cnf.jkt` names that key
+ *   and /mcp refuses it without a fresh proof from the same key;
+ * - ID tokens (the CIBA grant answers one, scope openid) are verified against the server's JWKS
+ *   (oidc-config.ts).
  */
 
 export interface EmbeddedProfileOptions {
@@ -47,14 +54,17 @@ export function createEmbeddedProfile(options: EmbeddedProfileOptions): Provider
     fetch: options.fetch,
     allowHttp: options.allowHttp,
   });
+  const dpop = createDPoPKeySource();
 
   return {
     name: "embedded",
 
     async getAgentToken() {
       try {
-        const response = await client.clientCredentialsGrant(await configuration(), { scope: AGENT_SCOPE, resource: options.resource });
-        return toTokenResult(response);
+        const config = await configuration();
+        const proof = await dpopFor(config, dpop);
+        const response = await client.clientCredentialsGrant(config, { scope: AGENT_SCOPE, resource: options.resource }, proof.options);
+        return toTokenResult(response, proof.key);
       } catch (error) {
         throw await agentTokenFailure(error);
       }
@@ -69,7 +79,7 @@ export function createEmbeddedProfile(options: EmbeddedProfileOptions): Provider
       }
     },
 
-    pollCiba: (authReqId: string): Promise<CibaPollOutcome> => pollCibaGrant(configuration(), authReqId),
+    pollCiba: (authReqId: string): Promise<CibaPollOutcome> => pollCibaGrant(configuration(), authReqId, { dpop }),
 
     readActor: actSubActor,
 

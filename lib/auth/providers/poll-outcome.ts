@@ -9,6 +9,9 @@ import type { CibaPollOutcome } from "./types";
  */
 export function toPollOutcome(c: ClassifiedError, onDenied?: (description: string | undefined) => "denied" | "expired"): CibaPollOutcome {
   if (c.kind === "unreachable") return { kind: "unreachable", message: c.message };
+  // The answer arrived but failed the client's checks (a forged ID token, say): the request is
+  // over at the server, and what came back is never used.
+  if (c.kind === "untrusted") return { kind: "invalid", error: "invalid_response", description: c.message };
   switch (c.error) {
     case "authorization_pending":
       return { kind: "pending" };

@@ -8,6 +8,11 @@ import type { FetchLike } from "../app-fetch";
  * trip: WSO2 and Auth0 document fixed paths below their base URL / domain. `npm run doctor`
  * checks the discovery document against the same values, so a mismatch is reported before the
  * app runs rather than hidden by it.
+ *
+ * ID tokens are verified against `jwksUri` (enableNonRepudiationChecks; see oidc-config.ts). With
+ * no `id_token_signing_alg_values_supported` in this metadata, openid-client expects RS256, the
+ * default of both servers (WSO2 signs with the tenant's RSA key; Auth0's default JSON Web Token
+ * Signature Algorithm is RS256; an HS256-signed ID token is refused).
  */
 export interface StaticClientSettings {
   issuer: string;
@@ -39,5 +44,6 @@ export function createStaticConfiguration(s: StaticClientSettings): client.Confi
   // Plain http only for a server on this machine (a local server or a test fake); config.ts
   // refuses any other http URL before we get here.
   if (isLoopbackHttp(s.tokenEndpoint)) client.allowInsecureRequests(configuration);
+  client.enableNonRepudiationChecks(configuration);
   return configuration;
 }

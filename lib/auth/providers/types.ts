@@ -1,4 +1,5 @@
 import type { StockTradeDetail } from "../../orders/order";
+import type { DPoPKey } from "../dpop";
 import type { TokenClaims } from "../types";
 
 /**
@@ -18,6 +19,12 @@ export interface TokenResult {
   claims: TokenClaims;
   /** `authorization_details` from the token response (RFC 9396 §7), if the server returned them. */
   authorizationDetails?: unknown[];
+  /**
+   * The key the token is bound to, present exactly when the server answered `token_type: DPoP`
+   * (RFC 9449 §5): the token is then presented as `Authorization: DPoP` with a fresh proof signed
+   * by this key on every request. Absent: a bearer token (RFC 6750).
+   */
+  dpop?: DPoPKey;
 }
 
 /** What the agent asks the user to approve (OpenID CIBA Core §7.1). */

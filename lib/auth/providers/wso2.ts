@@ -3,6 +3,7 @@ import { decodeJwt } from "jose";
 import * as client from "openid-client";
 import type { AppConfig } from "../../config";
 import type { FetchLike } from "../app-fetch";
+import { createDPoPKeySource } from "../dpop";
 import { withCaFile } from "../../net/ca-fetch";
 import {
   ACCESS_TOKEN_TYPE,
@@ -10,6 +11,7 @@ import {
   AGENT_SCOPE,
   agentTokenFailure,
   cibaRequestFailure,
+  dpopFor,
   grantedDetails,
   pollCibaGrant,
   toAcknowledgement,
@@ -34,6 +36,13 @@ import { signInAgent } from "./wso2-app-native";
  *   server binds the trade to the approval recorded in the store ("pending-approval" rule).
  * - Expiry is `expired_token`; `slow_down` makes the poller wait longer; a redeemed id gives
  *   `invalid_request`.
+ * - DPoP (RFC 9449): the code exchange and every CIBA poll carry a proof signed with the agent's
+ *   in-memory key. An application whose access-token binding type is DPoP gets both tokens bound
+ *   (`token_type: DPoP`, `cnf.jkt`; WSO2's DPoP connector then requires the proof on every token
+ *   request of that client); any other binding type ignores the header and issues bearer tokens
+ *   (identity-oauth-dpop OauthDPoPInterceptorHandlerProxy#onPreTokenIssue).
+ * - ID tokens (the code exchange and the CIBA grant answer one) are verified against
+ *   {base}/oauth2/jwks (static-client.ts).
  *
  * Organisations (`/t/{tenant}`, `/o/{org}`) are part of the base URL; every path is below it.
  */
@@ -67,6 +76,7 @@ export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
     clientAuth: "client_secret_basic",
     fetch: o.fetch,
   });
+  const dpop = createDPoPKeySource();
   let warnedOwner = false;
 
   return {
@@ -84,8 +94,9 @@ export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
         fetch: o.fetch,
       });
       try {
-        const response = await client.genericGrantRequest(configuration, "authorization_code", { code, redirect_uri: o.redirectUri, code_verifier: codeVerifier });
-        return toTokenResult(response);
+        const proof = await dpopFor(configuration, dpop);
+        const response = await client.genericGrantRequest(configuration, "authorization_code", { code, redirect_uri: o.redirectUri, code_verifier: codeVerifier }, proof.options);
+        return toTokenResult(response, proof.key);
       } catch (error) {
         throw await agentTokenFailure(error);
       }
@@ -105,7 +116,7 @@ export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
       }
     },
 
-    pollCiba: (authReqId: string): Promise<CibaPollOutcome> => pollCibaGrant(configuration, authReqId),
+    pollCiba: (authReqId: string): Promise<CibaPollOutcome> => pollCibaGrant(configuration, authReqId, { dpop }),
 
     readActor: actSubActor,
 

@@ -98,11 +98,14 @@ export async function findApproval(db: Queryable, handle: string): Promise<Appro
   return rows[0] ? fromRow(rows[0]) : undefined;
 }
 
-/** Undecided, unexpired requests for one user: the approval-bombing guard counts these. */
-export async function countPendingApprovals(db: Queryable, accountId: string): Promise<number> {
+/**
+ * Undecided, unexpired requests of one client for one user: the approval-bombing guard counts
+ * these per client, so one client filling its share cannot starve another.
+ */
+export async function countPendingApprovals(db: Queryable, accountId: string, clientId: string): Promise<number> {
   const rows = await db.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM idp_approvals WHERE account_id = $1 AND status = 'pending' AND expires_at > now()",
-    [accountId],
+    "SELECT count(*)::int AS n FROM idp_approvals WHERE account_id = $1 AND client_id = $2 AND status = 'pending' AND expires_at > now()",
+    [accountId, clientId],
   );
   return rows[0]?.n ?? 0;
 }

@@ -37,11 +37,14 @@ export function createCibaFeature(deps: CibaDeps) {
     enabled: true,
     deliveryModes: ["poll"] as const,
 
-    /** login_hint → account id (§7.1), then the approval-bombing guard for that user. */
-    async processLoginHint(_ctx: KoaContextWithOIDC, loginHint: string) {
+    /**
+     * login_hint → account id (§7.1), then the approval-bombing guard for that user and the
+     * requesting client (authenticated by now: oidc-provider runs client authentication first).
+     */
+    async processLoginHint(ctx: KoaContextWithOIDC, loginHint: string) {
       const accountId = resolveLoginHint(investor, loginHint);
       if (!accountId) return undefined; // oidc-provider answers unknown_user_id
-      await assertPendingBelowLimit(db, accountId, config.idp.maxPendingPerUser);
+      await assertPendingBelowLimit(db, accountId, ctx.oidc.client!.clientId, config.idp.maxPendingPerUser);
       return accountId;
     },
 
@@ -128,12 +131,17 @@ function assertTradeIsForOneOrder(params: Record<string, unknown>) {
 
 export class TooManyPendingRequests extends errors.AccessDenied {}
 
-async function assertPendingBelowLimit(db: Queryable, accountId: string, limit: number) {
-  const pending = await countPendingApprovals(db, accountId);
+/**
+ * At most `limit` pending requests per client and user: per user alone, any client allowed to use
+ * CIBA could fill the user's slots and keep the agent from ever asking (starvation); per client
+ * alone, nothing would stop one client bombing the user.
+ */
+async function assertPendingBelowLimit(db: Queryable, accountId: string, clientId: string, limit: number) {
+  const pending = await countPendingApprovals(db, accountId, clientId);
   if (pending >= limit) {
     // access_denied is the CIBA §13 code for "the OP denied the request"; the description says why.
     throw new TooManyPendingRequests(
-      `too many pending approval requests for this user (${pending} of ${limit}); wait until one is approved, denied or expired`,
+      `too many pending approval requests from this client for this user (${pending} of ${limit}); wait until one is approved, denied or expired`,
     );
   }
 }

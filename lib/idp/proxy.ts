@@ -1,12 +1,20 @@
 import "server-only";
+import { declaredTooLarge, readLimitedBody } from "./body-limit";
 
 /**
  * Forwards a request for PUBLIC_URL/oidc/* to the embedded server's loopback listener and its
- * answer back, unchanged: method, path and query, headers (cookies included), the body as a
- * stream, and redirects as they are (`redirect: "manual"`, Location untouched). The public
- * origin goes along as X-Forwarded-Host / -Proto, which oidc-provider trusts (provider.proxy),
- * so discovery and every URL it builds use PUBLIC_URL, the origin its issuer names.
+ * answer back, unchanged: method, path and query, headers (cookies, Origin and Sec-Fetch-Site
+ * included: the approval page checks them), the body, and redirects as they are
+ * (`redirect: "manual"`, Location untouched). The public origin goes along as X-Forwarded-Host /
+ * -Proto, which oidc-provider trusts (provider.proxy), so discovery and every URL it builds use
+ * PUBLIC_URL, the origin its issuer names.
+ *
+ * Bodies are small forms and JSON (oidc-provider itself stops at 56 KiB): a body over
+ * MAX_PROXY_BODY_BYTES is refused with 413 before it is forwarded, on its Content-Length before a
+ * byte is read, or as soon as a chunked body crosses the limit.
  */
+export const MAX_PROXY_BODY_BYTES = 64 * 1024;
+
 const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
@@ -26,7 +34,8 @@ export async function proxyToEmbeddedIdp(request: Request, port: number, publicU
 
   const headers = new Headers();
   request.headers.forEach((value, name) => {
-    // The body is re-streamed, so its length and encoding are the fetch's business.
+    // The body is sent again, so its length and encoding are the fetch's business. (Node's fetch
+    // sets its own Sec-Fetch-Mode; Origin and Sec-Fetch-Site go through as they came.)
     if (!HOP_BY_HOP.has(name) && name !== "content-length" && !name.startsWith("x-forwarded-")) headers.set(name, value);
   });
   headers.set("x-forwarded-host", pub.host);
@@ -35,12 +44,14 @@ export async function proxyToEmbeddedIdp(request: Request, port: number, publicU
   if (forwardedFor) headers.set("x-forwarded-for", forwardedFor);
 
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
+  if (hasBody && declaredTooLarge(request, MAX_PROXY_BODY_BYTES)) return tooLarge();
+  const body = hasBody && request.body !== null ? await readLimitedBody(request, MAX_PROXY_BODY_BYTES) : undefined;
+  if (hasBody && request.body !== null && body === undefined) return tooLarge();
   const upstream = await fetch(target, {
     method: request.method,
     headers,
-    body: hasBody ? request.body : undefined,
+    body,
     redirect: "manual",
-    duplex: "half",
     signal: request.signal,
   } as RequestInit);
 
@@ -56,6 +67,13 @@ export async function proxyToEmbeddedIdp(request: Request, port: number, publicU
     statusText: upstream.statusText,
     headers: out,
   });
+}
+
+function tooLarge(): Response {
+  return Response.json(
+    { error: "invalid_request", error_description: `request body larger than ${MAX_PROXY_BODY_BYTES} bytes` },
+    { status: 413, headers: { "Cache-Control": "no-store" } },
+  );
 }
 
 function hasBodyStatus(status: number): boolean {

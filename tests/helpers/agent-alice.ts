@@ -74,21 +74,27 @@ export class Alice {
     return this.get(base);
   }
 
+  private lastCsrf: string | undefined;
+
+  /** The form token of the page last shown (the hidden `csrf` field). */
   private csrf(): string {
-    for (const [name, value] of this.cookies) if (name.toLowerCase().includes("csrf")) return value;
-    throw new Error("no CSRF cookie");
+    if (!this.lastCsrf) throw new Error("no form token on the approval page");
+    return this.lastCsrf;
   }
 
   private async get(url: string): Promise<string> {
     const res = await fetch(url, { headers: { cookie: this.cookieHeader() }, redirect: "manual" });
     this.keepCookies(res);
-    return res.text();
+    const html = await res.text();
+    this.lastCsrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? this.lastCsrf;
+    return html;
   }
 
   private async post(url: string, form: Record<string, string>): Promise<void> {
     const res = await fetch(url, {
       method: "POST",
-      headers: { cookie: this.cookieHeader(), "content-type": "application/x-www-form-urlencoded" },
+      // A browser names the page's origin on every POST; the approval page refuses a POST without it.
+      headers: { cookie: this.cookieHeader(), "content-type": "application/x-www-form-urlencoded", origin: new URL(url).origin },
       body: new URLSearchParams(form).toString(),
       redirect: "manual",
     });

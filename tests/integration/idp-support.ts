@@ -160,12 +160,15 @@ export class ApprovalPageUser {
   async post(url: string, form: Record<string, string>): Promise<{ status: number; location: string | null; html: string }> {
     const res = await fetch(url, {
       method: "POST",
-      headers: { cookie: this.cookieHeader(), "content-type": "application/x-www-form-urlencoded" },
+      // A browser names the page's origin on every POST; the approval page refuses a POST without it.
+      headers: { cookie: this.cookieHeader(), "content-type": "application/x-www-form-urlencoded", origin: new URL(url).origin },
       body: new URLSearchParams(form),
       redirect: "manual",
     });
     this.remember(res);
-    return { status: res.status, location: res.headers.get("location"), html: await res.text() };
+    const html = await res.text();
+    this.csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? this.csrf;
+    return { status: res.status, location: res.headers.get("location"), html };
   }
 
   /** Approve link → sign in → decide; returns the final page. */

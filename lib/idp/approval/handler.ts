@@ -3,12 +3,14 @@ import { randomBytes } from "node:crypto";
 import type { Provider } from "oidc-provider";
 import type { AppConfig } from "../../config";
 import type { Queryable } from "../../store/db";
-import { type Investor, resolveLoginHint, verifyInvestorCredentials } from "../accounts";
+import { type Investor, verifyInvestorCredentials } from "../accounts";
 import { type Approval, findApproval } from "../approvals";
 import { stockTrades } from "../authorization-details";
+import { declaredTooLarge, readLimitedBody } from "../body-limit";
 import type { SignInLimiter } from "../rate-limit";
 import { decide } from "./decide";
 import { COUNTDOWN_SCRIPT, pageCsp, renderFrame } from "./layout";
+import { crossOriginProblem } from "./origin-check";
 import {
   APPROVAL_PATH,
   badRequestView,
@@ -20,17 +22,28 @@ import {
   signInView,
   unknownView,
 } from "./pages";
-import { CSRF_COOKIE, csrfMatches, newCsrfToken, parseCookies, serializeCookie, SESSION_COOKIE, SESSION_TTL_SECONDS, type SessionCodec } from "./session";
+import {
+  BROWSER_COOKIE,
+  browserNonces,
+  cookieValues,
+  newBrowserNonce,
+  serializeCookie,
+  SESSION_COOKIE,
+  SESSION_TTL_SECONDS,
+  type SessionCodec,
+} from "./session";
 
 /**
  * The approval page, served by the embedded server under /oidc/approve (reached from the email):
  *
  *   GET  /oidc/approve/{handle}[?decision=deny]  sign-in form, or the request with Approve / Deny
- *   POST /oidc/approve/{handle}/sign-in          password sign-in (CSRF-checked, rate-limited)
- *   POST /oidc/approve/{handle}/decision         the decision (CSRF- and session-checked)
+ *   POST /oidc/approve/{handle}/sign-in          password sign-in for this one request
+ *   POST /oidc/approve/{handle}/decision         the decision
  *
- * GET never changes anything: the email's links only open the page. Every POST ends in a 303 to
- * the GET (post/redirect/get), which then shows the current state: pending, decided or expired.
+ * GET never changes anything: the email's links only open the page. Every POST passes, in this
+ * order: the origin check (403), the size limit (413), the form token bound to this browser or
+ * session and this handle (403), then its own checks; it ends in a 303 to the GET
+ * (post/redirect/get), which shows the current state: pending, decided or expired.
  */
 
 export interface ApprovalHandlerDeps {
@@ -44,76 +57,102 @@ export interface ApprovalHandlerDeps {
 }
 
 const ROUTE = new RegExp(`^${APPROVAL_PATH}/(apr_[A-Za-z0-9_-]{20,80})(?:/(sign-in|decision))?$`);
-const MAX_FORM_BYTES = 4096;
+export const MAX_FORM_BYTES = 4096;
+
+type Page = (status: number, title: string, body: string, extra?: Record<string, string>) => Response;
 
 export function createApprovalHandler(deps: ApprovalHandlerDeps) {
   const secure = deps.config.publicUrl.startsWith("https://");
-  const cookieOptions = (maxAgeSeconds: number) => ({ path: APPROVAL_PATH, secure, maxAgeSeconds });
+  const publicOrigin = new URL(deps.config.publicUrl).origin;
+  const browserCookie = (nonce: string) => serializeCookie(BROWSER_COOKIE, nonce, { path: APPROVAL_PATH, secure, maxAgeSeconds: 3600, sameSite: "Lax" });
+  // Scoped to the one request's path; Strict, as nothing cross-site ever needs it.
+  const sessionCookie = (handle: string, value: string, maxAgeSeconds: number) =>
+    serializeCookie(SESSION_COOKIE, value, { path: `${APPROVAL_PATH}/${handle}`, secure, maxAgeSeconds, sameSite: "Strict" });
 
   return async function handleApproval(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const match = ROUTE.exec(url.pathname);
-    const cookies = parseCookies(request.headers.get("cookie"));
-    const csrf = cookies[CSRF_COOKIE] ?? newCsrfToken();
-    const setCookies = cookies[CSRF_COOKIE] ? [] : [serializeCookie(CSRF_COOKIE, csrf, cookieOptions(3600))];
-    const page = (status: number, title: string, body: string) => html(status, title, body, setCookies);
+    const cookieHeader = request.headers.get("cookie");
+    const nonces = browserNonces(cookieValues(cookieHeader, BROWSER_COOKIE));
+    const nonce = nonces[0] ?? newBrowserNonce();
+    const setCookies = nonces.length ? [] : [browserCookie(nonce)];
+    const page: Page = (status, title, body, extra) => html(status, title, body, setCookies, extra);
 
     if (!match) return page(404, "Not found", unknownView());
     const [, handle, action] = match as unknown as [string, string, string | undefined];
-    const approval = await findApproval(deps.db, handle);
-    if (!approval) return page(404, "Request not found", unknownView());
-    const view = toView(deps, approval);
 
     if (request.method === "GET" && !action) {
-      if (approval.status !== "pending") return page(200, approval.status === "approved" ? "Approved" : "Denied", resultView(view, approval.status));
-      if (approval.expiresAt.getTime() <= Date.now()) return page(410, "Expired", expiredView(view));
-      const decision: Decision = url.searchParams.get("decision") === "deny" ? "deny" : "approve";
-      const signedIn = deps.sessions.read(cookies[SESSION_COOKIE]);
-      if (signedIn !== approval.accountId) {
-        return page(200, "Sign in", signInView(view, { csrf, username: deps.investor.email, decision }));
-      }
-      return page(200, "Approve?", decisionView(view, { csrf, preselected: decision, signedInAs: deps.investor.email }));
+      const approval = await findApproval(deps.db, handle);
+      if (!approval) return page(404, "Request not found", unknownView());
+      return showRequest(deps, page, url, approval, nonce, cookieHeader);
     }
-
     if (request.method !== "POST" || !action) return page(405, "Not allowed", badRequestView("This address only accepts the approval forms."));
-    const form = await readForm(request);
-    if (!form) return page(400, "Bad request", badRequestView("The form could not be read. Go back and try again."));
-    if (!csrfMatches(cookies[CSRF_COOKIE], form.get("csrf"))) {
-      return page(403, "Expired form", badRequestView("This form expired or did not come from this page. Open the link from the email again."));
+
+    const crossOrigin = crossOriginProblem(request, publicOrigin);
+    if (crossOrigin) {
+      console.warn(`[idp] refused an approval-page POST: ${crossOrigin}`);
+      return page(403, "Refused", badRequestView("This form did not come from this page. Open the link from the email again."));
     }
+    const form = await readForm(request);
+    if (form === "too_large") return page(413, "Too large", badRequestView("The form was too large. Go back and try again."));
+    if (!form) return page(400, "Bad request", badRequestView("The form could not be read. Go back and try again."));
+    const approval = await findApproval(deps.db, handle);
+    if (!approval) return page(404, "Request not found", unknownView());
+    const expiredForm = () =>
+      page(403, "Expired form", badRequestView("This form expired or did not come from this page. Open the link from the email again."));
     const back = (decision?: string, cookie?: string) =>
       redirect(`${APPROVAL_PATH}/${handle}${decision === "deny" ? "?decision=deny" : ""}`, cookie ? [...setCookies, cookie] : setCookies);
 
     if (action === "sign-in") {
+      if (!(await deps.sessions.formTokenValid(form.get("csrf"), "sign-in", handle, nonces))) return expiredForm();
       const decision: Decision = form.get("decision") === "deny" ? "deny" : "approve";
       if (approval.status !== "pending" || approval.expiresAt.getTime() <= Date.now()) return back();
       const username = (form.get("username") ?? "").slice(0, 200);
-      // Keyed by the account it would sign in to (email and user id count as one), and by address.
-      const account = resolveLoginHint(deps.investor, username) ?? username.trim().toLowerCase();
-      const keys = [`account:${account}`, `ip:${clientAddress(request)}`];
+      // Whatever name was typed, a failure here is a guess at the account this request is for.
+      const keys = [`account:${approval.accountId}`, `source:${clientAddress(request)}`];
       const wait = deps.limiter.retryAfterSeconds(keys);
       if (wait > 0) {
-        const error = `Too many sign-in attempts. Try again in ${wait} seconds.`;
-        return html(429, "Sign in", signInView(view, { csrf, username, decision, error }), setCookies, { "Retry-After": String(wait) });
+        const csrf = await deps.sessions.formToken("sign-in", handle, nonce);
+        const error = `Too many sign-in attempts. Try again in ${wait} second${wait === 1 ? "" : "s"}.`;
+        return page(429, "Sign in", signInView(toView(deps, approval), { csrf, username, decision, error }), { "Retry-After": String(wait) });
       }
       const accountId = verifyInvestorCredentials(deps.investor, deps.investorPassword, username, form.get("password") ?? "");
       if (!accountId || accountId !== approval.accountId) {
         deps.limiter.recordFailure(keys);
-        return page(401, "Sign in", signInView(view, { csrf, username, decision, error: "Wrong email or password." }));
+        const csrf = await deps.sessions.formToken("sign-in", handle, nonce);
+        return page(401, "Sign in", signInView(toView(deps, approval), { csrf, username, decision, error: "Wrong email or password." }));
       }
       deps.limiter.reset(keys[0]!);
-      console.log(`[idp] ${accountId} signed in on the approval page`);
-      return back(decision, serializeCookie(SESSION_COOKIE, deps.sessions.issue(accountId), cookieOptions(SESSION_TTL_SECONDS)));
+      console.log(`[idp] ${accountId} signed in on the approval page of mail ${approval.mailId}`);
+      const { value } = await deps.sessions.issue(accountId, handle);
+      return back(decision, sessionCookie(handle, value, SESSION_TTL_SECONDS));
     }
 
     // action === "decision"
     const decision = form.get("decision");
+    const session = await deps.sessions.read(cookieValues(cookieHeader, SESSION_COOKIE), handle);
+    if (!session || session.accountId !== approval.accountId) return back(decision ?? undefined);
+    if (!(await deps.sessions.formTokenValid(form.get("csrf"), "decision", handle, [session.sessionId]))) return expiredForm();
     if (decision !== "approve" && decision !== "deny") return page(400, "Bad request", badRequestView("Choose Approve or Deny."));
-    if (deps.sessions.read(cookies[SESSION_COOKIE]) !== approval.accountId) return back(decision);
     const outcome = await decide(deps.provider, deps.db, approval, decision);
     if (outcome !== "not_pending") console.log(`[idp] ${approval.accountId} ${outcome} the request of client ${approval.clientId} (mail ${approval.mailId})`);
-    return back();
+    // The session was for this request only, which is now decided.
+    return back(undefined, sessionCookie(handle, "", 0));
   };
+}
+
+async function showRequest(deps: ApprovalHandlerDeps, page: Page, url: URL, approval: Approval, nonce: string, cookieHeader: string | null): Promise<Response> {
+  const view = toView(deps, approval);
+  if (approval.status !== "pending") return page(200, approval.status === "approved" ? "Approved" : "Denied", resultView(view, approval.status));
+  if (approval.expiresAt.getTime() <= Date.now()) return page(410, "Expired", expiredView(view));
+  const decision: Decision = url.searchParams.get("decision") === "deny" ? "deny" : "approve";
+  const session = await deps.sessions.read(cookieValues(cookieHeader, SESSION_COOKIE), approval.handle);
+  if (!session || session.accountId !== approval.accountId) {
+    const csrf = await deps.sessions.formToken("sign-in", approval.handle, nonce);
+    return page(200, "Sign in", signInView(view, { csrf, username: deps.investor.email, decision }));
+  }
+  const csrf = await deps.sessions.formToken("decision", approval.handle, session.sessionId);
+  return page(200, "Approve?", decisionView(view, { csrf, preselected: decision, signedInAs: deps.investor.email }));
 }
 
 function toView({ config }: ApprovalHandlerDeps, a: Approval): RequestView {
@@ -128,18 +167,26 @@ function toView({ config }: ApprovalHandlerDeps, a: Approval): RequestView {
   };
 }
 
-async function readForm(request: Request): Promise<URLSearchParams | undefined> {
+/** The urlencoded form, read up to MAX_FORM_BYTES: "too_large" past that, undefined if not a form. */
+async function readForm(request: Request): Promise<URLSearchParams | "too_large" | undefined> {
+  if (declaredTooLarge(request, MAX_FORM_BYTES)) return "too_large";
   if (!(request.headers.get("content-type") ?? "").startsWith("application/x-www-form-urlencoded")) return undefined;
-  const text = await request.text();
-  return text.length > MAX_FORM_BYTES ? undefined : new URLSearchParams(text);
+  const bytes = await readLimitedBody(request, MAX_FORM_BYTES);
+  if (!bytes) return "too_large";
+  try {
+    return new URLSearchParams(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
- * The client's address as the proxy reported it. Next.js keeps an X-Forwarded-For the client sent
- * itself, so this key can be dodged; the per-account key above is the one that always holds.
+ * The client's address as the nearest proxy reported it: the last X-Forwarded-For entry (a proxy
+ * in front appends the peer it saw; entries before it are the client's word). Without a proxy
+ * the whole header is the client's word, which is why rate-limit.ts gives this key a short cap.
  */
 function clientAddress(request: Request): string {
-  return request.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || "unknown";
+  return request.headers.get("x-forwarded-for")?.split(",").pop()?.trim().slice(0, 64) || "unknown";
 }
 
 function html(status: number, title: string, body: string, setCookies: string[], extra: Record<string, string> = {}): Response {
@@ -149,7 +196,8 @@ function html(status: number, title: string, body: string, setCookies: string[],
     "Cache-Control": "no-store",
     "Content-Security-Policy": pageCsp(nonce),
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    // Not no-referrer: under it a browser posts its own forms with `Origin: null` (origin-check.ts).
+    "Referrer-Policy": "same-origin",
     ...extra,
   });
   for (const c of setCookies) headers.append("Set-Cookie", c);

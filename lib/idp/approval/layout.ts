@@ -59,7 +59,7 @@ const SHIELD = `<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" strok
 export function renderFrame(frame: PageFrame): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${e(frame.title)} · Sleeping Guardian</title><style>${STYLE}</style></head>
+<meta name="referrer" content="same-origin"><title>${e(frame.title)} · Sleeping Guardian</title><style>${STYLE}</style></head>
 <body><div class="wrap"><div class="brand">${SHIELD}Sleeping Guardian <small>Identity</small></div>
 <main class="card">${frame.body}</main>
 <footer>Embedded identity server (development) · approvals for CIBA requests</footer></div>

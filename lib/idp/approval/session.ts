@@ -1,22 +1,44 @@
 import "server-only";
-import { createHmac, randomBytes } from "node:crypto";
+import { hkdfSync, randomBytes } from "node:crypto";
+import { sealData, unsealData } from "iron-session";
 import { constantTimeEqual } from "../constant-time";
 
 /**
- * Cookies of the approval page. The session cookie says "Alice signed in here recently": the
- * account id and an expiry, HMAC-signed with a key from the store. The CSRF cookie holds a random
- * token that every form repeats in a hidden field (double submit); a page on another site can
- * neither read the cookie nor make the browser send a matching field. Both are HttpOnly,
- * SameSite=Lax and scoped to the approval page's path.
+ * Cookies and form tokens of the approval page.
+ *
+ * - The session cookie says "this browser signed in for this one request": the account, the
+ *   request's handle, a random session id and an expiry, sealed (encrypted and authenticated) with
+ *   iron-session under a key derived from the store's cookie key. It is scoped to that request's
+ *   path and only ever accepted for that handle, so signing in on A's page cannot decide B.
+ * - The browser cookie is a random pre-session nonce: it exists so that the sign-in form's token
+ *   has something of this browser to be bound to before there is a session.
+ * - A form token (the hidden `csrf` field) is sealed too and names its purpose, the handle and what
+ *   it is bound to: the browser nonce for the sign-in form, the session id for the decision form.
+ *   It is never a copy of a cookie, so a cookie set from another port of the same host (cookies
+ *   ignore ports) gives an attacker nothing to submit.
+ *
+ * Cookies are HttpOnly and SameSite; the Origin / Sec-Fetch-Site check in origin-check.ts is the
+ * first line against cross-origin posts, these tokens the second.
  */
 export const SESSION_COOKIE = "sg_idp_session";
-export const CSRF_COOKIE = "sg_idp_csrf";
+export const BROWSER_COOKIE = "sg_idp_browser";
 export const SESSION_TTL_SECONDS = 15 * 60;
+/** A form may stay open while the user reads it; its session or request expires first anyway. */
+export const FORM_TOKEN_TTL_SECONDS = 60 * 60;
+
+export type FormPurpose = "sign-in" | "decision";
+
+export interface ApprovalSession {
+  accountId: string;
+  handle: string;
+  sessionId: string;
+}
 
 export interface CookieOptions {
   path: string;
   secure: boolean;
   maxAgeSeconds: number;
+  sameSite: "Strict" | "Lax";
 }
 
 export function parseCookies(header: string | null): Record<string, string> {
@@ -30,39 +52,92 @@ export function parseCookies(header: string | null): Record<string, string> {
   return out;
 }
 
-export function serializeCookie(name: string, value: string, o: CookieOptions): string {
-  return `${name}=${value}; Path=${o.path}; Max-Age=${o.maxAgeSeconds}; HttpOnly; SameSite=Lax${o.secure ? "; Secure" : ""}`;
+/**
+ * Every value sent for one cookie name. A browser sends several when cookies of the same name
+ * exist for different paths or domains (one of them may have been planted by another site on
+ * this host), so readers try each instead of trusting the first.
+ */
+export function cookieValues(header: string | null, name: string): string[] {
+  const out: string[] = [];
+  for (const part of (header ?? "").split(";")) {
+    const i = part.indexOf("=");
+    if (i >= 1 && part.slice(0, i).trim() === name) out.push(part.slice(i + 1).trim());
+  }
+  return out;
 }
 
-export function newCsrfToken(): string {
+export function serializeCookie(name: string, value: string, o: CookieOptions): string {
+  return `${name}=${value}; Path=${o.path}; Max-Age=${o.maxAgeSeconds}; HttpOnly; SameSite=${o.sameSite}${o.secure ? "; Secure" : ""}`;
+}
+
+const NONCE = /^[A-Za-z0-9_-]{43}$/;
+
+export function newBrowserNonce(): string {
   return randomBytes(32).toString("base64url");
 }
 
-/** True when the form's CSRF field matches the cookie (constant-time). */
-export function csrfMatches(cookieValue: string | undefined, formValue: string | null): boolean {
-  if (!cookieValue || !formValue) return false;
-  return constantTimeEqual(formValue, cookieValue);
+/** The well-formed browser nonces among the cookie values. */
+export function browserNonces(values: string[]): string[] {
+  return values.filter((v) => NONCE.test(v));
 }
 
-export function createSessionCodec(key: string, ttlSeconds = SESSION_TTL_SECONDS) {
-  const sign = (body: string) => createHmac("sha256", key).update(`approval-session.${body}`).digest("base64url");
+type Sealed =
+  | { k: "session"; sub: string; h: string; sid: string; exp: number }
+  | { k: "form"; p: FormPurpose; h: string; b: string; exp: number };
+
+const MAX_SEAL_LENGTH = 2048;
+
+/**
+ * Seals and opens the page's sessions and form tokens. `now` is injectable for tests; iron-session
+ * also enforces its own TTL against the real clock.
+ */
+export function createSessionCodec(cookieKey: string, ttlSeconds = SESSION_TTL_SECONDS) {
+  // A key of its own for this page, derived from the store's cookie key (which oidc-provider
+  // also uses, for its own cookies).
+  const password = Buffer.from(hkdfSync("sha256", cookieKey, "sleeping-guardian", "approval-page-seal", 32)).toString("hex");
+
+  const seal = (data: Sealed, ttl: number) => sealData(data, { password, ttl });
+  async function open(value: string): Promise<Partial<Sealed>> {
+    if (!value || value.length > MAX_SEAL_LENGTH) return {};
+    try {
+      return (await unsealData<Sealed>(value, { password, ttl: Math.max(ttlSeconds, FORM_TOKEN_TTL_SECONDS) })) as Partial<Sealed>;
+    } catch {
+      return {};
+    }
+  }
+
   return {
-    issue(accountId: string, now = Date.now()): string {
-      const body = Buffer.from(JSON.stringify({ sub: accountId, exp: Math.floor(now / 1000) + ttlSeconds })).toString("base64url");
-      return `${body}.${sign(body)}`;
+    /** A session for one account on one request's page. */
+    async issue(accountId: string, handle: string, now = Date.now()): Promise<{ value: string; session: ApprovalSession }> {
+      const sid = randomBytes(16).toString("base64url");
+      const value = await seal({ k: "session", sub: accountId, h: handle, sid, exp: Math.floor(now / 1000) + ttlSeconds }, ttlSeconds);
+      return { value, session: { accountId, handle, sessionId: sid } };
     },
-    /** The signed-in account, or undefined for a missing, forged or expired cookie. */
-    read(value: string | undefined, now = Date.now()): string | undefined {
-      if (!value) return undefined;
-      const [body, signature, extra] = value.split(".");
-      if (!body || !signature || extra !== undefined || !constantTimeEqual(signature, sign(body))) return undefined;
-      try {
-        const { sub, exp } = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as { sub?: unknown; exp?: unknown };
-        if (typeof sub !== "string" || typeof exp !== "number" || exp * 1000 <= now) return undefined;
-        return sub;
-      } catch {
-        return undefined;
+
+    /** The first of the cookie values that is a live session for this handle; undefined if none. */
+    async read(values: string[], handle: string, now = Date.now()): Promise<ApprovalSession | undefined> {
+      for (const value of values) {
+        const s = await open(value);
+        if (s.k !== "session" || s.h !== handle || typeof s.sub !== "string" || typeof s.sid !== "string") continue;
+        if (typeof s.exp !== "number" || s.exp * 1000 <= now) continue;
+        return { accountId: s.sub, handle: s.h, sessionId: s.sid };
       }
+      return undefined;
+    },
+
+    /** The hidden `csrf` field for a form of this purpose, on this handle's page, for this binding. */
+    formToken(purpose: FormPurpose, handle: string, binding: string, now = Date.now()): Promise<string> {
+      return seal({ k: "form", p: purpose, h: handle, b: binding, exp: Math.floor(now / 1000) + FORM_TOKEN_TTL_SECONDS }, FORM_TOKEN_TTL_SECONDS);
+    },
+
+    /** True when the field was made by formToken for this purpose and handle, bound to one of `bindings`. */
+    async formTokenValid(token: string | null, purpose: FormPurpose, handle: string, bindings: string[], now = Date.now()): Promise<boolean> {
+      if (!token) return false;
+      const t = await open(token);
+      if (t.k !== "form" || t.p !== purpose || t.h !== handle || typeof t.b !== "string") return false;
+      if (typeof t.exp !== "number" || t.exp * 1000 <= now) return false;
+      const bound = t.b;
+      return bindings.some((b) => constantTimeEqual(b, bound));
     },
   };
 }

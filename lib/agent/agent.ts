@@ -14,7 +14,8 @@ import { Broker, type BrokerPort, type Quote } from "./broker";
 import type { AgentContext } from "./context";
 import type { Mandate } from "./mandate";
 import { selectModel, type ModelChoice } from "./models/select";
-import { cancelOpenWork, findApprovalForOrder, setOrderStatus, type AgentPatch, type AgentRow } from "./repository";
+import { recoverFromLedger } from "./recovery";
+import { cancelOpenWork, closeOrderUnlessTraded, findApprovalForOrder, type AgentPatch, type AgentRow } from "./repository";
 import { mandateFrom, readMandate, readPaused, writeMandate, writePaused, type MandateInForce } from "./settings";
 import { hasOpenOrder, isTerminal, type AgentEvent } from "./state-machine";
 import { AgentStateStore } from "./state-store";
@@ -30,8 +31,11 @@ import type { AgentView } from "./view";
  * threshold, nothing is open, the cooldown has passed and the agent is armed, it starts one unit
  * of work: ask the model, freeze the order, meet the broker's 403, ask Alice through CIBA, wait,
  * and trade with the OBO token (steps.ts, approval.ts). Ticks go on while that work waits, so the
- * dashboard keeps moving. State is persisted at every transition; a restart resumes a pending
- * approval, and an interrupted proposal or trade ends as FAILED (it needs a new approval).
+ * dashboard keeps moving. State is persisted at every transition. After a restart the agent
+ * reads what happened from the store before it does anything (recovery.ts): a trade in the
+ * ledger makes the run DONE, a pending approval is polled again, and an interrupted proposal or
+ * trade ends as FAILED, without asking Alice again during the same fall when the interrupted
+ * step may already have reached the broker or the identity server.
  */
 export interface AgentDeps {
   config: AppConfig;
@@ -153,6 +157,8 @@ export class Agent {
   }
 
   async resume(): Promise<void> {
+    // The pause may have stopped a proposal or a trade mid-step; nothing runs while paused.
+    if (this.running && this.paused && !this.work) await this.recoverInterruptedWork();
     this.paused = false;
     this.report.retryAt = 0;
     await writePaused(this.deps.db, false);
@@ -203,8 +209,12 @@ export class Agent {
       const orderId = s.orderId;
       this.startWork(async (ctx) => {
         const approval = await findApprovalForOrder(this.deps.db, orderId);
-        if (approval?.status === "pending") return awaitApprovalAndExecute(ctx, approval);
-        await ctx.transition("approval_failed", { reason: "the pending approval record is missing", cooldownUntil: cooldown(ctx) });
+        if (approval?.status !== "pending") {
+          await recoverFromLedger(ctx, "restart");
+          return;
+        }
+        await awaitApprovalAndExecute(ctx, approval);
+        await this.disarmIfResumedRequestFailed(ctx, orderId);
       });
       return;
     }
@@ -245,24 +255,35 @@ export class Agent {
     this.workAbort = undefined;
   }
 
-  /** A bug or an unforeseen error in a step: no trade, FAILED, cooldown. */
+  /**
+   * A bug or an unforeseen error in a step: no trade, FAILED, cooldown. An order that traded is
+   * left alone (the ledger check before settling records it); an error while EXECUTING may have
+   * come after the broker call, so the agent does not ask again during this fall.
+   */
   private async failUnexpectedly(error: unknown): Promise<void> {
     const reason = `unexpected error: ${error instanceof Error ? error.message.slice(0, 200) : "unknown"}`;
-    if (this.state.orderId && hasOpenOrder(this.state.state)) await setOrderStatus(this.deps.db, this.state.orderId, "failed", reason);
+    const { state, orderId } = this.state;
+    if (orderId && hasOpenOrder(state)) await closeOrderUnlessTraded(this.deps.db, orderId, "failed", reason);
     await this.log("error", "agent.failed", `No trade: ${reason}.`);
-    const event: AgentEvent | undefined =
-      this.state.state === "PROPOSING" || this.state.state === "EXECUTING" ? "interrupted" : this.state.state === "AWAITING_APPROVAL" ? "approval_failed" : undefined;
-    if (event) await this.transition(event, { reason, cooldownUntil: this.cooldownUntil() });
+    const event: AgentEvent | undefined = state === "PROPOSING" || state === "EXECUTING" ? "interrupted" : state === "AWAITING_APPROVAL" ? "approval_failed" : undefined;
+    if (event) await this.transition(event, { reason, cooldownUntil: this.cooldownUntil(), ...(state === "EXECUTING" ? { armed: false } : {}) });
   }
 
-  /** After a restart: a proposal or a trade in flight cannot be resumed safely. */
+  /** After a restart (or a pause that stopped a step): the store, not memory, says what happened. */
   private async recoverInterruptedWork(): Promise<void> {
-    const s = this.state;
-    if (s.state !== "PROPOSING" && s.state !== "EXECUTING") return;
-    const reason = `interrupted by a restart while ${s.state === "PROPOSING" ? "proposing" : "executing"}; a new approval is needed`;
-    if (s.orderId) await setOrderStatus(this.deps.db, s.orderId, "failed", reason);
-    await this.log("warn", "agent.interrupted", `No trade: ${reason}.`);
-    await this.transition("interrupted", { reason, cooldownUntil: this.cooldownUntil() });
+    await recoverFromLedger(this.context(new AbortController().signal), "restart");
+  }
+
+  /**
+   * A request polled again after a restart or a pause that the identity server ends with an error
+   * may have been redeemed by the poll that was cut off (an auth_req_id is single-use): Alice may
+   * have approved it already, so she is not asked again during this fall.
+   */
+  private async disarmIfResumedRequestFailed(ctx: AgentContext, orderId: string): Promise<void> {
+    const approval = await findApprovalForOrder(this.deps.db, orderId);
+    if (approval?.status !== "failed" || this.state.state !== "FAILED" || !this.state.armed) return;
+    await ctx.patch({ armed: false });
+    await this.log("warn", "agent.disarmed", `The resumed approval request for order ${orderId} ended with an error; it may have been approved before the interruption, so ${this.deps.config.investor.name} is not asked again until the price is back above the threshold.`, { orderId });
   }
 
   /** DONE / DENIED / EXPIRED / FAILED rest until the agent may act again, then MONITORING. */
@@ -272,9 +293,15 @@ export class Agent {
       await this.patch({ armed: true });
       await this.log("info", "agent.rearmed", `${quote.symbol} is back at ${formatMoney(quote.priceCents)} USD: the agent will consider a buy at the next fall below ${formatMoney(mandate.thresholdCents)} USD.`);
     }
-    if (!isTerminal(s.state)) return;
+    if (!isTerminal(s.state) || this.work) return;
     const coolingDown = this.state.cooldownUntil !== null && this.now() < this.state.cooldownUntil;
-    if (!coolingDown && this.state.armed) await this.transition("settled");
+    if (coolingDown || !this.state.armed) return;
+    // A failed trade whose answer was lost may still have executed: the ledger decides.
+    if (this.state.state === "FAILED" && this.state.orderId) {
+      const plan = await recoverFromLedger(this.context(new AbortController().signal), "settle");
+      if (plan.action === "record_trade") return;
+    }
+    await this.transition("settled");
   }
 
   // --- tokens -----------------------------------------------------------------------------------

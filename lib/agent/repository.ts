@@ -222,3 +222,58 @@ export async function cancelOpenWork(db: Queryable, reason: string): Promise<num
   );
   return rows.length;
 }
+
+/**
+ * A trade the broker's ledger holds for an order. The agent reads the shared `trades` table with
+ * SQL (it never imports the ledger): `trades.order_id` is unique, so an order has at most one.
+ */
+export interface LedgerTrade {
+  id: number;
+  symbol: string;
+  side: "buy" | "sell";
+  quantity: number;
+  priceCents: number;
+  at: Date;
+}
+
+export async function findTradeForOrder(db: Queryable, orderId: string): Promise<LedgerTrade | undefined> {
+  const [r] = await db.query<Row>("SELECT id, symbol, side, quantity, price_cents, created_at FROM trades WHERE order_id = $1", [orderId]);
+  if (!r) return undefined;
+  return {
+    id: Number(r.id),
+    symbol: r.symbol as string,
+    side: r.side as "buy" | "sell",
+    quantity: Number(r.quantity),
+    priceCents: Number(r.price_cents),
+    at: date(r.created_at as Date),
+  };
+}
+
+/**
+ * Closes an order unless the ledger holds a trade for it, in one statement, so that an order that
+ * traded is never marked failed. Returns false when the order traded (or is already executed).
+ */
+export async function closeOrderUnlessTraded(db: Queryable, orderId: string, status: "failed" | "denied" | "expired" | "cancelled", reason: string): Promise<boolean> {
+  const rows = await db.query(
+    `UPDATE orders SET status = $2, status_reason = $3, updated_at = now()
+      WHERE order_id = $1 AND status <> 'executed' AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.order_id = $1)
+      RETURNING order_id`,
+    [orderId, status, reason],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Closes the user's orders left `open` (frozen, no approval request recorded for them) except
+ * `keepOrderId`, unless they traded. Returns the ids closed.
+ */
+export async function closeOrphanedOpenOrders(db: Queryable, userSub: string, keepOrderId: string | null, reason: string): Promise<string[]> {
+  const rows = await db.query<{ order_id: string }>(
+    `UPDATE orders o SET status = 'failed', status_reason = $3, updated_at = now()
+      WHERE o.user_sub = $1 AND o.status = 'open' AND o.order_id IS DISTINCT FROM $2
+        AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.order_id = o.order_id)
+      RETURNING o.order_id`,
+    [userSub, keepOrderId, reason],
+  );
+  return rows.map((r) => r.order_id);
+}

@@ -11,6 +11,8 @@
  *   AWAITING_APPROVAL ──access_denied──▶ DENIED,  ──expired_token──▶ EXPIRED,  ──other──▶ FAILED
  *   DONE | DENIED | EXPIRED | FAILED ──next tick──▶ MONITORING (after a cooldown / re-arm)
  *   any ──reset──▶ MONITORING;  PROPOSING | EXECUTING ──restart interrupted it──▶ FAILED
+ *   any ──the ledger holds a trade for the order──▶ DONE (recovery.ts: the ledger wins over the
+ *        state the agent remembers, e.g. a trade that committed just before a crash)
  */
 export const AGENT_STATES = ["MONITORING", "PROPOSING", "AWAITING_APPROVAL", "EXECUTING", "DONE", "DENIED", "EXPIRED", "FAILED"] as const;
 export type AgentState = (typeof AGENT_STATES)[number];
@@ -34,6 +36,7 @@ export type AgentEvent =
   | "approval_failed"
   | "settled"
   | "interrupted"
+  | "trade_found"
   | "reset";
 
 const TRANSITIONS: Record<AgentEvent, Partial<Record<AgentState, AgentState>>> = {
@@ -53,6 +56,8 @@ const TRANSITIONS: Record<AgentEvent, Partial<Record<AgentState, AgentState>>> =
   approval_failed: { AWAITING_APPROVAL: "FAILED" },
   settled: { DONE: "MONITORING", DENIED: "MONITORING", EXPIRED: "MONITORING", FAILED: "MONITORING" },
   interrupted: { PROPOSING: "FAILED", EXECUTING: "FAILED" },
+  // A fact, not a step: the broker's ledger records a trade for the agent's order.
+  trade_found: Object.fromEntries(AGENT_STATES.map((s) => [s, "DONE"])) as Record<AgentState, AgentState>,
   reset: Object.fromEntries(AGENT_STATES.map((s) => [s, "MONITORING"])) as Record<AgentState, AgentState>,
 };
 

@@ -7,7 +7,8 @@ import path from "node:path";
 /**
  * Starts the built app (`next start`, from .next-test or TEST_DIST_DIR) on a free loopback port with its own
  * data directory, over real HTTP. `restart()` stops and starts the same app on the same data
- * (to test what survives a restart).
+ * (to test what survives a restart); `kill()` ends it with SIGKILL, as kill -9 would, and
+ * `start()` brings it up again on the same port and data.
  */
 export interface AppServer {
   url: string;
@@ -19,6 +20,10 @@ export interface AppServer {
   output(): string;
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** SIGKILL at once: no shutdown hook runs, nothing is flushed. Resolves when the process is gone. */
+  kill(): Promise<void>;
+  /** Starts the app again (same port, same data) after kill() or stop(). */
+  start(): Promise<void>;
 }
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -80,6 +85,16 @@ export async function startApp(env: Record<string, string> = {}): Promise<AppSer
     });
   };
 
+  const kill = async () => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      running.once("exit", () => resolve());
+      running.kill("SIGKILL");
+    });
+  };
+
   await launch();
   return {
     url,
@@ -92,6 +107,11 @@ export async function startApp(env: Record<string, string> = {}): Promise<AppSer
       await launch();
     },
     stop,
+    kill,
+    start: async () => {
+      if (child) throw new Error("the app is still running");
+      await launch();
+    },
   };
 }
 

@@ -35,6 +35,10 @@ describe("agent state machine", () => {
     // restarts
     ["PROPOSING", "interrupted", "FAILED"],
     ["EXECUTING", "interrupted", "FAILED"],
+    // the ledger holds a trade for the order: whatever the agent remembered, the run is done
+    ["EXECUTING", "trade_found", "DONE"],
+    ["AWAITING_APPROVAL", "trade_found", "DONE"],
+    ["FAILED", "trade_found", "DONE"],
   ])("%s --%s--> %s", (from, event, to) => {
     expect(nextState(from, event)).toBe(to);
   });

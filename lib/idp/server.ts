@@ -54,7 +54,10 @@ export async function close(server: http.Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-/** Runs a fetch-style handler for a Node request (the approval page is written against Web APIs). */
+/**
+ * Runs a fetch-style handler for a Node request (the approval page is written against Web APIs).
+ * Every request header goes through as it came: the page decides on Origin and Sec-Fetch-Site.
+ */
 async function serveWeb(req: http.IncomingMessage, res: http.ServerResponse, handle: WebHandler): Promise<void> {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {

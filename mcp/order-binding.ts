@@ -14,7 +14,7 @@ import { STOCK_TRADE_TYPE, StockTradeDetail, type OrderSide } from "../lib/order
  *   approves nothing.
  * - "recorded-approval": the identity server cannot issue `authorization_details`; the order comes
  *   from the store, must be approved, and the token must be the one recorded for that approval
- *   (recorded-approval.ts).
+ *   (stored-order.ts).
  *
  * Money is compared as integer cents, identifiers exactly; any doubt means no trade.
  */
@@ -59,6 +59,14 @@ export interface TradeRequest {
   symbol: string;
   side: OrderSide;
   quantity: number;
+}
+
+/** A refusal thrown from inside the trade's transaction, which it rolls back. */
+export class BindingRefused extends Error {
+  constructor(readonly refusal: BindingRefusal) {
+    super(refusal.message);
+    this.name = "BindingRefused";
+  }
 }
 
 const refuse = (code: BindingCode, message: string): BindingRefusal => ({ ok: false, code, message });

@@ -2,12 +2,13 @@ import "server-only";
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { executeTrade, LedgerError } from "../lib/ledger/trades";
+import type { Queryable } from "../lib/store/db";
 import { formatMoney } from "../lib/money";
 import { OrderId, type OrderSide } from "../lib/orders/order";
 import { auditToolCall } from "./audit";
 import { SCOPE_TRADE } from "./metadata";
-import { approvedOrderFromDetails, checkTradeAgainstOrder, type BindingRule } from "./order-binding";
-import { findRecordedApproval } from "./recorded-approval";
+import { approvedOrderFromDetails, BindingRefused, checkTradeAgainstOrder, type BindingRule, type TradeRequest } from "./order-binding";
+import { findRecordedApproval, storedOrderClosed } from "./stored-order";
 import type { Principal } from "./principal";
 import { refuse, requireScope, runTool, type Outcome, type ToolContext } from "./tool-context";
 import { checkedInput, type Checked } from "./tool-input";
@@ -66,19 +67,34 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
   const rule: BindingRule = deps.config.auth.binding;
   const tag = { orderId, bindingRule: rule };
 
-  let approved;
+  const request: TradeRequest = { orderId, symbol: args.symbol, side, quantity: args.quantity };
+  const now = new Date();
+
+  // Under "rar" the approved order travels in the token and is checked before anything is read;
+  // the store is consulted inside the trade's transaction, with the order row locked.
   if (rule === "rar") {
     if (principal.authorizationDetails === undefined) {
       return refuse("authorization_details_required", "The token carries no authorization_details: it approves no order.", tag);
     }
-    approved = approvedOrderFromDetails(principal.authorizationDetails, orderId, { auth0Type: deps.config.auth0?.rarType });
-  } else {
-    if (!principal.jti) return refuse("jti_required", "The token must carry a jti to be bound to a recorded approval.", tag);
-    approved = await findRecordedApproval(deps.db, orderId, { sub: principal.sub, jti: principal.jti });
+    const approved = approvedOrderFromDetails(principal.authorizationDetails, orderId, { auth0Type: deps.config.auth0?.rarType });
+    if (!approved.ok) return refuse(approved.code, approved.message, tag);
+    const check = checkTradeAgainstOrder(approved.order, request, priceCents, now);
+    if (!check.ok) return refuse(check.code, check.message, tag);
+  } else if (!principal.jti) {
+    return refuse("jti_required", "The token must carry a jti to be bound to a recorded approval.", tag);
   }
-  if (!approved.ok) return refuse(approved.code, approved.message, tag);
-  const check = checkTradeAgainstOrder(approved.order, { orderId, symbol: args.symbol, side, quantity: args.quantity }, priceCents, new Date());
-  if (!check.ok) return refuse(check.code, check.message, tag);
+  const jti = principal.jti;
+  const authorizeInTransaction = async (tx: Queryable) => {
+    if (rule === "rar") {
+      const closed = await storedOrderClosed(tx, orderId);
+      if (closed) throw new BindingRefused(closed);
+      return;
+    }
+    const approved = await findRecordedApproval(tx, orderId, { sub: principal.sub, jti: jti! });
+    if (!approved.ok) throw new BindingRefused(approved);
+    const check = checkTradeAgainstOrder(approved.order, request, priceCents, now);
+    if (!check.ok) throw new BindingRefused(check);
+  };
 
   let trade;
   try {
@@ -97,18 +113,22 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
         priceCents,
         bindingRule: rule,
       },
-      // The audit record commits with the trade or not at all.
-      (tx, t) =>
-        auditToolCall(tx, principal, {
-          tool,
-          decision: "allowed",
-          reason: `executed: trade ${t.id}, ${t.quantity} ${t.symbol} at ${formatMoney(t.priceCents)} USD`,
-          args,
-          orderId,
-          bindingRule: rule,
-        }),
+      {
+        before: authorizeInTransaction,
+        // The audit record commits with the trade or not at all.
+        after: (tx, t) =>
+          auditToolCall(tx, principal, {
+            tool,
+            decision: "allowed",
+            reason: `executed: trade ${t.id}, ${t.quantity} ${t.symbol} at ${formatMoney(t.priceCents)} USD`,
+            args,
+            orderId,
+            bindingRule: rule,
+          }),
+      },
     );
   } catch (error) {
+    if (error instanceof BindingRefused) return refuse(error.refusal.code, error.refusal.message, tag);
     if (!(error instanceof LedgerError)) throw error;
     const message =
       error.code === "already_executed" ? `Replay refused: order ${orderId} or this token has already been used for a trade.` : error.description;

@@ -71,6 +71,8 @@ export class Agent {
   private work: Promise<void> | undefined;
   private workAbort: AbortController | undefined;
   private lastQuote: Quote | undefined;
+  /** The failed order whose trade the ledger was last asked about before resting. */
+  private ledgerCheckedFor: string | undefined;
 
   constructor(private readonly deps: AgentDeps) {
     const { config } = deps;
@@ -295,12 +297,15 @@ export class Agent {
     }
     if (!isTerminal(s.state) || this.work) return;
     const coolingDown = this.state.cooldownUntil !== null && this.now() < this.state.cooldownUntil;
-    if (coolingDown || !this.state.armed) return;
-    // A failed trade whose answer was lost may still have executed: the ledger decides.
-    if (this.state.state === "FAILED" && this.state.orderId) {
+    if (coolingDown) return;
+    // A failed trade whose answer was lost may still have executed: the ledger decides, once per
+    // failed order (also when the agent is disarmed for this fall).
+    if (this.state.state === "FAILED" && this.state.orderId && this.ledgerCheckedFor !== this.state.orderId) {
+      this.ledgerCheckedFor = this.state.orderId;
       const plan = await recoverFromLedger(this.context(new AbortController().signal), "settle");
       if (plan.action === "record_trade") return;
     }
+    if (!this.state.armed) return;
     await this.transition("settled");
   }
 

@@ -129,8 +129,10 @@ async function executeOnBehalf(ctx: AgentContext, order: StockTradeDetail, oboTo
   } catch (error) {
     ctx.signal.throwIfAborted();
     // The call may or may not have reached the broker; the token is gone either way, so a new
-    // attempt needs a new approval, and the order id can only ever execute once.
-    return fail(ctx, order, "trade_failed", `buy_stock with the on-behalf-of token failed (${errorText(error)}); check the trade history`);
+    // attempt would need a new approval, and the order id can only ever execute once. Alice is
+    // not asked again during this fall; a trade that did land is read from the ledger before
+    // the run rests (recovery.ts).
+    return fail(ctx, order, "trade_failed", `buy_stock with the on-behalf-of token failed (${errorText(error)}); check the trade history`, { disarm: true });
   }
   if (outcome.kind === "executed") {
     await setOrderStatus(ctx.db, order.order_id, "executed", null, outcome.tradeId);

@@ -9,7 +9,7 @@ import type { AgentContext } from "./context";
 import { validateProposal, type Mandate } from "./mandate";
 import { freezeOrder, limitPriceCents } from "./order";
 import { askForProposal } from "./propose";
-import { insertApproval, insertOrder, setOrderStatus } from "./repository";
+import { closeOrderUnlessTraded, insertApproval, insertOrder, setOrderStatus } from "./repository";
 
 /**
  * The agent's way from a price below the threshold to a pending approval, as named steps:
@@ -163,11 +163,21 @@ export function tradeArgs(order: StockTradeDetail) {
   return { symbol: order.symbol, quantity: order.quantity, order_id: order.order_id };
 }
 
-/** Ends the flow as FAILED: the order is marked failed, the reason shown, a cooldown starts. */
-export async function fail(ctx: AgentContext, order: StockTradeDetail, event: "trade_failed" | "trade_refused" | "approval_request_failed" | "approval_failed", reason: string) {
-  await setOrderStatus(ctx.db, order.order_id, "failed", reason);
+/**
+ * Ends the flow as FAILED: the order is marked failed (never one the ledger holds a trade for),
+ * the reason shown, a cooldown starts. `disarm` when the outcome is unknown after Alice approved
+ * (the broker may have traded): the agent does not ask her again during this fall.
+ */
+export async function fail(
+  ctx: AgentContext,
+  order: StockTradeDetail,
+  event: "trade_failed" | "trade_refused" | "approval_request_failed" | "approval_failed",
+  reason: string,
+  options: { disarm?: boolean } = {},
+) {
+  await closeOrderUnlessTraded(ctx.db, order.order_id, "failed", reason);
   await ctx.log("error", "agent.failed", `No trade: ${reason.replace(/\.$/, "")}.`, { orderId: order.order_id });
-  await ctx.transition(event, { reason, cooldownUntil: cooldown(ctx) });
+  await ctx.transition(event, { reason, cooldownUntil: cooldown(ctx), ...(options.disarm ? { armed: false } : {}) });
 }
 
 /** When a cooldown that starts now ends. */

@@ -49,14 +49,17 @@ interface TradeRow {
 /**
  * Executes one trade as one transaction: the trade row, the cash and the holding change together
  * or not at all. `order_id` and `token_jti` are unique in the trades table, so an order or a
- * token can execute at most once, also under concurrent calls. `also` runs inside the same
- * transaction (e.g. the audit record of the decision).
+ * token can execute at most once, also under concurrent calls. `steps.before` runs first inside
+ * the transaction and may refuse by throwing (e.g. the order's authorization, read with a row
+ * lock so that nothing can close it between the check and the trade); `steps.after` runs last
+ * (e.g. the audit record of the decision).
  */
-export async function executeTrade(
-  db: Db,
-  input: TradeInput,
-  also?: (tx: Queryable, trade: Trade) => Promise<void>,
-): Promise<Trade> {
+export interface TradeSteps {
+  before?: (tx: Queryable) => Promise<void>;
+  after?: (tx: Queryable, trade: Trade) => Promise<void>;
+}
+
+export async function executeTrade(db: Db, input: TradeInput, steps: TradeSteps = {}): Promise<Trade> {
   if (!Number.isSafeInteger(input.quantity) || input.quantity <= 0) {
     throw new LedgerError("invalid_trade", "Quantity must be a positive whole number.");
   }
@@ -66,6 +69,7 @@ export async function executeTrade(
   const notional = input.priceCents * input.quantity;
   try {
     return await db.transaction(async (tx) => {
+      if (steps.before) await steps.before(tx);
       const [portfolio] = await tx.query<{ cash_cents: number }>(
         "SELECT cash_cents FROM portfolios WHERE user_sub = $1 FOR UPDATE",
         [input.userSub],
@@ -93,7 +97,7 @@ export async function executeTrade(
       if (input.side === "buy") await applyBuy(tx, input, notional, portfolio.cash_cents);
       else await applySell(tx, input, notional);
       const result = toTrade(trade!);
-      if (also) await also(tx, result);
+      if (steps.after) await steps.after(tx, result);
       return result;
     });
   } catch (error) {

@@ -94,8 +94,10 @@ describe("ledger", () => {
   it("rolls the whole trade back when the same-transaction step fails", async () => {
     const before = await snapshot(db);
     await expect(
-      executeTrade(db, buy(), async () => {
-        throw new Error("audit write failed");
+      executeTrade(db, buy(), {
+        after: async () => {
+          throw new Error("audit write failed");
+        },
       }),
     ).rejects.toThrow("audit write failed");
     expect(await snapshot(db)).toEqual(before);

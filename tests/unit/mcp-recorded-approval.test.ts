@@ -3,7 +3,7 @@ import { parseConfig } from "../../lib/config";
 import { listAudit } from "../../lib/ledger/audit";
 import { listTrades } from "../../lib/ledger/trades";
 import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
-import { findRecordedApproval } from "../../mcp/recorded-approval";
+import { findRecordedApproval } from "../../mcp/stored-order";
 import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
 import { connectInProcess, startBroker } from "../helpers/mcp-broker";
 

@@ -4,6 +4,14 @@ import type { OrderSide } from "../lib/orders/order";
 import type { ApprovedOrder, BindingRefusal } from "./order-binding";
 
 /**
+ * What the store says about an order, read inside the trade's transaction with the order row
+ * locked (`FOR UPDATE`), so that nothing can close the order between the check and the trade
+ * (the agent's recovery after a crash, a reset, a denial recorded on another instance).
+ *
+ * Under either rule, an order the store has closed (failed, cancelled, denied, expired) never
+ * executes: storedOrderClosed. Under "rar" the approval itself travels in the token; an order the
+ * store does not know (another client's) is judged by the token alone.
+ *
  * The "recorded-approval" rule's source of truth, for identity servers that cannot put
  * `authorization_details` into the token (WSO2's CIBA endpoint reads none). A token then says
  * only "Alice, stock:trade": on its own it approves nothing. An order executes only when all of
@@ -36,18 +44,30 @@ interface Row {
 
 /** Order statuses that mean "Alice has not decided yet" (as opposed to "closed"). */
 const UNDECIDED = new Set(["open", "awaiting_approval"]);
+/** Order statuses after which the order can never execute. */
+const CLOSED = new Set(["failed", "cancelled", "denied", "expired"]);
+
+/** A refusal when the store holds `orderId` and has closed it; undefined otherwise. */
+export async function storedOrderClosed(tx: Queryable, orderId: string): Promise<BindingRefusal | undefined> {
+  const [row] = await tx.query<{ status: string }>("SELECT status FROM orders WHERE order_id = $1 FOR UPDATE", [orderId]);
+  if (row && CLOSED.has(row.status)) {
+    return { ok: false, code: "order_not_executable", message: `Order ${orderId} is ${row.status} and cannot be executed.` };
+  }
+  return undefined;
+}
 
 export async function findRecordedApproval(
-  db: Queryable,
+  tx: Queryable,
   orderId: string,
   token: { sub: string; jti: string },
 ): Promise<{ ok: true; order: ApprovedOrder } | BindingRefusal> {
-  const [row] = await db.query<Row>(
+  const [row] = await tx.query<Row>(
     `SELECT o.order_id, o.user_sub, o.symbol, o.side, o.quantity, o.limit_price_cents, o.max_notional_cents,
             o.expires_at, o.status, p.token_jti
        FROM orders o
        LEFT JOIN pending_approvals p ON p.order_id = o.order_id AND p.status = 'approved'
-      WHERE o.order_id = $1`,
+      WHERE o.order_id = $1
+        FOR UPDATE OF o`,
     [orderId],
   );
   if (!row || row.user_sub !== token.sub) {
@@ -56,7 +76,7 @@ export async function findRecordedApproval(
   if (UNDECIDED.has(row.status)) {
     return { ok: false, code: "order_not_approved", message: `Order ${orderId} is still waiting for the user's approval.` };
   }
-  if (row.status !== "approved") {
+  if (CLOSED.has(row.status) || row.status !== "approved") {
     return { ok: false, code: "order_not_executable", message: `Order ${orderId} is ${row.status} and cannot be executed.` };
   }
   if (row.token_jti === null || row.token_jti !== token.jti) {

@@ -116,6 +116,28 @@ describe('binding rule "rar" (embedded server, Auth0)', () => {
   });
 });
 
+describe('binding rule "rar": the store closes an order for good', () => {
+  const rt = () => world("rar").rt;
+  const detail = () => ({ type: "stock_trade", order_id: ORDER, symbol: "NVDA", side: "buy", quantity: 10, limit_price: "10000.00", max_notional: "50000.00", expires_at: new Date(Date.now() + 300_000).toISOString() });
+
+  it("refuses a token that approves the order once the store has closed it (a crash recovery failed it, a reset cancelled it)", async () => {
+    for (const status of ["failed", "cancelled", "denied", "expired"]) {
+      await seedOrder(rt(), status, { status: "approved", jti: null });
+      const before = await snapshot(rt());
+      const result = await attempt("rar", { ...downgraded, authorization_details: [detail()] });
+      expect(result.text).toContain("order_not_executable");
+      expect(await snapshot(rt())).toEqual(before);
+    }
+  });
+
+  it("executes with the same token while the stored order is approved", async () => {
+    await seedOrder(rt(), "approved", { status: "approved", jti: null });
+    const result = await attempt("rar", { ...downgraded, authorization_details: [detail()] });
+    expect(result.isError).toBe(false);
+    expect((await snapshot(rt())).trades).toBe(1);
+  });
+});
+
 describe('binding rule "recorded-approval" (WSO2)', () => {
   const rt = () => world("recorded-approval").rt;
 

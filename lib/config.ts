@@ -197,7 +197,7 @@ export interface AppConfig {
     cibaIntervalSeconds: number;
     cibaMaxExpirySeconds: number;
     oboTokenTtlSeconds: number;
-    maxPendingPerUser: number;
+    maxPendingPerClientAndUser: number;
     /** Tests only: a second client "client_id:secret" (IDP_TEST_CLIENT), fenced like a dev default. */
     testClient?: string;
   };
@@ -278,7 +278,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
       cibaIntervalSeconds: e.CIBA_INTERVAL_SECONDS,
       cibaMaxExpirySeconds: e.CIBA_MAX_EXPIRY_SECONDS,
       oboTokenTtlSeconds: e.OBO_TOKEN_TTL_SECONDS,
-      maxPendingPerUser: e.MAX_PENDING_APPROVALS,
+      maxPendingPerClientAndUser: e.MAX_PENDING_APPROVALS,
       testClient: e.IDP_TEST_CLIENT,
     },
     store: { databaseUrl: e.DATABASE_URL, dataDir: e.DATA_DIR },

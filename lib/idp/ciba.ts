@@ -44,7 +44,7 @@ export function createCibaFeature(deps: CibaDeps) {
     async processLoginHint(ctx: KoaContextWithOIDC, loginHint: string) {
       const accountId = resolveLoginHint(investor, loginHint);
       if (!accountId) return undefined; // oidc-provider answers unknown_user_id
-      await assertPendingBelowLimit(db, accountId, ctx.oidc.client!.clientId, config.idp.maxPendingPerUser);
+      await assertPendingBelowLimit(db, accountId, ctx.oidc.client!.clientId, config.idp.maxPendingPerClientAndUser);
       return accountId;
     },
 

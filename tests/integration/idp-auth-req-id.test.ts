@@ -24,7 +24,7 @@ beforeAll(async () => {
     AGENT_CLIENT_SECRET: AGENT_SECRET,
     INVESTOR_PASSWORD: PASSWORD,
   });
-  idp = await startEmbeddedIdp({ config: { ...config, idp: { ...config.idp, maxPendingPerUser: 1000 } }, db });
+  idp = await startEmbeddedIdp({ config: { ...config, idp: { ...config.idp, maxPendingPerClientAndUser: 1000 } }, db });
 });
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import type http from "node:http";
-import { createSigningKey, nowSeconds, randomId, sendJson, startFakeServer, waitFor, type RecordedRequest } from "./fake-http";
+import { checkTokenRequestProof, createSigningKey, nowSeconds, randomId, sendJson, startFakeServer, waitFor, type RecordedRequest } from "./fake-http";
 
 /**
  * A FAKE of an Auth0 tenant, for tests only: it replays the wire formats in
@@ -18,6 +18,19 @@ import { createSigningKey, nowSeconds, randomId, sendJson, startFakeServer, wait
  * both read `access_denied` "The end-user denied the authorization request or it has been expired";
  * tokens have `sub` = the user, `azp` = the client, no `act`, no `jti`, `gty` only for client
  * credentials, the granted authorization_details in the response and as a claim.
+ *
+ * Signing keys: ID tokens and access tokens are signed (RS256, Auth0's default) with the one key
+ * published at https://{domain}/.well-known/jwks.json, "the JWK used to verify all Auth0-issued
+ * JWTs for this tenant" (https://auth0.com/docs/secure/tokens/json-web-tokens/json-web-key-sets).
+ *
+ * DPoP (https://auth0.com/docs/secure/sender-constraining/demonstrating-proof-of-possession-dpop
+ * and .../get-started/applications/configure-sender-constraining): Auth0 binds tokens only for
+ * the grant types that page lists (client_credentials yes, the CIBA grant no: a proof on the CIBA
+ * poll is ignored here) and only when the API's sender-constraining policy allows it; a proof
+ * sent for an API whose policy is none gets a token "Issued, Not Sender-Constrained". A bound
+ * token has `token_type: DPoP` and `cnf.jkt`. Auth0 validates the proof's signature, htm, htu,
+ * jti and iat and documents Elliptic Curve keys such as ES256; it names no error code, so a
+ * refused proof is RFC 9449 §5's `invalid_dpop_proof` here, with a 60 s iat window.
  */
 export interface Auth0FakeOptions {
   clientId?: string;
@@ -38,6 +51,8 @@ export interface Auth0FakeOptions {
   interval?: number;
   /** Retry-After (seconds) sent with slow_down. */
   retryAfter?: number;
+  /** The API's sender-constraining policy (DPoP): "none" (not configured) or "allowed". */
+  senderConstraining?: "none" | "allowed";
 }
 
 type CibaState = "pending" | "approved" | "denied" | "expired" | "redeemed";
@@ -70,6 +85,7 @@ export async function startAuth0Fake(options: Auth0FakeOptions = {}) {
     emptyJwks: false,
     interval: 5,
     retryAfter: 10,
+    senderConstraining: "none" as "none" | "allowed",
     ...options,
   };
   const key = await createSigningKey();
@@ -115,11 +131,20 @@ export async function startAuth0Fake(options: Auth0FakeOptions = {}) {
     if (!o.grantTypes.includes(f.grant_type ?? "")) {
       return sendJson(res, 403, { error: "unauthorized_client", error_description: `Grant type '${f.grant_type}' not allowed for the client.` });
     }
-    if (f.grant_type === "client_credentials") return clientCredentials(f, res);
+    if (f.grant_type === "client_credentials") return clientCredentials(req, res);
     return cibaGrant(f, res);
   }
 
-  async function clientCredentials(f: Record<string, string>, res: http.ServerResponse) {
+  /** A proof on a grant Auth0 sender-constrains, for an API that allows it: the key to bind. */
+  async function dpopBinding(req: RecordedRequest): Promise<{ jkt?: string } | { refused: string }> {
+    const proof = req.headers.dpop;
+    if (!proof || o.senderConstraining === "none") return {};
+    const checked = await checkTokenRequestProof(proof, { htm: req.method, htu: `${origin}/oauth/token`, keyTypes: ["EC"], maxAgeSeconds: 60, refuseFutureIat: true });
+    return "refused" in checked ? checked : { jkt: checked.jkt };
+  }
+
+  async function clientCredentials(req: RecordedRequest, res: http.ServerResponse) {
+    const f = req.form ?? {};
     if (f.audience !== o.api.identifier) return sendJson(res, 403, { error: "access_denied", error_description: `Service not found: ${f.audience}` });
     if (o.clientGrantScopes === null) {
       return sendJson(res, 403, {
@@ -132,9 +157,21 @@ export async function startAuth0Fake(options: Auth0FakeOptions = {}) {
     if (missing.length) return sendJson(res, 403, { error: "access_denied", error_description: `Client has not been granted scopes: ${missing.join(" ")}` });
     // Auth0 issues the client grant's scopes (the request's `scope` can only narrow them).
     const scope = (f.scope && !o.issueAllGrantScopes ? requested : o.clientGrantScopes).join(" ");
+    const binding = await dpopBinding(req);
+    if ("refused" in binding) return sendJson(res, 400, { error: "invalid_dpop_proof", error_description: binding.refused });
     const iat = nowSeconds();
-    const accessToken = await key.sign({ iss: issuer, sub: `${o.clientId}@clients`, aud: o.api.identifier, iat, exp: iat + 86400, scope, gty: "client-credentials", azp: o.clientId });
-    return sendJson(res, 200, { access_token: accessToken, scope, expires_in: 86400, token_type: "Bearer" });
+    const accessToken = await key.sign({
+      iss: issuer,
+      sub: `${o.clientId}@clients`,
+      aud: o.api.identifier,
+      iat,
+      exp: iat + 86400,
+      scope,
+      gty: "client-credentials",
+      azp: o.clientId,
+      ...(binding.jkt ? { cnf: { jkt: binding.jkt } } : {}),
+    });
+    return sendJson(res, 200, { access_token: accessToken, scope, expires_in: 86400, token_type: binding.jkt ? "DPoP" : "Bearer" });
   }
 
   async function cibaGrant(f: Record<string, string>, res: http.ServerResponse) {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
 
 /**
  * What the identity-server fakes (wso2-fake.ts, auth0-fake.ts) share: a loopback HTTP(S) server
@@ -120,6 +120,50 @@ export async function createSigningKey(): Promise<SigningKey> {
 }
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/**
+ * A DPoP proof on a token request (RFC 9449 §4.3), checked the way a server's own rules say; each
+ * fake passes its server's rules. Returns the key's RFC 7638 thumbprint (the `cnf.jkt` to bind),
+ * or why the proof is refused.
+ */
+export interface TokenProofRules {
+  /** The token endpoint URL as the server compares `htu` (case-insensitively, no normalisation). */
+  htu: string;
+  htm: string;
+  /** Key types the server can verify (`kty`). */
+  keyTypes: string[];
+  /** How old `iat` may be, in seconds. */
+  maxAgeSeconds: number;
+  /** Whether an `iat` in the future is refused too. */
+  refuseFutureIat: boolean;
+}
+
+export async function checkTokenRequestProof(proof: string, rules: TokenProofRules): Promise<{ jkt: string } | { refused: string }> {
+  if (proof.includes(",")) return { refused: "Request contains multiple DPoP headers." };
+  let header;
+  try {
+    header = decodeProtectedHeader(proof);
+  } catch {
+    return { refused: "Invalid DPoP Proof" };
+  }
+  const jwk = header.jwk as JWK | undefined;
+  if (!jwk || "d" in jwk || typeof header.alg !== "string" || String(header.typ).toLowerCase() !== "dpop+jwt" || !rules.keyTypes.includes(String(jwk.kty))) {
+    return { refused: "Invalid DPoP Proof" };
+  }
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(proof, EmbeddedJWK));
+  } catch {
+    return { refused: "Invalid DPoP Proof" };
+  }
+  const { jti, htm, htu, iat } = payload as Record<string, unknown>;
+  if (typeof iat !== "number") return { refused: "Invalid DPoP Proof" };
+  const age = nowSeconds() - iat;
+  if (age > rules.maxAgeSeconds || (rules.refuseFutureIat && -age > rules.maxAgeSeconds)) return { refused: "Expired DPoP Proof" };
+  if (typeof jti !== "string" || typeof htm !== "string" || typeof htu !== "string") return { refused: "Invalid DPoP Proof" };
+  if (htm.toUpperCase() !== rules.htm.toUpperCase() || htu.toLowerCase() !== rules.htu.toLowerCase()) return { refused: "Invalid DPoP Proof" };
+  return { jkt: await calculateJwkThumbprint(jwk, "sha256") };
+}
 export const randomId = (bytes = 16) => randomBytes(bytes).toString("hex");
 
 /** Polls `check` until it returns a value (not undefined); fails after `timeoutMs`. */

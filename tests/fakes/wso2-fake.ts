@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type http from "node:http";
 import { decodeJwt } from "jose";
-import { createSigningKey, nowSeconds, randomId, sendJson, startFakeServer, waitFor, type RecordedRequest } from "./fake-http";
+import { checkTokenRequestProof, createSigningKey, nowSeconds, randomId, sendJson, startFakeServer, waitFor, type RecordedRequest } from "./fake-http";
 
 /**
  * A FAKE of WSO2 Identity Server / Asgardeo, for tests only: it replays the wire formats in
@@ -20,6 +20,28 @@ import { createSigningKey, nowSeconds, randomId, sendJson, startFakeServer, wait
  * Error bodies are WSO2's: OAuth `{error, error_description}` on the OAuth endpoints, API-based
  * authentication `{code: "ABA-6000x", message, description, traceId}` on authorize/authn.
  * `base` may carry an organisation path (`/t/carbon.super`).
+ *
+ * Signing keys: ID tokens and JWT access tokens are signed with the one key published at
+ * {base}/oauth2/jwks, the URL WSO2's discovery names as jwks_uri (identity-inbound-auth-oauth,
+ * OAuthConstants.java:444 OAUTH2_JWKS_EP_URL = "/oauth2/jwks", built by OAuth2Util.java:1752).
+ *
+ * DPoP, as WSO2's DPoP connector does it (wso2-extensions/identity-oauth-dpop, component
+ * org.wso2.carbon.identity.oauth2.dpop; identity-inbound-auth-oauth for the token):
+ * - only an application whose access-token binding type is DPoP is affected
+ *   (OauthDPoPInterceptorHandlerProxy.java:70-91); any other type ignores the header and issues
+ *   bearer tokens;
+ * - for such an application every token request needs a DPoP header: none is `invalid_dpop_proof`
+ *   "DPoP header is required." (:75-78), checked before the grant itself (AccessTokenIssuer.java:240
+ *   runs the pre-issue listeners before validateGrant at :465);
+ * - the proof (DPoPHeaderValidator.java:75-95, 163-342): one header; `iat` present and at most
+ *   `header_validity_period` (60 s, DPoPConstants DEFAULT_HEADER_VALIDITY) old, with no check
+ *   of iats in the future; `jti` present, not checked for reuse; `htm` and `htu` equal to the
+ *   request's method and public URL ignoring case; `jwk` public; `typ` dpop+jwt; the signature
+ *   verified for EC and RSA keys only (Utils.java:130-151); failures are `invalid_dpop_proof`
+ *   "Invalid DPoP Proof" / "Expired DPoP Proof", as HTTP 400 (OAuth2Service.java:466-477);
+ * - a bound token: `token_type: DPoP` (OauthDPoPInterceptorHandlerProxy.java:185-193) and the JWT
+ *   access token carries `binding_type`, `binding_ref` = md5(thumbprint) and `cnf: {jkt}`
+ *   (JWTTokenIssuer.java:1549-1574; DPoPHeaderValidator.java:178-183, 366-371).
  */
 export interface Wso2FakeOptions {
   orgPath?: string;
@@ -53,6 +75,8 @@ export interface Wso2FakeOptions {
   /** Accept authorization_details at /oauth2/ciba and grant them back (a RAR-enabled server). */
   rar?: boolean;
   notificationChannels?: string[];
+  /** Application → Protocol → Access Token → Token binding type. */
+  tokenBindingType?: "None" | "DPoP";
   /** CIBA expiry configured on the application (seconds). */
   expiresIn?: number;
   tls?: { key: string; cert: string };
@@ -115,6 +139,7 @@ export async function startWso2Fake(options: Wso2FakeOptions = {}) {
     emptyJwks: false,
     rar: false,
     notificationChannels: ["email"],
+    tokenBindingType: "None" as "None" | "DPoP",
     expiresIn: 120,
     ...options,
   };
@@ -231,15 +256,32 @@ export async function startWso2Fake(options: Wso2FakeOptions = {}) {
     const f = req.form ?? {};
     const client = clientOf(req);
     if (client !== "ok") return sendJson(res, 401, { error: "invalid_client", error_description: "Client Authentication failed." });
+    const binding = await dpopBinding(req);
+    if ("refused" in binding) return sendJson(res, 400, { error: "invalid_dpop_proof", error_description: binding.refused });
     if (f.grant_type === "authorization_code" && !o.codeGrant) {
       return sendJson(res, 400, { error: "unauthorized_client", error_description: "The authenticated client is not authorized to use this authorization grant type" });
     }
-    if (f.grant_type === "authorization_code") return codeGrant(f, res);
-    if (f.grant_type === CIBA_GRANT) return cibaGrant(f, res);
+    if (f.grant_type === "authorization_code") return codeGrant(f, res, binding.jkt);
+    if (f.grant_type === CIBA_GRANT) return cibaGrant(f, res, binding.jkt);
     return sendJson(res, 400, { error: "unsupported_grant_type", error_description: "Unsupported grant_type value" });
   }
 
-  async function codeGrant(f: Record<string, string>, res: http.ServerResponse) {
+  /** The DPoP connector's pre-issue check: a key thumbprint to bind, none, or a refusal. */
+  async function dpopBinding(req: RecordedRequest): Promise<{ jkt?: string } | { refused: string }> {
+    if (o.tokenBindingType !== "DPoP") return {};
+    const proof = req.headers.dpop;
+    if (!proof) return { refused: "DPoP header is required." };
+    const checked = await checkTokenRequestProof(proof, { htm: req.method, htu: `${server.origin}${req.path}`, keyTypes: ["EC", "RSA"], maxAgeSeconds: 60, refuseFutureIat: false });
+    return "refused" in checked ? checked : { jkt: checked.jkt };
+  }
+
+  /** The binding claims of a DPoP-bound JWT access token, and its token_type. */
+  function bound(jkt: string | undefined): { claims: Record<string, unknown>; tokenType: "DPoP" | "Bearer" } {
+    if (!jkt) return { claims: {}, tokenType: "Bearer" };
+    return { claims: { binding_type: "DPoP", binding_ref: createHash("md5").update(jkt).digest("hex"), cnf: { jkt } }, tokenType: "DPoP" };
+  }
+
+  async function codeGrant(f: Record<string, string>, res: http.ServerResponse, jkt?: string) {
     const entry = f.code ? codes.get(f.code) : undefined;
     if (!entry || entry.used) return sendJson(res, 400, { error: "invalid_grant", error_description: "Invalid authorization code received from token request" });
     entry.used = true;
@@ -247,12 +289,13 @@ export async function startWso2Fake(options: Wso2FakeOptions = {}) {
     const challenge = createHash("sha256").update(f.code_verifier ?? "").digest("base64url");
     if (challenge !== entry.codeChallenge) return sendJson(res, 400, { error: "invalid_grant", error_description: "PKCE validation failed" });
     const scope = o.agentTokenScope ?? grantedScope(entry.scope, o.agentScopes);
-    const accessToken = await accessTokenFor({ sub: o.agentId, aut: "AGENT", scope, ...(o.agentOwner ? { agent_owner: o.agentOwner } : {}) });
+    const binding = bound(jkt);
+    const accessToken = await accessTokenFor({ sub: o.agentId, aut: "AGENT", scope, ...(o.agentOwner ? { agent_owner: o.agentOwner } : {}), ...binding.claims });
     agentTokens.add(accessToken);
-    return sendJson(res, 200, { access_token: accessToken, scope, id_token: await idToken(o.agentId), token_type: "Bearer", expires_in: 3600 });
+    return sendJson(res, 200, { access_token: accessToken, scope, id_token: await idToken(o.agentId), token_type: binding.tokenType, expires_in: 3600 });
   }
 
-  async function cibaGrant(f: Record<string, string>, res: http.ServerResponse) {
+  async function cibaGrant(f: Record<string, string>, res: http.ServerResponse, jkt?: string) {
     const request = ciba.find((c) => c.authReqId === f.auth_req_id);
     if (!request) return sendJson(res, 400, { error: "invalid_grant", error_description: "Provided auth_req_id is invalid." });
     if (request.state === "redeemed") return sendJson(res, 400, { error: "invalid_request", error_description: "Invalid auth_req_id." });
@@ -275,11 +318,12 @@ export async function startWso2Fake(options: Wso2FakeOptions = {}) {
     }
     request.state = "redeemed";
     const scope = grantedScope(request.form.scope ?? "", o.userScopes);
-    const accessToken = await accessTokenFor({ sub: request.userId, aut: "APPLICATION_USER", act: { sub: o.agentId }, scope, ...(request.details ? { authorization_details: request.details } : {}) });
+    const binding = bound(jkt);
+    const accessToken = await accessTokenFor({ sub: request.userId, aut: "APPLICATION_USER", act: { sub: o.agentId }, scope, ...(request.details ? { authorization_details: request.details } : {}), ...binding.claims });
     return sendJson(res, 200, {
       access_token: accessToken,
       id_token: await idToken(request.userId),
-      token_type: "Bearer",
+      token_type: binding.tokenType,
       expires_in: 3600,
       scope,
       ...(request.details ? { authorization_details: request.details } : {}),

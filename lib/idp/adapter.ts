@@ -1,5 +1,5 @@
 import "server-only";
-import type { Adapter, AdapterPayload } from "oidc-provider";
+import { errors, type Adapter, type AdapterPayload } from "oidc-provider";
 import type { Queryable } from "../store/db";
 
 /**
@@ -47,13 +47,20 @@ class StoreAdapter implements Adapter {
     return this.findWhere("user_code = $2", userCode);
   }
 
-  /** Marks a one-time artifact (an auth_req_id, a code) used; a second use is then refused. */
+  /**
+   * Marks a one-time artifact (an auth_req_id, a code) used, once. oidc-provider checks
+   * `consumed` on the copy it read and then calls this, so concurrent redemptions that all read
+   * it unused arrive here together: the conditional update lets exactly one of them through and
+   * the others get invalid_grant (CIBA Core §11), also across connections and app instances.
+   */
   async consume(id: string): Promise<void> {
-    await this.db.query(
+    const won = await this.db.query(
       `UPDATE idp_models SET payload = payload || jsonb_build_object('consumed', $3::bigint)
-       WHERE model = $1 AND id = $2`,
+       WHERE model = $1 AND id = $2 AND payload->'consumed' IS NULL
+       RETURNING id`,
       [this.model, id, Math.floor(Date.now() / 1000)],
     );
+    if (won.length === 0) throw new errors.InvalidGrant(`${this.model} already consumed or gone`);
   }
 
   async destroy(id: string): Promise<void> {

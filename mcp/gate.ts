@@ -96,14 +96,14 @@ export function createGate(options: GateOptions): (request: Request) => Promise<
     if (scheme === "Bearer") {
       return cnf ? invalidTokenResponse("The token is DPoP-bound: present it with the DPoP scheme and a DPoP proof.", metadata, "Bearer", true) : undefined;
     }
-    if (!cnf) return invalidTokenResponse("The token is not DPoP-bound: present it with the Bearer scheme.", metadata, "DPoP");
+    if (!cnf?.jkt) return invalidTokenResponse("The token is not DPoP-bound: present it with the Bearer scheme.", metadata, "DPoP");
     try {
       await verifyDPoPProof({
         header: request.headers.get("dpop"),
         method: request.method,
         resourceUrl: options.resourceUrl,
         accessToken: token,
-        jkt: cnf.jkt!,
+        jkt: cnf.jkt,
         replay: options.proofs,
         now: options.now,
       });

@@ -1,5 +1,6 @@
 import "server-only";
 import { AppError, errorBody, invalidRequest, payloadTooLarge } from "./errors";
+import { readLimitedBody } from "./net/body-limit";
 
 /** Small helpers every route handler shares: JSON replies, one error mapping, input guards. */
 
@@ -40,11 +41,13 @@ export interface ReadJsonOptions {
 }
 
 /**
- * A small JSON request body: more than MAX_BODY_BYTES bytes is a 413, not UTF-8 JSON a 400
- * (invalid_request). Validating what it contains is the caller's job.
+ * A small JSON request body: more than MAX_BODY_BYTES bytes is a 413, refused on its declared
+ * length before it is read or as soon as a chunked body crosses the limit; not UTF-8 JSON is a
+ * 400 (invalid_request). Validating what it contains is the caller's job.
  */
 export async function readJsonBody(request: Request, options: ReadJsonOptions): Promise<unknown> {
-  const bytes = await readBodyBytes(request, MAX_BODY_BYTES);
+  const bytes = await readLimitedBody(request, MAX_BODY_BYTES);
+  if (bytes === undefined) throw payloadTooLarge(MAX_BODY_BYTES);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -57,37 +60,6 @@ export async function readJsonBody(request: Request, options: ReadJsonOptions): 
   } catch {
     throw invalidRequest(options.notJson);
   }
-}
-
-/**
- * The request body, at most `maxBytes` bytes, never holding more than that in memory: a declared
- * `Content-Length` over the limit is refused before a byte is read, and a body that streams past
- * the limit (chunked, without a length) is cancelled at the chunk that crosses it. Both are 413.
- */
-export async function readBodyBytes(request: Request, maxBytes: number): Promise<Uint8Array> {
-  if (Number(request.headers.get("content-length")) > maxBytes) throw payloadTooLarge(maxBytes);
-  if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    received += value.byteLength;
-    if (received > maxBytes) {
-      // Stops the upload being pulled in; the 413 is still sent on the open connection.
-      void reader.cancel().catch(() => undefined);
-      throw payloadTooLarge(maxBytes);
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(received);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
 }
 
 /**

@@ -1,0 +1,37 @@
+/**
+ * Reading a request body of at most `maxBytes` bytes without ever holding more: a declared
+ * `Content-Length` above the limit is refused before a byte is read, and a body that streams past
+ * the limit (chunked, no length) is cancelled at the chunk that crosses it. `undefined` means too
+ * large; the caller answers 413. Shared by the app's routes (lib/http.ts) and anything else that
+ * takes a body (the embedded server's approval forms and its /oidc proxy).
+ */
+
+export function declaredTooLarge(request: Request, maxBytes: number): boolean {
+  return Number(request.headers.get("content-length")) > maxBytes;
+}
+
+export async function readLimitedBody(request: Request, maxBytes: number): Promise<Uint8Array | undefined> {
+  if (declaredTooLarge(request, maxBytes)) return undefined;
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    received += value.byteLength;
+    if (received > maxBytes) {
+      // Stops the upload being pulled in; the 413 still goes out on the open connection.
+      void reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(received);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}

@@ -9,6 +9,7 @@ import { stockTradeProblem } from "./authorization-details";
 import { backchannelRequestTtl, createCibaExtraParams, createCibaFeature, type CibaDeps } from "./ciba";
 import type { ResourcePolicy } from "./resource-server";
 import { createExtraTokenClaims, createJwtCustomizer } from "./token-claims";
+import { CIBA_GRANT } from "./clients";
 
 /**
  * oidc-provider's configuration for the embedded server: which features are on and the hooks
@@ -88,6 +89,13 @@ export function buildProviderConfiguration(input: ProviderConfigInput): Configur
         authorizationDetailsForIntrospection: (_ctx: unknown, token: { rar?: unknown[] }) => token.rar as never,
       } as never,
     },
+    // A replayed auth_req_id gets invalid_grant and issues nothing, but does not revoke the grant
+    // (oidc-provider's default for any replayed code): a duplicate poll that loses the race to
+    // redeem the request would otherwise delete the grant while the winner is still issuing its
+    // token, and Alice's approval would yield no token at all. Issued access tokens are JWTs the
+    // resource server checks on their own, so revoking the grant would not withdraw them anyway.
+    revokeGrantPolicy: (ctx: KoaContextWithOIDC) =>
+      !(ctx.oidc.route === "token" && (ctx.oidc.params as Record<string, unknown> | undefined)?.grant_type === CIBA_GRANT),
     extraTokenClaims: createExtraTokenClaims(config, db) as never,
     formats: { customizers: { jwt: createJwtCustomizer(config) as never } },
     ttl: {

@@ -36,13 +36,21 @@ let idp: EmbeddedIdp;
 let base: string;
 
 /**
- * The store, with every read of idp_models answered READ_DELAY_MS after it ran: what is read is
- * the state when the query ran, as with a database across a network.
+ * Where the store's delay falls: "after" a read ran (every request reads the request unused, then
+ * all try to consume it), or "before" it runs (a late request reads it already consumed while the
+ * winner is still issuing its token).
  */
+let delayed: "after" | "before" = "after";
+
+/** The store, with every read of idp_models delayed by READ_DELAY_MS, before or after it runs. */
 function slowReads(inner: Db): Db {
+  const isModelRead = (sql: string) => /^\s*SELECT\b[\s\S]*\bFROM idp_models\b/i.test(sql);
+  const pause = () => new Promise((r) => setTimeout(r, READ_DELAY_MS));
   const delay = async <T>(sql: string, work: () => Promise<T>): Promise<T> => {
+    if (!isModelRead(sql)) return work();
+    if (delayed === "before") await pause();
     const result = await work();
-    if (/^\s*SELECT\b[\s\S]*\bFROM idp_models\b/i.test(sql)) await new Promise((r) => setTimeout(r, READ_DELAY_MS));
+    if (delayed === "after") await pause();
     return result;
   };
   const wrap = (q: Queryable): Queryable => ({ query: (sql, params) => delay(sql, () => q.query(sql, params)) });
@@ -69,7 +77,8 @@ afterAll(async () => {
   await db?.close();
 });
 
-it("gives one token to ten concurrent redemptions of one approved auth_req_id, invalid_grant to the other nine", async () => {
+it.each(["after", "before"] as const)("gives one token to ten concurrent redemptions of one approved auth_req_id, invalid_grant to the other nine (reads delayed %s they run)", async (mode) => {
+  delayed = mode;
   const agent = await oidc.discovery(new URL(`${base}/oidc`), AGENT_CLIENT_ID, undefined, oidc.ClientSecretBasic(AGENT_SECRET), {
     execute: [oidc.allowInsecureRequests],
   });

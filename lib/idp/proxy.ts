@@ -1,5 +1,5 @@
 import "server-only";
-import { declaredTooLarge, readLimitedBody } from "./body-limit";
+import { declaredTooLarge, readLimitedBody } from "../net/body-limit";
 
 /**
  * Forwards a request for PUBLIC_URL/oidc/* to the embedded server's loopback listener and its

@@ -6,7 +6,7 @@ import type { Queryable } from "../../store/db";
 import { type Investor, verifyInvestorCredentials } from "../accounts";
 import { type Approval, findApproval } from "../approvals";
 import { stockTrades } from "../authorization-details";
-import { declaredTooLarge, readLimitedBody } from "../body-limit";
+import { declaredTooLarge, readLimitedBody } from "../../net/body-limit";
 import type { SignInLimiter } from "../rate-limit";
 import { decide } from "./decide";
 import { COUNTDOWN_SCRIPT, pageCsp, renderFrame } from "./layout";

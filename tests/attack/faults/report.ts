@@ -10,7 +10,7 @@ import { describe, type Op } from "./schedule";
  * can differ slightly between runs, so the history shows what this run met.
  */
 export function replayCommand(seed: number): string {
-  return `FAULT_SEED=${seed} TEST_DIST_DIR=.next-test-faults SKIP_BUILD=1 npm test -- tests/attack/fault-schedules.test.ts`;
+  return `FAULT_SEED=${seed} SKIP_BUILD=1 npm test -- tests/attack/fault-schedules.test.ts`;
 }
 
 export async function formatFailure(db: Queryable, seed: number, ops: Op[], run: RunResult, violations: Violation[]): Promise<string> {

@@ -8,12 +8,11 @@ import { createRulesModel } from "@/lib/agent/models/rules-model";
 import type { FetchLike } from "@/lib/auth/app-fetch";
 import { createAuth0Profile } from "@/lib/auth/providers/auth0";
 import { AgentTokenError, type CibaPollOutcome, type ProviderProfile } from "@/lib/auth/providers/types";
-import { createWso2Profile } from "@/lib/auth/providers/wso2";
 import { parseConfig } from "@/lib/config";
 import { ActivityLog } from "@/lib/events/activity";
 import { EventBus } from "@/lib/events/bus";
 import { startAuth0Fake, type Auth0Fake } from "../fakes/auth0-fake";
-import { startWso2Fake, type Wso2Fake } from "../fakes/wso2-fake";
+import { startWso2Fake, wso2ProfileFor, type Wso2Fake } from "../fakes/wso2-fake";
 import { startEmbeddedWorld, type EmbeddedWorld } from "../helpers/embedded-world";
 import { openTestDb } from "../helpers/store";
 
@@ -138,19 +137,7 @@ describe("WSO2: the whole agent, when the approval comes back with a forged ID t
     const db = await openTestDb();
     const bus = new EventBus();
     const activity = new ActivityLog(db, bus);
-    const profile = createWso2Profile({
-      baseUrl: fake.base,
-      clientId: fake.options.clientId,
-      clientSecret: fake.options.clientSecret,
-      agentId: fake.options.agentId,
-      agentSecret: fake.options.agentSecret,
-      redirectUri: fake.options.redirectUri,
-      loginHint: "alice@example.com",
-      investorUserId: fake.options.users["alice@example.com"]!,
-      notificationChannel: "email",
-      authorizationDetails: true,
-      fetch: mitm.fetch,
-    });
+    const profile = wso2ProfileFor(fake, { authorizationDetails: true, fetch: mitm.fetch })
     const broker = new RecordingBroker();
     const agent = new Agent({ config, db, bus, activity, clientSecret: "unused", model: { model: createRulesModel(), label: "rules", kind: "rules" }, profile, broker: () => broker, tickMs: 3_600_000 });
     agents.push(agent);
@@ -206,19 +193,7 @@ describe("WSO2 agent token and Auth0 approval", () => {
 
   it("WSO2: a code exchange answered with a forged ID token gives the agent no token at all", async () => {
     const mitm = interceptor();
-    const profile = createWso2Profile({
-      baseUrl: wso2.base,
-      clientId: wso2.options.clientId,
-      clientSecret: wso2.options.clientSecret,
-      agentId: wso2.options.agentId,
-      agentSecret: wso2.options.agentSecret,
-      redirectUri: wso2.options.redirectUri,
-      loginHint: "alice@example.com",
-      investorUserId: wso2.options.users["alice@example.com"]!,
-      notificationChannel: "email",
-      authorizationDetails: false,
-      fetch: mitm.fetch,
-    });
+    const profile = wso2ProfileFor(wso2, { fetch: mitm.fetch });
     mitm.forge("authorization_code", "foreign-key");
     const error = await profile.getAgentToken().then(
       () => undefined,

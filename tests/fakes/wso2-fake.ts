@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { createWso2Profile, type Wso2ProfileOptions } from "@/lib/auth/providers/wso2";
 import type http from "node:http";
 import { decodeJwt } from "jose";
 import { checkTokenRequestProof, createSigningKey, nowSeconds, randomId, sendJson, startFakeServer, waitFor, type RecordedRequest } from "./fake-http";
@@ -420,3 +421,25 @@ export async function startWso2Fake(options: Wso2FakeOptions = {}) {
 
 /** Timers fire a few ms late, never early; this only forgives scheduling jitter. */
 const POLL_TOLERANCE_MS = 150;
+
+/**
+ * The app's WSO2 profile pointed at a fake: its client, agent identity and Alice, email
+ * notifications, plain fetch. Tests override what they exercise.
+ */
+export function wso2ProfileFor(fake: Wso2Fake, overrides: Partial<Wso2ProfileOptions> = {}) {
+  const loginHint = "alice@example.com";
+  return createWso2Profile({
+    baseUrl: fake.base,
+    clientId: fake.options.clientId,
+    clientSecret: fake.options.clientSecret,
+    agentId: fake.options.agentId,
+    agentSecret: fake.options.agentSecret,
+    redirectUri: fake.options.redirectUri,
+    loginHint,
+    investorUserId: fake.options.users[loginHint]!,
+    notificationChannel: "email",
+    authorizationDetails: false,
+    fetch: (input, init) => fetch(input, init),
+    ...overrides,
+  });
+}

@@ -8,11 +8,10 @@ import { UntrustedResponseError } from "@/lib/auth/oauth-errors";
 import { createAuth0Profile } from "@/lib/auth/providers/auth0";
 import { toTokenResult } from "@/lib/auth/providers/common";
 import type { CibaRequest, TokenResult } from "@/lib/auth/providers/types";
-import { createWso2Profile } from "@/lib/auth/providers/wso2";
 import { remoteKeys, verifyAccessToken } from "@/mcp/verify-token";
 import { startAuth0Fake, type Auth0Fake, type Auth0FakeOptions } from "../fakes/auth0-fake";
 import type { RecordedRequest } from "../fakes/fake-http";
-import { startWso2Fake, type Wso2Fake, type Wso2FakeOptions } from "../fakes/wso2-fake";
+import { startWso2Fake, wso2ProfileFor, type Wso2Fake, type Wso2FakeOptions } from "../fakes/wso2-fake";
 
 /**
  * DPoP at WSO2 and Auth0 as their fakes replay it (tests/fakes): the profiles send a proof where
@@ -38,19 +37,7 @@ function cibaRequest(actorToken: string): CibaRequest {
 async function wso2Profile(options: Wso2FakeOptions) {
   wso2 = await startWso2Fake(options);
   const fake = wso2;
-  const profile = createWso2Profile({
-    baseUrl: fake.base,
-    clientId: fake.options.clientId,
-    clientSecret: fake.options.clientSecret,
-    agentId: fake.options.agentId,
-    agentSecret: fake.options.agentSecret,
-    redirectUri: fake.options.redirectUri,
-    loginHint: ALICE,
-    investorUserId: fake.options.users[ALICE]!,
-    notificationChannel: "email",
-    authorizationDetails: false,
-    fetch: (input, init) => fetch(input, init),
-  });
+  const profile = wso2ProfileFor(fake)
   return { fake, profile };
 }
 

@@ -7,7 +7,7 @@ import { AgentTokenError, CibaRequestError, type CibaRequest, type ProviderProfi
 import { agentOwnerMismatch, createWso2Profile, type Wso2ProfileOptions } from "@/lib/auth/providers/wso2";
 import { remoteKeys, verifyAccessToken } from "@/mcp/verify-token";
 import { createSelfSignedCertificate } from "../fakes/self-signed";
-import { startWso2Fake, type Wso2Fake, type Wso2FakeOptions } from "../fakes/wso2-fake";
+import { startWso2Fake, wso2ProfileFor, type Wso2Fake, type Wso2FakeOptions } from "../fakes/wso2-fake";
 
 /**
  * The WSO2 profile against the WSO2 fake (tests/fakes/wso2-fake.ts): every request asserted field
@@ -24,21 +24,7 @@ const ALICE = "alice@example.com";
 async function setup(fakeOptions: Wso2FakeOptions = {}, profileOptions: Partial<Wso2ProfileOptions> = {}) {
   fake = await startWso2Fake(fakeOptions);
   const warnings: string[] = [];
-  const profile = createWso2Profile({
-    baseUrl: fake.base,
-    clientId: fake.options.clientId,
-    clientSecret: fake.options.clientSecret,
-    agentId: fake.options.agentId,
-    agentSecret: fake.options.agentSecret,
-    redirectUri: fake.options.redirectUri,
-    loginHint: ALICE,
-    investorUserId: fake.options.users[ALICE]!,
-    notificationChannel: "email",
-    authorizationDetails: false,
-    fetch: (input, init) => fetch(input, init),
-    onWarning: (m) => warnings.push(m),
-    ...profileOptions,
-  });
+  const profile = wso2ProfileFor(fake, { onWarning: (m) => warnings.push(m), ...profileOptions })
   return { fake, profile, warnings };
 }
 

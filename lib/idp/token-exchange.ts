@@ -11,7 +11,8 @@ import { presetTokenClaims } from "./token-claims";
  * the subject token or the OBO lifetime. With an `actor_token` the new token names that actor in
  * `act` and keeps the earlier chain nested inside it (§4.1).
  *
- * Policy: both tokens must be this server's own access tokens issued to the requesting client.
+ * Policy: both tokens must be this server's own access tokens issued to the requesting client,
+ * and neither may be sender-constrained (refuseSenderConstrained).
  */
 export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 
@@ -37,6 +38,8 @@ export function createTokenExchangeHandler(verifyOwnToken: OwnTokenVerifier, res
     checkTokenTypes(params);
     const subject = await verify(verifyOwnToken, params.subject_token!, client.clientId, "subject_token");
     const actor = params.actor_token ? await verify(verifyOwnToken, params.actor_token, client.clientId, "actor_token") : undefined;
+    refuseSenderConstrained(subject, "subject_token");
+    if (actor) refuseSenderConstrained(actor, "actor_token");
     const scope = narrowScope(subject, params.scope);
     const resource = resources.resolveTarget([params.resource, params.audience]);
 
@@ -67,6 +70,17 @@ export function createTokenExchangeHandler(verifyOwnToken: OwnTokenVerifier, res
       ...(subject.authorization_details ? { authorization_details: subject.authorization_details } : {}),
     };
   };
+}
+
+/**
+ * A sender-constrained token (RFC 9449 `cnf`) is never exchanged: the new token would be a
+ * bearer token with the same subject, scope and order, so whoever stole the bound token and the
+ * client's secret could trade with it without the key. Exchange an unbound token, or none.
+ */
+function refuseSenderConstrained(token: OwnAccessToken, name: string): void {
+  if (token.cnf !== undefined) {
+    throw new errors.InvalidGrant(`${name} is sender-constrained (cnf) and cannot be exchanged for a bearer token`);
+  }
 }
 
 /**

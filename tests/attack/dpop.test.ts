@@ -108,6 +108,23 @@ describe("the stolen on-behalf-of token buys nothing", () => {
     expect(await world.ledger()).toEqual(before);
   });
 
+  it("exchanged for a bearer token by a thief who also holds the client secret: invalid_grant, nothing issued", async () => {
+    const { agentClientId, agentClientSecret, issuer } = world.config.auth;
+    for (const [name, params] of [
+      ["subject_token", { subject_token: obo.accessToken, subject_token_type: "urn:ietf:params:oauth:token-type:access_token" }],
+      ["actor_token", { subject_token: obo.accessToken, subject_token_type: "urn:ietf:params:oauth:token-type:access_token", actor_token: agentToken.accessToken, actor_token_type: "urn:ietf:params:oauth:token-type:access_token" }],
+    ] as const) {
+      const res = await fetch(`${issuer}/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${Buffer.from(`${agentClientId}:${agentClientSecret}`).toString("base64")}` },
+        body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", ...params }),
+      });
+      const body = (await res.json()) as { error?: string; error_description?: string; access_token?: string };
+      expect({ name, status: res.status, error: body.error, issued: body.access_token !== undefined }).toEqual({ name, status: 400, error: "invalid_grant", issued: false });
+    }
+    expect(await world.ledger()).toEqual(before);
+  });
+
   it("the agent token presented as a bearer token cannot even read", async () => {
     const res = await world.mcpFetch(resource(), {
       method: "POST",

@@ -48,8 +48,9 @@ interface TradeRow {
 
 /**
  * Executes one trade as one transaction: the trade row, the cash and the holding change together
- * or not at all. `order_id` and `token_jti` are unique in the trades table, so an order or a
- * token can execute at most once, also under concurrent calls. `steps.before` runs first inside
+ * or not at all. `order_id` and `token_jti` are unique in the trades table and in
+ * spent_authorizations (which a demo reset keeps), so an order or a token can execute at most
+ * once, also under concurrent calls and across resets. `steps.before` runs first inside
  * the transaction and may refuse by throwing (e.g. the order's authorization, read with a row
  * lock so that nothing can close it between the check and the trade); `steps.after` runs last
  * (e.g. the audit record of the decision).
@@ -94,6 +95,10 @@ export async function executeTrade(db: Db, input: TradeInput, steps: TradeSteps 
           input.bindingRule ?? null,
         ],
       );
+      // Single use that outlives a demo reset (which empties trades): spent_authorizations.
+      if (input.orderId || input.tokenJti) {
+        await tx.query("INSERT INTO spent_authorizations (order_id, token_jti) VALUES ($1, $2)", [input.orderId ?? null, input.tokenJti ?? null]);
+      }
       if (input.side === "buy") await applyBuy(tx, input, notional, portfolio.cash_cents);
       else await applySell(tx, input, notional);
       const result = toTrade(trade!);

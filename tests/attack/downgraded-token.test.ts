@@ -53,6 +53,7 @@ const world = (rule: AppConfig["auth"]["binding"]) => worlds.find((w) => w.rule 
 /** The agent's order as the agent leaves it: frozen, sent to Alice, her decision `approval`. */
 async function seedOrder(rt: Broker, orderStatus: string, approval: { status: string; jti: string | null }) {
   await rt.db.query("DELETE FROM trades");
+  await rt.db.query("DELETE FROM spent_authorizations");
   await rt.db.query("DELETE FROM audit_log");
   await rt.db.query("DELETE FROM pending_approvals");
   await rt.db.query("DELETE FROM orders");
@@ -130,11 +131,23 @@ describe('binding rule "rar": the store closes an order for good', () => {
     }
   });
 
-  it("executes with the same token while the stored order is approved", async () => {
+  it("executes with the same token while the stored order is approved, once, also after a demo reset empties the trades", async () => {
     await seedOrder(rt(), "approved", { status: "approved", jti: null });
-    const result = await attempt("rar", { ...downgraded, authorization_details: [detail()] });
+    const claims = { ...downgraded, jti: "jti-rar-reset", authorization_details: [detail()] };
+    const result = await attempt("rar", claims);
     expect(result.isError).toBe(false);
     expect((await snapshot(rt())).trades).toBe(1);
+
+    // The demo reset's ledger statements (lib/demo.ts): trades, holdings and portfolios emptied.
+    await rt().db.query("DELETE FROM trades");
+    await rt().db.query("DELETE FROM holdings");
+    await rt().db.query("UPDATE portfolios SET cash_cents = initial_cash_cents");
+    const afterReset = await snapshot(rt());
+    const replay = await attempt("rar", claims);
+    expect(replay.text).toContain("already_executed");
+    const otherToken = await attempt("rar", { ...claims, jti: "jti-rar-reset-2" });
+    expect(otherToken.text).toContain("already_executed");
+    expect(await snapshot(rt())).toEqual(afterReset);
   });
 });
 

@@ -210,7 +210,7 @@ const survivors: Agent[] = [];
 
 beforeEach(async () => {
   for (const a of survivors.splice(0)) await a.stop();
-  await db.query("TRUNCATE agent_state, pending_approvals, trades, activity_log, settings, orders CASCADE");
+  await db.query("TRUNCATE agent_state, pending_approvals, trades, spent_authorizations, activity_log, settings, orders CASCADE");
   world = { priceCents: LOW, offsetMs: 0, requests: [], loseTradeAnswer: false };
 });
 
@@ -391,7 +391,7 @@ describe("crash and restart within one fall", () => {
       process.env.RECOVERY_POINTS === "all" ? Array.from({ length: total }, (_, i) => i + 1) : Array.from({ length: 8 }, () => 1 + Math.floor(random() * total));
     for (const point of points) {
       for (const a of survivors.splice(0)) await a.stop();
-      await db.query("TRUNCATE agent_state, pending_approvals, trades, activity_log, settings, orders CASCADE");
+      await db.query("TRUNCATE agent_state, pending_approvals, trades, spent_authorizations, activity_log, settings, orders CASCADE");
       world = { priceCents: LOW, offsetMs: 0, requests: [], loseTradeAnswer: false };
       const crash = await firstLife({ after: (_e, n) => n === point });
       try {

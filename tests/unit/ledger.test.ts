@@ -36,7 +36,7 @@ describe("ledger", () => {
     db = await openTestDb();
   });
   beforeEach(async () => {
-    await db.query("TRUNCATE trades, holdings, portfolios RESTART IDENTITY CASCADE");
+    await db.query("TRUNCATE trades, spent_authorizations, holdings, portfolios RESTART IDENTITY CASCADE");
     await ensurePortfolio(db, ALICE, "Alice", 1_000_000);
   });
   afterAll(async () => db.close());

@@ -65,6 +65,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await rt.db.query("DELETE FROM trades");
+  await rt.db.query("DELETE FROM spent_authorizations");
   await rt.db.query("DELETE FROM pending_approvals");
   await rt.db.query("DELETE FROM orders");
 });

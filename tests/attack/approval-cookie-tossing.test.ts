@@ -11,8 +11,8 @@ import { ledgerOf, pendingRequest, type PendingRequest } from "./approval-suppor
  * Cookie tossing from another port of the same host, in real Chromium. Cookies ignore ports and
  * SameSite counts http://localhost:<other port> as the same site, so a page there can plant
  * cookies on the approval page's paths and post forms to it with Alice's cookies attached. With
- * Alice signed in on request A's page, such a page plants a CSRF cookie on request B's decision
- * path and auto-submits Approve for B. B must stay pending (the origin check answers 403), and
+ * Alice signed in on request A's page, such a page plants the browser-nonce and session cookies on
+ * request B's paths and auto-submits Approve for B. B must stay pending (the origin check answers 403), and
  * every layer behind that check must hold on its own: a form token is never a cookie's value,
  * and a session made on A's page cannot decide B. Alice's own click on A still works.
  */
@@ -36,7 +36,7 @@ function attackPage(appUrl: string, handle: string): string {
 <form id="f" method="post" action="${appUrl}/oidc/approve/${handle}/decision">
 <input type="hidden" name="csrf" value="${TOSSED}"><input type="hidden" name="decision" value="approve"></form>
 <script>
-document.cookie = "sg_idp_csrf=${TOSSED}; Domain=localhost; Path=/oidc/approve/${handle}";
+document.cookie = "sg_idp_browser=${TOSSED}; Domain=localhost; Path=/oidc/approve/${handle}";
 document.cookie = "sg_idp_session=${TOSSED}; Path=/oidc/approve/${handle}";
 document.getElementById("f").submit();
 </script></body></html>`;
@@ -54,7 +54,7 @@ beforeAll(async () => {
     // Host-only cookies for "localhost" from another port land in the same jar as the app's.
     res.writeHead(200, {
       "content-type": "text/html; charset=utf-8",
-      "set-cookie": [`sg_idp_csrf=${TOSSED}; Path=/oidc/approve/${b.handle}`, `sg_idp_csrf=${TOSSED}; Path=/oidc/approve/${b.handle}/decision`],
+      "set-cookie": [`sg_idp_browser=${TOSSED}; Path=/oidc/approve/${b.handle}`, `sg_idp_browser=${TOSSED}; Path=/oidc/approve/${b.handle}/decision`],
     });
     res.end(attackPage(app.url, b.handle));
   });
@@ -96,7 +96,7 @@ async function expectBPending() {
 }
 
 describe("a page on another localhost port", () => {
-  it("tosses a CSRF cookie onto B's decision path and auto-submits Approve: 403, B stays pending, no trade", async () => {
+  it("tosses cookies onto B's paths and auto-submits Approve: 403, B stays pending, no trade", async () => {
     const before = await ledgerOf(app);
     const page = await context.newPage();
     const decisionPost = page.waitForResponse((r) => r.url().endsWith(`/oidc/approve/${b.handle}/decision`) && r.request().method() === "POST");
@@ -141,7 +141,7 @@ describe("behind the origin check", () => {
     const before = await ledgerOf(app);
     const session = (await context.cookies()).find((c) => c.name === "sg_idp_session" && c.path === `/oidc/approve/${a.handle}`);
     expect(session?.value).toMatch(/^Fe26\.2\*/);
-    const cookie = [`sg_idp_session=${session!.value}`, `sg_idp_csrf=${aToken}`, ...(await context.cookies()).filter((c) => c.name === "sg_idp_browser").map((c) => `${c.name}=${c.value}`)].join("; ");
+    const cookie = [`sg_idp_session=${session!.value}`, ...(await context.cookies()).filter((c) => c.name === "sg_idp_browser").map((c) => `${c.name}=${c.value}`)].join("; ");
     for (const csrf of [aToken, TOSSED]) {
       const res = await fetch(`${app.url}/oidc/approve/${b.handle}/decision`, {
         method: "POST",
@@ -153,10 +153,10 @@ describe("behind the origin check", () => {
       expect(res.status).toBe(303);
       expect(res.headers.get("location")).toBe(`/oidc/approve/${b.handle}`);
     }
-    // And on A's own page, a token that is a cookie's value (double submit) is refused.
+    // And on A's own page, a form token that is merely a cookie's value (double submit) is refused.
     const doubleSubmit = await fetch(`${app.url}/oidc/approve/${a.handle}/decision`, {
       method: "POST",
-      headers: { origin: app.url, cookie: `sg_idp_session=${session!.value}; sg_idp_csrf=${TOSSED}`, "content-type": "application/x-www-form-urlencoded" },
+      headers: { origin: app.url, cookie: `sg_idp_session=${session!.value}; sg_idp_browser=${TOSSED}`, "content-type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({ csrf: TOSSED, decision: "approve" }),
       redirect: "manual",
     });

@@ -26,8 +26,8 @@ export interface Principal {
   /**
    * The key the token is bound to (RFC 7800 `cnf`), or null for a bearer token. `jkt` is a DPoP
    * key thumbprint (RFC 9449 §6.1), the one confirmation method this server checks; a `cnf`
-   * without it (an mTLS certificate thumbprint, RFC 8705) is `{ jkt: null }`: bound to something
-   * this server cannot verify, so the gate refuses the token.
+   * without it, or with another method beside it (an mTLS certificate thumbprint, RFC 8705), is
+   * `{ jkt: null }`: bound to something this server cannot verify, so the gate refuses the token.
    */
   confirmation: { jkt: string | null } | null;
 }
@@ -99,6 +99,11 @@ export function toPrincipal(claims: AccessTokenClaims, agent: AgentIdentity): Pr
     scopes: [...scopes],
     authorizationDetails: claims.authorization_details,
     expiresAt: claims.exp,
-    confirmation: claims.cnf ? { jkt: claims.cnf.jkt ?? null } : null,
+    confirmation: claims.cnf ? { jkt: onlyJkt(claims.cnf) ? (claims.cnf.jkt ?? null) : null } : null,
   };
+}
+
+/** True when `cnf` names no confirmation method but `jkt`: every binding it states can be checked. */
+function onlyJkt(cnf: Record<string, unknown>): boolean {
+  return Object.keys(cnf).every((method) => method === "jkt");
 }

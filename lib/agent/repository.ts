@@ -2,7 +2,7 @@ import "server-only";
 import type { TokenClaims } from "../auth/types";
 import { parseMoney } from "../money";
 import type { StockTradeDetail } from "../orders/order";
-import type { Queryable } from "../store/db";
+import type { Db, Queryable } from "../store/db";
 import type { AgentState } from "./state-machine";
 
 /**
@@ -250,17 +250,21 @@ export async function findTradeForOrder(db: Queryable, orderId: string): Promise
 }
 
 /**
- * Closes an order unless the ledger holds a trade for it, in one statement, so that an order that
- * traded is never marked failed. Returns false when the order traded (or is already executed).
+ * Closes an order unless the ledger holds a trade for it, so that an order that traded is never
+ * marked failed. The order row is locked first: a trade in flight holds that lock (the broker
+ * reads the order FOR UPDATE in the trade's transaction), so this waits for it to commit or roll
+ * back, and the ledger check that follows, a new statement, sees the outcome. Returns false when
+ * the order traded (or is already executed, or unknown).
  */
-export async function closeOrderUnlessTraded(db: Queryable, orderId: string, status: "failed" | "denied" | "expired" | "cancelled", reason: string): Promise<boolean> {
-  const rows = await db.query(
-    `UPDATE orders SET status = $2, status_reason = $3, updated_at = now()
-      WHERE order_id = $1 AND status <> 'executed' AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.order_id = $1)
-      RETURNING order_id`,
-    [orderId, status, reason],
-  );
-  return rows.length > 0;
+export async function closeOrderUnlessTraded(db: Db, orderId: string, status: "failed" | "denied" | "expired" | "cancelled", reason: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [order] = await tx.query<{ status: string }>("SELECT status FROM orders WHERE order_id = $1 FOR UPDATE", [orderId]);
+    if (!order || order.status === "executed") return false;
+    const [traded] = await tx.query("SELECT 1 FROM trades WHERE order_id = $1", [orderId]);
+    if (traded) return false;
+    await tx.query("UPDATE orders SET status = $2, status_reason = $3, updated_at = now() WHERE order_id = $1", [orderId, status, reason]);
+    return true;
+  });
 }
 
 /**

@@ -133,6 +133,11 @@ describe("a DPoP-bound token is refused", () => {
     expect(await refusal(post(`Bearer ${token}`))).toMatchObject({ status: 401, error: "invalid_token" });
     expect(await refusal(post(`DPoP ${token}`, await proof(agentKey, token)))).toMatchObject({ status: 401, error: "invalid_token" });
   });
+
+  it("when bound to the DPoP key and also to a certificate it cannot check (jkt + x5t#S256): 401 invalid_token, even with a valid proof", async () => {
+    const token = await issuer.mint({ ...OBO, cnf: { jkt: agentKey.thumbprint, "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" } });
+    expect(await refusal(post(`DPoP ${token}`, await proof(agentKey, token)))).toMatchObject({ status: 401, error: "invalid_token" });
+  });
 });
 
 describe("the DPoP scheme is refused", () => {

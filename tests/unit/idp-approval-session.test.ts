@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { crossOriginProblem } from "@/lib/idp/approval/origin-check";
-import { browserNonces, cookieValues, createSessionCodec, newBrowserNonce, parseCookies, serializeCookie } from "@/lib/idp/approval/session";
+import { browserNonces, cookieValues, createSessionCodec, DEVICE_TTL_SECONDS, newBrowserNonce, parseCookies, serializeCookie } from "@/lib/idp/approval/session";
 
 /**
- * The approval page's sessions and form tokens (sealed with iron-session) and its origin check,
- * negative cases first: a token from another page, purpose, browser or session gives nothing.
+ * The approval page's sessions, device cookies and form tokens (sealed with iron-session) and its
+ * origin check, negative cases first: a token from another page, purpose, browser, session or
+ * account gives nothing.
  */
 const codec = createSessionCodec("cookie-key-one-0123456789abcdef");
 const HANDLE_A = `apr_${"A".repeat(43)}`;
@@ -42,6 +43,50 @@ describe("approval session", () => {
     const one = await codec.issue("alice", HANDLE_A, T0);
     const two = await codec.issue("alice", HANDLE_A, T0);
     expect(one.session.sessionId).not.toBe(two.session.sessionId);
+  });
+});
+
+describe("device cookie", () => {
+  it("is accepted only for the account it names", async () => {
+    const { value, device } = await codec.issueDevice("alice", undefined, T0);
+    expect(await codec.readDevice([value], "bob", T0)).toBeUndefined();
+    expect(await codec.readDevice([value], "alice", T0)).toEqual(device);
+    expect(device.deviceId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it("rejects tampered, foreign-key, expired and garbage values", async () => {
+    const { value } = await codec.issueDevice("alice", undefined, T0);
+    const tampered = `${value.slice(0, 40)}${value[40] === "A" ? "B" : "A"}${value.slice(41)}`;
+    expect(await codec.readDevice([tampered], "alice", T0)).toBeUndefined();
+    expect(await createSessionCodec("cookie-key-two-0123456789abcdef").readDevice([value], "alice", T0)).toBeUndefined();
+    expect(await codec.readDevice([value], "alice", T0 + (DEVICE_TTL_SECONDS + 1) * 1000)).toBeUndefined();
+    expect(await codec.readDevice([], "alice", T0)).toBeUndefined();
+    expect(await codec.readDevice(["garbage", "", "x".repeat(5000)], "alice", T0)).toBeUndefined();
+  });
+
+  it("is neither a session nor a form token, and neither of them is a device cookie", async () => {
+    const device = await codec.issueDevice("alice", "dev-1", T0);
+    const session = await codec.issue("alice", HANDLE_A, T0);
+    const token = await codec.formToken("sign-in", HANDLE_A, "dev-1", T0);
+    expect(await codec.read([device.value], HANDLE_A, T0)).toBeUndefined();
+    expect(await codec.formTokenValid(device.value, "sign-in", HANDLE_A, ["dev-1"], T0)).toBe(false);
+    expect(await codec.readDevice([session.value, token], "alice", T0)).toBeUndefined();
+  });
+
+  it("keeps its device id when renewed, lasts half a year, and is found among planted values", async () => {
+    const first = await codec.issueDevice("alice", undefined, T0);
+    const renewed = await codec.issueDevice("alice", first.device.deviceId, T0 + 100 * 86_400_000);
+    expect(renewed.device).toEqual(first.device);
+    expect(renewed.value).not.toBe(first.value);
+    const later = T0 + (100 + 179) * 86_400_000;
+    expect(await codec.readDevice([first.value], "alice", later)).toBeUndefined();
+    expect(await codec.readDevice(["planted-by-another-port", renewed.value], "alice", later)).toEqual(first.device);
+  });
+
+  it("gives every new browser its own device id", async () => {
+    const one = await codec.issueDevice("alice", undefined, T0);
+    const two = await codec.issueDevice("alice", undefined, T0);
+    expect(one.device.deviceId).not.toBe(two.device.deviceId);
   });
 });
 

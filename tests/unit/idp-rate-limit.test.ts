@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { SignInLimiter } from "@/lib/idp/rate-limit";
+import { SignInLimiter, signInKeys } from "@/lib/idp/rate-limit";
 
 /**
  * The approval page's sign-in limiter on an injected clock: a growing, short wait instead of a
- * lock, so brute force is slow and the user is never kept out for long.
+ * lock, so brute force is slow and the user is never kept out for long; a known device waits for
+ * its own failures only.
  */
 function limiterAt(start = 1_000_000) {
   const clock = { now: start };
@@ -89,5 +90,70 @@ describe("SignInLimiter", () => {
     expect(limiter.retryAfterSeconds([ACCOUNT])).toBe(2);
     for (let i = 0; i < 3; i++) limiter.recordFailure(["source:0"]);
     expect(limiter.retryAfterSeconds(["source:0"])).toBe(1);
+  });
+});
+
+describe("signInKeys", () => {
+  it("puts an attempt without a known device behind the account and its source", () => {
+    expect(signInKeys({ accountId: "alice", source: "127.0.0.1" })).toEqual(["account:alice", "source:127.0.0.1"]);
+    expect(signInKeys({ accountId: "alice", deviceId: "", source: "127.0.0.1" })).toEqual(["account:alice", "source:127.0.0.1"]);
+  });
+
+  it("puts a known device's attempt behind its own key alone", () => {
+    expect(signInKeys({ accountId: "alice", deviceId: "dev-1", source: "127.0.0.1" })).toEqual(["device:dev-1"]);
+  });
+});
+
+describe("SignInLimiter with known devices", () => {
+  const fresh = (source = "127.0.0.1") => signInKeys({ accountId: "alice", source });
+  const known = (deviceId: string) => signInKeys({ accountId: "alice", deviceId, source: "127.0.0.1" });
+
+  it("never delays a known device while an attacker fails at the end of every wait, from the user's address", () => {
+    const { limiter, clock } = limiterAt();
+    const start = clock.now;
+    let attackerChecked = 0;
+    let aliceIn = 0;
+    let freshRefused = 0;
+    // Ten minutes; the attacker tries every 10 ms, so he fails the moment each wait ends.
+    for (let tick = 0; tick < 60_000; tick++, clock.now += 10) {
+      if (limiter.retryAfterSeconds(fresh()) === 0) {
+        attackerChecked++;
+        limiter.recordFailure(fresh());
+        // Right after each of his failures past the free ones, a new browser must wait ...
+        if (attackerChecked > 3) {
+          expect(limiter.retryAfterSeconds(fresh())).toBeGreaterThan(0);
+          freshRefused++;
+        }
+      }
+      // ... while Alice's known browser, every 7 s, is checked at once and signs in.
+      if (tick % 700 === 350) {
+        expect(limiter.retryAfterSeconds(known("alice-laptop"))).toBe(0);
+        limiter.reset(known("alice-laptop")[0]!);
+        aliceIn++;
+      }
+    }
+    expect(clock.now - start).toBe(600_000);
+    expect(aliceIn).toBe(86);
+    expect(freshRefused).toBe(attackerChecked - 3);
+    // Her sign-ins cleared only her device's key: the attacker still gets one guess per 8 s.
+    expect(attackerChecked).toBeGreaterThanOrEqual(76);
+    expect(attackerChecked).toBeLessThanOrEqual(82);
+  });
+
+  it("lets a device that keeps failing delay only itself", () => {
+    const { limiter } = limiterAt();
+    for (let i = 0; i < 10; i++) limiter.recordFailure(known("stolen"));
+    expect(limiter.retryAfterSeconds(known("stolen"))).toBe(8);
+    expect(limiter.retryAfterSeconds(known("alice-laptop"))).toBe(0);
+    expect(limiter.retryAfterSeconds(fresh())).toBe(0);
+  });
+
+  it("clears only the device's own failures when it signs in", () => {
+    const { limiter } = limiterAt();
+    for (let i = 0; i < 5; i++) limiter.recordFailure(fresh());
+    for (let i = 0; i < 5; i++) limiter.recordFailure(known("alice-laptop"));
+    limiter.reset(known("alice-laptop")[0]!);
+    expect(limiter.retryAfterSeconds(known("alice-laptop"))).toBe(0);
+    expect(limiter.retryAfterSeconds(fresh("198.51.100.1"))).toBe(4);
   });
 });

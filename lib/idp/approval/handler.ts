@@ -7,7 +7,7 @@ import { type Investor, verifyInvestorCredentials } from "../accounts";
 import { type Approval, findApproval } from "../approvals";
 import { stockTrades } from "../authorization-details";
 import { declaredTooLarge, readLimitedBody } from "../../net/body-limit";
-import type { SignInLimiter } from "../rate-limit";
+import { type SignInLimiter, signInKeys } from "../rate-limit";
 import { decide } from "./decide";
 import { COUNTDOWN_SCRIPT, pageCsp, renderFrame } from "./layout";
 import { crossOriginProblem } from "./origin-check";
@@ -26,6 +26,8 @@ import {
   BROWSER_COOKIE,
   browserNonces,
   cookieValues,
+  DEVICE_COOKIE,
+  DEVICE_TTL_SECONDS,
   newBrowserNonce,
   serializeCookie,
   SESSION_COOKIE,
@@ -44,6 +46,12 @@ import {
  * order: the origin check (403), the size limit (413), the form token bound to this browser or
  * session and this handle (403), then its own checks; it ends in a 303 to the GET
  * (post/redirect/get), which shows the current state: pending, decided or expired.
+ *
+ * Sign-in waits (rate-limit.ts): a browser that carries a device cookie for the request's account
+ * (set by its last successful sign-in, session.ts) waits only for its own failures; any other
+ * browser waits for the account's and its source's. So an attacker who fails at every wait's end
+ * on a link he knows delays new browsers by at most the short cap, and the user's known browser
+ * not at all. A correct password sets or renews the device cookie.
  */
 
 export interface ApprovalHandlerDeps {
@@ -68,6 +76,8 @@ export function createApprovalHandler(deps: ApprovalHandlerDeps) {
   // Scoped to the one request's path; Strict, as nothing cross-site ever needs it.
   const sessionCookie = (handle: string, value: string, maxAgeSeconds: number) =>
     serializeCookie(SESSION_COOKIE, value, { path: `${APPROVAL_PATH}/${handle}`, secure, maxAgeSeconds, sameSite: "Strict" });
+  // For every request's page, as the browser stays known across requests; Strict like the session.
+  const deviceCookie = (value: string) => serializeCookie(DEVICE_COOKIE, value, { path: APPROVAL_PATH, secure, maxAgeSeconds: DEVICE_TTL_SECONDS, sameSite: "Strict" });
 
   return async function handleApproval(request: Request): Promise<Response> {
     const url = new URL(request.url);
@@ -100,16 +110,18 @@ export function createApprovalHandler(deps: ApprovalHandlerDeps) {
     if (!approval) return page(404, "Request not found", unknownView());
     const expiredForm = () =>
       page(403, "Expired form", badRequestView("This form expired or did not come from this page. Open the link from the email again."));
-    const back = (decision?: string, cookie?: string) =>
-      redirect(`${APPROVAL_PATH}/${handle}${decision === "deny" ? "?decision=deny" : ""}`, cookie ? [...setCookies, cookie] : setCookies);
+    const back = (decision?: string, cookies: string[] = []) =>
+      redirect(`${APPROVAL_PATH}/${handle}${decision === "deny" ? "?decision=deny" : ""}`, [...setCookies, ...cookies]);
 
     if (action === "sign-in") {
       if (!(await deps.sessions.formTokenValid(form.get("csrf"), "sign-in", handle, nonces))) return expiredForm();
       const decision: Decision = form.get("decision") === "deny" ? "deny" : "approve";
       if (approval.status !== "pending" || approval.expiresAt.getTime() <= Date.now()) return back();
       const username = (form.get("username") ?? "").slice(0, 200);
-      // Whatever name was typed, a failure here is a guess at the account this request is for.
-      const keys = [`account:${approval.accountId}`, `source:${clientAddress(request)}`];
+      // Whatever name was typed, a failure here is a guess at the account this request is for; a
+      // known device of that account counts only against itself.
+      const device = await deps.sessions.readDevice(cookieValues(cookieHeader, DEVICE_COOKIE), approval.accountId);
+      const keys = signInKeys({ accountId: approval.accountId, deviceId: device?.deviceId, source: clientAddress(request) });
       const wait = deps.limiter.retryAfterSeconds(keys);
       if (wait > 0) {
         const csrf = await deps.sessions.formToken("sign-in", handle, nonce);
@@ -123,9 +135,10 @@ export function createApprovalHandler(deps: ApprovalHandlerDeps) {
         return page(401, "Sign in", signInView(toView(deps, approval), { csrf, username, decision, error: "Wrong email or password." }));
       }
       deps.limiter.reset(keys[0]!);
-      console.log(`[idp] ${accountId} signed in on the approval page of mail ${approval.mailId}`);
+      console.log(`[idp] ${accountId} signed in on the approval page of mail ${approval.mailId}${device ? " from a known device" : ""}`);
       const { value } = await deps.sessions.issue(accountId, handle);
-      return back(decision, sessionCookie(handle, value, SESSION_TTL_SECONDS));
+      const known = await deps.sessions.issueDevice(accountId, device?.deviceId);
+      return back(decision, [sessionCookie(handle, value, SESSION_TTL_SECONDS), deviceCookie(known.value)]);
     }
 
     // action === "decision"
@@ -137,7 +150,7 @@ export function createApprovalHandler(deps: ApprovalHandlerDeps) {
     const outcome = await decide(deps.provider, deps.db, approval, decision);
     if (outcome !== "not_pending") console.log(`[idp] ${approval.accountId} ${outcome} the request of client ${approval.clientId} (mail ${approval.mailId})`);
     // The session was for this request only, which is now decided.
-    return back(undefined, sessionCookie(handle, "", 0));
+    return back(undefined, [sessionCookie(handle, "", 0)]);
   };
 }
 

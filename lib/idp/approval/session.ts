@@ -12,6 +12,11 @@ import { constantTimeEqual } from "../constant-time";
  *   path and only ever accepted for that handle, so signing in on A's page cannot decide B.
  * - The browser cookie is a random pre-session nonce: it exists so that the sign-in form's token
  *   has something of this browser to be bound to before there is a session.
+ * - The device cookie says "this browser signed in to this account before": the account, a random
+ *   device id and an expiry, sealed the same way. It is set on every successful sign-in (keeping
+ *   the device id it had), scoped to the whole page and long-lived, and it decides nothing: it
+ *   only moves the browser's sign-in attempts from the account's wait to its own (rate-limit.ts).
+ *   Only the server can seal one, and it does so only after a correct password.
  * - A form token (the hidden `csrf` field) is sealed too and names its purpose, the handle and what
  *   it is bound to: the browser nonce for the sign-in form, the session id for the decision form.
  *   It is never a copy of a cookie, so a cookie set from another port of the same host (cookies
@@ -22,7 +27,10 @@ import { constantTimeEqual } from "../constant-time";
  */
 export const SESSION_COOKIE = "sg_idp_session";
 export const BROWSER_COOKIE = "sg_idp_browser";
+export const DEVICE_COOKIE = "sg_idp_device";
 export const SESSION_TTL_SECONDS = 15 * 60;
+/** A browser stays a known device for this long after its last sign-in. */
+export const DEVICE_TTL_SECONDS = 180 * 24 * 3600;
 /** A form may stay open while the user reads it; its session or request expires first anyway. */
 export const FORM_TOKEN_TTL_SECONDS = 60 * 60;
 
@@ -32,6 +40,11 @@ export interface ApprovalSession {
   accountId: string;
   handle: string;
   sessionId: string;
+}
+
+export interface KnownDevice {
+  accountId: string;
+  deviceId: string;
 }
 
 export interface CookieOptions {
@@ -83,7 +96,8 @@ export function browserNonces(values: string[]): string[] {
 
 type Sealed =
   | { k: "session"; sub: string; h: string; sid: string; exp: number }
-  | { k: "form"; p: FormPurpose; h: string; b: string; exp: number };
+  | { k: "form"; p: FormPurpose; h: string; b: string; exp: number }
+  | { k: "device"; sub: string; did: string; exp: number };
 
 const MAX_SEAL_LENGTH = 2048;
 
@@ -100,7 +114,7 @@ export function createSessionCodec(cookieKey: string, ttlSeconds = SESSION_TTL_S
   async function open(value: string): Promise<Partial<Sealed>> {
     if (!value || value.length > MAX_SEAL_LENGTH) return {};
     try {
-      return (await unsealData<Sealed>(value, { password, ttl: Math.max(ttlSeconds, FORM_TOKEN_TTL_SECONDS) })) as Partial<Sealed>;
+      return (await unsealData<Sealed>(value, { password, ttl: Math.max(ttlSeconds, FORM_TOKEN_TTL_SECONDS, DEVICE_TTL_SECONDS) })) as Partial<Sealed>;
     } catch {
       return {};
     }
@@ -121,6 +135,23 @@ export function createSessionCodec(cookieKey: string, ttlSeconds = SESSION_TTL_S
         if (s.k !== "session" || s.h !== handle || typeof s.sub !== "string" || typeof s.sid !== "string") continue;
         if (typeof s.exp !== "number" || s.exp * 1000 <= now) continue;
         return { accountId: s.sub, handle: s.h, sessionId: s.sid };
+      }
+      return undefined;
+    },
+
+    /** A device cookie for this account: with the device id the browser had, or a new one. */
+    async issueDevice(accountId: string, deviceId = randomBytes(16).toString("base64url"), now = Date.now()): Promise<{ value: string; device: KnownDevice }> {
+      const value = await seal({ k: "device", sub: accountId, did: deviceId, exp: Math.floor(now / 1000) + DEVICE_TTL_SECONDS }, DEVICE_TTL_SECONDS);
+      return { value, device: { accountId, deviceId } };
+    },
+
+    /** The first of the cookie values that is a live device cookie for this account; undefined if none. */
+    async readDevice(values: string[], accountId: string, now = Date.now()): Promise<KnownDevice | undefined> {
+      for (const value of values) {
+        const d = await open(value);
+        if (d.k !== "device" || d.sub !== accountId || typeof d.did !== "string" || !d.did) continue;
+        if (typeof d.exp !== "number" || d.exp * 1000 <= now) continue;
+        return { accountId: d.sub, deviceId: d.did };
       }
       return undefined;
     },

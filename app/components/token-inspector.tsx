@@ -52,6 +52,8 @@ function Claims({ claims }: { claims: TokenClaims }) {
     ["aud", "aud", [claims.aud ?? "—"].flat().join(" ")],
     ["exp", "exp", claims.exp ? expiry(claims.exp, now) : "—"],
   ];
+  // RFC 9449 §6.1: the thumbprint of the key a DPoP-bound token is tied to; without it, a bearer token.
+  rows.push(["cnf-jkt", "cnf.jkt", claims.cnf?.jkt ? `${claims.cnf.jkt} (DPoP-bound)` : "— (bearer)"]);
   if (claims.client_id) rows.push(["client_id", "client_id", claims.client_id]);
   if (claims.aut) rows.push(["aut", "aut", claims.aut]);
   return (

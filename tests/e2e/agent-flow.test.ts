@@ -111,6 +111,10 @@ describe("agent flow in Chromium", () => {
     expect(await dashboard.claim("obo", "act-sub")).toBe("aurelius");
     expect(await dashboard.claim("obo", "scope")).toContain("stock:trade");
     expect(await dashboard.claim("obo", "authorization_details")).toContain(`quantity: ${quantity}`);
+    // Both tokens are bound to the agent's one DPoP key.
+    const jkt = await dashboard.claim("obo", "cnf-jkt");
+    expect(jkt).toMatch(/^[A-Za-z0-9_-]{43} \(DPoP-bound\)$/);
+    expect(await dashboard.claim("agent", "cnf-jkt")).toBe(jkt);
     expect(await dashboard.page.getByTestId("agent-state").getAttribute("data-state")).toBe("DONE");
     await dashboard.page.locator('[data-testid="activity-entry"][data-kind="agent.trade"]').waitFor();
     // The dashboard never receives a token: no JWT anywhere in the page.

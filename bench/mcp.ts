@@ -1,10 +1,12 @@
 /**
  * The cost of authentication at /mcp: tool calls per second and p50/p99 latency of
  * `get_market_price` through the real endpoint (gate → JSON-RPC → McpServer → tool → audit),
- * once with JWT verification against a JWKS (ES256, keys cached after the first fetch) and once
- * with verification switched off (a stub verifier returning the same principal), in one run on
- * loopback. Everything else is identical: same endpoint code, same in-memory store, same audit
- * write per call.
+ * once with JWT verification against a JWKS (ES256, keys cached after the first fetch), once with
+ * a DPoP-bound token and a fresh proof per call (RFC 9449: proof signature, htm/htu/iat/ath/jkt,
+ * and the proof's jti recorded once in the store; the proofs are signed before the clock starts,
+ * so the figure is the server's cost), and once with verification switched off (a stub verifier
+ * returning the same principal), in one run on loopback. Everything else is identical: same
+ * endpoint code, same in-memory store, same audit write per call.
  *
  *   npx tsx bench/mcp.ts            (BENCH_CALLS=2000 BENCH_CONCURRENCY=8 to change the load)
  */
@@ -29,6 +31,10 @@ async function main() {
   const { verifyAccessToken, verifyOptionsFor } = await import("../mcp/verify-token");
   const { startTestIssuer } = await import("../tests/helpers/jwks-server");
   const { startBroker } = await import("../tests/helpers/mcp-broker");
+  const { generateDPoPKey } = await import("../lib/auth/dpop");
+  const { accessTokenHash } = await import("../mcp/dpop");
+  const { SignJWT } = await import("jose");
+  const { randomUUID } = await import("node:crypto");
 
   const issuer = await startTestIssuer();
   const server = http.createServer();
@@ -40,6 +46,21 @@ async function main() {
   const rt = await startBroker(config);
   const token = await issuer.mint({ sub: "aurelius", scope: "openid stock:read" }, { expiresIn: 3600 });
   const principal = await verifyAccessToken(token, verifyOptionsFor(config));
+  const dpopKey = await generateDPoPKey();
+  const boundToken = await issuer.mint({ sub: "aurelius", scope: "openid stock:read", cnf: { jkt: dpopKey.thumbprint } }, { expiresIn: 3600 });
+  const proofs: string[] = [];
+  const signProofs = async (n: number) => {
+    proofs.length = 0;
+    const iat = Math.floor(Date.now() / 1000);
+    const ath = accessTokenHash(boundToken);
+    for (let i = 0; i < n; i++) {
+      proofs.push(
+        await new SignJWT({ jti: randomUUID(), htm: "POST", htu: `${base}/mcp`, iat, ath })
+          .setProtectedHeader({ alg: dpopKey.alg, typ: "dpop+jwt", jwk: dpopKey.publicJwk })
+          .sign(dpopKey.privateKey),
+      );
+    }
+  };
   const endpoints = {
     "jwt-verified": createMcpEndpoint(rt),
     "no-verification": createMcpEndpoint(rt, { verify: async () => principal }),
@@ -67,12 +88,14 @@ async function main() {
   const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "get_market_price", arguments: { symbol: "NVDA" } } });
   const callOnce = async (which: string): Promise<number> => {
     const started = performance.now();
+    const dpop = which === "dpop-verified" ? proofs.pop() : undefined;
     const res = await fetch(`${base}/mcp`, {
       method: "POST",
       headers: {
         "content-type": "application/json",
         accept: "application/json, text/event-stream",
-        authorization: `Bearer ${token}`,
+        authorization: dpop ? `DPoP ${boundToken}` : `Bearer ${token}`,
+        ...(dpop ? { dpop } : {}),
         "x-bench-endpoint": which,
       },
       body,
@@ -83,6 +106,7 @@ async function main() {
   };
 
   const run = async (which: string, calls: number) => {
+    if (which === "dpop-verified") await signProofs(calls + CONCURRENCY);
     const latencies: number[] = [];
     let next = 0;
     const started = performance.now();
@@ -100,11 +124,12 @@ async function main() {
     return { rps: calls / seconds, p50: at(0.5), p99: at(0.99) };
   };
 
-  for (const which of Object.keys(endpoints)) await run(which, WARMUP);
-  // Alternate halves so drift (GC, store growth) hits both sides alike.
-  const totals: Record<string, { rps: number; p50: number; p99: number }[]> = { "jwt-verified": [], "no-verification": [] };
+  const variants = ["jwt-verified", "dpop-verified", "no-verification"];
+  for (const which of variants) await run(which, WARMUP);
+  // Alternate halves so drift (GC, store growth) hits every variant alike.
+  const totals: Record<string, { rps: number; p50: number; p99: number }[]> = Object.fromEntries(variants.map((v) => [v, []]));
   for (let round = 0; round < 2; round++) {
-    for (const which of Object.keys(endpoints)) totals[which]!.push(await run(which, CALLS / 2));
+    for (const which of variants) totals[which]!.push(await run(which, CALLS / 2));
   }
   const avg = (xs: { rps: number; p50: number; p99: number }[]) => ({
     rps: xs.reduce((s, x) => s + x.rps, 0) / xs.length,
@@ -113,15 +138,18 @@ async function main() {
   });
   const on = avg(totals["jwt-verified"]!);
   const off = avg(totals["no-verification"]!);
+  const bound = avg(totals["dpop-verified"]!);
   const row = (name: string, r: typeof on) =>
     `${name.padEnd(16)} ${r.rps.toFixed(0).padStart(7)} calls/s   p50 ${r.p50.toFixed(2).padStart(6)} ms   p99 ${r.p99.toFixed(2).padStart(6)} ms`;
   console.log(`\nget_market_price over loopback HTTP, ${CALLS} calls per variant, concurrency ${CONCURRENCY} (Node ${process.version})`);
   console.log(row("jwt-verified", on));
+  console.log(row("dpop-verified", bound));
   console.log(row("no-verification", off));
   console.log(
     `cost of auth: throughput x${(off.rps / on.rps).toFixed(2)} lower, p50 +${(on.p50 - off.p50).toFixed(2)} ms, p99 +${(on.p99 - off.p99).toFixed(2)} ms ` +
       `(JWKS fetched ${issuer.jwksFetches()} time(s))`,
   );
+  console.log(`cost of the DPoP proof on top: throughput x${(on.rps / bound.rps).toFixed(2)} lower, p50 +${(bound.p50 - on.p50).toFixed(2)} ms, p99 +${(bound.p99 - on.p99).toFixed(2)} ms`);
 
   server.close();
   for (const e of Object.values(endpoints)) await e.close();

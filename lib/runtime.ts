@@ -13,8 +13,8 @@ import { openDb, type Db } from "./store/db";
 import { migrate } from "./store/migrate";
 
 /**
- * The background runtime: the store, the event bus, the market ticker and (in later layers) the
- * embedded identity server and the agent loop. Route handlers and instrumentation.ts get
+ * The background runtime: the store, the event bus, the market ticker, the embedded identity
+ * server and the agent loop. Route handlers and instrumentation.ts get
  * different module instances in Next.js, so the one running instance lives on globalThis and is
  * started at most once per process, whoever asks first.
  */
@@ -24,9 +24,9 @@ export interface Runtime {
   bus: EventBus;
   market: MarketSimulator;
   activity: ActivityLog;
-  /** The embedded authorization server (issue 6); only with AUTH_PROVIDER=embedded. */
+  /** The embedded authorization server; only with AUTH_PROVIDER=embedded. */
   idp?: EmbeddedIdp;
-  /** The agent loop (issue 4); absent with AGENT_ENABLED=false or when it could not start. */
+  /** The agent loop; absent with AGENT_ENABLED=false or when it could not start. */
   agent?: Agent;
   startedAt: string;
   /** Stops background work and closes the store. Safe to call twice. */
@@ -57,7 +57,7 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   await ensurePortfolio(db, config.investor.userId, config.investor.name, config.investor.initialBalanceCents);
   market.start(config.market.tickMs);
 
-  // --- Embedded authorization server (issue 6): oidc-provider on a loopback port behind /oidc.
+  // --- Embedded authorization server: oidc-provider on a loopback port behind /oidc.
   // Loaded only in embedded mode, so WSO2 / Auth0 deployments never load oidc-provider.
   let idp: EmbeddedIdp | undefined;
   if (config.auth.provider === "embedded") {
@@ -72,7 +72,7 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   }
   // --- end embedded authorization server
 
-  // --- Agent loop (issue 4): after the identity server that issues its tokens. It reaches /oidc
+  // --- Agent loop: after the identity server that issues its tokens. It reaches /oidc
   // and /mcp over HTTP like any client, retrying until this server listens. A failure to start
   // leaves the dashboard running without an agent rather than taking the app down.
   let agent: Agent | undefined;

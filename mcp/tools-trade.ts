@@ -72,6 +72,7 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
 
   // Under "rar" the approved order travels in the token and is checked before anything is read;
   // the store is consulted inside the trade's transaction, with the order row locked.
+  let recordedFor: { sub: string; jti: string } | undefined;
   if (rule === "rar") {
     if (principal.authorizationDetails === undefined) {
       return refuse("authorization_details_required", "The token carries no authorization_details: it approves no order.", tag);
@@ -80,17 +81,17 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
     if (!approved.ok) return refuse(approved.code, approved.message, tag);
     const check = checkTradeAgainstOrder(approved.order, request, priceCents, now);
     if (!check.ok) return refuse(check.code, check.message, tag);
-  } else if (!principal.jti) {
-    return refuse("jti_required", "The token must carry a jti to be bound to a recorded approval.", tag);
+  } else {
+    if (!principal.jti) return refuse("jti_required", "The token must carry a jti to be bound to a recorded approval.", tag);
+    recordedFor = { sub: principal.sub, jti: principal.jti };
   }
-  const jti = principal.jti;
   const authorizeInTransaction = async (tx: Queryable) => {
-    if (rule === "rar") {
+    if (!recordedFor) {
       const closed = await storedOrderClosed(tx, orderId);
       if (closed) throw new BindingRefused(closed);
       return;
     }
-    const approved = await findRecordedApproval(tx, orderId, { sub: principal.sub, jti: jti! });
+    const approved = await findRecordedApproval(tx, orderId, recordedFor);
     if (!approved.ok) throw new BindingRefused(approved);
     const check = checkTradeAgainstOrder(approved.order, request, priceCents, now);
     if (!check.ok) throw new BindingRefused(check);

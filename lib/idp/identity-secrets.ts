@@ -12,7 +12,7 @@ import { generateSigningKey, loadOrCreateSecret, randomPassword, randomSecret } 
  * - signing keys: generated, never printed;
  * - the agent's client secret: never printed (the runtime hands it to the agent in-process);
  * - Alice's password: printed once, when generated, so that the person running the demo can sign
- *   in (issue 6); INVESTOR_PASSWORD chooses one instead.
+ *   in; INVESTOR_PASSWORD chooses one instead.
  */
 export interface IdentitySecrets {
   signingKeys: JWK[];

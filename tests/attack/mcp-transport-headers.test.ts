@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
 import type { JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type AppServer } from "../helpers/app-server";
 import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
+import { order as stockTrade } from "../integration/idp-support";
 
 /**
  * The MCP transport headers at /mcp over real HTTP, against the built app:
@@ -33,18 +33,8 @@ afterAll(async () => {
   await issuer?.close();
 });
 
-function order() {
-  return {
-    type: "stock_trade",
-    order_id: `ord_${randomBytes(12).toString("hex")}`,
-    symbol: "NVDA",
-    side: "buy",
-    quantity: 2,
-    limit_price: "9999.00",
-    max_notional: "99999.00",
-    expires_at: new Date(Date.now() + 5 * 60_000).toISOString(),
-  };
-}
+/** An order the market price always meets. */
+const order = () => stockTrade({ quantity: 2, limit_price: "9999.00", max_notional: "99999.00", expires_at: new Date(Date.now() + 5 * 60_000).toISOString() });
 
 const obo = (detail: ReturnType<typeof order>, extra: JWTPayload = {}) =>
   issuer.mint({ sub: "alice", act: { sub: "aurelius" }, scope: "openid stock:read stock:trade", client_id: "aurelius-agent", authorization_details: [detail], ...extra });

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type { JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "@/lib/config";
@@ -8,6 +7,7 @@ import { listTrades } from "@/lib/ledger/trades";
 import { createMcpEndpoint, type McpEndpoint } from "@/mcp/endpoint";
 import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
 import { inProcessFetch, startBroker } from "../helpers/mcp-broker";
+import { order as stockTrade } from "../integration/idp-support";
 
 /**
  * Nested `act` claims (RFC 8693 §4.1): the outermost `act` is the current actor, the nested ones
@@ -35,18 +35,8 @@ afterAll(async () => {
   await issuer?.close();
 });
 
-function order() {
-  return {
-    type: "stock_trade",
-    order_id: `ord_${randomBytes(12).toString("hex")}`,
-    symbol: "NVDA",
-    side: "buy",
-    quantity: 1,
-    limit_price: "9999.00",
-    max_notional: "9999.00",
-    expires_at: new Date(Date.now() + 5 * 60_000).toISOString(),
-  };
-}
+/** An order the market price always meets. */
+const order = () => stockTrade({ quantity: 1, limit_price: "9999.00", max_notional: "9999.00", expires_at: new Date(Date.now() + 5 * 60_000).toISOString() });
 
 function oboToken(act: unknown, detail: ReturnType<typeof order>, extra: JWTPayload = {}): Promise<string> {
   return issuer.mint({ sub: "alice", act, scope: "openid stock:read stock:trade", client_id: "aurelius-agent", authorization_details: [detail], ...extra } as JWTPayload);

@@ -39,6 +39,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Runs `start` on a free loopback port, and again on another one if the port was taken in the
+ * meantime (EADDRINUSE): freePort() only says the port was free when it looked, and test files
+ * running in parallel pick ports too.
+ */
+export async function onFreePort<T>(start: (port: number) => Promise<T>, tries = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "EADDRINUSE" || attempt >= tries) throw error;
+    }
+  }
+}
+
 export async function startApp(env: Record<string, string> = {}): Promise<AppServer> {
   const port = await freePort();
   const dataDir = env.DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "sg-test-"));

@@ -9,7 +9,7 @@ import { listTrades } from "../../lib/ledger/trades";
 import { deriveBindingMessage } from "../../lib/agent/binding-message";
 import type { StockTradeDetail } from "../../lib/orders/order";
 import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
-import { freePort } from "./app-server";
+import { onFreePort } from "./app-server";
 import { inProcessFetch, startBroker } from "./mcp-broker";
 import { ApprovalPageUser, newOrderId } from "../integration/idp-support";
 
@@ -41,17 +41,23 @@ export interface EmbeddedWorld {
 }
 
 export async function startEmbeddedWorld(): Promise<EmbeddedWorld> {
-  const port = await freePort();
-  const config = parseConfig({
-    NODE_ENV: "test",
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
-    DATA_DIR: "memory://",
-    EMBEDDED_IDP_PORT: String(port),
-    AGENT_CLIENT_SECRET: AGENT_SECRET,
-    INVESTOR_PASSWORD: PASSWORD,
+  const { config, broker, idp } = await onFreePort(async (port) => {
+    const config = parseConfig({
+      NODE_ENV: "test",
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      DATA_DIR: "memory://",
+      EMBEDDED_IDP_PORT: String(port),
+      AGENT_CLIENT_SECRET: AGENT_SECRET,
+      INVESTOR_PASSWORD: PASSWORD,
+    });
+    const broker = await startBroker(config);
+    try {
+      return { config, broker, idp: await startEmbeddedIdp({ config, db: broker.db }) };
+    } catch (error) {
+      await broker.stop();
+      throw error;
+    }
   });
-  const broker = await startBroker(config);
-  const idp = await startEmbeddedIdp({ config, db: broker.db });
   const endpoint = createMcpEndpoint(broker);
   const mcpFetch = inProcessFetch(endpoint);
   const profile = (fetch: FetchLike = globalThis.fetch) =>

@@ -9,7 +9,7 @@ import type { Db } from "@/lib/store/db";
 import type { MarketSnapshot } from "@/lib/types";
 import { createMcpEndpoint, type McpEndpoint } from "@/mcp/endpoint";
 import { Alice } from "../../helpers/agent-alice";
-import { freePort } from "../../helpers/app-server";
+import { onFreePort } from "../../helpers/app-server";
 import { inProcessFetch } from "../../helpers/mcp-broker";
 import { openTestDb } from "../../helpers/store";
 import { VirtualClock } from "./random";
@@ -102,30 +102,31 @@ export class World {
   }
 
   static async start(): Promise<World> {
-    const port = await freePort();
-    const config = parseConfig({
-      NODE_ENV: "test",
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      EMBEDDED_IDP_PORT: String(port),
-      DATA_DIR: "memory://",
-      AGENT_CLIENT_SECRET: AGENT_SECRET,
-      INVESTOR_PASSWORD: PASSWORD,
-      INITIAL_PRICE: "150.00",
-      PRICE_THRESHOLD: "140.00",
-      TRADE_AMOUNT: "5000.00",
-      // Room for several trades: a double execution must show in the ledger, not as a refusal.
-      INITIAL_BALANCE: "100000.00",
-      AGENT_COOLDOWN_SECONDS: "5",
-      // Alice has two minutes of the agent's time: with the clock skipping to each poll and the
-      // server answering slow_down to polls that come too fast, about six polls.
-      AGENT_APPROVAL_EXPIRY_SECONDS: "120",
-      CIBA_MAX_EXPIRY_SECONDS: "120",
-      CIBA_INTERVAL_SECONDS: "1",
-      MAX_PENDING_APPROVALS: "50",
-    });
     const db = await openTestDb();
     const bus = new EventBus();
-    const idp = await startEmbeddedIdp({ config, db });
+    const { config, idp } = await onFreePort(async (port) => {
+      const config = parseConfig({
+        NODE_ENV: "test",
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        EMBEDDED_IDP_PORT: String(port),
+        DATA_DIR: "memory://",
+        AGENT_CLIENT_SECRET: AGENT_SECRET,
+        INVESTOR_PASSWORD: PASSWORD,
+        INITIAL_PRICE: "150.00",
+        PRICE_THRESHOLD: "140.00",
+        TRADE_AMOUNT: "5000.00",
+        // Room for several trades: a double execution must show in the ledger, not as a refusal.
+        INITIAL_BALANCE: "100000.00",
+        AGENT_COOLDOWN_SECONDS: "5",
+        // Alice has two minutes of the agent's time: with the clock skipping to each poll and the
+        // server answering slow_down to polls that come too fast, about six polls.
+        AGENT_APPROVAL_EXPIRY_SECONDS: "120",
+        CIBA_MAX_EXPIRY_SECONDS: "120",
+        CIBA_INTERVAL_SECONDS: "1",
+        MAX_PENDING_APPROVALS: "50",
+      });
+      return { config, idp: await startEmbeddedIdp({ config, db }) };
+    });
     const market = new ScriptedMarket(db, bus, config.market.symbol, config.market.initialPriceCents);
     await market.load();
     const activity = new ActivityLog(db, bus);

@@ -50,6 +50,8 @@ export interface AgentDeps {
   broker?: (tokens: AgentTokenSource) => BrokerPort;
   fetch?: FetchLike;
   now?: () => Date;
+  /** How the agent waits between CIBA polls (tests pass one that follows their clock). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   tickMs?: number;
 }
 
@@ -334,6 +336,7 @@ export class Agent {
       model: this.model,
       signal,
       now: this.now,
+      sleep: this.deps.sleep,
       row: () => this.state,
       transition: (event, patch) => {
         signal.throwIfAborted();

@@ -52,6 +52,7 @@ async function awaitDecision(ctx: AgentContext, approval: ApprovalRecord): Promi
   return pollUntilDecided(state, {
     signal: ctx.signal,
     now: () => ctx.now(),
+    sleep: ctx.sleep,
     poll: async (id) => {
       const outcome = await ctx.profile.pollCiba(id);
       if (outcome.kind !== "unreachable" && unreachableSince) {

@@ -24,6 +24,8 @@ export interface AgentContext {
   model: ModelChoice;
   signal: AbortSignal;
   now(): Date;
+  /** Waits between CIBA polls; the real timer unless a test follows its own clock. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   row(): AgentRow;
   transition(event: AgentEvent, patch?: AgentPatch): Promise<AgentRow>;
   /** Persists a change that is not a transition (token claims, cooldown), publishes it. */

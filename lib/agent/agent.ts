@@ -9,18 +9,16 @@ import type { EventBus } from "../events/bus";
 import { formatMoney } from "../money";
 import type { Db } from "../store/db";
 import type { ActivityLevel } from "../types";
-import { awaitApprovalAndExecute } from "./approval";
-import { Broker, type BrokerPort, type Quote } from "./broker";
-import type { AgentContext } from "./context";
+import { awaitApprovalAndTrade, cooldown, failed, finish, runFlow, time, type AgentContext } from "./flow";
+import { AgentMcpClient, type McpClientPort, type Quote } from "./mcp-client";
 import type { Mandate } from "./mandate";
 import { selectModel, type ModelChoice } from "./models/select";
 import { recoverFromLedger } from "./recovery";
-import { cancelOpenWork, closeOrderUnlessTraded, findApprovalForOrder, type AgentPatch, type AgentRow } from "./repository";
+import { cancelOpenWork, findApprovalForOrder, getOrder, type AgentPatch, type AgentRow } from "./repository";
 import { mandateFrom, readMandate, readPaused, writeMandate, writePaused, type MandateInForce } from "./settings";
 import { hasOpenOrder, isTerminal, type AgentEvent } from "./state-machine";
 import { AgentStateStore } from "./state-store";
 import { TickReporter } from "./tick-report";
-import { cooldown, proposeAndRequestApproval, time } from "./steps";
 import { buildView } from "./view-model";
 import type { AgentView } from "./view";
 
@@ -30,7 +28,7 @@ import type { AgentView } from "./view";
  * Every tick it reads the price through MCP with its own token. When the price is below the
  * threshold, nothing is open, the cooldown has passed and the agent is armed, it starts one unit
  * of work: ask the model, freeze the order, meet the broker's 403, ask Alice through CIBA, wait,
- * and trade with the OBO token (steps.ts, approval.ts). Ticks go on while that work waits, so the
+ * and trade with the OBO token (the seven steps of flow.ts). Ticks go on while that work waits, so the
  * dashboard keeps moving. State is persisted at every transition. After a restart the agent
  * reads what happened from the store before it does anything (recovery.ts): a trade in the
  * ledger makes the run DONE, a pending approval is polled again, and an interrupted proposal or
@@ -44,10 +42,10 @@ export interface AgentDeps {
   activity: ActivityLog;
   /** The agent's client secret (AGENT_CLIENT_SECRET, or the embedded server's generated one). */
   clientSecret: string;
-  /** Overrides for tests: the model, the provider profile, the broker, fetch, the clock. */
+  /** Overrides for tests: the model, the provider profile, the MCP client, fetch, the clock. */
   model?: ModelChoice;
   profile?: ProviderProfile;
-  broker?: (tokens: AgentTokenSource) => BrokerPort;
+  mcpClient?: (tokens: AgentTokenSource) => McpClientPort;
   fetch?: FetchLike;
   now?: () => Date;
   /** How the agent waits between CIBA polls (tests pass one that follows their clock). */
@@ -60,7 +58,7 @@ export class Agent {
   readonly model: ModelChoice;
   private readonly profile: ProviderProfile;
   private readonly tokens: AgentTokenSource;
-  private readonly broker: BrokerPort;
+  private readonly mcp: McpClientPort;
   private readonly report: TickReporter;
   private readonly now: () => Date;
   private readonly store: AgentStateStore;
@@ -85,9 +83,9 @@ export class Agent {
     this.model = deps.model ?? selectModel(config);
     this.profile = deps.profile ?? createProviderProfile(config, { clientSecret: deps.clientSecret, fetch: appFetch });
     this.tokens = new AgentTokenSource(this.profile, { onToken: (token, renewed) => this.onAgentToken(token, renewed) });
-    this.broker =
-      deps.broker?.(this.tokens) ??
-      new Broker({
+    this.mcp =
+      deps.mcpClient?.(this.tokens) ??
+      new AgentMcpClient({
         url: config.mcp.resourceUrl,
         fetch: appFetch,
         readToken: () => this.tokens.current(),
@@ -118,7 +116,7 @@ export class Agent {
     clearInterval(this.timer);
     await this.abortWork();
     await this.store.flushed();
-    await this.broker.close();
+    await this.mcp.close();
     this.tokens.clear();
   }
 
@@ -134,7 +132,7 @@ export class Agent {
 
   private async tickOnce(): Promise<void> {
     try {
-      const quote = await this.broker.getPrice(this.deps.config.market.symbol);
+      const quote = await this.mcp.getPrice(this.deps.config.market.symbol);
       this.report.succeeded();
       this.lastQuote = quote;
       const mandate = await this.mandateInForce();
@@ -217,7 +215,13 @@ export class Agent {
           await recoverFromLedger(ctx, "restart");
           return;
         }
-        await awaitApprovalAndExecute(ctx, approval);
+        const order = (await getOrder(this.deps.db, orderId))?.detail;
+        if (!order) {
+          const reason = "the order of the pending approval is missing";
+          await finish(ctx, { event: "approval_failed", reason, authReqId: approval.authReqId, approvalStatus: "failed", line: { level: "error", kind: "agent.failed", message: `No trade: ${reason}.` } });
+          return;
+        }
+        await awaitApprovalAndTrade(ctx, approval, order);
         await this.disarmIfResumedRequestFailed(ctx, orderId);
       });
       return;
@@ -225,12 +229,7 @@ export class Agent {
     if (s.state !== "MONITORING" || !s.armed) return;
     if (quote.priceCents >= mandate.thresholdCents) return;
     if (s.cooldownUntil && this.now() < s.cooldownUntil) return;
-    this.startWork(async (ctx) => {
-      const order = await proposeAndRequestApproval(ctx, quote, mandate);
-      if (!order) return;
-      const approval = await findApprovalForOrder(this.deps.db, order.order_id);
-      if (approval) await awaitApprovalAndExecute(ctx, approval);
-    });
+    this.startWork((ctx) => runFlow(ctx, quote, mandate));
   }
 
   private startWork(run: (ctx: AgentContext) => Promise<void>): void {
@@ -267,10 +266,13 @@ export class Agent {
   private async failUnexpectedly(error: unknown): Promise<void> {
     const reason = `unexpected error: ${error instanceof Error ? error.message.slice(0, 200) : "unknown"}`;
     const { state, orderId } = this.state;
-    if (orderId && hasOpenOrder(state)) await closeOrderUnlessTraded(this.deps.db, orderId, "failed", reason);
-    await this.log("error", "agent.failed", `No trade: ${reason}.`);
     const event: AgentEvent | undefined = state === "PROPOSING" || state === "EXECUTING" ? "interrupted" : state === "AWAITING_APPROVAL" ? "approval_failed" : undefined;
-    if (event) await this.transition(event, { reason, cooldownUntil: this.cooldownUntil(), ...(state === "EXECUTING" ? { armed: false } : {}) });
+    if (!event) {
+      await this.log("error", "agent.failed", `No trade: ${reason}.`);
+      return;
+    }
+    const ending = orderId ? failed({ order_id: orderId }, event, reason) : { event, reason, line: { level: "error" as const, kind: "agent.failed", message: `No trade: ${reason}.` } };
+    await finish(this.context(new AbortController().signal), { ...ending, disarm: state === "EXECUTING" });
   }
 
   /** After a restart (or a pause that stopped a step): the store, not memory, says what happened. */
@@ -332,7 +334,7 @@ export class Agent {
       db: this.deps.db,
       profile: this.profile,
       tokens: this.tokens,
-      broker: this.broker,
+      mcp: this.mcp,
       model: this.model,
       signal,
       now: this.now,

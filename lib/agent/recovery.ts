@@ -1,8 +1,6 @@
 import "server-only";
-import { formatMoney } from "../money";
-import type { AgentContext } from "./context";
+import { finish, tradeFound, type AgentContext } from "./flow";
 import {
-  closeOrderUnlessTraded,
   closeOrphanedOpenOrders,
   findApprovalForOrder,
   findTradeForOrder,
@@ -14,7 +12,6 @@ import {
   type OrderStatus,
 } from "./repository";
 import type { AgentEvent, AgentState } from "./state-machine";
-import { cooldown } from "./steps";
 
 /**
  * Recovery: after a restart (or a crash of the unit of work) the agent reads what happened from
@@ -48,7 +45,7 @@ import { cooldown } from "./steps";
  *   EXECUTING          │ no approval stored, no trade (the agent-  │ order failed, FAILED, cooldown, armed = false
  *                      │ token call or the CIBA request may have   │ (Alice may already have a mail)
  *                      │ gone out)                                 │
- *   AWAITING_APPROVAL  │ approval pending                          │ polling resumes (approval.ts)
+ *   AWAITING_APPROVAL  │ approval pending                          │ polling resumes (flow.ts, step 5)
  *   AWAITING_APPROVAL  │ approval approved, no trade (the token    │ order failed, FAILED, cooldown, armed = false
  *                      │ was redeemed, then lost with the process) │
  *   AWAITING_APPROVAL  │ approval denied / expired                 │ order denied / expired, DENIED / EXPIRED,
@@ -151,17 +148,8 @@ export async function recoverFromLedger(ctx: AgentContext, when: "restart" | "se
 
 async function recordTrade(ctx: AgentContext, row: AgentRow, trade: LedgerTrade, when: "restart" | "settle"): Promise<void> {
   const orderId = row.orderId!;
-  const { symbol } = ctx.config.market;
-  await setOrderStatus(ctx.db, orderId, "executed", `trade ${trade.id} found in the ledger`, trade.id);
-  const verb = trade.side === "buy" ? "bought" : "sold";
-  const reason = `${verb} ${trade.quantity} ${trade.symbol} at ${formatMoney(trade.priceCents)} USD (trade ${trade.id}, read from the ledger)`;
   const cause = when === "restart" ? `The agent stopped in ${row.state} after the broker executed order ${orderId}` : `The broker executed order ${orderId} although the agent saw the attempt fail`;
-  await ctx.log("success", "agent.recovered", `${cause}: ${reason}. Recorded as done; no new order until ${symbol} is back above the threshold.`, {
-    orderId,
-    tradeId: trade.id,
-    from: row.state,
-  });
-  await ctx.transition("trade_found", { reason, armed: false, cooldownUntil: null });
+  await finish(ctx, tradeFound(orderId, trade, cause, { from: row.state }));
 }
 
 async function resumeStoredRequest(ctx: AgentContext, row: AgentRow): Promise<void> {
@@ -171,12 +159,13 @@ async function resumeStoredRequest(ctx: AgentContext, row: AgentRow): Promise<vo
   await ctx.transition("approval_requested");
 }
 
-async function closeInterrupted(ctx: AgentContext, row: AgentRow, plan: Extract<RecoveryPlan, { action: "close" }>): Promise<void> {
-  if (row.orderId && !(await closeOrderUnlessTraded(ctx.db, row.orderId, plan.orderStatus, plan.reason))) {
-    // The broker committed a trade between the read and this write: the ledger wins.
-    const trade = await findTradeForOrder(ctx.db, row.orderId);
-    if (trade) return recordTrade(ctx, row, trade, "restart");
-  }
-  await ctx.log(plan.disarm ? "error" : "warn", "agent.interrupted", `No trade: ${plan.reason}.`, { orderId: row.orderId, from: row.state });
-  await ctx.transition(plan.event, { reason: plan.reason, cooldownUntil: cooldown(ctx), ...(plan.disarm ? { armed: false } : {}) });
+/** Closes the interrupted run (finish() records the trade instead if the ledger holds one). */
+function closeInterrupted(ctx: AgentContext, row: AgentRow, plan: Extract<RecoveryPlan, { action: "close" }>): Promise<void> {
+  return finish(ctx, {
+    event: plan.event,
+    reason: plan.reason,
+    ...(row.orderId ? { orderId: row.orderId, orderStatus: plan.orderStatus } : {}),
+    line: { level: plan.disarm ? "error" : "warn", kind: "agent.interrupted", message: `No trade: ${plan.reason}.`, data: { orderId: row.orderId, from: row.state } },
+    disarm: plan.disarm,
+  });
 }

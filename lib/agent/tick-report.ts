@@ -1,7 +1,7 @@
 import "server-only";
 import { formatMoney } from "../money";
 import type { ActivityLevel } from "../types";
-import type { Quote } from "./broker";
+import type { Quote } from "./mcp-client";
 import type { Mandate } from "./mandate";
 import { PriceLogThrottle } from "./price-log";
 

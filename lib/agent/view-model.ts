@@ -1,7 +1,7 @@
 import "server-only";
 import type { AppConfig } from "../config";
 import type { Queryable } from "../store/db";
-import type { Quote } from "./broker";
+import type { Quote } from "./mcp-client";
 import type { ModelChoice } from "./models/select";
 import { findApprovalForOrder, getOrder, type AgentRow } from "./repository";
 import type { MandateInForce } from "./settings";

@@ -14,7 +14,7 @@ import * as client from "openid-client";
  * Auth0 documents Elliptic Curve keys such as ES256.
  *
  * Token requests carry proofs made by openid-client from the same key pair (`dpopHandle`); the MCP
- * client signs its per-request proofs for /mcp with it (lib/agent/broker.ts).
+ * client signs its per-request proofs for /mcp with it (lib/agent/mcp-client.ts).
  */
 export const DPOP_ALG = "ES256";
 

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Broker } from "../../lib/agent/broker";
+import { AgentMcpClient } from "../../lib/agent/mcp-client";
 import { generateDPoPKey, type DPoPKey } from "../../lib/auth/dpop";
 import type { ProviderProfile, TokenResult } from "../../lib/auth/providers/types";
 import type { StockTradeDetail } from "../../lib/orders/order";
@@ -137,7 +137,7 @@ describe("the stolen on-behalf-of token buys nothing", () => {
 
 describe("the agent, holding the key", () => {
   it("reads with its DPoP-bound token and trades the approved order exactly once", async () => {
-    const broker = new Broker({ url: resource(), fetch: world.mcpFetch, readToken: async () => agentToken, onUnauthorized: async () => undefined });
+    const broker = new AgentMcpClient({ url: resource(), fetch: world.mcpFetch, readToken: async () => agentToken, onUnauthorized: async () => undefined });
     try {
       expect((await broker.getPrice(order.symbol)).priceCents).toBeGreaterThan(0);
       const outcome = await broker.trade("buy", { symbol: order.symbol, quantity: order.quantity, order_id: order.order_id }, obo);

@@ -1,7 +1,7 @@
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Agent } from "@/lib/agent/agent";
-import type { AccessCredential, BrokerPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/broker";
+import type { AccessCredential, McpClientPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/mcp-client";
 import { deriveBindingMessage } from "@/lib/agent/binding-message";
 import { freezeOrder } from "@/lib/agent/order";
 import { createRulesModel } from "@/lib/agent/models/rules-model";
@@ -102,7 +102,7 @@ describe("the embedded server (real oidc-provider): the ID token of the CIBA app
 });
 
 /** Answers like the broker: 403 for the agent's own token, executes with any other; records every call. */
-class RecordingBroker implements BrokerPort {
+class RecordingMcpClient implements McpClientPort {
   priceCents = 15000;
   trades: { token: string; aut: unknown }[] = [];
   async getPrice(symbol: string): Promise<Quote> {
@@ -138,8 +138,8 @@ describe("WSO2: the whole agent, when the approval comes back with a forged ID t
     const bus = new EventBus();
     const activity = new ActivityLog(db, bus);
     const profile = wso2ProfileFor(fake, { authorizationDetails: true, fetch: mitm.fetch })
-    const broker = new RecordingBroker();
-    const agent = new Agent({ config, db, bus, activity, clientSecret: "unused", model: { model: createRulesModel(), label: "rules", kind: "rules" }, profile, broker: () => broker, tickMs: 3_600_000 });
+    const broker = new RecordingMcpClient();
+    const agent = new Agent({ config, db, bus, activity, clientSecret: "unused", model: { model: createRulesModel(), label: "rules", kind: "rules" }, profile, mcpClient: () => broker, tickMs: 3_600_000 });
     agents.push(agent);
     await agent.start();
     await agent.tick();

@@ -1,6 +1,6 @@
 import type { LanguageModelV3GenerateResult } from "@ai-sdk/provider";
 import { MockLanguageModelV3 } from "ai/test";
-import type { AccessCredential, BrokerPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/broker";
+import type { AccessCredential, McpClientPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/mcp-client";
 import type { ModelChoice } from "@/lib/agent/models/select";
 import type { CibaAcknowledgement, CibaPollOutcome, CibaRequest, ProviderProfile, TokenResult } from "@/lib/auth/providers/types";
 import { CibaRequestError } from "@/lib/auth/providers/types";
@@ -62,7 +62,7 @@ export function approvedWith(details: unknown[], patch: Partial<TokenClaims> = {
   };
 }
 
-export class FakeBroker implements BrokerPort {
+export class FakeMcpClient implements McpClientPort {
   priceCents = 15000;
   priceReads = 0;
   trades: { side: string; args: TradeArgs; token: string }[] = [];

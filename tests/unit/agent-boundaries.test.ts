@@ -39,7 +39,7 @@ describe("import boundaries", () => {
   });
 
   it("the scan sees relative and alias imports (it can fail)", () => {
-    expect(importsOf("lib/agent/broker.ts")).toContain("lib/money");
+    expect(importsOf("lib/agent/mcp-client.ts")).toContain("lib/money");
     expect(importsOf("app/api/agent/route.ts")).toContain("lib/agent");
   });
 });

@@ -10,7 +10,7 @@ import { ActivityLog } from "@/lib/events/activity";
 import { EventBus } from "@/lib/events/bus";
 import type { StockTradeDetail } from "@/lib/orders/order";
 import type { Db } from "@/lib/store/db";
-import { AGENT_TOKEN, approvedWith, FakeBroker, FakeProfile, OBO_TOKEN, scriptedModel, text, toolCall } from "../helpers/agent-fakes";
+import { AGENT_TOKEN, approvedWith, FakeMcpClient, FakeProfile, OBO_TOKEN, scriptedModel, text, toolCall } from "../helpers/agent-fakes";
 import { openTestDb } from "../helpers/store";
 
 /**
@@ -26,13 +26,13 @@ afterEach(async () => {
   for (const a of running.splice(0)) await a.stop();
 });
 
-async function harness(options: { model?: ModelChoice; db?: Db; profile?: FakeProfile; broker?: FakeBroker } = {}) {
+async function harness(options: { model?: ModelChoice; db?: Db; profile?: FakeProfile; broker?: FakeMcpClient } = {}) {
   const config = parseConfig({ NODE_ENV: "test", AGENT_COOLDOWN_SECONDS: "30" });
   const db = options.db ?? (await openTestDb());
   const bus = new EventBus();
   const activity = new ActivityLog(db, bus);
   const profile = options.profile ?? new FakeProfile();
-  const broker = options.broker ?? new FakeBroker();
+  const broker = options.broker ?? new FakeMcpClient();
   let offset = 0;
   const agent = new Agent({
     config,
@@ -42,7 +42,7 @@ async function harness(options: { model?: ModelChoice; db?: Db; profile?: FakePr
     clientSecret: "unused",
     model: options.model ?? rules,
     profile,
-    broker: () => broker,
+    mcpClient: () => broker,
     now: () => new Date(Date.now() + offset),
     tickMs: 3_600_000, // ticks are driven by the test
   });
@@ -225,7 +225,7 @@ describe("agent loop", () => {
     expect(await h.row()).toMatchObject({ state: "FAILED", reason: expect.stringMatching(/too many pending/) });
     expect(await h.orders()).toMatchObject([{ status: "failed" }]);
 
-    const broker = new FakeBroker();
+    const broker = new FakeMcpClient();
     broker.oboOutcome = { kind: "refused", code: "price_above_limit", message: "The price is above the approved limit." };
     const h2 = await harness({ broker });
     crash(h2);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Agent } from "@/lib/agent/agent";
-import type { BrokerPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/broker";
+import type { McpClientPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/mcp-client";
 import { createRulesModel } from "@/lib/agent/models/rules-model";
 import type { ModelChoice } from "@/lib/agent/models/select";
 import { planRecovery, type RecoveryFacts, type RecoveryPlan } from "@/lib/agent/recovery";
@@ -167,10 +167,10 @@ function profileFor(world: World, crash: Crash): ProviderProfile {
 }
 
 /** The broker: 403 for the agent token; with the OBO token, one trade per order in the ledger. */
-function brokerFor(world: World, crash: Crash): BrokerPort {
+function brokerFor(world: World, crash: Crash): McpClientPort {
   return {
     getPrice: (symbol: string) => crash.step("broker.price", async (): Promise<Quote> => ({ symbol, priceCents: world.priceCents, status: "CRASHING", at: new Date().toISOString() })),
-    trade: (side: "buy" | "sell", args: TradeArgs, credential: Parameters<BrokerPort["trade"]>[2]) => {
+    trade: (side: "buy" | "sell", args: TradeArgs, credential: Parameters<McpClientPort["trade"]>[2]) => {
       const token = typeof credential === "string" ? credential : (credential as { accessToken: string }).accessToken;
       return crash.step(token === OBO_TOKEN ? "broker.trade:obo" : "broker.trade:agent", async (): Promise<TradeOutcome> => {
         if (token !== OBO_TOKEN) return { kind: "insufficient_scope", scope: "stock:trade", resourceMetadata: undefined, description: undefined };
@@ -199,7 +199,7 @@ function boot(world: World, crash: Crash): Agent {
     clientSecret: "unused",
     model: rules,
     profile: profileFor(world, crash),
-    broker: () => brokerFor(world, crash),
+    mcpClient: () => brokerFor(world, crash),
     now: () => new Date(Date.now() + world.offsetMs),
     tickMs: 3_600_000, // ticks are driven by the test
   });
@@ -360,11 +360,13 @@ describe("crash and restart within one fall", () => {
     expect(world.requests).toHaveLength(1);
   });
 
-  it("no crash, but the broker's answer is lost after the trade committed: the ledger check before resting records DONE", async () => {
+  it("no crash, but the broker's answer is lost after the trade committed: the ending finds the trade in the ledger and records DONE", async () => {
     world.loseTradeAnswer = true;
     const crash = await firstLife({});
     expect(crash.dead).toBe(false);
-    expect(await row()).toMatchObject({ state: "FAILED" });
+    // The run ended as a failed call, but closing the order found the trade: the ledger wins.
+    expect(await row()).toMatchObject({ state: "DONE", armed: false });
+    expect(await orders()).toMatchObject([{ status: "executed" }]);
     const agent = survivors[0]!;
     world.offsetMs += (config.agent.cooldownSeconds + 1) * 1000;
     await agent.tick();

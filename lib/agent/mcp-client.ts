@@ -44,13 +44,13 @@ export interface TradeArgs {
   order_id: string;
 }
 
-export class BrokerError extends Error {
+export class McpToolError extends Error {
   constructor(
     readonly code: string,
     message: string,
   ) {
     super(message);
-    this.name = "BrokerError";
+    this.name = "McpToolError";
   }
 }
 
@@ -60,7 +60,7 @@ export interface AccessCredential {
   dpop?: DPoPKey;
 }
 
-export interface BrokerOptions {
+export interface McpClientOptions {
   url: string;
   fetch: FetchLike;
   /** The agent token for reads, asked for before every request. */
@@ -70,21 +70,21 @@ export interface BrokerOptions {
 }
 
 /** What the agent needs from the broker (the MCP client below; a fake in unit tests). */
-export interface BrokerPort {
+export interface McpClientPort {
   getPrice(symbol: string, signal?: AbortSignal): Promise<Quote>;
   trade(side: "buy" | "sell", args: TradeArgs, credential: AccessCredential, signal?: AbortSignal): Promise<TradeOutcome>;
   close(): Promise<void>;
 }
 
-export class Broker implements BrokerPort {
+export class AgentMcpClient implements McpClientPort {
   private reader: Promise<Client> | undefined;
 
-  constructor(private readonly options: BrokerOptions) {}
+  constructor(private readonly options: McpClientOptions) {}
 
   async getPrice(symbol: string, signal?: AbortSignal): Promise<Quote> {
     const data = await this.read("get_market_price", { symbol }, signal);
     const priceCents = typeof data.price === "string" ? parseMoney(data.price) : null;
-    if (priceCents === null || priceCents <= 0) throw new BrokerError("bad_response", "get_market_price returned no usable price");
+    if (priceCents === null || priceCents <= 0) throw new McpToolError("bad_response", "get_market_price returned no usable price");
     return { symbol: String(data.symbol ?? symbol), priceCents, status: String(data.status ?? "unknown"), at: String(data.at ?? new Date().toISOString()) };
   }
 
@@ -137,7 +137,7 @@ export class Broker implements BrokerPort {
     }
     if (result.isError) {
       const refusal = refusalOf(result);
-      throw new BrokerError(refusal.code, refusal.message);
+      throw new McpToolError(refusal.code, refusal.message);
     }
     return (result.structuredContent ?? {}) as Record<string, unknown>;
   }

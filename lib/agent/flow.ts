@@ -1,0 +1,522 @@
+import "server-only";
+import type { AgentTokenSource } from "../auth/agent-token";
+import { pollUntilDecided, startPollState, type CibaFinal, type CibaPollState } from "../auth/ciba-poller";
+import { scopesOf } from "../auth/claims";
+import { CibaRequestError, type ProviderProfile, type TokenResult } from "../auth/providers/types";
+import type { AppConfig } from "../config";
+import { formatMoney } from "../money";
+import type { StockTradeDetail } from "../orders/order";
+import type { Db } from "../store/db";
+import type { ActivityLevel } from "../types";
+import { deriveBindingMessage } from "./binding-message";
+import { validateProposal, type Mandate } from "./mandate";
+import type { McpClientPort, Quote } from "./mcp-client";
+import type { ModelChoice } from "./models/select";
+import { freezeOrder, grantedMatchesOrder, limitPriceCents } from "./order";
+import { askForProposal } from "./propose";
+import {
+  closeOrderUnlessTraded,
+  findTradeForOrder,
+  insertApproval,
+  insertOrder,
+  recordApprovedToken,
+  setApprovalStatus,
+  setOrderStatus,
+  updateApprovalPolling,
+  type AgentPatch,
+  type AgentRow,
+  type ApprovalRecord,
+  type LedgerTrade,
+} from "./repository";
+import type { AgentEvent } from "./state-machine";
+
+/**
+ * The agent's flow, from a price below the threshold to a trade, as seven named steps:
+ *
+ *   1. askModel          — the model proposes (or not); no token in its context
+ *   2. freezeProposal    — code checks the proposal against the mandate and freezes the order
+ *   3. tryWithAgentToken — buy_stock with the agent token: the broker answers 403
+ *                          insufficient_scope (a trade needs the user)
+ *   4. requestApproval   — CIBA request with the order, the binding message and the agent token
+ *                          as actor_token; stored before anything else happens
+ *   5. awaitDecision     — poll the token endpoint at the server's pace (stored after every poll,
+ *                          so a restart resumes the same request)
+ *   6. verifyGrant       — the on-behalf-of token must name the agent as actor, carry stock:trade
+ *                          and grant exactly the frozen order (decoded only: the MCP server
+ *                          verifies the signature)
+ *   7. executeOnBehalf   — buy_stock once with the on-behalf-of token; no model call in between;
+ *                          the token is dropped afterwards whatever happens
+ *
+ * A step either hands its result to the next one or ends the run with an Outcome; `finish()`
+ * records every ending the same way: the order's and the approval's status, one activity line,
+ * one state transition. The loop around it (agent.ts) decides when a run starts; recovery.ts
+ * decides what an interrupted run became.
+ */
+
+/**
+ * What a step gets from the loop: the collaborators, the persisted state, and one way to change
+ * it. A run has its own AbortSignal; once reset or stop aborts it, `transition` refuses, so an
+ * aborted run can never write over the state the reset established.
+ */
+export interface AgentContext {
+  config: AppConfig;
+  db: Db;
+  profile: ProviderProfile;
+  tokens: AgentTokenSource;
+  /** The agent's MCP client: its only way to the broker (/mcp). */
+  mcp: McpClientPort;
+  model: ModelChoice;
+  signal: AbortSignal;
+  now(): Date;
+  /** Waits between CIBA polls; the real timer unless a test follows its own clock. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  row(): AgentRow;
+  transition(event: AgentEvent, patch?: AgentPatch): Promise<AgentRow>;
+  /** Persists a change that is not a transition (token claims, arming), publishes it. */
+  patch(patch: AgentPatch): Promise<AgentRow>;
+  log(level: ActivityLevel, kind: string, message: string, data?: Record<string, unknown>): Promise<void>;
+  /** Tells the dashboard that agent data changed (approval progress, tokens). */
+  changed(reason: string): void;
+}
+
+type ClosedStatus = "failed" | "denied" | "expired";
+
+/** How a run ends. */
+export interface Outcome {
+  /** The state-machine event that ends the run. */
+  event: AgentEvent;
+  /** Shown on the dashboard as the state's reason. */
+  reason: string;
+  /** The order this run is about; it becomes `orderStatus` (a closing never overwrites a trade). */
+  orderId?: string;
+  orderStatus?: "executed" | ClosedStatus;
+  /** With `executed`: the trade, and the order's note (none by default). */
+  tradeId?: number | null;
+  orderNote?: string;
+  /** The CIBA request this run waited for; it becomes `approvalStatus`. */
+  authReqId?: string;
+  approvalStatus?: "failed" | "denied" | "expired";
+  /** The activity line that tells what happened. */
+  line: { level: ActivityLevel; kind: string; message: string; data?: Record<string, unknown> };
+  /** Alice is not asked again during this fall (the outcome of a step that may have reached the broker is unknown). */
+  disarm?: boolean;
+}
+
+/** A step's result: the value the next step needs, or how the run ends. */
+export type Step<T> = { ok: true; value: T } | { ok: false; outcome: Outcome };
+
+const next = <T>(value: T): Step<T> => ({ ok: true, value });
+const end = (outcome: Outcome): Step<never> => ({ ok: false, outcome });
+
+/** Steps 1–7 for a price below the threshold. */
+export async function runFlow(ctx: AgentContext, quote: Quote, mandate: Mandate): Promise<void> {
+  await ctx.transition("price_below_threshold", { reason: null, orderId: null, oboTokenClaims: null });
+  const proposal = await askModel(ctx, quote, mandate);
+  if (!proposal.ok) return finish(ctx, proposal.outcome);
+  const order = await freezeProposal(ctx, proposal.value, quote, mandate);
+  if (!order.ok) return finish(ctx, order.outcome);
+  const challenge = await tryWithAgentToken(ctx, order.value);
+  if (!challenge.ok) return finish(ctx, challenge.outcome);
+  const approval = await requestApproval(ctx, order.value, challenge.value);
+  if (!approval.ok) return finish(ctx, approval.outcome);
+  return awaitApprovalAndTrade(ctx, approval.value, order.value);
+}
+
+/** Steps 5–7 for a stored CIBA request (also after a restart). */
+export async function awaitApprovalAndTrade(ctx: AgentContext, approval: ApprovalRecord, order: StockTradeDetail): Promise<void> {
+  const decision = await awaitDecision(ctx, approval, order);
+  if (!decision.ok) return finish(ctx, decision.outcome);
+  const token = decision.value;
+  const granted = await verifyGrant(ctx, approval, order, token);
+  if (!granted.ok) return finish(ctx, granted.outcome);
+  return finish(ctx, await executeOnBehalf(ctx, order, token));
+}
+
+// --- 1. askModel ---------------------------------------------------------------------------------
+
+type RawProposal = { symbol?: unknown; quantity?: unknown; reason?: unknown };
+
+async function askModel(ctx: AgentContext, quote: Quote, mandate: Mandate): Promise<Step<RawProposal>> {
+  const { config, model } = ctx;
+  await ctx.log("info", "agent.model", `Asking the model (${model.label}) for a recommendation: ${quote.symbol} at ${formatMoney(quote.priceCents)} USD`);
+  let result;
+  try {
+    result = await askForProposal({
+      model: model.model,
+      mandate,
+      priceCents: quote.priceCents,
+      agentName: config.agent.name,
+      investorName: config.investor.name,
+      timeoutMs: config.agent.modelTimeoutMs,
+      signal: ctx.signal,
+      readPrice: (symbol) => ctx.mcp.getPrice(symbol, ctx.signal),
+    });
+  } catch (error) {
+    ctx.signal.throwIfAborted();
+    const reason = `the model failed: ${errorText(error)}`;
+    return end({ event: "model_failed", reason, line: { level: "error", kind: "agent.model_failed", message: `No recommendation: ${reason}. No order; trying again after the cooldown.` } });
+  }
+  const [first, ...others] = result.proposals;
+  if (!first) {
+    const reason = result.text ? `the model proposed no trade: ${result.text}` : "the model proposed no trade";
+    return end({ event: "no_proposal", reason, line: { level: "info", kind: "agent.no_proposal", message: `${capitalize(reason)}.` } });
+  }
+  if (others.length) await ctx.log("warn", "agent.extra_proposals", `The model made ${result.proposals.length} proposals; only the first is considered.`);
+  return next(first);
+}
+
+// --- 2. freezeProposal ---------------------------------------------------------------------------
+
+/** The order stays executable this long after the approval window closes (the trade itself). */
+export const ORDER_EXECUTION_WINDOW_SECONDS = 60;
+
+async function freezeProposal(ctx: AgentContext, raw: RawProposal, quote: Quote, mandate: Mandate): Promise<Step<StockTradeDetail>> {
+  const { config } = ctx;
+  const limit = limitPriceCents(quote.priceCents, config.agent.limitToleranceBps);
+  const check = validateProposal(raw, mandate, quote.priceCents, limit);
+  if (!check.ok) {
+    return end({
+      event: "proposal_refused",
+      reason: `proposal refused (${check.code}): ${check.reason}`,
+      line: { level: "warn", kind: "agent.proposal_refused", message: `Model proposal refused by the mandate check: ${check.reason}. No order.`, data: { code: check.code } },
+    });
+  }
+  const p = check.proposal;
+  await ctx.log("info", "agent.recommendation", `Model recommends: buy ${printQuantity(raw.quantity)} ${p.symbol}${p.reason ? ` — ${p.reason}` : ""}`);
+  if (p.clipped) await ctx.log("warn", "agent.proposal_clipped", `Proposal clipped by the mandate: ${p.clipped}`);
+
+  const expiresAt = new Date(ctx.now().getTime() + (config.agent.approvalExpirySeconds + ORDER_EXECUTION_WINDOW_SECONDS) * 1000);
+  const order = freezeOrder({ symbol: p.symbol, side: "buy", quantity: p.quantity, limitPriceCents: p.limitPriceCents, maxNotionalCents: mandate.budgetCents, expiresAt });
+  await insertOrder(ctx.db, order, config.investor.userId, { symbol: raw.symbol, quantity: raw.quantity, reason: p.reason });
+  await ctx.log(
+    "info",
+    "agent.order",
+    `Order frozen: buy ${order.quantity} ${order.symbol}, limit ${order.limit_price} USD, max ${order.max_notional} USD, expires ${time(order.expires_at)} (${order.order_id})`,
+    { orderId: order.order_id },
+  );
+  await ctx.transition("order_frozen", { orderId: order.order_id });
+  return next(order);
+}
+
+// --- 3. tryWithAgentToken ------------------------------------------------------------------------
+
+/** Resolves to the scope the broker's 403 challenge asked for. */
+async function tryWithAgentToken(ctx: AgentContext, order: StockTradeDetail): Promise<Step<string>> {
+  const agentToken = await ctx.tokens.current();
+  let outcome;
+  try {
+    outcome = await ctx.mcp.trade("buy", tradeArgs(order), agentToken, ctx.signal);
+  } catch (error) {
+    ctx.signal.throwIfAborted();
+    return end(failed(order, "trade_failed", `buy_stock with the agent token failed: ${errorText(error)}`));
+  }
+  if (outcome.kind === "insufficient_scope") {
+    const scope = outcome.scope ?? "stock:trade";
+    await ctx.log("warn", "agent.insufficient_scope", `Broker refused buy_stock with the agent token: HTTP 403 insufficient_scope, needs ${scope}. Asking ${ctx.config.investor.name} to approve.`, {
+      scope,
+      resourceMetadata: outcome.resourceMetadata ?? null,
+    });
+    return next(scope);
+  }
+  if (outcome.kind === "refused") return end(failed(order, "trade_refused", `the broker refused the order: ${outcome.code}: ${outcome.message}`));
+  // A broker that lets an agent token trade is misconfigured; the trade happened, say so.
+  return end({
+    event: "trade_executed",
+    reason: "executed without approval",
+    orderId: order.order_id,
+    orderStatus: "executed",
+    tradeId: outcome.tradeId,
+    orderNote: "executed with the agent token",
+    line: { level: "warn", kind: "agent.trade", message: `The broker executed the order with the agent's own token (trade ${outcome.tradeId}); it should have required ${ctx.config.investor.name}'s approval.` },
+  });
+}
+
+// --- 4. requestApproval --------------------------------------------------------------------------
+
+async function requestApproval(ctx: AgentContext, order: StockTradeDetail, scope: string): Promise<Step<ApprovalRecord>> {
+  const { config } = ctx;
+  const bindingMessage = deriveBindingMessage(order);
+  const agentToken = await ctx.tokens.current();
+  let ack;
+  try {
+    ack = await ctx.profile.startCiba({ order, bindingMessage, actorToken: agentToken.accessToken, requestedExpirySeconds: config.agent.approvalExpirySeconds });
+  } catch (error) {
+    ctx.signal.throwIfAborted();
+    const why = error instanceof CibaRequestError ? (error.unreachable ? `identity server unreachable (${error.description})` : error.message) : errorText(error);
+    return end(failed(order, "approval_request_failed", `the CIBA request was not accepted: ${why}`));
+  }
+  // Stored before polling starts: a restart from here on resumes polling this request.
+  const poll = startPollState(ack, ctx.now());
+  const approval: ApprovalRecord = {
+    authReqId: ack.authReqId,
+    orderId: order.order_id,
+    bindingMessage,
+    status: "pending",
+    intervalSeconds: poll.intervalSeconds,
+    expiresAt: poll.expiresAt,
+    nextPollAt: poll.nextPollAt,
+    consecutiveFailures: 0,
+    lastError: null,
+    createdAt: ctx.now(),
+    decidedAt: null,
+  };
+  await insertApproval(ctx.db, approval);
+  await setOrderStatus(ctx.db, order.order_id, "awaiting_approval");
+  await ctx.transition("approval_requested");
+  await ctx.log(
+    "info",
+    "agent.ciba_sent",
+    `CIBA request sent to ${config.investor.name} (${config.investor.email}) for scope ${scope}: "${bindingMessage}", expires in ${ack.expiresIn} s`,
+    { orderId: order.order_id, bindingMessage, expiresIn: ack.expiresIn, interval: ack.interval ?? null },
+  );
+  await ctx.log(
+    "info",
+    "agent.waiting",
+    `Waiting for ${config.investor.name}'s approval: polling every ${poll.intervalSeconds} s${ack.interval === undefined ? " (the server sent no interval: CIBA default)" : ""} until ${time(poll.expiresAt.toISOString())}`,
+  );
+  return next(approval);
+}
+
+// --- 5. awaitDecision ----------------------------------------------------------------------------
+
+/** Resolves to the on-behalf-of token once Alice approved; any other decision ends the run. */
+async function awaitDecision(ctx: AgentContext, approval: ApprovalRecord, order: StockTradeDetail): Promise<Step<TokenResult>> {
+  const final = await pollCiba(ctx, approval);
+  const investor = ctx.config.investor.name;
+  switch (final.kind) {
+    case "approved":
+      return next(final.token);
+    case "denied":
+      return end(decided(ctx, approval, order, "denied", `${investor} denied the request`));
+    case "expired":
+      return end(decided(ctx, approval, order, "expired", `the request expired before ${investor} decided`));
+    case "invalid":
+      return end(decided(ctx, approval, order, "failed", `the identity server ended the request: ${final.error}${final.description ? ` (${final.description})` : ""}`));
+  }
+}
+
+function pollCiba(ctx: AgentContext, approval: ApprovalRecord): Promise<CibaFinal> {
+  let unreachableSince: Date | undefined;
+  const state: CibaPollState = {
+    authReqId: approval.authReqId,
+    intervalSeconds: approval.intervalSeconds,
+    expiresAt: approval.expiresAt,
+    nextPollAt: approval.nextPollAt,
+    failures: approval.consecutiveFailures,
+  };
+  return pollUntilDecided(state, {
+    signal: ctx.signal,
+    now: () => ctx.now(),
+    sleep: ctx.sleep,
+    poll: async (id) => {
+      const outcome = await ctx.profile.pollCiba(id);
+      if (outcome.kind !== "unreachable" && unreachableSince) {
+        unreachableSince = undefined;
+        await ctx.log("info", "agent.idp_back", "The identity server is reachable again; the approval request is still alive.");
+      }
+      return outcome;
+    },
+    onProgress: async (next, outcome) => {
+      const lastError = outcome.kind === "unreachable" ? outcome.message : outcome.kind === "slow_down" ? "slow_down" : null;
+      await updateApprovalPolling(ctx.db, next.authReqId, { intervalSeconds: next.intervalSeconds, nextPollAt: next.nextPollAt, consecutiveFailures: next.failures, lastError });
+      const wait = Math.round((next.nextPollAt.getTime() - ctx.now().getTime()) / 1000);
+      if (outcome.kind === "slow_down") {
+        await ctx.log("warn", "agent.slow_down", `The identity server asked to slow down: polling every ${next.intervalSeconds} s from now on.`);
+        ctx.changed("slow_down");
+      } else if (outcome.kind === "unreachable") {
+        if (!unreachableSince) {
+          unreachableSince = ctx.now();
+          await ctx.log("warn", "agent.idp_unreachable", `The identity server is unreachable (${outcome.message}); keeping the approval request and retrying in ${wait} s.`);
+        }
+        ctx.changed("idp_unreachable");
+      }
+    },
+  });
+}
+
+/** Alice said no, the request expired, or the identity server ended it. */
+function decided(ctx: AgentContext, approval: ApprovalRecord, order: StockTradeDetail, status: "denied" | "expired" | "failed", reason: string): Outcome {
+  return {
+    event: status === "denied" ? "denied" : status === "expired" ? "expired" : "approval_failed",
+    reason,
+    orderId: order.order_id,
+    orderStatus: status,
+    authReqId: approval.authReqId,
+    approvalStatus: status,
+    line: {
+      level: status === "failed" ? "error" : "warn",
+      kind: `agent.${status}`,
+      message: `No trade: ${reason}. Order ${order.order_id} is closed; the agent keeps monitoring and waits ${ctx.config.agent.cooldownSeconds} s before proposing again.`,
+      data: { orderId: order.order_id },
+    },
+  };
+}
+
+// --- 6. verifyGrant ------------------------------------------------------------------------------
+
+async function verifyGrant(ctx: AgentContext, approval: ApprovalRecord, order: StockTradeDetail, token: TokenResult): Promise<Step<TokenResult>> {
+  const { config, profile } = ctx;
+  // The jti is recorded first: the "recorded-approval" broker rule accepts only this token.
+  await recordApprovedToken(ctx.db, approval.authReqId, typeof token.claims.jti === "string" ? token.claims.jti : null);
+  await ctx.log("success", "agent.approved", `${config.investor.name} approved the request "${approval.bindingMessage}".`, { orderId: order.order_id });
+
+  const mismatch = grantMismatch(ctx, token, order);
+  if (mismatch) {
+    return end({
+      event: "approval_failed",
+      reason: mismatch,
+      orderId: order.order_id,
+      orderStatus: "failed",
+      line: { level: "error", kind: "agent.grant_mismatch", message: `The on-behalf-of token does not match the order: ${mismatch}. Not trading with it.`, data: { orderId: order.order_id } },
+    });
+  }
+  const actor = profile.readActor(token.claims);
+  await setOrderStatus(ctx.db, order.order_id, "approved");
+  await ctx.transition("approved", { oboTokenClaims: token.claims });
+  await ctx.log(
+    "success",
+    "agent.obo_token",
+    `On-behalf-of token obtained: sub ${token.claims.sub}, act.sub ${actor}, scope ${token.scopes.join(" ")}, order ${order.order_id}, expires ${time(token.expiresAt.toISOString())}`,
+    { sub: token.claims.sub ?? null, actor: actor ?? null, scope: token.scopes.join(" "), orderId: order.order_id },
+  );
+  return next(token);
+}
+
+/** Why the on-behalf-of token must not be used for this order, or undefined when it may. */
+function grantMismatch(ctx: AgentContext, token: TokenResult, order: StockTradeDetail): string | undefined {
+  const { config, profile } = ctx;
+  const scopes = token.scopes.length ? token.scopes : scopesOf(token.claims.scope);
+  if (!scopes.includes("stock:trade")) return `the token lacks stock:trade (it has ${scopes.join(" ") || "no scope"})`;
+  const actor = profile.readActor(token.claims);
+  if (actor !== config.agent.id) return `the token's actor is ${actor ?? "missing"}, not ${config.agent.id}`;
+  if (!token.claims.sub || token.claims.sub === config.agent.id) return "the token's subject is not a user";
+  const details = profile.readGrantedOrder(token);
+  // Where the server cannot issue authorization_details (WSO2), the broker's "recorded-approval"
+  // rule binds the trade to this order's approval and to this token, by the jti recorded with it.
+  if (config.auth.binding === "recorded-approval") {
+    if (!token.claims.jti) return "the token has no jti, so it cannot be bound to the approval";
+    if (details === undefined) return undefined;
+  }
+  const granted = grantedMatchesOrder(details, order);
+  return granted.ok ? undefined : granted.reason;
+}
+
+// --- 7. executeOnBehalf --------------------------------------------------------------------------
+
+async function executeOnBehalf(ctx: AgentContext, order: StockTradeDetail, oboToken: TokenResult): Promise<Outcome> {
+  let outcome;
+  try {
+    outcome = await ctx.mcp.trade("buy", tradeArgs(order), oboToken, ctx.signal);
+  } catch (error) {
+    ctx.signal.throwIfAborted();
+    // The call may or may not have reached the broker; the token is gone either way, so a new
+    // attempt would need a new approval, and the order id can only ever execute once. Alice is
+    // not asked again during this fall; a trade that did land is found in the ledger (finish).
+    return { ...failed(order, "trade_failed", `buy_stock with the on-behalf-of token failed (${errorText(error)}); check the trade history`), disarm: true };
+  }
+  if (outcome.kind === "executed") {
+    const price = outcome.priceCents !== null ? ` at ${formatMoney(outcome.priceCents)} USD` : "";
+    return {
+      event: "trade_executed",
+      reason: `bought ${outcome.quantity} ${order.symbol}${price}`,
+      orderId: order.order_id,
+      orderStatus: "executed",
+      tradeId: outcome.tradeId,
+      line: {
+        level: "success",
+        kind: "agent.trade",
+        message: `Trade executed for ${ctx.config.investor.name}: bought ${outcome.quantity} ${order.symbol}${price} (trade ${outcome.tradeId}, order ${order.order_id}). On-behalf-of token discarded.`,
+        data: { orderId: order.order_id, tradeId: outcome.tradeId },
+      },
+    };
+  }
+  const why = outcome.kind === "refused" ? `${outcome.code}: ${outcome.message}` : `insufficient_scope (${outcome.scope ?? "?"})`;
+  return failed(order, "trade_refused", `the broker refused the approved order: ${why}`);
+}
+
+// --- endings -------------------------------------------------------------------------------------
+
+/** A run that ends without a trade for its order: FAILED, the order closed, a cooldown. */
+export function failed(order: { order_id: string }, event: AgentEvent, reason: string): Outcome {
+  return {
+    event,
+    reason,
+    orderId: order.order_id,
+    orderStatus: "failed",
+    line: { level: "error", kind: "agent.failed", message: `No trade: ${reason.replace(/\.$/, "")}.`, data: { orderId: order.order_id } },
+  };
+}
+
+/** The ledger holds a trade for the order: the run is DONE, whatever the agent remembered. */
+export function tradeFound(orderId: string, trade: LedgerTrade, cause: string, data: Record<string, unknown> = {}): Outcome {
+  const verb = trade.side === "buy" ? "bought" : "sold";
+  const reason = `${verb} ${trade.quantity} ${trade.symbol} at ${formatMoney(trade.priceCents)} USD (trade ${trade.id}, read from the ledger)`;
+  return {
+    event: "trade_found",
+    reason,
+    orderId,
+    orderStatus: "executed",
+    tradeId: trade.id,
+    orderNote: `trade ${trade.id} found in the ledger`,
+    line: {
+      level: "success",
+      kind: "agent.recovered",
+      message: `${cause}: ${reason}. Recorded as done; no new order until ${trade.symbol} is back above the threshold.`,
+      data: { orderId, tradeId: trade.id, ...data },
+    },
+  };
+}
+
+/**
+ * Records how a run ended: the order's status (a closing never overwrites a trade: when the
+ * ledger holds one for the order, the trade is recorded instead), the approval's status, one
+ * activity line, one transition. A trade ends the fall (the agent is disarmed until the price is
+ * back above the threshold); any other ending starts a cooldown.
+ */
+export async function finish(ctx: AgentContext, outcome: Outcome): Promise<void> {
+  ctx.signal.throwIfAborted();
+  const trade = await recordOrderStatus(ctx, outcome);
+  if (trade) return finish(ctx, tradeFound(trade.orderId, trade, `The broker executed order ${trade.orderId} although the agent saw the run end (${outcome.event})`));
+  if (outcome.authReqId && outcome.approvalStatus) {
+    await setApprovalStatus(ctx.db, outcome.authReqId, outcome.approvalStatus, outcome.approvalStatus === "failed" ? outcome.reason : null);
+  }
+  const { level, kind, message, data } = outcome.line;
+  await ctx.log(level, kind, message, data);
+  const traded = outcome.event === "trade_executed" || outcome.event === "trade_found";
+  await ctx.transition(outcome.event, traded ? { reason: outcome.reason, armed: false, cooldownUntil: null } : { reason: outcome.reason, cooldownUntil: cooldown(ctx), ...(outcome.disarm ? { armed: false } : {}) });
+}
+
+/** Gives the order the outcome's status; returns the ledger's trade when a closing found one. */
+async function recordOrderStatus(ctx: AgentContext, { orderId, orderStatus, orderNote, tradeId, reason }: Outcome): Promise<(LedgerTrade & { orderId: string }) | undefined> {
+  if (!orderId || !orderStatus) return undefined;
+  if (orderStatus === "executed") {
+    await setOrderStatus(ctx.db, orderId, "executed", orderNote ?? null, tradeId ?? null);
+    return undefined;
+  }
+  if (await closeOrderUnlessTraded(ctx.db, orderId, orderStatus, reason)) return undefined;
+  const trade = await findTradeForOrder(ctx.db, orderId);
+  return trade && { ...trade, orderId };
+}
+
+// --- small helpers -------------------------------------------------------------------------------
+
+export function tradeArgs(order: StockTradeDetail) {
+  return { symbol: order.symbol, quantity: order.quantity, order_id: order.order_id };
+}
+
+/** When a cooldown that starts now ends. */
+export function cooldown(ctx: Pick<AgentContext, "now" | "config">): Date {
+  return new Date(ctx.now().getTime() + ctx.config.agent.cooldownSeconds * 1000);
+}
+
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return (error.name === "TimeoutError" ? "timed out" : error.message).slice(0, 200);
+  return "unknown error";
+}
+
+export function time(iso: string): string {
+  return new Date(iso).toISOString().slice(11, 19) + " UTC";
+}
+
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const printQuantity = (q: unknown) => (typeof q === "number" && Number.isFinite(q) ? String(q) : JSON.stringify(q)?.slice(0, 20) ?? "?");

@@ -16,7 +16,7 @@ import { selectModel, type ModelChoice } from "./models/select";
 import { recoverFromLedger } from "./recovery";
 import { cancelOpenWork, findApprovalForOrder, getOrder, type AgentPatch, type AgentRow } from "./repository";
 import { mandateFrom, readMandate, readPaused, writeMandate, writePaused, type MandateInForce } from "./settings";
-import { hasOpenOrder, isTerminal, type AgentEvent } from "./state-machine";
+import { isTerminal, type AgentEvent } from "./state-machine";
 import { AgentStateStore } from "./state-store";
 import { TickReporter } from "./tick-report";
 import { buildView } from "./view-model";

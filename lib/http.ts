@@ -1,5 +1,5 @@
 import "server-only";
-import { AppError, errorBody, invalidRequest, payloadTooLarge } from "./errors";
+import { invalidRequest, payloadTooLarge, ProtocolError } from "./errors";
 import { readLimitedBody } from "./net/body-limit";
 
 /** Small helpers every route handler shares: JSON replies, one error mapping, input guards. */
@@ -8,11 +8,17 @@ export function json(body: unknown, status = 200, headers: Record<string, string
   return Response.json(body, { status, headers: { "Cache-Control": "no-store", ...headers } });
 }
 
-/** Maps any thrown error to the one error shape; a 5xx never shows its detail. */
+/**
+ * Maps any thrown error to the one error body, `{ error, error_description }` as OAuth spells it.
+ * A ProtocolError below 500 shows its code and description; anything else is a 500 that shows
+ * nothing of itself (its detail goes to the log).
+ */
 export function errorResponse(error: unknown): Response {
-  const { status, body } = errorBody(error);
-  if (status >= 500) console.error("[http] unexpected error:", error);
-  return json(body, status);
+  if (error instanceof ProtocolError && error.status < 500) {
+    return json({ error: error.code, error_description: error.description }, error.status);
+  }
+  console.error("[http] unexpected error:", error);
+  return json({ error: "server_error", error_description: "Something went wrong on the server." }, 500);
 }
 
 /**
@@ -23,7 +29,7 @@ export function errorResponse(error: unknown): Response {
 export function assertSameOrigin(request: Request, publicUrl: string): void {
   const origin = request.headers.get("origin");
   if (origin !== null && origin !== new URL(publicUrl).origin) {
-    throw new AppError("forbidden_origin", 403, "Requests from another origin are not accepted.");
+    throw new ProtocolError("forbidden_origin", "Requests from another origin are not accepted.", { status: 403 });
   }
 }
 

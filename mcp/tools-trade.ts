@@ -1,7 +1,7 @@
 import "server-only";
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { executeTrade, LedgerError } from "../lib/ledger/trades";
+import { executeTrade, isLedgerRefusal } from "../lib/ledger/trades";
 import type { Queryable } from "../lib/store/db";
 import { formatMoney } from "../lib/money";
 import { OrderId, type OrderSide } from "../lib/orders/order";
@@ -130,7 +130,7 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
     );
   } catch (error) {
     if (error instanceof BindingRefused) return refuse(error.refusal.code, error.refusal.message, tag);
-    if (!(error instanceof LedgerError)) throw error;
+    if (!isLedgerRefusal(error)) throw error;
     const message =
       error.code === "already_executed" ? `Replay refused: order ${orderId} or this token has already been used for a trade.` : error.description;
     return refuse(error.code, message, tag);

@@ -132,6 +132,11 @@ export class Agent {
 
   private async tickOnce(): Promise<void> {
     try {
+      await this.tokens.current();
+    } catch (error) {
+      return this.report.failed(error, "could not obtain its agent token");
+    }
+    try {
       const quote = await this.mcp.getPrice(this.deps.config.market.symbol);
       this.report.succeeded();
       this.lastQuote = quote;
@@ -140,7 +145,7 @@ export class Agent {
       await this.settleIfRested(quote, mandate);
       this.maybeStartWork(quote, mandate);
     } catch (error) {
-      await this.report.failed(error);
+      await this.report.failed(error, "could not read the price");
     }
   }
 

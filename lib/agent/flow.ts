@@ -2,7 +2,8 @@ import "server-only";
 import type { AgentTokenSource } from "../auth/agent-token";
 import { pollUntilDecided, startPollState, type CibaFinal, type CibaPollState } from "../auth/ciba-poller";
 import { scopesOf } from "../auth/claims";
-import { CibaRequestError, type ProviderProfile, type TokenResult } from "../auth/providers/types";
+import type { ProviderProfile, TokenResult } from "../auth/providers/types";
+import { ProtocolError } from "../errors";
 import type { AppConfig } from "../config";
 import { formatMoney } from "../money";
 import type { StockTradeDetail } from "../orders/order";
@@ -242,7 +243,7 @@ async function requestApproval(ctx: AgentContext, order: StockTradeDetail, scope
     ack = await ctx.profile.startCiba({ order, bindingMessage, actorToken: agentToken.accessToken, requestedExpirySeconds: config.agent.approvalExpirySeconds });
   } catch (error) {
     ctx.signal.throwIfAborted();
-    const why = error instanceof CibaRequestError ? (error.unreachable ? `identity server unreachable (${error.description})` : error.message) : errorText(error);
+    const why = error instanceof ProtocolError ? (error.retryable ? `identity server unreachable (${error.description})` : error.message) : errorText(error);
     return end(failed(order, "approval_request_failed", `the CIBA request was not accepted: ${why}`));
   }
   // Stored before polling starts: a restart from here on resumes polling this request.

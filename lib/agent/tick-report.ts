@@ -45,13 +45,13 @@ export class TickReporter {
     this.priceLog.forgetSide();
   }
 
-  async failed(error: unknown): Promise<void> {
+  /** `what` failed, e.g. "could not read the price". */
+  async failed(error: unknown, what: string): Promise<void> {
     this.failures += 1;
     this.retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(this.failures - 1, 5));
     const quiet = Date.now() - this.startedAt < STARTUP_GRACE_MS;
     if (this.failingSince !== undefined || quiet) return;
     this.failingSince = Date.now();
-    const what = error instanceof Error && error.name === "AgentTokenError" ? "could not obtain its agent token" : "could not read the price";
     const why = error instanceof Error ? error.message.slice(0, 200) : "unknown error";
     await this.log("warn", "agent.unavailable", `${this.agentName} ${what}: ${why}. Retrying with back-off.`);
   }

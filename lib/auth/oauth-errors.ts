@@ -1,5 +1,6 @@
 import "server-only";
 import { ClientError, ResponseBodyError, WWWAuthenticateChallengeError } from "openid-client";
+import { ProtocolError } from "../errors";
 
 /**
  * Sorts what openid-client throws into the three cases a client acts on differently: the server
@@ -13,14 +14,6 @@ export type ClassifiedError =
   | { kind: "oauth"; error: string; description?: string; status: number; retryAfterSeconds?: number }
   | { kind: "untrusted"; message: string }
   | { kind: "unreachable"; message: string };
-
-/** A token response this client refuses to use (thrown by the profiles, classified as untrusted). */
-export class UntrustedResponseError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UntrustedResponseError";
-  }
-}
 
 /**
  * openid-client's codes for a response that arrived and failed validation: a JWT whose signature,
@@ -53,7 +46,8 @@ export async function classifyOAuthError(error: unknown): Promise<ClassifiedErro
       return { kind: "oauth", error: code, description, status: error.status };
     }
   }
-  if (error instanceof UntrustedResponseError) return { kind: "untrusted", message: error.message };
+  // A token response the profile itself refused (lib/errors.ts invalidResponse).
+  if (error instanceof ProtocolError && error.code === "invalid_response") return { kind: "untrusted", message: error.description };
   if (error instanceof ClientError && typeof error.code === "string" && UNTRUSTED_CODES.has(error.code)) {
     const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
     return { kind: "untrusted", message: `${error.message}${cause}`.slice(0, 200) };

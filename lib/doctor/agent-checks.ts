@@ -4,7 +4,8 @@ import { freezeOrder } from "../agent/order";
 import type { FetchLike } from "../auth/app-fetch";
 import { scopesOf } from "../auth/claims";
 import { createProviderProfile } from "../auth/providers";
-import { AgentTokenError, CibaRequestError, type TokenResult } from "../auth/providers/types";
+import type { TokenResult } from "../auth/providers/types";
+import { ProtocolError } from "../errors";
 import { agentOwnerMismatch } from "../auth/providers/wso2";
 import type { AppConfig } from "../config";
 import { verifyAccessToken, verifyOptionsFor } from "../../mcp/verify-token";
@@ -30,13 +31,13 @@ export async function checkAgentToken(report: DoctorReport, config: AppConfig, f
   try {
     token = await createProviderProfile(config, { clientSecret: secret, fetch }).getAgentToken();
   } catch (error) {
-    if (error instanceof AgentTokenError && isClientChallenge(error)) {
+    if (error instanceof ProtocolError && isClientChallenge(error)) {
       // RFC 6749 §5.2: a 401 with WWW-Authenticate is invalid_client for a client that used
       // HTTP Basic; openid-client reports it before reading the body, as a transport error.
       report.fail("agent-token", "The agent cannot get its token: invalid_client (HTTP 401 challenge)", undefined, agentTokenHints(config.auth.provider, "invalid_client"));
-    } else if (error instanceof AgentTokenError) {
-      const hints = error.unreachable ? unreachableHints(config, error.description ?? "", config.auth.issuer) : agentTokenHints(config.auth.provider, error.error, error.description);
-      report.fail("agent-token", `The agent cannot get its token: ${error.error}`, error.description, hints);
+    } else if (error instanceof ProtocolError) {
+      const hints = error.retryable ? unreachableHints(config, error.description, config.auth.issuer) : agentTokenHints(config.auth.provider, error.code, error.description);
+      report.fail("agent-token", `The agent cannot get its token: ${error.code}`, error.description, hints);
     } else {
       report.fail("agent-token", "The agent cannot get its token", error instanceof Error ? error.message : String(error));
     }
@@ -57,8 +58,8 @@ export async function checkAgentToken(report: DoctorReport, config: AppConfig, f
   return token;
 }
 
-function isClientChallenge(error: AgentTokenError): boolean {
-  return error.unreachable && /WWW-Authenticate/i.test(error.description ?? "");
+function isClientChallenge(error: ProtocolError): boolean {
+  return error.retryable && /WWW-Authenticate/i.test(error.description);
 }
 
 function checkScopes(report: DoctorReport, config: AppConfig, token: TokenResult): void {
@@ -140,9 +141,9 @@ export async function checkUser(report: DoctorReport, config: AppConfig, fetch: 
     report.warn("user.sent", `Sent a REAL approval request to ${config.investor.name} ("${bindingMessage}"): deny it. The order is not stored, so it can never execute.`, `auth_req_id accepted, expires in ${ack.expiresIn} s, poll interval ${ack.interval ?? 5} s`, notificationHints(config.auth.provider));
     report.ok("user", `The server resolved the user and accepted the approval request`);
   } catch (error) {
-    if (error instanceof CibaRequestError) {
-      const hints = error.unreachable ? unreachableHints(config, error.description ?? "", config.auth.issuer) : cibaHints(config.auth.provider, error.error, error.description);
-      report.fail("user", `The approval request was refused: ${error.error}`, error.description, hints);
+    if (error instanceof ProtocolError) {
+      const hints = error.retryable ? unreachableHints(config, error.description, config.auth.issuer) : cibaHints(config.auth.provider, error.code, error.description);
+      report.fail("user", `The approval request was refused: ${error.code}`, error.description, hints);
     } else {
       report.fail("user", "The approval request failed", error instanceof Error ? error.message : String(error));
     }

@@ -1,5 +1,5 @@
 import "server-only";
-import { AppError } from "../errors";
+import { ProtocolError } from "../errors";
 import { formatMoney } from "../money";
 import type { Db, Queryable } from "../store/db";
 import { toIso } from "../time";
@@ -22,12 +22,16 @@ export interface TradeInput {
   bindingRule?: string | null;
 }
 
-/** Ledger refusals. Codes are stable; descriptions are safe to show to the user and the model. */
-export class LedgerError extends AppError {
-  constructor(code: "no_portfolio" | "insufficient_funds" | "insufficient_shares" | "already_executed" | "invalid_trade", description: string) {
-    super(code, 409, description);
-    this.name = "LedgerError";
-  }
+/** The ledger's refusal codes; the descriptions are safe to show to the user and the model. */
+export type LedgerRefusal = "no_portfolio" | "insufficient_funds" | "insufficient_shares" | "already_executed" | "invalid_trade";
+
+const LEDGER_REFUSALS: ReadonlySet<string> = new Set<LedgerRefusal>(["no_portfolio", "insufficient_funds", "insufficient_shares", "already_executed", "invalid_trade"]);
+
+const ledgerRefusal = (code: LedgerRefusal, description: string) => new ProtocolError(code, description, { status: 409 });
+
+/** True for a trade the ledger refused (nothing was written). */
+export function isLedgerRefusal(error: unknown): error is ProtocolError {
+  return error instanceof ProtocolError && LEDGER_REFUSALS.has(error.code);
 }
 
 interface TradeRow {
@@ -62,10 +66,10 @@ export interface TradeSteps {
 
 export async function executeTrade(db: Db, input: TradeInput, steps: TradeSteps = {}): Promise<Trade> {
   if (!Number.isSafeInteger(input.quantity) || input.quantity <= 0) {
-    throw new LedgerError("invalid_trade", "Quantity must be a positive whole number.");
+    throw ledgerRefusal("invalid_trade", "Quantity must be a positive whole number.");
   }
   if (!Number.isSafeInteger(input.priceCents) || input.priceCents <= 0) {
-    throw new LedgerError("invalid_trade", "The execution price must be positive.");
+    throw ledgerRefusal("invalid_trade", "The execution price must be positive.");
   }
   const notional = input.priceCents * input.quantity;
   try {
@@ -75,7 +79,7 @@ export async function executeTrade(db: Db, input: TradeInput, steps: TradeSteps 
         "SELECT cash_cents FROM portfolios WHERE user_sub = $1 FOR UPDATE",
         [input.userSub],
       );
-      if (!portfolio) throw new LedgerError("no_portfolio", `No portfolio exists for user ${input.userSub}.`);
+      if (!portfolio) throw ledgerRefusal("no_portfolio", `No portfolio exists for user ${input.userSub}.`);
       const [trade] = await tx.query<TradeRow>(
         `INSERT INTO trades (user_sub, actor_sub, actor_chain, client_id, order_id, token_jti, symbol, side,
                              quantity, price_cents, notional_cents, binding_rule)
@@ -107,7 +111,7 @@ export async function executeTrade(db: Db, input: TradeInput, steps: TradeSteps 
     });
   } catch (error) {
     if (isUniqueViolation(error)) {
-      throw new LedgerError("already_executed", "This order or token has already been used for a trade.");
+      throw ledgerRefusal("already_executed", "This order or token has already been used for a trade.");
     }
     throw error;
   }
@@ -115,7 +119,7 @@ export async function executeTrade(db: Db, input: TradeInput, steps: TradeSteps 
 
 async function applyBuy(tx: Queryable, input: TradeInput, notional: number, cash: number): Promise<void> {
   if (cash < notional) {
-    throw new LedgerError(
+    throw ledgerRefusal(
       "insufficient_funds",
       `Insufficient cash: the trade needs ${formatMoney(notional)} USD, the account holds ${formatMoney(cash)} USD.`,
     );
@@ -136,7 +140,7 @@ async function applySell(tx: Queryable, input: TradeInput, notional: number): Pr
   );
   const held = holding?.quantity ?? 0;
   if (held < input.quantity) {
-    throw new LedgerError("insufficient_shares", `Insufficient shares: selling ${input.quantity} ${input.symbol}, holding ${held}.`);
+    throw ledgerRefusal("insufficient_shares", `Insufficient shares: selling ${input.quantity} ${input.symbol}, holding ${held}.`);
   }
   // The cost basis leaves with the shares in proportion, so the average cost stays the same.
   const costOut = Math.round((holding!.cost_cents * input.quantity) / held);

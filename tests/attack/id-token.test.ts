@@ -1,4 +1,5 @@
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from "jose";
+import { ProtocolError } from "@/lib/errors";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Agent } from "@/lib/agent/agent";
 import type { AccessCredential, McpClientPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/mcp-client";
@@ -7,7 +8,7 @@ import { freezeOrder } from "@/lib/agent/order";
 import { createRulesModel } from "@/lib/agent/models/rules-model";
 import type { FetchLike } from "@/lib/auth/app-fetch";
 import { createAuth0Profile } from "@/lib/auth/providers/auth0";
-import { AgentTokenError, type CibaPollOutcome, type ProviderProfile } from "@/lib/auth/providers/types";
+import { type CibaPollOutcome, type ProviderProfile } from "@/lib/auth/providers/types";
 import { parseConfig } from "@/lib/config";
 import { ActivityLog } from "@/lib/events/activity";
 import { EventBus } from "@/lib/events/bus";
@@ -199,8 +200,8 @@ describe("WSO2 agent token and Auth0 approval", () => {
       () => undefined,
       (e: unknown) => e,
     );
-    expect(error).toBeInstanceOf(AgentTokenError);
-    expect(error).toMatchObject({ error: "invalid_response", unreachable: false });
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error).toMatchObject({ code: "invalid_response", retryable: false });
     mitm.forge("authorization_code", undefined);
     expect((await profile.getAgentToken()).claims.sub).toBe(wso2.options.agentId);
   });

@@ -1,9 +1,10 @@
 import type { LanguageModelV3GenerateResult } from "@ai-sdk/provider";
+import { ProtocolError } from "@/lib/errors";
 import { MockLanguageModelV3 } from "ai/test";
 import type { AccessCredential, McpClientPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/mcp-client";
 import type { ModelChoice } from "@/lib/agent/models/select";
 import type { CibaAcknowledgement, CibaPollOutcome, CibaRequest, ProviderProfile, TokenResult } from "@/lib/auth/providers/types";
-import { CibaRequestError } from "@/lib/auth/providers/types";
+
 import type { TokenClaims } from "@/lib/auth/types";
 
 /**
@@ -19,7 +20,7 @@ export class FakeProfile implements ProviderProfile {
   cibaRequests: CibaRequest[] = [];
   polls: string[] = [];
   tokenCalls = 0;
-  ack: CibaAcknowledgement | CibaRequestError = { authReqId: "req-1", expiresIn: 120, interval: 1 };
+  ack: CibaAcknowledgement | ProtocolError = { authReqId: "req-1", expiresIn: 120, interval: 1 };
   /** Outcomes per poll in order; when empty: pending. */
   script: CibaPollOutcome[] = [];
 
@@ -31,7 +32,7 @@ export class FakeProfile implements ProviderProfile {
 
   async startCiba(request: CibaRequest): Promise<CibaAcknowledgement> {
     this.cibaRequests.push(request);
-    if (this.ack instanceof CibaRequestError) throw this.ack;
+    if (this.ack instanceof ProtocolError) throw this.ack;
     return { ...this.ack, authReqId: `req-${this.cibaRequests.length}` };
   }
 

@@ -1,10 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ProtocolError } from "@/lib/errors";
 import { decodeJwt } from "jose";
 import { pollUntilDecided, schedule, startPollState, type CibaPollState } from "@/lib/auth/ciba-poller";
 import { ACCESS_TOKEN_TYPE } from "@/lib/auth/providers/common";
 import { createEmbeddedProfile } from "@/lib/auth/providers/embedded";
 import type { ProviderProfile } from "@/lib/auth/providers/types";
-import { CibaRequestError } from "@/lib/auth/providers/types";
+
 import { freezeOrder } from "@/lib/agent/order";
 import { oauthError, pending, startFakeIdp, tokenResponse, type FakeIdp } from "../helpers/agent-fake-idp";
 
@@ -87,14 +88,14 @@ describe("backchannel authentication request (§7.1)", () => {
   it("surfaces a refusal with its CIBA error code and no pending request", async () => {
     idp.scriptAck({ status: 400, body: { error: "invalid_binding_message", error_description: "bad" } });
     const error = await profile.startCiba({ order, bindingMessage: "x", actorToken: "t", requestedExpirySeconds: 60 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CibaRequestError);
-    expect(error).toMatchObject({ error: "invalid_binding_message", unreachable: false });
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error).toMatchObject({ code: "invalid_binding_message", retryable: false });
   });
 
   it("marks an unreachable server as such", async () => {
     idp.scriptAck("drop");
     const error = await profile.startCiba({ order, bindingMessage: "x", actorToken: "t", requestedExpirySeconds: 60 }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ name: "CibaRequestError", unreachable: true });
+    expect(error).toMatchObject({ name: "ProtocolError", retryable: true });
   });
 });
 

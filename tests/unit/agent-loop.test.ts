@@ -1,10 +1,11 @@
 import type { LanguageModelV3 } from "@ai-sdk/provider";
+import { ProtocolError } from "@/lib/errors";
 import { afterEach, describe, expect, it } from "vitest";
 import { Agent } from "@/lib/agent/agent";
 import { createRulesModel } from "@/lib/agent/models/rules-model";
 import type { ModelChoice } from "@/lib/agent/models/select";
 import { loadAgentRow, saveAgentRow } from "@/lib/agent/repository";
-import { CibaRequestError } from "@/lib/auth/providers/types";
+
 import { parseConfig } from "@/lib/config";
 import { ActivityLog } from "@/lib/events/activity";
 import { EventBus } from "@/lib/events/bus";
@@ -218,7 +219,7 @@ describe("agent loop", () => {
 
   it("records FAILED when the CIBA request is refused, and when the broker refuses the approved trade", async () => {
     const profile = new FakeProfile();
-    profile.ack = new CibaRequestError("access_denied", "too many pending approval requests", false);
+    profile.ack = new ProtocolError("access_denied", "too many pending approval requests");
     const h = await harness({ profile });
     crash(h);
     await h.step();

@@ -1,10 +1,10 @@
 import { decodeJwt, decodeProtectedHeader, UnsecuredJWT } from "jose";
+import { ProtocolError } from "@/lib/errors";
 import type * as client from "openid-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { deriveBindingMessage } from "@/lib/agent/binding-message";
 import { freezeOrder } from "@/lib/agent/order";
 import { generateDPoPKey } from "@/lib/auth/dpop";
-import { UntrustedResponseError } from "@/lib/auth/oauth-errors";
 import { createAuth0Profile } from "@/lib/auth/providers/auth0";
 import { toTokenResult } from "@/lib/auth/providers/common";
 import type { CibaRequest, TokenResult } from "@/lib/auth/providers/types";
@@ -154,13 +154,13 @@ describe("a token response the client refuses", () => {
     ({ access_token: new UnsecuredJWT(claims).encode(), token_type: tokenType, expires_in: 300 }) as unknown as client.TokenEndpointResponse;
 
   it("a DPoP token for a request that carried no proof", () => {
-    expect(() => toTokenResult(response({ sub: "alice" }, "dpop"))).toThrow(UntrustedResponseError);
+    expect(() => toTokenResult(response({ sub: "alice" }, "dpop"))).toThrow(/^invalid_response: /);
   });
 
   it("a DPoP token bound to another key than the proof's", async () => {
     const ours = await generateDPoPKey();
     const theirs = await generateDPoPKey();
-    expect(() => toTokenResult(response({ sub: "alice", cnf: { jkt: theirs.thumbprint } }, "dpop"), ours)).toThrow(UntrustedResponseError);
+    expect(() => toTokenResult(response({ sub: "alice", cnf: { jkt: theirs.thumbprint } }, "dpop"), ours)).toThrow(/^invalid_response: /);
     expect(toTokenResult(response({ sub: "alice", cnf: { jkt: ours.thumbprint } }, "dpop"), ours).dpop).toBe(ours);
     expect(toTokenResult(response({ sub: "alice" }, "bearer"), ours).dpop).toBeUndefined();
   });

@@ -1,8 +1,9 @@
 import http from "node:http";
+import { ProtocolError } from "@/lib/errors";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEmbeddedProfile } from "@/lib/auth/providers/embedded";
-import { AgentTokenError } from "@/lib/auth/providers/types";
+
 
 /**
  * A wrong client secret is the client's fault, not an outage: oidc-provider answers it with 401,
@@ -40,13 +41,13 @@ describe("token endpoint errors", () => {
   it("reports a 401 challenge with invalid_client as the OAuth error it is", async () => {
     tokenStatus = 401;
     const error = await profile().getAgentToken().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(AgentTokenError);
-    expect(error).toMatchObject({ error: "invalid_client", unreachable: false });
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error).toMatchObject({ code: "invalid_client", retryable: false });
   });
 
   it("still reports a 5xx as unreachable", async () => {
     tokenStatus = 503;
     const error = await profile().getAgentToken().catch((e: unknown) => e);
-    expect(error).toMatchObject({ unreachable: true });
+    expect(error).toMatchObject({ retryable: true });
   });
 });

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { ProtocolError } from "@/lib/errors";
 import { deriveBindingMessage } from "@/lib/agent/binding-message";
 import { freezeOrder, grantedMatchesOrder } from "@/lib/agent/order";
 import { auth0LoginHint, createAuth0Profile, type Auth0ProfileOptions } from "@/lib/auth/providers/auth0";
-import { AgentTokenError, CibaRequestError, type CibaRequest } from "@/lib/auth/providers/types";
+import { type CibaRequest } from "@/lib/auth/providers/types";
 import { DENIED_OR_EXPIRED, startAuth0Fake, type Auth0Fake, type Auth0FakeOptions } from "../fakes/auth0-fake";
 
 /**
@@ -79,17 +80,17 @@ describe("Auth0 agent token (client credentials)", () => {
     [{ grantTypes: ["urn:openid:params:grant-type:ciba"] }, {}, "unauthorized_client", /client_credentials' not allowed/],
   ] as const)("fails with Auth0's error: %j %j → %s", async (fakeOptions, profileOptions, code, description) => {
     const { profile } = await setup(fakeOptions as Auth0FakeOptions, profileOptions);
-    const error = (await rejection(profile.getAgentToken())) as AgentTokenError;
-    expect(error).toBeInstanceOf(AgentTokenError);
-    expect(error.error).toBe(code);
+    const error = (await rejection(profile.getAgentToken())) as ProtocolError;
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error.code).toBe(code);
     expect(error.description).toMatch(description);
-    expect(error.unreachable).toBe(false);
+    expect(error.retryable).toBe(false);
   });
 
   it("reports an unreachable tenant as unreachable", async () => {
     const { fake, profile } = await setup();
     await fake.close();
-    expect(((await rejection(profile.getAgentToken())) as AgentTokenError).unreachable).toBe(true);
+    expect(((await rejection(profile.getAgentToken())) as ProtocolError).retryable).toBe(true);
   });
 });
 
@@ -144,9 +145,9 @@ describe("Auth0 CIBA (/bc-authorize)", () => {
     ["unknown audience", {}, { audience: "https://other.example.com" }, cibaRequest(), "invalid_request", /Service not found/],
   ] as const)("is refused (%s)", async (_name, fakeOptions, profileOptions, request, code, description) => {
     const { profile } = await setup(fakeOptions as Auth0FakeOptions, profileOptions);
-    const error = (await rejection(profile.startCiba(request))) as CibaRequestError;
-    expect(error).toBeInstanceOf(CibaRequestError);
-    expect(error.error).toBe(code);
+    const error = (await rejection(profile.startCiba(request))) as ProtocolError;
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error.code).toBe(code);
     expect(error.description).toMatch(description);
   });
 

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
+import { ProtocolError } from "@/lib/errors";
 import { afterEach, describe, expect, it } from "vitest";
 import { deriveBindingMessage } from "@/lib/agent/binding-message";
 import { freezeOrder } from "@/lib/agent/order";
 import { withCaFile } from "@/lib/net/ca-fetch";
-import { AgentTokenError, CibaRequestError, type CibaRequest, type ProviderProfile } from "@/lib/auth/providers/types";
+import { type CibaRequest, type ProviderProfile } from "@/lib/auth/providers/types";
 import { agentOwnerMismatch, createWso2Profile, type Wso2ProfileOptions } from "@/lib/auth/providers/wso2";
 import { remoteKeys, verifyAccessToken } from "@/mcp/verify-token";
 import { createSelfSignedCertificate } from "../fakes/self-signed";
@@ -107,20 +108,20 @@ describe("WSO2 agent token (app-native authentication + code grant with PKCE)", 
   ] as const)("fails with the server's code: %j %j → %s", async (fakeOptions, profileOptions, code, description) => {
     const { profile } = await setup(fakeOptions, profileOptions);
     const error = await rejection(profile.getAgentToken());
-    expect(error).toBeInstanceOf(AgentTokenError);
-    expect((error as AgentTokenError).error).toBe(code);
-    expect((error as AgentTokenError).description).toMatch(description);
-    expect((error as AgentTokenError).unreachable).toBe(false);
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect((error as ProtocolError).code).toBe(code);
+    expect((error as ProtocolError).description).toMatch(description);
+    expect((error as ProtocolError).retryable).toBe(false);
     // The secrets never appear in what is thrown.
-    expect(JSON.stringify({ m: error.message, d: (error as AgentTokenError).description })).not.toMatch(/wso2-agent-secret|wso2-client-secret/);
+    expect(JSON.stringify({ m: error.message, d: (error as ProtocolError).description })).not.toMatch(/wso2-agent-secret|wso2-client-secret/);
   });
 
   it("reports an unreachable server as unreachable", async () => {
     const { fake, profile } = await setup();
     await fake.close();
-    const error = (await rejection(profile.getAgentToken())) as AgentTokenError;
-    expect(error).toBeInstanceOf(AgentTokenError);
-    expect(error.unreachable).toBe(true);
+    const error = (await rejection(profile.getAgentToken())) as ProtocolError;
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error.retryable).toBe(true);
   });
 });
 
@@ -167,11 +168,11 @@ describe("WSO2 CIBA", () => {
     [{ notificationChannels: ["email"] }, { notificationChannel: "sms" as const }, "invalid_request", /Notification channel sms/],
   ] as const)("is refused: %j %j → %s", async (fakeOptions, profileOptions, code, description) => {
     const { profile, request } = await started(fakeOptions as Wso2FakeOptions, profileOptions);
-    const error = (await rejection(profile.startCiba(request))) as CibaRequestError;
-    expect(error).toBeInstanceOf(CibaRequestError);
-    expect(error.error).toBe(code);
+    const error = (await rejection(profile.startCiba(request))) as ProtocolError;
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error.code).toBe(code);
     expect(error.description).toMatch(description);
-    expect(error.unreachable).toBe(false);
+    expect(error.retryable).toBe(false);
   });
 
   it("is refused with invalid_client when the client secret is wrong", async () => {
@@ -190,13 +191,13 @@ describe("WSO2 CIBA", () => {
       fetch,
     });
     void profile;
-    const error = (await rejection(other.startCiba(request))) as CibaRequestError;
-    expect(error.error).toBe("invalid_client");
+    const error = (await rejection(other.startCiba(request))) as ProtocolError;
+    expect(error.code).toBe("invalid_client");
   });
 
   it("warns when the agent belongs to another user; the server refuses the request", async () => {
     const { profile, request, warnings } = await started({ agentOwner: "someone-else@carbon.super" });
-    const error = (await rejection(profile.startCiba(request))) as CibaRequestError;
+    const error = (await rejection(profile.startCiba(request))) as ProtocolError;
     expect(error.description).toMatch(/owner of the acting agent/);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/belongs to user someone-else@carbon.super/);
@@ -297,8 +298,8 @@ describe("a server with a self-signed certificate (WSO2_CA_FILE)", () => {
       fetch,
     };
     const untrusting: ProviderProfile = createWso2Profile(options);
-    const refused = (await rejection(untrusting.getAgentToken())) as AgentTokenError;
-    expect(refused.unreachable).toBe(true);
+    const refused = (await rejection(untrusting.getAgentToken())) as ProtocolError;
+    expect(refused.retryable).toBe(true);
     expect(refused.description).toMatch(/SELF_SIGNED|self.signed|certificate/i);
 
     const trusting = createWso2Profile({ ...options, fetch: withCaFile(fetch, tls.certFile) });
@@ -326,7 +327,7 @@ describe("a server with a self-signed certificate (WSO2_CA_FILE)", () => {
       authorizationDetails: false,
       fetch: withCaFile(fetch, "/nonexistent/ca.pem"),
     });
-    const error = (await rejection(profile.getAgentToken())) as AgentTokenError;
+    const error = (await rejection(profile.getAgentToken())) as ProtocolError;
     expect(error.description).toMatch(/\/nonexistent\/ca\.pem cannot be read \(ENOENT\)/);
   });
 });

@@ -1,4 +1,4 @@
-import { AppError } from "@/lib/errors";
+import { ProtocolError } from "@/lib/errors";
 import { assertSameOrigin, readEmptyBody } from "@/lib/http";
 import type { Runtime } from "@/lib/runtime";
 
@@ -6,6 +6,6 @@ import type { Runtime } from "@/lib/runtime";
 export async function runningAgent(request: Request, rt: Runtime, options: { emptyBody: boolean }) {
   assertSameOrigin(request, rt.config.publicUrl);
   if (options.emptyBody) await readEmptyBody(request);
-  if (!rt.agent) throw new AppError("agent_not_running", 409, "The agent is not running in this process (AGENT_ENABLED=false or it failed to start).");
+  if (!rt.agent) throw new ProtocolError("agent_not_running", "The agent is not running in this process (AGENT_ENABLED=false or it failed to start).", { status: 409 });
   return rt.agent;
 }

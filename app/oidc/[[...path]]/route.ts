@@ -1,4 +1,4 @@
-import { AppError } from "@/lib/errors";
+import { notFound } from "@/lib/errors";
 import { errorResponse, json } from "@/lib/http";
 import { proxyToEmbeddedIdp } from "@/lib/idp/proxy";
 import { getRuntime } from "@/lib/runtime";
@@ -14,7 +14,7 @@ export const dynamic = "force-dynamic";
 async function forward(request: Request): Promise<Response> {
   const rt = await getRuntime();
   if (!rt.idp) {
-    return errorResponse(new AppError("not_found", 404, `The embedded identity server is off (AUTH_PROVIDER=${rt.config.auth.provider}).`));
+    return errorResponse(notFound(`The embedded identity server is off (AUTH_PROVIDER=${rt.config.auth.provider}).`));
   }
   try {
     return await proxyToEmbeddedIdp(request, rt.idp.port, rt.config.publicUrl);

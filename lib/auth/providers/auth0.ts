@@ -5,7 +5,7 @@ import type { FetchLike } from "../app-fetch";
 import { createDPoPKeySource } from "../dpop";
 import type { TokenClaims } from "../types";
 import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "../../orders/auth0-rar";
-import { agentTokenFailure, cibaRequestFailure, dpopFor, grantedDetails, pollCibaGrant, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
+import { dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
 import { createStaticConfiguration } from "./static-client";
 import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile, type TokenResult } from "./types";
 
@@ -80,7 +80,7 @@ export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
         const response = await client.clientCredentialsGrant(configuration, { audience: o.audience, scope: AUTH0_AGENT_SCOPE }, proof.options);
         return toTokenResult(response, proof.key);
       } catch (error) {
-        throw await agentTokenFailure(error);
+        throw await requestFailure(error);
       }
     },
 
@@ -90,7 +90,7 @@ export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
         expiries.set(ack.auth_req_id, now() + ack.expires_in * 1000);
         return toAcknowledgement(ack);
       } catch (error) {
-        throw await cibaRequestFailure(error);
+        throw await requestFailure(error);
       }
     },
 

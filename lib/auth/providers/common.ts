@@ -2,10 +2,11 @@ import "server-only";
 import * as client from "openid-client";
 import { decodeTokenClaims, scopesOf } from "../claims";
 import type { DPoPKeySource, DPoPKey } from "../dpop";
-import { classifyOAuthError, UntrustedResponseError } from "../oauth-errors";
+import { invalidResponse, ProtocolError, unreachable } from "../../errors";
+import { classifyOAuthError } from "../oauth-errors";
 import type { TokenClaims } from "../types";
 import { toPollOutcome } from "./poll-outcome";
-import { AgentTokenError, CibaRequestError, type CibaAcknowledgement, type CibaPollOutcome, type TokenResult } from "./types";
+import type { CibaAcknowledgement, CibaPollOutcome, TokenResult } from "./types";
 
 /**
  * What every profile shares (the embedded server, WSO2 and Auth0): the scopes and URNs, what a
@@ -17,23 +18,16 @@ export const USER_SCOPE = "openid stock:read stock:trade";
 export const CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba";
 export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 
-/** An OAuth error or an untrusted answer is final; an unreachable server may pass (retry later). */
-export async function agentTokenFailure(error: unknown): Promise<AgentTokenError> {
+/**
+ * What a failed request to the identity server becomes: its OAuth error or an untrusted answer is
+ * final; an unreachable server may pass (`retryable`: try again later).
+ */
+export async function requestFailure(error: unknown): Promise<ProtocolError> {
   const c = await classifyOAuthError(error);
-  if (c.kind === "oauth") return new AgentTokenError(c.error, c.description, false);
-  if (c.kind === "untrusted") return new AgentTokenError(INVALID_RESPONSE, c.message, false);
-  return new AgentTokenError("unreachable", c.message, true);
+  if (c.kind === "oauth") return new ProtocolError(c.error, c.description ?? "", { status: c.status });
+  if (c.kind === "untrusted") return invalidResponse(c.message);
+  return unreachable("unreachable", c.message);
 }
-
-export async function cibaRequestFailure(error: unknown): Promise<CibaRequestError> {
-  const c = await classifyOAuthError(error);
-  if (c.kind === "oauth") return new CibaRequestError(c.error, c.description, false);
-  if (c.kind === "untrusted") return new CibaRequestError(INVALID_RESPONSE, c.message, false);
-  return new CibaRequestError("unreachable", c.message, true);
-}
-
-/** The code this client reports for a token response it refuses to use (see oauth-errors.ts). */
-export const INVALID_RESPONSE = "invalid_response";
 
 /**
  * openid-client's DPoP option for one token request (RFC 9449 §5), plus the key the answer may be
@@ -90,10 +84,10 @@ export const grantedDetails = (token: TokenResult): unknown[] | undefined => tok
  */
 export function toTokenResult(response: client.TokenEndpointResponse, dpop?: DPoPKey): TokenResult {
   const bound = response.token_type.toLowerCase() === "dpop";
-  if (bound && !dpop) throw new UntrustedResponseError("the server issued a DPoP token to a request without a DPoP proof");
+  if (bound && !dpop) throw invalidResponse("the server issued a DPoP token to a request without a DPoP proof");
   const claims = decodeTokenClaims(response.access_token);
   if (bound && claims.cnf?.jkt !== undefined && claims.cnf.jkt !== dpop!.thumbprint) {
-    throw new UntrustedResponseError("the DPoP token is bound to another key than the one that signed the request's proof");
+    throw invalidResponse("the DPoP token is bound to another key than the one that signed the request's proof");
   }
   const expiresIn = typeof response.expires_in === "number" ? response.expires_in : undefined;
   const expiresAt = expiresIn !== undefined ? new Date(Date.now() + expiresIn * 1000) : claims.exp ? new Date(claims.exp * 1000) : new Date(Date.now() + 300_000);

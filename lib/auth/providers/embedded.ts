@@ -3,19 +3,7 @@ import * as client from "openid-client";
 import type { FetchLike } from "../app-fetch";
 import { createDPoPKeySource } from "../dpop";
 import { createConfigurationLoader } from "../oidc-config";
-import {
-  ACCESS_TOKEN_TYPE,
-  actSubActor,
-  AGENT_SCOPE,
-  agentTokenFailure,
-  cibaRequestFailure,
-  dpopFor,
-  grantedDetails,
-  pollCibaGrant,
-  toAcknowledgement,
-  toTokenResult,
-  USER_SCOPE,
-} from "./common";
+import { ACCESS_TOKEN_TYPE, actSubActor, AGENT_SCOPE, dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
 import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile } from "./types";
 
 /**
@@ -66,7 +54,7 @@ export function createEmbeddedProfile(options: EmbeddedProfileOptions): Provider
         const response = await client.clientCredentialsGrant(config, { scope: AGENT_SCOPE, resource: options.resource }, proof.options);
         return toTokenResult(response, proof.key);
       } catch (error) {
-        throw await agentTokenFailure(error);
+        throw await requestFailure(error);
       }
     },
 
@@ -75,7 +63,7 @@ export function createEmbeddedProfile(options: EmbeddedProfileOptions): Provider
         const ack = await client.initiateBackchannelAuthentication(await configuration(), cibaParameters(options, request));
         return toAcknowledgement(ack);
       } catch (error) {
-        throw await cibaRequestFailure(error);
+        throw await requestFailure(error);
       }
     },
 

@@ -56,8 +56,13 @@ export type CibaPollOutcome =
 
 export interface ProviderProfile {
   readonly name: ProviderName;
-  /** The agent's own token: `sub` = agent, scope `openid stock:read`, audience = the MCP server. */
+  /**
+   * The agent's own token: `sub` = agent, scope `openid stock:read`, audience = the MCP server.
+   * Rejects with a ProtocolError (lib/errors.ts): the server's OAuth error, `invalid_response`,
+   * or `unreachable` with `retryable` set.
+   */
   getAgentToken(): Promise<TokenResult>;
+  /** Sends the CIBA request; rejects like getAgentToken. Nothing is pending after a rejection. */
   startCiba(request: CibaRequest): Promise<CibaAcknowledgement>;
   pollCiba(authReqId: string): Promise<CibaPollOutcome>;
   /** The acting agent of an OBO token (RFC 8693 `act.sub`; Auth0 names it in `azp`). */
@@ -66,27 +71,3 @@ export interface ProviderProfile {
   readGrantedOrder(token: TokenResult): unknown[] | undefined;
 }
 
-/** The CIBA request itself was refused or could not be sent; nothing is pending. */
-export class CibaRequestError extends Error {
-  constructor(
-    readonly error: string,
-    readonly description: string | undefined,
-    /** True when the server could not be reached: trying again later may work. */
-    readonly unreachable: boolean,
-  ) {
-    super(description ? `${error}: ${description}` : error);
-    this.name = "CibaRequestError";
-  }
-}
-
-/** The agent token could not be obtained. */
-export class AgentTokenError extends Error {
-  constructor(
-    readonly error: string,
-    readonly description: string | undefined,
-    readonly unreachable: boolean,
-  ) {
-    super(description ? `${error}: ${description}` : error);
-    this.name = "AgentTokenError";
-  }
-}

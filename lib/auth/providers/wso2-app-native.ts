@@ -2,7 +2,7 @@ import "server-only";
 import * as client from "openid-client";
 import type { FetchLike } from "../app-fetch";
 import { describe } from "../oauth-errors";
-import { AgentTokenError } from "./types";
+import { ProtocolError, unreachable } from "../../errors";
 
 /**
  * WSO2 Identity Server / Asgardeo app-native authentication: how an agent identity signs in with
@@ -15,7 +15,7 @@ import { AgentTokenError } from "./types";
  *      { username: agent id, password: agent secret } → { flowStatus: "SUCCESS_COMPLETED",
  *      authData: { code, ... } }
  *
- * Failures are AgentTokenError with the server's code (OAuth `error`, or the API-based
+ * Failures are ProtocolErrors with the server's code (OAuth `error`, or the API-based
  * authentication code such as ABA-60007 "App native authentication is not enabled"), so the
  * doctor can name the console setting to fix. The secret is sent, never logged or returned.
  */
@@ -65,7 +65,7 @@ export async function signInAgent(s: AppNativeSettings): Promise<{ code: string;
     }),
   });
   if (started.flowStatus !== "INCOMPLETE" || typeof started.flowId !== "string") {
-    throw new AgentTokenError("unexpected_response", `the authorize step answered flowStatus ${String(started.flowStatus)}`, false);
+    throw new ProtocolError("unexpected_response", `the authorize step answered flowStatus ${String(started.flowStatus)}`);
   }
   const authenticator = pickUsernamePassword(started);
   const finished = await call(s, "/oauth2/authn", {
@@ -80,10 +80,10 @@ export async function signInAgent(s: AppNativeSettings): Promise<{ code: string;
   }
   if (finished.flowStatus === "FAIL_INCOMPLETE" || finished.flowStatus === "FAIL_COMPLETED") {
     const message = finished.nextStep?.messages?.find((m) => typeof m.message === "string")?.message as string | undefined;
-    throw new AgentTokenError("authentication_failed", message ?? "the agent's id or secret was not accepted", false);
+    throw new ProtocolError("authentication_failed", message ?? "the agent's id or secret was not accepted");
   }
   // INCOMPLETE again: the application asks for a second step (MFA) an agent cannot answer.
-  throw new AgentTokenError("unexpected_step", `the login flow asks for another step (${String(finished.nextStep?.stepType ?? finished.flowStatus)}); the agent can only use "${USERNAME_PASSWORD}"`, false);
+  throw new ProtocolError("unexpected_step", `the login flow asks for another step (${String(finished.nextStep?.stepType ?? finished.flowStatus)}); the agent can only use "${USERNAME_PASSWORD}"`);
 }
 
 function pickUsernamePassword(flow: FlowResponse): string {
@@ -91,7 +91,7 @@ function pickUsernamePassword(flow: FlowResponse): string {
   const basic = offered.find((a) => a.authenticator === USERNAME_PASSWORD && typeof a.authenticatorId === "string");
   if (!basic) {
     const names = offered.map((a) => String(a.authenticator)).join(", ") || "none";
-    throw new AgentTokenError("authenticator_unavailable", `the login flow offers ${names}, not "${USERNAME_PASSWORD}"`, false);
+    throw new ProtocolError("authenticator_unavailable", `the login flow offers ${names}, not "${USERNAME_PASSWORD}"`);
   }
   return basic.authenticatorId as string;
 }
@@ -101,22 +101,22 @@ async function call(s: AppNativeSettings, path: string, init: { headers: Record<
   try {
     response = await s.fetch(`${s.baseUrl}${path}`, { method: "POST", ...init, redirect: "manual", signal: AbortSignal.timeout(s.timeoutMs ?? 10_000) });
   } catch (error) {
-    throw new AgentTokenError("unreachable", describe(error), true);
+    throw unreachable("unreachable", describe(error));
   }
   const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
-  if (response.status >= 500) throw new AgentTokenError("unreachable", `${path} answered HTTP ${response.status}`, true);
+  if (response.status >= 500) throw unreachable("unreachable", `${path} answered HTTP ${response.status}`);
   if (response.ok && body) return body as FlowResponse;
-  throw toAgentTokenError(path, response.status, body);
+  throw agentTokenRefusal(path, response.status, body);
 }
 
 /** Both error shapes WSO2 uses here: OAuth `{error, error_description}` and API-based `{code, message, description}`. */
-function toAgentTokenError(path: string, status: number, body: Record<string, unknown> | undefined): AgentTokenError {
+function agentTokenRefusal(path: string, status: number, body: Record<string, unknown> | undefined): ProtocolError {
   if (typeof body?.error === "string") {
-    return new AgentTokenError(body.error, typeof body.error_description === "string" ? body.error_description : undefined, false);
+    return new ProtocolError(body.error, typeof body.error_description === "string" ? body.error_description : "");
   }
   if (typeof body?.code === "string") {
     const text = [body.message, body.description].filter((t): t is string => typeof t === "string").join(" ");
-    return new AgentTokenError(body.code, text || undefined, false);
+    return new ProtocolError(body.code, text);
   }
-  return new AgentTokenError("unexpected_response", `${path} answered HTTP ${status}`, false);
+  return new ProtocolError("unexpected_response", `${path} answered HTTP ${status}`);
 }

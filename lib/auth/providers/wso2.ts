@@ -5,19 +5,7 @@ import type { AppConfig } from "../../config";
 import type { FetchLike } from "../app-fetch";
 import { createDPoPKeySource } from "../dpop";
 import { withCaFile } from "../../net/ca-fetch";
-import {
-  ACCESS_TOKEN_TYPE,
-  actSubActor,
-  AGENT_SCOPE,
-  agentTokenFailure,
-  cibaRequestFailure,
-  dpopFor,
-  grantedDetails,
-  pollCibaGrant,
-  toAcknowledgement,
-  toTokenResult,
-  USER_SCOPE,
-} from "./common";
+import { ACCESS_TOKEN_TYPE, actSubActor, AGENT_SCOPE, dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
 import { createStaticConfiguration } from "./static-client";
 import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile, type TokenResult } from "./types";
 import { signInAgent } from "./wso2-app-native";
@@ -98,7 +86,7 @@ export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
         const response = await client.genericGrantRequest(configuration, "authorization_code", { code, redirect_uri: o.redirectUri, code_verifier: codeVerifier }, proof.options);
         return toTokenResult(response, proof.key);
       } catch (error) {
-        throw await agentTokenFailure(error);
+        throw await requestFailure(error);
       }
     },
 
@@ -112,7 +100,7 @@ export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
         const ack = await client.initiateBackchannelAuthentication(configuration, wso2CibaParameters(o, request));
         return toAcknowledgement(ack);
       } catch (error) {
-        throw await cibaRequestFailure(error);
+        throw await requestFailure(error);
       }
     },
 

@@ -1,4 +1,4 @@
-import { AppError, invalidRequest } from "@/lib/errors";
+import { invalidRequest, notFound } from "@/lib/errors";
 import { errorResponse, json } from "@/lib/http";
 import { getMail, MAIL_ID_PATTERN } from "@/lib/idp/mailbox";
 import { getRuntime } from "@/lib/runtime";
@@ -11,7 +11,7 @@ export async function GET(_request: Request, { params }: { params: Promise<{ id:
     const { id } = await params;
     if (!MAIL_ID_PATTERN.test(id)) throw invalidRequest("That is not a message id.");
     const mail = await getMail((await getRuntime()).db, id);
-    if (!mail) throw new AppError("not_found", 404, "No such message.");
+    if (!mail) throw notFound("No such message.");
     return json(mail);
   } catch (error) {
     return errorResponse(error);

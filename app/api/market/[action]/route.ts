@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { runDemoAction } from "@/lib/demo";
-import { AppError } from "@/lib/errors";
+import { notFound } from "@/lib/errors";
 import { assertSameOrigin, errorResponse, json, readEmptyBody } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 
@@ -15,7 +15,7 @@ const Action = z.enum(["crash", "stabilize", "reset"]);
 export async function POST(request: Request, context: { params: Promise<{ action: string }> }): Promise<Response> {
   try {
     const action = Action.safeParse((await context.params).action);
-    if (!action.success) throw new AppError("not_found", 404, "Unknown market action.");
+    if (!action.success) throw notFound("Unknown market action.");
     const rt = await getRuntime();
     assertSameOrigin(request, rt.config.publicUrl);
     await readEmptyBody(request);

@@ -1,11 +1,12 @@
 import "server-only";
 import { createHash } from "node:crypto";
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from "jose";
+import { invalidDpopProof } from "../lib/errors";
 
 /**
  * DPoP proof verification at the resource server (RFC 9449 §4.3 and §7.1): the checks a request
  * with `Authorization: DPoP <token>` must pass before the token counts, in the RFC's order. Each
- * failure is a DPoPProofError, which the gate answers with 401 `invalid_dpop_proof`. Never logs
+ * failure is a ProtocolError `invalid_dpop_proof` (lib/errors.ts), which the gate answers with 401 `invalid_dpop_proof`. Never logs
  * the proof or the token.
  *
  *  1. exactly one `DPoP` header, one compact JWS (§4.3 check 1-2);
@@ -33,13 +34,6 @@ const MAX_PROOF_LENGTH = 4096;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
-export class DPoPProofError extends Error {
-  constructor(readonly description: string) {
-    super(description);
-    this.name = "DPoPProofError";
-  }
-}
-
 /** Remembers (key thumbprint, jti) pairs until they expire; shared by every instance (dpop-replay.ts). */
 export interface ProofReplayStore {
   /** True the first time the pair is seen, false for a replay. */
@@ -63,14 +57,14 @@ export async function verifyDPoPProof(check: ProofCheck): Promise<void> {
   const proof = oneProof(check.header);
   const { payload, jwk } = await verifySignature(proof);
   const claims = requiredClaims(payload);
-  if (claims.htm !== check.method) throw new DPoPProofError("The DPoP proof's htm is not this request's method.");
-  if (!sameTarget(claims.htu, check.resourceUrl)) throw new DPoPProofError("The DPoP proof's htu is not this resource's URL.");
+  if (claims.htm !== check.method) throw invalidDpopProof("The DPoP proof's htm is not this request's method.");
+  if (!sameTarget(claims.htu, check.resourceUrl)) throw invalidDpopProof("The DPoP proof's htu is not this resource's URL.");
   const nowSeconds = Math.floor((check.now ?? Date.now)() / 1000);
-  if (Math.abs(nowSeconds - claims.iat) > IAT_WINDOW_SECONDS) throw new DPoPProofError("The DPoP proof's iat is outside the accepted window.");
-  if (claims.ath !== accessTokenHash(check.accessToken)) throw new DPoPProofError("The DPoP proof's ath does not match the access token.");
-  if ((await calculateJwkThumbprint(jwk, "sha256")) !== check.jkt) throw new DPoPProofError("The DPoP proof is signed by another key than the token is bound to.");
+  if (Math.abs(nowSeconds - claims.iat) > IAT_WINDOW_SECONDS) throw invalidDpopProof("The DPoP proof's iat is outside the accepted window.");
+  if (claims.ath !== accessTokenHash(check.accessToken)) throw invalidDpopProof("The DPoP proof's ath does not match the access token.");
+  if ((await calculateJwkThumbprint(jwk, "sha256")) !== check.jkt) throw invalidDpopProof("The DPoP proof is signed by another key than the token is bound to.");
   const expiresAt = new Date((claims.iat + IAT_WINDOW_SECONDS + 1) * 1000);
-  if (!(await check.replay.useOnce(check.jkt, claims.jti, expiresAt))) throw new DPoPProofError("The DPoP proof has been used before.");
+  if (!(await check.replay.useOnce(check.jkt, claims.jti, expiresAt))) throw invalidDpopProof("The DPoP proof has been used before.");
 }
 
 /** RFC 9449 §4.1 `ath`: base64url of the SHA-256 of the ASCII access token. */
@@ -79,10 +73,10 @@ export function accessTokenHash(accessToken: string): string {
 }
 
 function oneProof(header: string | null): string {
-  if (header === null || header.trim() === "") throw new DPoPProofError("A DPoP proof is required with the DPoP scheme.");
+  if (header === null || header.trim() === "") throw invalidDpopProof("A DPoP proof is required with the DPoP scheme.");
   const value = header.trim();
-  if (value.includes(",")) throw new DPoPProofError("Exactly one DPoP proof is allowed.");
-  if (value.length > MAX_PROOF_LENGTH || !COMPACT_JWS.test(value)) throw new DPoPProofError("The DPoP proof is not a compact JWS.");
+  if (value.includes(",")) throw invalidDpopProof("Exactly one DPoP proof is allowed.");
+  if (value.length > MAX_PROOF_LENGTH || !COMPACT_JWS.test(value)) throw invalidDpopProof("The DPoP proof is not a compact JWS.");
   return value;
 }
 
@@ -91,26 +85,26 @@ async function verifySignature(proof: string): Promise<{ payload: Record<string,
   try {
     header = decodeProtectedHeader(proof);
   } catch {
-    throw new DPoPProofError("The DPoP proof's header cannot be read.");
+    throw invalidDpopProof("The DPoP proof's header cannot be read.");
   }
-  if (header.typ !== "dpop+jwt") throw new DPoPProofError("The DPoP proof's typ must be dpop+jwt.");
-  if (typeof header.alg !== "string" || !DPOP_ALGORITHMS.includes(header.alg)) throw new DPoPProofError("The DPoP proof's alg is not accepted.");
+  if (header.typ !== "dpop+jwt") throw invalidDpopProof("The DPoP proof's typ must be dpop+jwt.");
+  if (typeof header.alg !== "string" || !DPOP_ALGORITHMS.includes(header.alg)) throw invalidDpopProof("The DPoP proof's alg is not accepted.");
   const jwk = header.jwk;
-  if (!jwk || typeof jwk !== "object") throw new DPoPProofError("The DPoP proof carries no jwk.");
-  if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk)) throw new DPoPProofError("The DPoP proof's jwk must be a public key.");
+  if (!jwk || typeof jwk !== "object") throw invalidDpopProof("The DPoP proof carries no jwk.");
+  if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk)) throw invalidDpopProof("The DPoP proof's jwk must be a public key.");
   try {
     const { payload } = await jwtVerify(proof, EmbeddedJWK, { algorithms: DPOP_ALGORITHMS, typ: "dpop+jwt" });
     return { payload: payload as Record<string, unknown>, jwk };
   } catch {
-    throw new DPoPProofError("The DPoP proof's signature does not verify with its jwk.");
+    throw invalidDpopProof("The DPoP proof's signature does not verify with its jwk.");
   }
 }
 
 function requiredClaims(payload: Record<string, unknown>): { jti: string; htm: string; htu: string; iat: number; ath: unknown } {
   const { jti, htm, htu, iat, ath } = payload;
-  if (typeof jti !== "string" || jti.length === 0 || jti.length > 256) throw new DPoPProofError("The DPoP proof needs a jti of 1 to 256 characters.");
-  if (typeof htm !== "string" || typeof htu !== "string") throw new DPoPProofError("The DPoP proof needs htm and htu.");
-  if (typeof iat !== "number" || !Number.isFinite(iat)) throw new DPoPProofError("The DPoP proof needs a numeric iat.");
+  if (typeof jti !== "string" || jti.length === 0 || jti.length > 256) throw invalidDpopProof("The DPoP proof needs a jti of 1 to 256 characters.");
+  if (typeof htm !== "string" || typeof htu !== "string") throw invalidDpopProof("The DPoP proof needs htm and htu.");
+  if (typeof iat !== "number" || !Number.isFinite(iat)) throw invalidDpopProof("The DPoP proof needs a numeric iat.");
   return { jti, htm, htu, iat, ath };
 }
 

@@ -8,7 +8,8 @@ import {
   keysUnavailableResponse,
   missingTokenResponse,
 } from "./challenge";
-import { DPoPProofError, verifyDPoPProof, type ProofReplayStore } from "./dpop";
+import { ProtocolError } from "../lib/errors";
+import { verifyDPoPProof, type ProofReplayStore } from "./dpop";
 import type { Principal } from "./principal";
 import { TokenError } from "./verify-token";
 
@@ -108,7 +109,7 @@ export function createGate(options: GateOptions): (request: Request) => Promise<
         now: options.now,
       });
     } catch (error) {
-      if (error instanceof DPoPProofError) return invalidDPoPProofResponse(error.description, metadata);
+      if (error instanceof ProtocolError && error.code === "invalid_dpop_proof") return invalidDPoPProofResponse(error.description, metadata);
       console.error("[mcp] DPoP replay store failed:", error instanceof Error ? error.message : "unknown error");
       return keysUnavailableResponse("The DPoP proof could not be checked; retry shortly.");
     }

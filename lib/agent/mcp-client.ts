@@ -2,6 +2,7 @@ import "server-only";
 import { Client, DpopSession, InsufficientScopeError, StreamableHTTPClientTransport, withDpop, type CallToolResult } from "@modelcontextprotocol/client";
 import type { FetchLike } from "../auth/app-fetch";
 import type { DPoPKey } from "../auth/dpop";
+import { ProtocolError } from "../errors";
 import { parseMoney } from "../money";
 
 /**
@@ -44,15 +45,6 @@ export interface TradeArgs {
   order_id: string;
 }
 
-export class McpToolError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "McpToolError";
-  }
-}
 
 /** A token and how to present it: a bearer token, or one bound to `dpop` (TokenResult is one). */
 export interface AccessCredential {
@@ -84,7 +76,7 @@ export class AgentMcpClient implements McpClientPort {
   async getPrice(symbol: string, signal?: AbortSignal): Promise<Quote> {
     const data = await this.read("get_market_price", { symbol }, signal);
     const priceCents = typeof data.price === "string" ? parseMoney(data.price) : null;
-    if (priceCents === null || priceCents <= 0) throw new McpToolError("bad_response", "get_market_price returned no usable price");
+    if (priceCents === null || priceCents <= 0) throw new ProtocolError("bad_response", "get_market_price returned no usable price");
     return { symbol: String(data.symbol ?? symbol), priceCents, status: String(data.status ?? "unknown"), at: String(data.at ?? new Date().toISOString()) };
   }
 
@@ -137,7 +129,7 @@ export class AgentMcpClient implements McpClientPort {
     }
     if (result.isError) {
       const refusal = refusalOf(result);
-      throw new McpToolError(refusal.code, refusal.message);
+      throw new ProtocolError(refusal.code, refusal.message);
     }
     return (result.structuredContent ?? {}) as Record<string, unknown>;
   }

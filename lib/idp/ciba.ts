@@ -9,7 +9,8 @@ import { STOCK_TRADE_TYPE } from "../orders/order";
 import { stockTrades } from "./authorization-details";
 import type { Mailer } from "./mailer";
 import { renderApprovalEmail } from "./notification-email";
-import { ACCESS_TOKEN_TYPE, OwnTokenError, type OwnTokenVerifier } from "./own-tokens";
+import { ProtocolError } from "../errors";
+import { ACCESS_TOKEN_TYPE, type OwnTokenVerifier } from "./own-tokens";
 
 /**
  * The CIBA hooks oidc-provider asks a deployment for (features.ciba), poll mode only
@@ -99,7 +100,7 @@ export function createCibaExtraParams(verifyOwnToken: OwnTokenVerifier) {
         const actor = await verifyOwnToken(value, client.clientId);
         actors.set(ctx, actor.sub);
       } catch (error) {
-        if (error instanceof OwnTokenError) throw new errors.InvalidRequest(`actor_token rejected: ${error.message}`);
+        if (error instanceof ProtocolError) throw new errors.InvalidRequest(`actor_token rejected: ${error.description}`);
         throw error;
       }
       // Keep the subject only: the agent's token itself is not stored with the request.

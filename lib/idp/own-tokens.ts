@@ -1,5 +1,6 @@
 import "server-only";
 import { createLocalJWKSet, jwtVerify, type JWK, type JWTPayload } from "jose";
+import { invalidToken } from "../errors";
 
 /**
  * Verifies access tokens this server issued itself, when a client hands one back: the CIBA
@@ -21,8 +22,6 @@ export interface OwnAccessToken extends JWTPayload {
 
 export type OwnTokenVerifier = (token: string, expectedClientId: string) => Promise<OwnAccessToken>;
 
-export class OwnTokenError extends Error {}
-
 export function createOwnTokenVerifier(issuer: string, publicKeys: JWK[]): OwnTokenVerifier {
   const keys = createLocalJWKSet({ keys: publicKeys });
   return async (token, expectedClientId) => {
@@ -30,10 +29,10 @@ export function createOwnTokenVerifier(issuer: string, publicKeys: JWK[]): OwnTo
     try {
       ({ payload } = await jwtVerify(token, keys, { issuer, typ: "at+jwt", algorithms: ["RS256"] }));
     } catch {
-      throw new OwnTokenError("the token is invalid or expired");
+      throw invalidToken("the token is invalid or expired");
     }
-    if (typeof payload.sub !== "string" || payload.sub === "") throw new OwnTokenError("the token has no subject");
-    if (payload.client_id !== expectedClientId) throw new OwnTokenError("the token was not issued to this client");
+    if (typeof payload.sub !== "string" || payload.sub === "") throw invalidToken("the token has no subject");
+    if (payload.client_id !== expectedClientId) throw invalidToken("the token was not issued to this client");
     return payload as OwnAccessToken;
   };
 }

@@ -1,6 +1,7 @@
 import "server-only";
 import { errors, type KoaContextWithOIDC, type Provider } from "oidc-provider";
-import { ACCESS_TOKEN_TYPE, OwnTokenError, type OwnAccessToken, type OwnTokenVerifier } from "./own-tokens";
+import { ProtocolError } from "../errors";
+import { ACCESS_TOKEN_TYPE, type OwnAccessToken, type OwnTokenVerifier } from "./own-tokens";
 import type { ResourcePolicy } from "./resource-server";
 import { presetTokenClaims } from "./token-claims";
 
@@ -116,7 +117,7 @@ async function verify(verifyOwnToken: OwnTokenVerifier, token: string, clientId:
   try {
     return await verifyOwnToken(token, clientId);
   } catch (error) {
-    if (error instanceof OwnTokenError) throw new errors.InvalidGrant(`${name} rejected: ${error.message}`);
+    if (error instanceof ProtocolError) throw new errors.InvalidGrant(`${name} rejected: ${error.description}`);
     throw error;
   }
 }

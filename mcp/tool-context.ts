@@ -51,7 +51,7 @@ export async function runTool<T>(
   let outcome: Outcome;
   try {
     if (!ctx.principal) outcome = refuse("unauthenticated", "No verified caller.");
-    else if (!input.ok) outcome = refuse("invalid_arguments", `Invalid arguments: ${input.problem}`);
+    else if (!input.ok) outcome = refuse(input.code, input.message);
     else outcome = await body(input.args, ctx.principal);
   } catch (error) {
     console.error(`[mcp] ${tool} failed:`, error instanceof Error ? error.message : "unknown error");

@@ -1,13 +1,14 @@
 import type { StandardSchemaWithJSON } from "@modelcontextprotocol/server";
 import type { z } from "zod";
+import { failure, type Failure } from "../lib/errors";
 
 /**
  * Tool arguments, checked by our zod schema but always handed to the tool. The SDK would answer
  * invalid arguments itself, before the tool runs, and then nothing would be audited; wrapping
  * the schema keeps the advertised JSON Schema exact (tools/list shows the zod schema) while the
- * tool sees `{ ok: false, problem }` and can audit and refuse the call like any other refusal.
+ * tool sees `{ ok: false, code, message }` and can audit and refuse the call like any other refusal.
  */
-export type Checked<T> = { ok: true; args: T; raw: unknown } | { ok: false; problem: string; raw: unknown };
+export type Checked<T> = { ok: true; args: T; raw: unknown } | (Failure & { raw: unknown });
 
 export function checkedInput<S extends z.ZodType>(schema: S): StandardSchemaWithJSON<unknown, Checked<z.output<S>>> {
   const standard = schema["~standard"] as unknown as { jsonSchema: unknown };
@@ -20,7 +21,7 @@ export function checkedInput<S extends z.ZodType>(schema: S): StandardSchemaWith
         return {
           value: result.success
             ? { ok: true as const, args: result.data as z.output<S>, raw: value }
-            : { ok: false as const, problem: describeIssues(result.error.issues), raw: value },
+            : { ...failure("invalid_arguments", `Invalid arguments: ${describeIssues(result.error.issues)}`), raw: value },
         };
       },
       jsonSchema: standard.jsonSchema,

@@ -178,8 +178,8 @@ async function freezeProposal(ctx: AgentContext, raw: RawProposal, quote: Quote,
   if (!check.ok) {
     return end({
       event: "proposal_refused",
-      reason: `proposal refused (${check.code}): ${check.reason}`,
-      line: { level: "warn", kind: "agent.proposal_refused", message: `Model proposal refused by the mandate check: ${check.reason}. No order.`, data: { code: check.code } },
+      reason: `proposal refused (${check.code}): ${check.message}`,
+      line: { level: "warn", kind: "agent.proposal_refused", message: `Model proposal refused by the mandate check: ${check.message}. No order.`, data: { code: check.code } },
     });
   }
   const p = check.proposal;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { failure, type Failure } from "../errors";
 import { formatMoney, parseMoney } from "../money";
 
 /**
@@ -28,7 +29,7 @@ export interface ValidProposal {
   clipped?: string;
 }
 
-export type ProposalCheck = { ok: true; proposal: ValidProposal } | { ok: false; code: string; reason: string };
+export type ProposalCheck = { ok: true; proposal: ValidProposal } | Failure;
 
 const MAX_REASON = 240;
 
@@ -69,7 +70,7 @@ export function validateProposal(raw: RawProposal, mandate: Mandate, priceCents:
   };
 }
 
-const refuse = (code: string, reason: string): ProposalCheck => ({ ok: false, code, reason });
+const refuse = (code: string, message: string): ProposalCheck => failure(code, message);
 
 /** The model's reason, for the activity log only: one line, printable, bounded. */
 export function cleanReason(reason: unknown): string {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseMoney } from "./money";
 import { isLoopbackHttp } from "./net/loopback";
+import { STOCK_TRADE_TYPE } from "./protocol";
 
 /**
  * The one place that reads the environment. Parsed once with zod; every default makes the
@@ -84,7 +85,7 @@ const EnvSchema = z.object({
   AUTH0_DOMAIN: optionalString,
   AUTH0_RAR_TYPE: z
     .string()
-    .default("stock_trade")
+    .default(STOCK_TRADE_TYPE)
     .pipe(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "AUTH0_RAR_TYPE must be letters, digits and _ . - like stock_trade")),
   AUTH0_CLIENT_AUTH: z.enum(["client_secret_post", "client_secret_basic"]).default("client_secret_post"),
 

@@ -1,10 +1,8 @@
 import type { AppConfig } from "../lib/config";
-import { STOCK_TRADE_TYPE } from "../lib/orders/order";
+import { SCOPE_READ, SCOPE_TRADE, STOCK_TRADE_TYPE } from "../lib/protocol";
 import { DPOP_ALGORITHMS } from "./dpop";
 
 /** The scopes this resource server understands. */
-export const SCOPE_READ = "stock:read";
-export const SCOPE_TRADE = "stock:trade";
 export const SCOPES_SUPPORTED = ["openid", SCOPE_READ, SCOPE_TRADE];
 
 /**

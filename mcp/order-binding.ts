@@ -1,6 +1,7 @@
 import { normalizeAuth0Detail } from "../lib/orders/auth0-rar";
 import { formatMoney, parseMoney } from "../lib/money";
-import { STOCK_TRADE_TYPE, StockTradeDetail, type OrderSide } from "../lib/orders/order";
+import { StockTradeDetail, type OrderSide } from "../lib/orders/order";
+import { STOCK_TRADE_TYPE } from "../lib/protocol";
 
 /**
  * Order binding: a trade executes only if it matches the order the user approved, field by field,

@@ -6,7 +6,7 @@ import { listTrades } from "../lib/ledger/trades";
 import { pricesAt } from "../lib/market/simulator";
 import { formatMoney } from "../lib/money";
 import type { Trade } from "../lib/types";
-import { SCOPE_READ } from "./metadata";
+import { SCOPE_READ } from "../lib/protocol";
 import type { Principal } from "./principal";
 import { refuse, requireScope, runTool, type Outcome, type ToolContext } from "./tool-context";
 import { checkedInput } from "./tool-input";

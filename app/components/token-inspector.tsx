@@ -2,6 +2,7 @@
 
 import type { ReactNode } from "react";
 import type { TokenClaims } from "@/lib/auth/types";
+import { SCOPE_TRADE } from "@/lib/protocol";
 import { Card } from "./ui";
 import { useNow } from "./use-agent";
 
@@ -96,7 +97,7 @@ function Scopes({ scope }: { scope: string }) {
   return (
     <span className="flex flex-wrap gap-1">
       {scope.split(" ").filter(Boolean).map((s) => (
-        <span key={s} className={`whitespace-nowrap rounded px-1.5 py-0.5 ${s === "stock:trade" ? "bg-emerald-500/15 text-emerald-300" : "bg-slate-800 text-slate-300"}`}>
+        <span key={s} className={`whitespace-nowrap rounded px-1.5 py-0.5 ${s === SCOPE_TRADE ? "bg-emerald-500/15 text-emerald-300" : "bg-slate-800 text-slate-300"}`}>
           {s}
         </span>
       ))}

@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import { formatMoney } from "../money";
-import { STOCK_TRADE_TYPE, StockTradeDetail } from "../orders/order";
+import { StockTradeDetail } from "../orders/order";
+import { STOCK_TRADE_TYPE } from "../protocol";
 
 /**
  * Freezing an order: the exact object Alice approves (RFC 9396 authorization_details entry), the

@@ -8,6 +8,7 @@ import type { TokenResult } from "../auth/providers/types";
 import { ProtocolError } from "../errors";
 import { agentOwnerMismatch } from "../auth/providers/wso2";
 import type { AppConfig } from "../config";
+import { SCOPE_READ, SCOPE_TRADE } from "../protocol";
 import { verifyAccessToken, verifyOptionsFor } from "../../mcp/verify-token";
 import { agentTokenHints, BROAD_SCOPE_HINTS, cibaHints, notificationHints, SCOPE_HINTS } from "./hints";
 import { oauthError, probeCiba, tenantEndpoints, unreachableHints } from "./probes";
@@ -64,9 +65,9 @@ function isClientChallenge(error: ProtocolError): boolean {
 
 function checkScopes(report: DoctorReport, config: AppConfig, token: TokenResult): void {
   const scopes = token.scopes.length ? token.scopes : scopesOf(token.claims.scope);
-  if (!scopes.includes("stock:read")) {
+  if (!scopes.includes(SCOPE_READ)) {
     report.fail("agent-token.scope", "Scope not authorized: the agent token lacks stock:read (the agent cannot read prices)", `granted: ${scopes.join(" ") || "none"}`, SCOPE_HINTS[config.auth.provider]);
-  } else if (scopes.includes("stock:trade")) {
+  } else if (scopes.includes(SCOPE_TRADE)) {
     report.fail("agent-token.scope", "Scope too broad: the agent's own token carries stock:trade", "Only Alice's approval may add stock:trade; an agent that holds it needs no approval.", BROAD_SCOPE_HINTS[config.auth.provider]);
   } else {
     report.ok("agent-token.scope", "The agent token has stock:read and not stock:trade");

@@ -1,10 +1,11 @@
 import { z } from "zod";
 import { parseMoney } from "../money";
-import { OrderId, OrderSide, STOCK_TRADE_TYPE, SYMBOL_PATTERN } from "../orders/order";
+import { OrderId, OrderSide, SYMBOL_PATTERN } from "../orders/order";
+import { STOCK_TRADE_TYPE } from "../protocol";
 
 /**
  * The one Rich Authorization Request type this server knows (RFC 9396 §2): a frozen stock order
- * (STOCK_TRADE_TYPE, lib/orders/order.ts). Validated strictly, because it is exactly what Alice
+ * (STOCK_TRADE_TYPE, lib/protocol.ts). Validated strictly, because it is exactly what Alice
  * approves and what the resource server later enforces: every field required, the right type, no
  * unknown fields (§5: anything else is `invalid_authorization_details`). Money is refused unless
  * it is positive, and the quantity cap is the server's own.

@@ -5,12 +5,12 @@ import type { Queryable } from "../store/db";
 import { type Investor, resolveLoginHint } from "./accounts";
 import { createApproval, countPendingApprovals, newApprovalHandle, setApprovalMail } from "./approvals";
 import { bindingMessageProblem } from "./binding-message";
-import { STOCK_TRADE_TYPE } from "../orders/order";
+import { ACCESS_TOKEN_TYPE, SCOPE_TRADE, STOCK_TRADE_TYPE } from "../protocol";
 import { stockTrades } from "./authorization-details";
 import type { Mailer } from "./mailer";
 import { renderApprovalEmail } from "./notification-email";
 import { ProtocolError } from "../errors";
-import { ACCESS_TOKEN_TYPE, type OwnTokenVerifier } from "./own-tokens";
+import type { OwnTokenVerifier } from "./own-tokens";
 
 /**
  * The CIBA hooks oidc-provider asks a deployment for (features.ciba), poll mode only
@@ -120,13 +120,13 @@ export function backchannelRequestTtl(config: AppConfig) {
 
 function assertTradeIsForOneOrder(params: Record<string, unknown>) {
   const scopes = String(params.scope ?? "").split(" ");
-  if (!scopes.includes("stock:trade")) return;
+  if (!scopes.includes(SCOPE_TRADE)) return;
   if (typeof params.authorization_details !== "string") {
-    throw new errors.InvalidRequest("scope stock:trade requires authorization_details describing the order (type stock_trade)");
+    throw new errors.InvalidRequest(`scope ${SCOPE_TRADE} requires authorization_details describing the order (type ${STOCK_TRADE_TYPE})`);
   }
   const details = JSON.parse(params.authorization_details) as Array<{ type?: unknown }>;
   if (details.filter((d) => d.type === STOCK_TRADE_TYPE).length !== 1) {
-    throw new errors.InvalidAuthorizationDetails("scope stock:trade requires exactly one stock_trade authorization detail");
+    throw new errors.InvalidAuthorizationDetails(`scope ${SCOPE_TRADE} requires exactly one ${STOCK_TRADE_TYPE} authorization detail`);
   }
 }
 

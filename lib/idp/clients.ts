@@ -2,23 +2,19 @@ import "server-only";
 import type { ClientMetadata } from "oidc-provider";
 import type { AppConfig } from "../config";
 import { announceDevDefault, assertDevDefaultAllowed } from "../dev-defaults";
-import { STOCK_TRADE_TYPE } from "../orders/order";
-import { TOKEN_EXCHANGE_GRANT } from "./token-exchange";
-import { USER_SCOPE } from "./resource-server";
+import { CIBA_GRANT_TYPE, STOCK_TRADE_TYPE, TOKEN_EXCHANGE_GRANT_TYPE, USER_SCOPE } from "../protocol";
 
 /**
  * The clients the embedded server knows, seeded from configuration: the agent "Aurelius". It
  * gets its own token with client credentials, asks the user with CIBA (poll mode) and narrows
  * tokens with token exchange — one confidential client, one secret, HTTP Basic or POST body.
  */
-export const CIBA_GRANT = "urn:openid:params:grant-type:ciba";
-
 export function agentClient(config: AppConfig, secret: string): ClientMetadata {
   return {
     client_id: config.auth.agentClientId,
     client_secret: secret,
     client_name: config.agent.name,
-    grant_types: ["client_credentials", CIBA_GRANT, TOKEN_EXCHANGE_GRANT],
+    grant_types: ["client_credentials", CIBA_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE],
     response_types: [],
     redirect_uris: [],
     token_endpoint_auth_method: "client_secret_basic",

@@ -18,7 +18,8 @@ import { SignInLimiter } from "./rate-limit";
 import { createResourcePolicy } from "./resource-server";
 import { publicJwk } from "./secrets";
 import { close, createInternalRouter, listen, MOUNT_PATH, portOf } from "./server";
-import { createTokenExchangeHandler, TOKEN_EXCHANGE_GRANT, TOKEN_EXCHANGE_PARAMS } from "./token-exchange";
+import { createTokenExchangeHandler, TOKEN_EXCHANGE_PARAMS } from "./token-exchange";
+import { TOKEN_EXCHANGE_GRANT_TYPE } from "../protocol";
 
 /**
  * The embedded authorization server (AUTH_PROVIDER=embedded): oidc-provider, a certified OpenID
@@ -82,7 +83,7 @@ export async function startEmbeddedIdp({ config, db, onMail, extraClients = [] }
   );
   // Behind the Next.js proxy: the public origin comes from X-Forwarded-Host / -Proto.
   provider.proxy = true;
-  provider.registerGrantType(TOKEN_EXCHANGE_GRANT, createTokenExchangeHandler(verifyOwnToken, resources), TOKEN_EXCHANGE_PARAMS);
+  provider.registerGrantType(TOKEN_EXCHANGE_GRANT_TYPE, createTokenExchangeHandler(verifyOwnToken, resources), TOKEN_EXCHANGE_PARAMS);
   provider.use(createCibaMiddleware(config.idp.cibaIntervalSeconds));
   provider.on("server_error", (_ctx, error) => console.error("[idp] server error:", error.message));
 

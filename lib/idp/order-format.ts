@@ -1,5 +1,6 @@
 import { formatUsd, parseMoney } from "../money";
 import type { StockTrade } from "./authorization-details";
+import { SCOPE_READ, SCOPE_TRADE } from "../protocol";
 
 /**
  * How an approved order reads to a person, shared by the notification email and the approval page
@@ -56,8 +57,8 @@ export function formatDuration(seconds: number): string {
 /** Human words for the scopes a request asks for. */
 export function describeScopes(scope: string): string[] {
   const words: Record<string, string> = {
-    "stock:read": "Read market prices and your portfolio",
-    "stock:trade": "Place this one trade for you",
+    [SCOPE_READ]: "Read market prices and your portfolio",
+    [SCOPE_TRADE]: "Place this one trade for you",
   };
   return scope
     .split(" ")

@@ -9,8 +9,6 @@ import { invalidToken } from "../errors";
  * plus: the token must have been issued to the client presenting it, so that one client cannot
  * borrow another's token as its actor or subject.
  */
-export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
-
 export interface OwnAccessToken extends JWTPayload {
   sub: string;
   client_id: string;

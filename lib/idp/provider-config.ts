@@ -4,12 +4,11 @@ import type { AppConfig } from "../config";
 import type { Queryable } from "../store/db";
 import { createFindAccount, type Investor } from "./accounts";
 import { createAdapterFactory } from "./adapter";
-import { STOCK_TRADE_TYPE } from "../orders/order";
+import { CIBA_GRANT_TYPE, SCOPE_READ, SCOPE_TRADE, STOCK_TRADE_TYPE } from "../protocol";
 import { stockTradeProblem } from "./authorization-details";
 import { backchannelRequestTtl, createCibaExtraParams, createCibaFeature, type CibaDeps } from "./ciba";
 import type { ResourcePolicy } from "./resource-server";
 import { createExtraTokenClaims, createJwtCustomizer } from "./token-claims";
-import { CIBA_GRANT } from "./clients";
 
 /**
  * oidc-provider's configuration for the embedded server: which features are on and the hooks
@@ -36,7 +35,7 @@ export function buildProviderConfiguration(input: ProviderConfigInput): Configur
     cookies: { keys: [input.cookieKey] },
     findAccount: createFindAccount(input.investor),
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
-    scopes: ["openid", "email", "profile", "stock:read", "stock:trade"],
+    scopes: ["openid", "email", "profile", SCOPE_READ, SCOPE_TRADE],
     extraParams: createCibaExtraParams(input.verifyOwnToken),
     // No browser login at the authorization endpoint: users only ever approve CIBA requests.
     responseTypes: ["none"],
@@ -95,7 +94,7 @@ export function buildProviderConfiguration(input: ProviderConfigInput): Configur
     // token, and Alice's approval would yield no token at all. Issued access tokens are JWTs the
     // resource server checks on their own, so revoking the grant would not withdraw them anyway.
     revokeGrantPolicy: (ctx: KoaContextWithOIDC) =>
-      !(ctx.oidc.route === "token" && (ctx.oidc.params as Record<string, unknown> | undefined)?.grant_type === CIBA_GRANT),
+      !(ctx.oidc.route === "token" && (ctx.oidc.params as Record<string, unknown> | undefined)?.grant_type === CIBA_GRANT_TYPE),
     extraTokenClaims: createExtraTokenClaims(config, db) as never,
     formats: { customizers: { jwt: createJwtCustomizer(config) as never } },
     ttl: {

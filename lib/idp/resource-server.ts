@@ -1,6 +1,7 @@
 import "server-only";
 import { errors, type KoaContextWithOIDC } from "oidc-provider";
 import type { AppConfig } from "../config";
+import { AGENT_SCOPE, SCOPE_TRADE, USER_SCOPE } from "../protocol";
 
 /**
  * The one protected resource this server issues tokens for: the MCP server (RFC 8707 resource
@@ -11,8 +12,6 @@ import type { AppConfig } from "../config";
  * exchange). Asking for stock:trade with client credentials is refused outright rather than
  * silently dropped, so a misconfigured agent learns why.
  */
-export const AGENT_SCOPE = "openid stock:read";
-export const USER_SCOPE = "openid stock:read stock:trade";
 export const AGENT_TOKEN_TTL_SECONDS = 600;
 
 export interface ResourcePolicy {
@@ -43,8 +42,8 @@ export function createResourcePolicy(config: AppConfig): ResourcePolicy {
       const params = (ctx.oidc?.params ?? {}) as Record<string, unknown>;
       if (params.grant_type === "client_credentials") {
         const requested = String(params.scope ?? "").split(" ");
-        if (requested.includes("stock:trade")) {
-          throw new errors.InvalidScope("stock:trade is never granted by client credentials; ask the user with CIBA", "stock:trade");
+        if (requested.includes(SCOPE_TRADE)) {
+          throw new errors.InvalidScope(`${SCOPE_TRADE} is never granted by client credentials; ask the user with CIBA`, SCOPE_TRADE);
         }
         return policy.info("agent");
       }

@@ -1,7 +1,8 @@
 import "server-only";
 import { errors, type KoaContextWithOIDC, type Provider } from "oidc-provider";
 import { ProtocolError } from "../errors";
-import { ACCESS_TOKEN_TYPE, type OwnAccessToken, type OwnTokenVerifier } from "./own-tokens";
+import { ACCESS_TOKEN_TYPE } from "../protocol";
+import type { OwnAccessToken, OwnTokenVerifier } from "./own-tokens";
 import type { ResourcePolicy } from "./resource-server";
 import { presetTokenClaims } from "./token-claims";
 
@@ -15,8 +16,6 @@ import { presetTokenClaims } from "./token-claims";
  * Policy: both tokens must be this server's own access tokens issued to the requesting client,
  * and neither may be sender-constrained (refuseSenderConstrained).
  */
-export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
-
 export const TOKEN_EXCHANGE_PARAMS = [
   "subject_token",
   "subject_token_type",

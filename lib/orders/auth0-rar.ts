@@ -1,4 +1,5 @@
-import { STOCK_TRADE_TYPE, type StockTradeDetail } from "./order";
+import { STOCK_TRADE_TYPE } from "../protocol";
+import type { StockTradeDetail } from "./order";
 
 /**
  * The order in Auth0's Rich Authorization Request schema, and back. Guardian renders only entries

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MONEY_PATTERN } from "../money";
+import { STOCK_TRADE_TYPE } from "../protocol";
 
 /**
  * The order: what the agent freezes, what Alice approves, what the identity server puts into the
@@ -12,9 +13,6 @@ import { MONEY_PATTERN } from "../money";
  * Money travels as a decimal string and is compared as integer cents (lib/money.ts parseMoney),
  * never as a binary float; identifiers are compared exactly.
  */
-
-/** The `type` of our authorization details entries. */
-export const STOCK_TRADE_TYPE = "stock_trade";
 
 /**
  * Order ids: a fixed prefix and 16-40 letters/digits. The fixed shape keeps ids out of every

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ProtocolError } from "@/lib/errors";
 import { decodeJwt } from "jose";
 import { pollUntilDecided, schedule, startPollState, type CibaPollState } from "@/lib/auth/ciba-poller";
-import { ACCESS_TOKEN_TYPE } from "@/lib/auth/providers/common";
+import { ACCESS_TOKEN_TYPE } from "@/lib/protocol";
 import { createEmbeddedProfile } from "@/lib/auth/providers/embedded";
 import type { ProviderProfile } from "@/lib/auth/providers/types";
 

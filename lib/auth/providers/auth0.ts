@@ -5,7 +5,8 @@ import type { FetchLike } from "../app-fetch";
 import { createDPoPKeySource } from "../dpop";
 import type { TokenClaims } from "../types";
 import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "../../orders/auth0-rar";
-import { dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
+import { dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult } from "./common";
+import { SCOPE_READ, USER_SCOPE } from "../../protocol";
 import { createStaticConfiguration } from "./static-client";
 import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile, type TokenResult } from "./types";
 
@@ -29,7 +30,8 @@ import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type 
  *   the on-behalf-of token stays a bearer token at Auth0;
  * - ID tokens (the CIBA grant answers one) are verified against /.well-known/jwks.json.
  */
-export const AUTH0_AGENT_SCOPE = "stock:read";
+/** Auth0 has no `openid` for a client-credentials token: the agent asks for the read scope alone. */
+export const AUTH0_AGENT_SCOPE = SCOPE_READ;
 
 export interface Auth0ProfileOptions {
   /** `https://{domain}` (no trailing slash). */

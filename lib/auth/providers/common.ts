@@ -5,19 +5,15 @@ import type { DPoPKeySource, DPoPKey } from "../dpop";
 import { invalidResponse, ProtocolError, unreachable } from "../../errors";
 import { classifyOAuthError } from "../oauth-errors";
 import type { TokenClaims } from "../types";
+import { CIBA_GRANT_TYPE } from "../../protocol";
 import { toPollOutcome } from "./poll-outcome";
 import type { CibaAcknowledgement, CibaPollOutcome, TokenResult } from "./types";
 
 /**
- * What every profile shares (the embedded server, WSO2 and Auth0): the scopes and URNs, what a
- * failed agent-token or CIBA request becomes, the CIBA acknowledgement, the token poll, and how a
- * token response is read.
+ * What every profile shares (the embedded server, WSO2 and Auth0): what a failed agent-token or
+ * CIBA request becomes, the CIBA acknowledgement, the token poll, and how a token response is
+ * read.
  */
-export const AGENT_SCOPE = "openid stock:read";
-export const USER_SCOPE = "openid stock:read stock:trade";
-export const CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba";
-export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
-
 /**
  * What a failed request to the identity server becomes: its OAuth error or an untrusted answer is
  * final; an unreachable server may pass (`retryable`: try again later).

@@ -3,7 +3,8 @@ import * as client from "openid-client";
 import type { FetchLike } from "../app-fetch";
 import { createDPoPKeySource } from "../dpop";
 import { createConfigurationLoader } from "../oidc-config";
-import { ACCESS_TOKEN_TYPE, actSubActor, AGENT_SCOPE, dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
+import { actSubActor, dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult } from "./common";
+import { ACCESS_TOKEN_TYPE, AGENT_SCOPE, USER_SCOPE } from "../../protocol";
 import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile } from "./types";
 
 /**

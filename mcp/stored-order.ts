@@ -1,7 +1,7 @@
 import "server-only";
 import type { Queryable } from "../lib/store/db";
 import type { OrderSide } from "../lib/orders/order";
-import type { ApprovedOrder, BindingRefusal } from "./order-binding";
+import type { ApprovedOrder, BindingRefusal } from "../lib/orders/check";
 
 /**
  * What the store says about an order, read inside the trade's transaction with the order row

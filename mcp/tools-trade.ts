@@ -7,7 +7,7 @@ import { formatMoney } from "../lib/money";
 import { OrderId, type OrderSide } from "../lib/orders/order";
 import { SCOPE_TRADE } from "../lib/protocol";
 import { auditToolCall } from "./audit";
-import { approvedOrderFromDetails, BindingRefused, checkTradeAgainstOrder, type BindingRule, type TradeRequest } from "./order-binding";
+import { approvedOrderFromDetails, BindingRefused, checkTradeAgainstOrder, type BindingRule, type TradeRequest } from "../lib/orders/check";
 import { findRecordedApproval, storedOrderClosed } from "./stored-order";
 import type { Principal } from "./principal";
 import { refuse, requireScope, runTool, type Outcome, type ToolContext } from "./tool-context";
@@ -16,7 +16,7 @@ import { requireUserSubject, tradeView } from "./tools-read";
 
 /**
  * buy_stock / sell_stock: stock:trade, a user subject, and a match with the order the user
- * approved under the configured binding rule (order-binding.ts), executed at most once per order
+ * approved under the configured binding rule (lib/orders/check.ts), executed at most once per order
  * id and per token (the trades table's unique order_id and token_jti, in the same transaction as
  * the audit record).
  */

@@ -1,16 +1,16 @@
 "use client";
 
 import type { AgentApprovalView, AgentOrderView, AgentView } from "@/lib/agent/view";
-import { formatUsd, parseMoney } from "@/lib/money";
+import { describeOrder } from "@/lib/orders/display";
 import { MailIcon } from "./icons";
-import { Card, Empty, formatTime } from "./ui";
+import { Card, Empty } from "./ui";
 import { useNow } from "./use-agent";
 
 /**
  * The approval the agent waits for: the exact order, the binding message Alice sees on her
  * phone, a live countdown to the request's expiry, and then what became of it (approved,
  * executed, denied, expired, failed). Everything here is rendered from the frozen order, never
- * from model output.
+ * from model output, in the words of the approval page and the email (lib/orders/display.ts).
  */
 type Phase = "pending" | "approved" | "executed" | "denied" | "expired" | "failed" | "cancelled" | "preparing";
 
@@ -23,6 +23,13 @@ const PHASE: Record<Phase, { label: string; className: string }> = {
   expired: { label: "Expired", className: "bg-slate-500/20 text-slate-300 ring-slate-500/40" },
   failed: { label: "Failed", className: "bg-rose-500/15 text-rose-300 ring-rose-500/40" },
   cancelled: { label: "Cancelled", className: "bg-slate-500/20 text-slate-300 ring-slate-500/40" },
+};
+
+/** The rows of the order's description the card shows as facts (the headline names the rest), by their test id here. */
+const FACTS: Record<string, string> = {
+  "order-limit-price": "approval-limit",
+  "order-max-notional": "approval-max",
+  "order-expires-at": "approval-expires",
 };
 
 export function phaseOf(order: AgentOrderView, approval: AgentApprovalView | null): Phase {
@@ -47,6 +54,15 @@ export default function ApprovalCard({ agent }: { agent: AgentView | undefined }
   }
   const approval = agent.approval;
   const phase = phaseOf(order, approval);
+  const view = describeOrder({
+    order_id: order.orderId,
+    symbol: order.symbol,
+    side: order.side,
+    quantity: order.quantity,
+    limit_price: order.limitPrice,
+    max_notional: order.maxNotional,
+    expires_at: order.expiresAt,
+  });
   const style = PHASE[phase];
   return (
     <Card
@@ -61,13 +77,15 @@ export default function ApprovalCard({ agent }: { agent: AgentView | undefined }
       <div data-testid="approval-order" data-order-id={order.orderId} className="grid gap-3 sm:grid-cols-[1fr_auto] sm:items-start">
         <div>
           <p className="text-lg font-semibold">
-            <span className={order.side === "buy" ? "text-emerald-300" : "text-rose-300"}>{order.side.toUpperCase()}</span>{" "}
+            <span className={order.side === "buy" ? "text-emerald-300" : "text-rose-300"}>{view.side}</span>{" "}
             <span data-testid="approval-quantity">{order.quantity}</span> {order.symbol}
           </p>
           <dl className="tabular mt-1 grid grid-cols-2 gap-x-4 gap-y-0.5 text-sm text-slate-400 sm:grid-cols-3">
-            <Fact label="Limit price" value={money(order.limitPrice)} testId="approval-limit" />
-            <Fact label="Max amount" value={money(order.maxNotional)} testId="approval-max" />
-            <Fact label="Order expires" value={formatTime(order.expiresAt)} />
+            {view.rows
+              .filter((row) => row.testId in FACTS)
+              .map((row) => (
+                <Fact key={row.testId} label={row.label} value={row.value} testId={FACTS[row.testId]} />
+              ))}
           </dl>
           <p className="mt-1 break-all text-xs text-slate-500">order {order.orderId}</p>
           <p className="mt-1 text-xs text-slate-400" data-testid="approval-binding" data-binding={agent.binding}>
@@ -150,9 +168,4 @@ function Fact({ label, value, testId }: { label: string; value: string; testId?:
       <dd className="font-semibold text-slate-200" data-testid={testId}>{value}</dd>
     </div>
   );
-}
-
-function money(decimal: string): string {
-  const cents = parseMoney(decimal);
-  return cents === null ? decimal : formatUsd(cents);
 }

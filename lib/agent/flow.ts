@@ -6,14 +6,15 @@ import type { ProviderProfile, TokenResult } from "../auth/providers/types";
 import { ProtocolError } from "../errors";
 import type { AppConfig } from "../config";
 import { formatMoney } from "../money";
+import { deriveBindingMessage } from "../orders/binding-message";
+import { grantedMatchesOrder } from "../orders/check";
+import { freezeOrder, limitPriceCents } from "../orders/freeze";
 import type { StockTradeDetail } from "../orders/order";
 import type { Db } from "../store/db";
 import type { ActivityLevel } from "../types";
-import { deriveBindingMessage } from "./binding-message";
 import { validateProposal, type Mandate } from "./mandate";
 import type { McpClientPort, Quote } from "./mcp-client";
 import type { ModelChoice } from "./models/select";
-import { freezeOrder, grantedMatchesOrder, limitPriceCents } from "./order";
 import { askForProposal } from "./propose";
 import {
   closeOrderUnlessTraded,

@@ -1,6 +1,6 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
-import { freezeOrder } from "../agent/order";
+import { freezeOrder } from "../orders/freeze";
 import type { FetchLike } from "../auth/app-fetch";
 import { scopesOf } from "../auth/claims";
 import { createProviderProfile } from "../auth/providers";

@@ -4,7 +4,8 @@ import type { AppConfig } from "../config";
 import type { Queryable } from "../store/db";
 import { type Investor, resolveLoginHint } from "./accounts";
 import { createApproval, countPendingApprovals, newApprovalHandle, setApprovalMail } from "./approvals";
-import { bindingMessageProblem } from "./binding-message";
+import { bindingMessageProblem } from "../orders/binding-message";
+import { stockTradeEntries } from "../orders/order";
 import { ACCESS_TOKEN_TYPE, SCOPE_TRADE, STOCK_TRADE_TYPE } from "../protocol";
 import { stockTrades } from "./authorization-details";
 import type { Mailer } from "./mailer";
@@ -124,8 +125,8 @@ function assertTradeIsForOneOrder(params: Record<string, unknown>) {
   if (typeof params.authorization_details !== "string") {
     throw new errors.InvalidRequest(`scope ${SCOPE_TRADE} requires authorization_details describing the order (type ${STOCK_TRADE_TYPE})`);
   }
-  const details = JSON.parse(params.authorization_details) as Array<{ type?: unknown }>;
-  if (details.filter((d) => d.type === STOCK_TRADE_TYPE).length !== 1) {
+  const details = JSON.parse(params.authorization_details) as unknown[];
+  if (stockTradeEntries(details).length !== 1) {
     throw new errors.InvalidAuthorizationDetails(`scope ${SCOPE_TRADE} requires exactly one ${STOCK_TRADE_TYPE} authorization detail`);
   }
 }

@@ -1,6 +1,8 @@
-import type { StockTrade } from "./authorization-details";
+import { describeOrder } from "../orders/display";
+import type { StockTradeDetail } from "../orders/order";
+import { formatDuration, formatInstant } from "../time";
 import { escapeHtml as e } from "./html";
-import { describeOrder, describeScopes, formatDuration, formatInstant } from "./order-format";
+import { describeScopes } from "./scope-words";
 
 /**
  * The CIBA notification to the user's authentication device, as an email: what is asked (the order
@@ -11,7 +13,7 @@ import { describeOrder, describeScopes, formatDuration, formatInstant } from "./
 export interface ApprovalEmailInput {
   investorName: string;
   agentName: string;
-  order?: StockTrade;
+  order?: StockTradeDetail;
   scope: string;
   bindingMessage?: string;
   expiresAt: Date;

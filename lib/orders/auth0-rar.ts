@@ -10,8 +10,8 @@ import type { StockTradeDetail } from "./order";
  *
  * (<name> registered on the API: AUTH0_RAR_TYPE, default "stock_trade"), and Auth0 grants the
  * entry back unchanged in the token response and the access token's `authorization_details`
- * claim. The agent (readGrantedOrder) and the MCP server (mcp/order-binding.ts) map it back to the
- * canonical `stock_trade` entry and then apply the same exact-match rules as for every server.
+ * claim. The agent (readGrantedOrder) and the MCP server (lib/orders/check.ts) map it back to the
+ * canonical `stock_trade` entry and then apply the same checks as for every server.
  *
  * Pure: no I/O, no secrets (imported by the resource server as well as the client).
  */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { newOrderId } from "@/lib/agent/order";
+import { newOrderId } from "@/lib/orders/freeze";
 import { executeTrade } from "@/lib/ledger/trades";
 import { Coverage } from "./faults/coverage";
 import { History } from "./faults/history";

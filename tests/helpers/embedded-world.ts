@@ -6,7 +6,7 @@ import { startEmbeddedIdp, type EmbeddedIdp } from "../../lib/idp";
 import { getMail, listMail } from "../../lib/idp/mailbox";
 import { getPortfolio } from "../../lib/ledger/portfolio";
 import { listTrades } from "../../lib/ledger/trades";
-import { deriveBindingMessage } from "../../lib/agent/binding-message";
+import { deriveBindingMessage } from "../../lib/orders/binding-message";
 import type { StockTradeDetail } from "../../lib/orders/order";
 import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
 import { onFreePort } from "./app-server";

@@ -5,8 +5,7 @@ import { pollUntilDecided, schedule, startPollState, type CibaPollState } from "
 import { ACCESS_TOKEN_TYPE } from "@/lib/protocol";
 import { createEmbeddedProfile } from "@/lib/auth/providers/embedded";
 import type { ProviderProfile } from "@/lib/auth/providers/types";
-
-import { freezeOrder } from "@/lib/agent/order";
+import { freezeOrder } from "@/lib/orders/freeze";
 import { oauthError, pending, startFakeIdp, tokenResponse, type FakeIdp } from "../helpers/agent-fake-idp";
 
 /**

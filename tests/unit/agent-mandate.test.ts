@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cleanReason, MandateUpdate, validateProposal, type Mandate } from "@/lib/agent/mandate";
-import { freezeOrder, grantedMatchesOrder, limitPriceCents } from "@/lib/agent/order";
+import { limitPriceCents } from "@/lib/orders/freeze";
 
 /**
  * Code, not the model, holds a proposal against the mandate. The model's output is hostile
@@ -61,39 +61,6 @@ describe("validateProposal", () => {
     expect(cleanReason("buy\nnow\u0007\u2028 please")).toBe("buy now please");
     expect(cleanReason("x".repeat(1000)).length).toBe(240);
     expect(cleanReason({ toString: () => "no" })).toBe("");
-  });
-});
-
-describe("frozen order and the granted order", () => {
-  const order = freezeOrder({ symbol: "NVDA", side: "buy", quantity: 37, limitPriceCents: 13252, maxNotionalCents: 500000, expiresAt: new Date("2030-01-01T00:00:00.750Z") });
-
-  it("freezes the wire form with money as strings and whole-second expiry", () => {
-    expect(order).toMatchObject({ type: "stock_trade", symbol: "NVDA", side: "buy", quantity: 37, limit_price: "132.52", max_notional: "5000.00", expires_at: "2030-01-01T00:00:00.000Z" });
-    expect(order.order_id).toMatch(/^ord_[A-Za-z0-9]{24}$/);
-  });
-
-  it("rounds the limit up to the cent", () => {
-    expect(limitPriceCents(13121, 100)).toBe(13253); // 132.5221 → 132.53
-    expect(limitPriceCents(10000, 0)).toBe(10000);
-  });
-
-  it("accepts exactly the order", () => {
-    expect(grantedMatchesOrder([{ ...order }], order)).toEqual({ ok: true });
-    expect(grantedMatchesOrder([{ type: "other", x: 1 }, { ...order }], order)).toEqual({ ok: true });
-  });
-
-  it.each<[string, unknown]>([
-    ["nothing", undefined],
-    ["an empty list", []],
-    ["another quantity", [{ ...order, quantity: 38 }]],
-    ["another order id", [{ ...order, order_id: "ord_BBBBBBBBBBBBBBBBBBBBBBBB" }]],
-    ["a higher limit", [{ ...order, limit_price: "132.53" }]],
-    ["a number instead of a string", [{ ...order, max_notional: 5000 }]],
-    ["a later expiry", [{ ...order, expires_at: "2030-01-01T00:00:01.000Z" }]],
-    ["two orders", [{ ...order }, { ...order }]],
-    ["an extra field", [{ ...order, note: "x" }]],
-  ])("refuses %s", (_what, granted) => {
-    expect(grantedMatchesOrder(granted, order).ok).toBe(false);
   });
 });
 

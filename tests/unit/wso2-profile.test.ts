@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { ProtocolError } from "@/lib/errors";
 import { afterEach, describe, expect, it } from "vitest";
-import { deriveBindingMessage } from "@/lib/agent/binding-message";
-import { freezeOrder } from "@/lib/agent/order";
+import { deriveBindingMessage } from "@/lib/orders/binding-message";
+import { freezeOrder } from "@/lib/orders/freeze";
 import { withCaFile } from "@/lib/net/ca-fetch";
 import { type CibaRequest, type ProviderProfile } from "@/lib/auth/providers/types";
 import { agentOwnerMismatch, createWso2Profile, type Wso2ProfileOptions } from "@/lib/auth/providers/wso2";

@@ -1,6 +1,8 @@
-import type { StockTrade } from "../authorization-details";
+import { describeOrder } from "../../orders/display";
+import type { StockTradeDetail } from "../../orders/order";
+import { formatInstant } from "../../time";
 import { escapeHtml as e } from "../html";
-import { describeOrder, describeScopes, formatInstant } from "../order-format";
+import { describeScopes } from "../scope-words";
 
 /**
  * The approval page's views. Each returns the inner HTML of the card; the handler puts it in the
@@ -11,7 +13,7 @@ export interface RequestView {
   handle: string;
   agentName: string;
   clientId: string;
-  order?: StockTrade;
+  order?: StockTradeDetail;
   scope: string;
   bindingMessage: string | null;
   expiresAt: Date;
@@ -35,7 +37,7 @@ function countdown(expiresAt: Date): string {
   Time left <span data-countdown-value>${mmss}</span></span>`;
 }
 
-function orderTable(order: StockTrade): string {
+function orderTable(order: StockTradeDetail): string {
   const view = describeOrder(order);
   const rows = view.rows
     .map((r) =>

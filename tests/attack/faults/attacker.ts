@@ -1,4 +1,4 @@
-import { newOrderId } from "@/lib/agent/order";
+import { newOrderId } from "@/lib/orders/freeze";
 import type { History } from "./history";
 import type { World } from "./world";
 

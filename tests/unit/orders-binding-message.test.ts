@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { BINDING_MESSAGE_PATTERN, deriveBindingMessage, orderCode } from "@/lib/agent/binding-message";
-import { freezeOrder, newOrderId } from "@/lib/agent/order";
-import { bindingMessageProblem } from "@/lib/idp/binding-message";
+import { BINDING_MESSAGE_PATTERN, bindingMessageProblem, deriveBindingMessage, orderCode } from "@/lib/orders/binding-message";
+import { freezeOrder, newOrderId } from "@/lib/orders/freeze";
 
 /** The binding message is derived by code from the frozen order, within the strictest server's rules. */
 describe("binding message", () => {
@@ -39,5 +38,21 @@ describe("binding message", () => {
   it("refuses to derive a message from an order that is not a valid one", () => {
     const bad = { ...order(), symbol: "NV<DA" };
     expect(() => deriveBindingMessage(bad)).toThrow(/not representable/);
+  });
+});
+
+/** The identity server's acceptance check: the same rule the agent derives within. Negative cases first. */
+describe("binding_message", () => {
+  it("refuses anything but 1-64 characters of letters, digits, space and +-_.,:#", () => {
+    for (const bad of ["", " ", "x".repeat(65), "a<b", "PAY $5", "ünïcode", "tab\there", "line\nbreak", "quote\"", 42]) {
+      expect(bindingMessageProblem(bad), String(bad)).toEqual(expect.any(String));
+    }
+  });
+
+  it("accepts the app's own messages and absence", () => {
+    expect(bindingMessageProblem(undefined)).toBeUndefined();
+    expect(bindingMessageProblem("BUY 38 NVDA max 131.20 USD #K7Q2")).toBeUndefined();
+    expect(bindingMessageProblem("x".repeat(64))).toBeUndefined();
+    expect(bindingMessageProblem("a+b-c_d.e,f:g#h 1")).toBeUndefined();
   });
 });

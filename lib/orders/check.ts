@@ -1,21 +1,29 @@
-import { normalizeAuth0Detail } from "../lib/orders/auth0-rar";
-import { formatMoney, parseMoney } from "../lib/money";
-import { StockTradeDetail, type OrderSide } from "../lib/orders/order";
-import { STOCK_TRADE_TYPE } from "../lib/protocol";
+import { formatMoney, parseMoney } from "../money";
+import { normalizeAuth0Detail } from "./auth0-rar";
+import { StockTradeDetail, stockTradeEntries, type OrderSide } from "./order";
 
 /**
- * Order binding: a trade executes only if it matches the order the user approved, field by field,
- * once (RFC 9396 §7: the resource server enforces the authorization details it receives).
+ * The check of a grant and of a trade against an order. Two questions, asked by two parties on
+ * purpose with two different rules:
  *
- * Two rules feed the same check. Which one applies is the deployment's configuration
- * (`config.auth.binding`), never the shape of the token: a token that merely lacks
- * `authorization_details` must not switch a server to a weaker rule.
+ * - The agent, holding the token its CIBA request produced, asks "is this grant exactly the
+ *   order I asked for?" (grantedMatchesOrder): one `stock_trade` entry, every field identical.
+ *   A server that narrowed, widened or swapped the order, or added a second one, gets no trade.
+ * - The resource server, receiving a trade call, asks "does this trade stay within an order the
+ *   user approved?" (approvedOrderFromDetails, then checkTradeAgainstOrder): the entry with the
+ *   call's `order_id`, strictly valid, and the trade no larger, no pricier and no later than it
+ *   (RFC 9396 §7: the resource server enforces the authorization details it receives). Entries
+ *   for other orders may sit beside it; a smaller quantity is allowed.
+ *
+ * For the resource server, two rules feed the same trade check. Which one applies is the
+ * deployment's configuration (`config.auth.binding`), never the shape of the token: a token that
+ * merely lacks `authorization_details` must not switch a server to a weaker rule.
  * - "rar": the token must carry `authorization_details`; the entry of type `stock_trade` with the
  *   call's `order_id` is the approved order (approvedOrderFromDetails). A token without them
  *   approves nothing.
  * - "recorded-approval": the identity server cannot issue `authorization_details`; the order comes
  *   from the store, must be approved, and the token must be the one recorded for that approval
- *   (stored-order.ts).
+ *   (read in the trade's transaction, lib/store/orders.ts).
  *
  * Money is compared as integer cents, identifiers exactly; any doubt means no trade.
  */
@@ -94,9 +102,7 @@ export function approvedOrderFromDetails(
   options: { auth0Type?: string } = {},
 ): { ok: true; order: ApprovedOrder } | BindingRefusal {
   const entries: StockTradeDetail[] = [];
-  for (const raw of details) {
-    const entry = normalizeDetail(raw, options.auth0Type);
-    if (typeof entry !== "object" || entry === null || (entry as { type?: unknown }).type !== STOCK_TRADE_TYPE) continue;
+  for (const entry of stockTradeEntries(details.map((raw) => normalizeDetail(raw, options.auth0Type)))) {
     const parsed = StockTradeDetail.safeParse(entry);
     if (!parsed.success) {
       return refuse("invalid_authorization_details", "The token's stock_trade authorization details are malformed.");
@@ -149,6 +155,26 @@ export function checkTradeAgainstOrder(
   const notional = priceCents * trade.quantity;
   if (notional > order.maxNotionalCents) {
     return refuse("notional_exceeds_max", `The trade would be ${formatMoney(notional)} USD, above the approved maximum ${formatMoney(order.maxNotionalCents)} USD.`);
+  }
+  return { ok: true };
+}
+
+const FIELDS = ["type", "order_id", "symbol", "side", "quantity", "limit_price", "max_notional", "expires_at"] as const;
+
+/**
+ * The agent's check: whether the granted authorization_details are exactly the order it asked
+ * for, one stock_trade entry, every field identical. Anything else (missing, two orders, another
+ * quantity, an extra field) means the agent does not trade with that token.
+ */
+export function grantedMatchesOrder(granted: unknown, order: StockTradeDetail): { ok: true } | { ok: false; reason: string } {
+  if (!Array.isArray(granted)) return { ok: false, reason: "the token carries no authorization_details" };
+  const trades = stockTradeEntries(granted);
+  if (trades.length !== 1) return { ok: false, reason: `the token carries ${trades.length} stock_trade entries, expected exactly 1` };
+  const entry = trades[0] as Record<string, unknown>;
+  const extra = Object.keys(entry).filter((k) => !(FIELDS as readonly string[]).includes(k));
+  if (extra.length) return { ok: false, reason: `the granted order has unexpected fields: ${extra.join(", ")}` };
+  for (const field of FIELDS) {
+    if (entry[field] !== order[field]) return { ok: false, reason: `the granted ${field} differs from the order` };
   }
   return { ok: true };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "../../lib/orders/auth0-rar";
 import { StockTradeDetail } from "../../lib/orders/order";
-import { approvedOrderFromDetails, checkTradeAgainstOrder, normalizeDetail } from "../../mcp/order-binding";
+import { approvedOrderFromDetails, checkTradeAgainstOrder, normalizeDetail } from "../../lib/orders/check";
 
 /**
  * The resource server's order binding for Auth0-shaped authorization_details (Guardian schema):

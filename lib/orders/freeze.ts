@@ -1,11 +1,12 @@
 import { randomInt } from "node:crypto";
 import { formatMoney } from "../money";
-import { StockTradeDetail } from "../orders/order";
 import { STOCK_TRADE_TYPE } from "../protocol";
+import { StockTradeDetail } from "./order";
 
 /**
  * Freezing an order: the exact object Alice approves (RFC 9396 authorization_details entry), the
- * identity server puts into the OBO token, and the MCP server re-checks before the trade.
+ * identity server puts into the OBO token, and the MCP server re-checks before the trade. The agent
+ * freezes it; code, not the model, fills every field.
  */
 const ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const ID_LENGTH = 24; // 24 × log2(62) ≈ 143 bits: unguessable
@@ -35,7 +36,7 @@ export interface FreezeInput {
   orderId?: string;
 }
 
-/** The wire form of a frozen order, validated against the shared schema (lib/orders). */
+/** The wire form of a frozen order, validated against the one schema (order.ts). */
 export function freezeOrder(input: FreezeInput): StockTradeDetail {
   return StockTradeDetail.parse({
     type: STOCK_TRADE_TYPE,
@@ -48,24 +49,4 @@ export function freezeOrder(input: FreezeInput): StockTradeDetail {
     // Whole seconds: what Alice reads and what every server compares is one exact string.
     expires_at: new Date(Math.floor(input.expiresAt.getTime() / 1000) * 1000).toISOString(),
   });
-}
-
-const FIELDS = ["type", "order_id", "symbol", "side", "quantity", "limit_price", "max_notional", "expires_at"] as const;
-
-/**
- * Whether the granted authorization_details are exactly the order the agent asked for: one
- * stock_trade entry, every field identical. Anything else (missing, two orders, another
- * quantity, an extra field) means the agent does not trade with that token.
- */
-export function grantedMatchesOrder(granted: unknown, order: StockTradeDetail): { ok: true } | { ok: false; reason: string } {
-  if (!Array.isArray(granted)) return { ok: false, reason: "the token carries no authorization_details" };
-  const trades = granted.filter((d) => typeof d === "object" && d !== null && (d as { type?: unknown }).type === STOCK_TRADE_TYPE);
-  if (trades.length !== 1) return { ok: false, reason: `the token carries ${trades.length} stock_trade entries, expected exactly 1` };
-  const entry = trades[0] as Record<string, unknown>;
-  const extra = Object.keys(entry).filter((k) => !(FIELDS as readonly string[]).includes(k));
-  if (extra.length) return { ok: false, reason: `the granted order has unexpected fields: ${extra.join(", ")}` };
-  for (const field of FIELDS) {
-    if (entry[field] !== order[field]) return { ok: false, reason: `the granted ${field} differs from the order` };
-  }
-  return { ok: true };
 }

@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ORDER_ID_PATTERN, StockTradeDetail } from "../../lib/orders/order";
-import { approvedOrderFromDetails, checkTradeAgainstOrder, type ApprovedOrder, type TradeRequest } from "../../mcp/order-binding";
+import { approvedOrderFromDetails, checkTradeAgainstOrder, grantedMatchesOrder, type ApprovedOrder, type TradeRequest } from "../../lib/orders/check";
+import { freezeOrder } from "../../lib/orders/freeze";
 
+/**
+ * The check of a grant and of a trade against an order: the resource server's (the trade stays
+ * within the approved order) and the agent's (the grant is exactly the order it asked for).
+ * Negative cases first.
+ */
 const NOW = new Date("2030-01-01T12:00:00Z");
 const ORDER_ID = "ord_K7Q2abcdefghij0123";
 
@@ -107,15 +112,40 @@ describe("checkTradeAgainstOrder: allowed", () => {
   });
 });
 
-describe("the shared order shape", () => {
-  it("fixes the order id shape", () => {
-    expect(ORDER_ID_PATTERN.test("ord_abcdefghij012345")).toBe(true);
-    expect(ORDER_ID_PATTERN.test("ord_short")).toBe(false);
-    expect(ORDER_ID_PATTERN.test("ord_abcdefghij012345\n")).toBe(false);
-    expect(ORDER_ID_PATTERN.test(`ord_${"a".repeat(41)}`)).toBe(false);
+describe("approvedOrderFromDetails: the one order schema", () => {
+  it.each([
+    ["a zero limit price", { limit_price: "0.00" }],
+    ["a zero maximum", { max_notional: "0" }],
+    ["a quantity above the cap", { quantity: 1_000_001 }],
+  ])("refuses a stock_trade entry with %s (invalid_authorization_details)", (_name, patch) => {
+    expect(approvedOrderFromDetails([detail(patch)], ORDER_ID)).toMatchObject({ ok: false, code: "invalid_authorization_details" });
   });
 
-  it("parses the wire format", () => {
-    expect(StockTradeDetail.parse(detail())).toEqual(detail());
+  it("accepts the largest quantity the schema allows", () => {
+    expect(approvedOrderFromDetails([detail({ quantity: 1_000_000 })], ORDER_ID)).toMatchObject({ ok: true, order: { quantity: 1_000_000 } });
+  });
+});
+
+describe("grantedMatchesOrder: the agent's check of the grant", () => {
+  const order = freezeOrder({ symbol: "NVDA", side: "buy", quantity: 37, limitPriceCents: 13252, maxNotionalCents: 500000, expiresAt: new Date("2030-01-01T00:00:00.750Z") });
+
+  it.each<[string, unknown]>([
+    ["nothing", undefined],
+    ["an empty list", []],
+    ["another quantity", [{ ...order, quantity: 38 }]],
+    ["a smaller quantity (the resource server would allow it; the agent asked for this exact order)", [{ ...order, quantity: 36 }]],
+    ["another order id", [{ ...order, order_id: "ord_BBBBBBBBBBBBBBBBBBBBBBBB" }]],
+    ["a higher limit", [{ ...order, limit_price: "132.53" }]],
+    ["a number instead of a string", [{ ...order, max_notional: 5000 }]],
+    ["a later expiry", [{ ...order, expires_at: "2030-01-01T00:00:01.000Z" }]],
+    ["two orders", [{ ...order }, { ...order }]],
+    ["an extra field", [{ ...order, note: "x" }]],
+  ])("refuses %s", (_what, granted) => {
+    expect(grantedMatchesOrder(granted, order).ok).toBe(false);
+  });
+
+  it("accepts exactly the order", () => {
+    expect(grantedMatchesOrder([{ ...order }], order)).toEqual({ ok: true });
+    expect(grantedMatchesOrder([{ type: "other", x: 1 }, { ...order }], order)).toEqual({ ok: true });
   });
 });

@@ -1,7 +1,7 @@
 import "server-only";
-import type { Queryable } from "../lib/store/db";
-import type { OrderSide } from "../lib/orders/order";
 import type { ApprovedOrder, BindingRefusal } from "../lib/orders/check";
+import type { Queryable } from "../lib/store/db";
+import { CLOSED_ORDER_STATUSES, lockOrderStatus, lockOrderWithApproval, UNDECIDED_ORDER_STATUSES } from "../lib/store/orders";
 
 /**
  * What the store says about an order, read inside the trade's transaction with the order row
@@ -15,7 +15,7 @@ import type { ApprovedOrder, BindingRefusal } from "../lib/orders/check";
  * The "recorded-approval" rule's source of truth, for identity servers that cannot put
  * `authorization_details` into the token (WSO2's CIBA endpoint reads none). A token then says
  * only "Alice, stock:trade": on its own it approves nothing. An order executes only when all of
- * these hold, read from the store in one query:
+ * these hold, read from the store in one query (lib/store/orders.ts lockOrderWithApproval):
  *
  * 1. the order is recorded for the token's subject (another user's order reads as missing);
  * 2. the order's status is `approved`: Alice decided, the client redeemed her approval and
@@ -29,29 +29,11 @@ import type { ApprovedOrder, BindingRefusal } from "../lib/orders/check";
  * trades table (unique order_id and token jti), in the trade's transaction.
  */
 
-interface Row {
-  order_id: string;
-  user_sub: string;
-  symbol: string;
-  side: OrderSide;
-  quantity: number;
-  limit_price_cents: number;
-  max_notional_cents: number;
-  expires_at: Date | string;
-  status: string;
-  token_jti: string | null;
-}
-
-/** Order statuses that mean "Alice has not decided yet" (as opposed to "closed"). */
-const UNDECIDED = new Set(["open", "awaiting_approval"]);
-/** Order statuses after which the order can never execute. */
-const CLOSED = new Set(["failed", "cancelled", "denied", "expired"]);
-
 /** A refusal when the store holds `orderId` and has closed it; undefined otherwise. */
 export async function storedOrderClosed(tx: Queryable, orderId: string): Promise<BindingRefusal | undefined> {
-  const [row] = await tx.query<{ status: string }>("SELECT status FROM orders WHERE order_id = $1 FOR UPDATE", [orderId]);
-  if (row && CLOSED.has(row.status)) {
-    return { ok: false, code: "order_not_executable", message: `Order ${orderId} is ${row.status} and cannot be executed.` };
+  const status = await lockOrderStatus(tx, orderId);
+  if (status && CLOSED_ORDER_STATUSES.has(status)) {
+    return { ok: false, code: "order_not_executable", message: `Order ${orderId} is ${status} and cannot be executed.` };
   }
   return undefined;
 }
@@ -61,37 +43,19 @@ export async function findRecordedApproval(
   orderId: string,
   token: { sub: string; jti: string },
 ): Promise<{ ok: true; order: ApprovedOrder } | BindingRefusal> {
-  const [row] = await tx.query<Row>(
-    `SELECT o.order_id, o.user_sub, o.symbol, o.side, o.quantity, o.limit_price_cents, o.max_notional_cents,
-            o.expires_at, o.status, p.token_jti
-       FROM orders o
-       LEFT JOIN pending_approvals p ON p.order_id = o.order_id AND p.status = 'approved'
-      WHERE o.order_id = $1
-        FOR UPDATE OF o`,
-    [orderId],
-  );
-  if (!row || row.user_sub !== token.sub) {
+  const row = await lockOrderWithApproval(tx, orderId);
+  if (!row || row.userSub !== token.sub) {
     return { ok: false, code: "order_not_approved", message: `No order ${orderId} is recorded for this user.` };
   }
-  if (UNDECIDED.has(row.status)) {
+  if (UNDECIDED_ORDER_STATUSES.has(row.status)) {
     return { ok: false, code: "order_not_approved", message: `Order ${orderId} is still waiting for the user's approval.` };
   }
-  if (CLOSED.has(row.status) || row.status !== "approved") {
+  if (CLOSED_ORDER_STATUSES.has(row.status) || row.status !== "approved") {
     return { ok: false, code: "order_not_executable", message: `Order ${orderId} is ${row.status} and cannot be executed.` };
   }
-  if (row.token_jti === null || row.token_jti !== token.jti) {
+  if (row.approvedTokenJti === null || row.approvedTokenJti !== token.jti) {
     return { ok: false, code: "token_not_bound", message: `This token was not issued for the approval of order ${orderId}.` };
   }
-  return {
-    ok: true,
-    order: {
-      orderId: row.order_id,
-      symbol: row.symbol,
-      side: row.side,
-      quantity: Number(row.quantity),
-      limitPriceCents: Number(row.limit_price_cents),
-      maxNotionalCents: Number(row.max_notional_cents),
-      expiresAt: row.expires_at instanceof Date ? row.expires_at : new Date(row.expires_at),
-    },
-  };
+  const { orderId: id, symbol, side, quantity, limitPriceCents, maxNotionalCents, expiresAt } = row;
+  return { ok: true, order: { orderId: id, symbol, side, quantity, limitPriceCents, maxNotionalCents, expiresAt } };
 }

@@ -11,14 +11,14 @@ import { grantedMatchesOrder } from "../orders/check";
 import { freezeOrder, limitPriceCents } from "../orders/freeze";
 import type { StockTradeDetail } from "../orders/order";
 import type { Db } from "../store/db";
-import type { ActivityLevel } from "../types";
+import { findTradeForOrder } from "../store/orders";
+import type { ActivityLevel, Trade as LedgerTrade } from "../types";
 import { validateProposal, type Mandate } from "./mandate";
 import type { McpClientPort, Quote } from "./mcp-client";
 import type { ModelChoice } from "./models/select";
 import { askForProposal } from "./propose";
 import {
   closeOrderUnlessTraded,
-  findTradeForOrder,
   insertApproval,
   insertOrder,
   recordApprovedToken,
@@ -28,7 +28,6 @@ import {
   type AgentPatch,
   type AgentRow,
   type ApprovalRecord,
-  type LedgerTrade,
 } from "./repository";
 import type { AgentEvent } from "./state-machine";
 

@@ -1,16 +1,8 @@
 import "server-only";
+import { findTradeForOrder, getOrder, type ApprovalStatus, type OrderStatus } from "../store/orders";
+import type { Trade } from "../types";
 import { finish, tradeFound, type AgentContext } from "./flow";
-import {
-  closeOrphanedOpenOrders,
-  findApprovalForOrder,
-  findTradeForOrder,
-  getOrder,
-  setOrderStatus,
-  type AgentRow,
-  type ApprovalStatus,
-  type LedgerTrade,
-  type OrderStatus,
-} from "./repository";
+import { closeOrphanedOpenOrders, findApprovalForOrder, setOrderStatus, type AgentRow } from "./repository";
 import type { AgentEvent, AgentState } from "./state-machine";
 
 /**
@@ -64,13 +56,13 @@ import type { AgentEvent, AgentState } from "./state-machine";
 export interface RecoveryFacts {
   state: AgentState;
   order: { status: OrderStatus } | undefined;
-  trade: LedgerTrade | undefined;
+  trade: Trade | undefined;
   approval: { status: ApprovalStatus; lastError: string | null } | undefined;
 }
 
 export type RecoveryPlan =
   | { action: "keep" }
-  | { action: "record_trade"; trade: LedgerTrade }
+  | { action: "record_trade"; trade: Trade }
   | { action: "resume"; event: "approval_requested" | null }
   | { action: "close"; event: AgentEvent; orderStatus: "failed" | "denied" | "expired"; reason: string; disarm: boolean };
 
@@ -146,7 +138,7 @@ export async function recoverFromLedger(ctx: AgentContext, when: "restart" | "se
   return plan;
 }
 
-async function recordTrade(ctx: AgentContext, row: AgentRow, trade: LedgerTrade, when: "restart" | "settle"): Promise<void> {
+async function recordTrade(ctx: AgentContext, row: AgentRow, trade: Trade, when: "restart" | "settle"): Promise<void> {
   const orderId = row.orderId!;
   const cause = when === "restart" ? `The agent stopped in ${row.state} after the broker executed order ${orderId}` : `The broker executed order ${orderId} although the agent saw the attempt fail`;
   await finish(ctx, tradeFound(orderId, trade, cause, { from: row.state }));

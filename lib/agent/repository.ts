@@ -3,18 +3,19 @@ import type { TokenClaims } from "../auth/types";
 import { parseMoney } from "../money";
 import type { StockTradeDetail } from "../orders/order";
 import type { Db, Queryable } from "../store/db";
+import { findTradeForOrder, lockOrderStatus, type ApprovalStatus, type OrderStatus } from "../store/orders";
+import { toDate } from "../time";
 import type { AgentState } from "./state-machine";
 
 /**
  * The agent's persistence: its state row (agent_state), the orders it froze (orders) and the CIBA
- * requests it waits on (pending_approvals). Token columns hold decoded claims only.
+ * requests it waits on (pending_approvals). Token columns hold decoded claims only. What the
+ * resource server reads of these rows too (an order, its status, its approval's token jti, its
+ * trade) is in lib/store/orders.ts.
  *
- * Order statuses: open → awaiting_approval → approved → executed, or denied / expired / failed /
- * cancelled. The MCP server's "recorded-approval" rule (for servers without RAR) executes only an
+ * The MCP server's "recorded-approval" rule (for servers without RAR) executes only an
  * `approved` order whose request is `approved` with the token's jti (recordApprovedToken).
  */
-export type OrderStatus = "open" | "awaiting_approval" | "approved" | "executed" | "denied" | "expired" | "failed" | "cancelled";
-export type ApprovalStatus = "pending" | "approved" | "denied" | "expired" | "failed" | "cancelled";
 
 export interface AgentRow {
   state: AgentState;
@@ -25,15 +26,6 @@ export interface AgentRow {
   agentTokenClaims: TokenClaims | null;
   oboTokenClaims: TokenClaims | null;
   updatedAt: Date;
-}
-
-export interface OrderRecord {
-  orderId: string;
-  detail: StockTradeDetail;
-  status: OrderStatus;
-  statusReason: string | null;
-  tradeId: number | null;
-  createdAt: Date;
 }
 
 export interface ApprovalRecord {
@@ -50,8 +42,7 @@ export interface ApprovalRecord {
   decidedAt: Date | null;
 }
 
-const date = (v: Date | string) => (v instanceof Date ? v : new Date(v));
-const dateOrNull = (v: Date | string | null) => (v === null ? null : date(v));
+const dateOrNull = (v: Date | string | null) => (v === null ? null : toDate(v));
 
 type Row = Record<string, unknown>;
 
@@ -64,7 +55,7 @@ function toAgentRow(r: Row): AgentRow {
     armed: Boolean(r.armed),
     agentTokenClaims: (r.agent_token_claims as TokenClaims | null) ?? null,
     oboTokenClaims: (r.obo_token_claims as TokenClaims | null) ?? null,
-    updatedAt: date(r.updated_at as Date),
+    updatedAt: toDate(r.updated_at as Date),
   };
 }
 
@@ -131,19 +122,6 @@ export async function setOrderStatus(db: Queryable, orderId: string, status: Ord
   );
 }
 
-export async function getOrder(db: Queryable, orderId: string): Promise<OrderRecord | undefined> {
-  const [r] = await db.query<Row>("SELECT order_id, detail, status, status_reason, trade_id, created_at FROM orders WHERE order_id = $1", [orderId]);
-  if (!r) return undefined;
-  return {
-    orderId: r.order_id as string,
-    detail: r.detail as StockTradeDetail,
-    status: r.status as OrderStatus,
-    statusReason: (r.status_reason as string | null) ?? null,
-    tradeId: (r.trade_id as number | null) ?? null,
-    createdAt: date(r.created_at as Date),
-  };
-}
-
 function toApproval(r: Row): ApprovalRecord {
   return {
     authReqId: r.auth_req_id as string,
@@ -151,11 +129,11 @@ function toApproval(r: Row): ApprovalRecord {
     bindingMessage: r.binding_message as string,
     status: r.status as ApprovalStatus,
     intervalSeconds: Number(r.interval_seconds),
-    expiresAt: date(r.expires_at as Date),
-    nextPollAt: date(r.next_poll_at as Date),
+    expiresAt: toDate(r.expires_at as Date),
+    nextPollAt: toDate(r.next_poll_at as Date),
     consecutiveFailures: Number(r.consecutive_failures ?? 0),
     lastError: (r.last_error as string | null) ?? null,
-    createdAt: date(r.created_at as Date),
+    createdAt: toDate(r.created_at as Date),
     decidedAt: dateOrNull((r.decided_at as Date | null) ?? null),
   };
 }
@@ -224,32 +202,6 @@ export async function cancelOpenWork(db: Queryable, reason: string): Promise<num
 }
 
 /**
- * A trade the broker's ledger holds for an order. The agent reads the shared `trades` table with
- * SQL (it never imports the ledger): `trades.order_id` is unique, so an order has at most one.
- */
-export interface LedgerTrade {
-  id: number;
-  symbol: string;
-  side: "buy" | "sell";
-  quantity: number;
-  priceCents: number;
-  at: Date;
-}
-
-export async function findTradeForOrder(db: Queryable, orderId: string): Promise<LedgerTrade | undefined> {
-  const [r] = await db.query<Row>("SELECT id, symbol, side, quantity, price_cents, created_at FROM trades WHERE order_id = $1", [orderId]);
-  if (!r) return undefined;
-  return {
-    id: Number(r.id),
-    symbol: r.symbol as string,
-    side: r.side as "buy" | "sell",
-    quantity: Number(r.quantity),
-    priceCents: Number(r.price_cents),
-    at: date(r.created_at as Date),
-  };
-}
-
-/**
  * Closes an order unless the ledger holds a trade for it, so that an order that traded is never
  * marked failed. The order row is locked first: a trade in flight holds that lock (the broker
  * reads the order FOR UPDATE in the trade's transaction), so this waits for it to commit or roll
@@ -258,10 +210,9 @@ export async function findTradeForOrder(db: Queryable, orderId: string): Promise
  */
 export async function closeOrderUnlessTraded(db: Db, orderId: string, status: "failed" | "denied" | "expired" | "cancelled", reason: string): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const [order] = await tx.query<{ status: string }>("SELECT status FROM orders WHERE order_id = $1 FOR UPDATE", [orderId]);
-    if (!order || order.status === "executed") return false;
-    const [traded] = await tx.query("SELECT 1 FROM trades WHERE order_id = $1", [orderId]);
-    if (traded) return false;
+    const current = await lockOrderStatus(tx, orderId);
+    if (!current || current === "executed") return false;
+    if (await findTradeForOrder(tx, orderId)) return false;
     await tx.query("UPDATE orders SET status = $2, status_reason = $3, updated_at = now() WHERE order_id = $1", [orderId, status, reason]);
     return true;
   });

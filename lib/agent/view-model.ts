@@ -3,7 +3,8 @@ import type { AppConfig } from "../config";
 import type { Queryable } from "../store/db";
 import type { Quote } from "./mcp-client";
 import type { ModelChoice } from "./models/select";
-import { findApprovalForOrder, getOrder, type AgentRow } from "./repository";
+import { getOrder } from "../store/orders";
+import { findApprovalForOrder, type AgentRow } from "./repository";
 import type { MandateInForce } from "./settings";
 import type { AgentView } from "./view";
 

@@ -1,6 +1,7 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
 import type { Queryable } from "../store/db";
+import { toDate } from "../time";
 
 /**
  * The approvals this server asked the user for: one row per CIBA request, keyed by an opaque
@@ -42,8 +43,6 @@ type Row = {
   decided_at: Date | string | null;
   created_at: Date | string;
 };
-
-const toDate = (v: Date | string) => (v instanceof Date ? v : new Date(v));
 
 function fromRow(r: Row): Approval {
   return {

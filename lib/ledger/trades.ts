@@ -2,7 +2,7 @@ import "server-only";
 import { ProtocolError } from "../errors";
 import { formatMoney } from "../money";
 import type { Db, Queryable } from "../store/db";
-import { toIso } from "../time";
+import { toTrade, type TradeRow } from "../store/orders";
 import type { Trade } from "../types";
 
 export interface TradeInput {
@@ -32,22 +32,6 @@ const ledgerRefusal = (code: LedgerRefusal, description: string) => new Protocol
 /** True for a trade the ledger refused (nothing was written). */
 export function isLedgerRefusal(error: unknown): error is ProtocolError {
   return error instanceof ProtocolError && LEDGER_REFUSALS.has(error.code);
-}
-
-interface TradeRow {
-  id: number;
-  created_at: Date | string;
-  user_sub: string;
-  actor_sub: string | null;
-  actor_chain: unknown;
-  client_id: string | null;
-  order_id: string | null;
-  symbol: string;
-  side: "buy" | "sell";
-  quantity: number;
-  price_cents: number;
-  notional_cents: number;
-  binding_rule: string | null;
 }
 
 /**
@@ -158,24 +142,6 @@ export async function listTrades(db: Queryable, options: { userSub?: string; lim
     ? await db.query<TradeRow>("SELECT * FROM trades WHERE user_sub = $1 ORDER BY id DESC LIMIT $2", [options.userSub, limit])
     : await db.query<TradeRow>("SELECT * FROM trades ORDER BY id DESC LIMIT $1", [limit]);
   return rows.map(toTrade);
-}
-
-function toTrade(row: TradeRow): Trade {
-  return {
-    id: row.id,
-    at: toIso(row.created_at),
-    userSub: row.user_sub,
-    actorSub: row.actor_sub,
-    actorChain: row.actor_chain,
-    clientId: row.client_id,
-    orderId: row.order_id,
-    symbol: row.symbol,
-    side: row.side,
-    quantity: row.quantity,
-    priceCents: row.price_cents,
-    notionalCents: row.notional_cents,
-    bindingRule: row.binding_rule,
-  };
 }
 
 function isUniqueViolation(error: unknown): boolean {

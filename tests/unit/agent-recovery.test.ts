@@ -11,6 +11,7 @@ import { parseConfig } from "@/lib/config";
 import { ActivityLog } from "@/lib/events/activity";
 import { EventBus } from "@/lib/events/bus";
 import type { StockTradeDetail } from "@/lib/orders/order";
+import type { Trade } from "@/lib/types";
 import type { Db, Queryable } from "@/lib/store/db";
 import { AGENT_TOKEN, approvedWith, OBO_TOKEN } from "../helpers/agent-fakes";
 import { openTestDb } from "../helpers/store";
@@ -40,7 +41,21 @@ afterAll(async () => {
 
 // --- the recovery table ------------------------------------------------------------------------
 
-const TRADE = { id: 7, symbol: "NVDA", side: "buy" as const, quantity: 37, priceCents: 13000, at: new Date() };
+const TRADE: Trade = {
+  id: 7,
+  at: new Date().toISOString(),
+  userSub: "alice",
+  actorSub: "aurelius",
+  actorChain: null,
+  clientId: null,
+  orderId: "ord_AAAAAAAAAAAAAAAAAAAAAAAA",
+  symbol: "NVDA",
+  side: "buy",
+  quantity: 37,
+  priceCents: 13000,
+  notionalCents: 481000,
+  bindingRule: "rar",
+};
 const facts = (state: RecoveryFacts["state"], order?: string, approval?: string, trade = false): RecoveryFacts => ({
   state,
   order: order ? { status: order as never } : undefined,

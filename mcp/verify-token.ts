@@ -108,7 +108,7 @@ const remoteKeySets = new Map<string, JWTVerifyGetKey>();
 /**
  * The issuer's JWKS, fetched on demand and cached per process (jose refreshes on unknown `kid`).
  * `caFile` (WSO2_CA_FILE) adds a private CA for a server with a self-signed certificate; the
- * certificate is still verified (lib/auth/providers/ca-fetch.ts).
+ * certificate is still verified (lib/auth/profiles/ca-fetch.ts).
  */
 export function remoteKeys(jwksUri: string, options: { caFile?: string } = {}): JWTVerifyGetKey {
   const cacheKey = `${jwksUri} ${options.caFile ?? ""}`;

@@ -3,7 +3,7 @@ import { ProtocolError } from "@/lib/errors";
 import { MockLanguageModelV3 } from "ai/test";
 import type { AccessCredential, McpClientPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/mcp-client";
 import type { ModelChoice } from "@/lib/agent/models/select";
-import type { CibaAcknowledgement, CibaPollOutcome, CibaRequest, ProviderProfile, TokenResult } from "@/lib/auth/providers/types";
+import type { CibaAcknowledgement, CibaPollOutcome, CibaRequest, IdentityServerProfile, TokenResult } from "@/lib/auth/profiles/types";
 
 import type { TokenClaims } from "@/lib/auth/types";
 
@@ -15,7 +15,7 @@ import type { TokenClaims } from "@/lib/auth/types";
 export const AGENT_TOKEN = "fake-agent-token";
 export const OBO_TOKEN = "fake-obo-token";
 
-export class FakeProfile implements ProviderProfile {
+export class FakeProfile implements IdentityServerProfile {
   readonly name = "embedded" as const;
   cibaRequests: CibaRequest[] = [];
   polls: string[] = [];

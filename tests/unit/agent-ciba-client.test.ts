@@ -2,9 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ProtocolError } from "@/lib/errors";
 import { decodeJwt } from "jose";
 import { pollUntilDecided, schedule, startPollState, type CibaPollState } from "@/lib/auth/ciba-poller";
-import { ACCESS_TOKEN_TYPE } from "@/lib/auth/providers/common";
-import { createEmbeddedProfile } from "@/lib/auth/providers/embedded";
-import type { ProviderProfile } from "@/lib/auth/providers/types";
+import { ACCESS_TOKEN_TYPE } from "@/lib/auth/profiles/common";
+import { createEmbeddedProfile } from "@/lib/auth/profiles/embedded";
+import type { IdentityServerProfile } from "@/lib/auth/profiles/types";
 
 import { freezeOrder } from "@/lib/agent/order";
 import { oauthError, pending, startFakeIdp, tokenResponse, type FakeIdp } from "../helpers/agent-fake-idp";
@@ -16,7 +16,7 @@ import { oauthError, pending, startFakeIdp, tokenResponse, type FakeIdp } from "
  * the pacing is asserted exactly; one test also checks the real spacing of requests.
  */
 let idp: FakeIdp;
-let profile: ProviderProfile;
+let profile: IdentityServerProfile;
 
 beforeAll(async () => {
   idp = await startFakeIdp();

@@ -36,7 +36,7 @@ export const FORM_TOKEN_TTL_SECONDS = 60 * 60;
 
 export type FormPurpose = "sign-in" | "decision";
 
-export interface ApprovalSession {
+export interface SignInSession {
   accountId: string;
   handle: string;
   sessionId: string;
@@ -122,14 +122,14 @@ export function createSessionCodec(cookieKey: string, ttlSeconds = SESSION_TTL_S
 
   return {
     /** A session for one account on one request's page. */
-    async issue(accountId: string, handle: string, now = Date.now()): Promise<{ value: string; session: ApprovalSession }> {
+    async issue(accountId: string, handle: string, now = Date.now()): Promise<{ value: string; session: SignInSession }> {
       const sid = randomBytes(16).toString("base64url");
       const value = await seal({ k: "session", sub: accountId, h: handle, sid, exp: Math.floor(now / 1000) + ttlSeconds }, ttlSeconds);
       return { value, session: { accountId, handle, sessionId: sid } };
     },
 
     /** The first of the cookie values that is a live session for this handle; undefined if none. */
-    async read(values: string[], handle: string, now = Date.now()): Promise<ApprovalSession | undefined> {
+    async read(values: string[], handle: string, now = Date.now()): Promise<SignInSession | undefined> {
       for (const value of values) {
         const s = await open(value);
         if (s.k !== "session" || s.h !== handle || typeof s.sub !== "string" || typeof s.sid !== "string") continue;

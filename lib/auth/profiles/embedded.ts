@@ -4,7 +4,7 @@ import type { FetchLike } from "../app-fetch";
 import { createDPoPKeySource } from "../dpop";
 import { createConfigurationLoader } from "../oidc-config";
 import { ACCESS_TOKEN_TYPE, actSubActor, AGENT_SCOPE, dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
-import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile } from "./types";
+import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type IdentityServerProfile } from "./types";
 
 /**
  * The embedded authorization server's profile (AUTH_PROVIDER=embedded): standard OAuth and CIBA
@@ -34,7 +34,7 @@ export interface EmbeddedProfileOptions {
   allowHttp?: boolean;
 }
 
-export function createEmbeddedProfile(options: EmbeddedProfileOptions): ProviderProfile {
+export function createEmbeddedProfile(options: EmbeddedProfileOptions): IdentityServerProfile {
   const configuration = createConfigurationLoader({
     issuer: options.issuer,
     clientId: options.clientId,

@@ -7,7 +7,7 @@ import { createDPoPKeySource } from "../dpop";
 import { withCaFile } from "../../net/ca-fetch";
 import { ACCESS_TOKEN_TYPE, actSubActor, AGENT_SCOPE, dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
 import { createStaticConfiguration } from "./static-client";
-import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile, type TokenResult } from "./types";
+import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type IdentityServerProfile, type TokenResult } from "./types";
 import { signInAgent } from "./wso2-app-native";
 
 /**
@@ -52,7 +52,7 @@ export interface Wso2ProfileOptions {
   onWarning?: (message: string) => void;
 }
 
-export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
+export function createWso2Profile(o: Wso2ProfileOptions): IdentityServerProfile {
   const base = o.baseUrl.replace(/\/+$/, "");
   const configuration = createStaticConfiguration({
     issuer: `${base}/oauth2/token`,
@@ -145,7 +145,7 @@ export function agentOwnerMismatch(agentToken: string, investorUserId: string): 
 }
 
 /** The profile for the app's configuration (AUTH_PROVIDER=wso2). */
-export function createWso2ProfileFromConfig(config: AppConfig, options: { clientSecret: string; fetch: FetchLike }): ProviderProfile {
+export function createWso2ProfileFromConfig(config: AppConfig, options: { clientSecret: string; fetch: FetchLike }): IdentityServerProfile {
   const wso2 = config.wso2;
   if (!wso2) throw new Error("AUTH_PROVIDER=wso2 needs WSO2_BASE_URL");
   return createWso2Profile({

@@ -7,7 +7,7 @@ import type { TokenClaims } from "../types";
 import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "../../orders/auth0-rar";
 import { dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
 import { createStaticConfiguration } from "./static-client";
-import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile, type TokenResult } from "./types";
+import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type IdentityServerProfile, type TokenResult } from "./types";
 
 /**
  * Auth0 (AUTH_PROVIDER=auth0), as PROTOCOLS.md and Auth0's Authentication API describe it:
@@ -47,7 +47,7 @@ export interface Auth0ProfileOptions {
   now?: () => number;
 }
 
-export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
+export function createAuth0Profile(o: Auth0ProfileOptions): IdentityServerProfile {
   const origin = o.origin.replace(/\/+$/, "");
   const now = o.now ?? Date.now;
   const configuration = createStaticConfiguration({
@@ -132,7 +132,7 @@ export function auth0LoginHint(origin: string, userId: string): string {
 }
 
 /** The profile for the app's configuration (AUTH_PROVIDER=auth0). */
-export function createAuth0ProfileFromConfig(config: AppConfig, options: { clientSecret: string; fetch: FetchLike }): ProviderProfile {
+export function createAuth0ProfileFromConfig(config: AppConfig, options: { clientSecret: string; fetch: FetchLike }): IdentityServerProfile {
   const auth0 = config.auth0;
   if (!auth0) throw new Error("AUTH_PROVIDER=auth0 needs AUTH0_DOMAIN");
   return createAuth0Profile({

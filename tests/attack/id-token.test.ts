@@ -102,7 +102,7 @@ describe("the embedded server (real oidc-provider): the ID token of the CIBA app
   });
 });
 
-/** Answers like the broker: 403 for the agent's own token, executes with any other; records every call. */
+/** An MCP client answered as the broker would: 403 for the agent's own token, executes with any other; records every call. */
 class RecordingMcpClient implements McpClientPort {
   priceCents = 15000;
   trades: { token: string; aut: unknown }[] = [];

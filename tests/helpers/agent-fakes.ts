@@ -8,9 +8,9 @@ import type { CibaAcknowledgement, CibaPollOutcome, CibaRequest, IdentityServerP
 import type { TokenClaims } from "@/lib/auth/types";
 
 /**
- * Fakes for the agent loop's unit tests, named as fakes: an identity server profile whose CIBA
- * answers are scripted, a broker that answers like the MCP server (403 for the agent token,
- * executes for a token it was told is an approved OBO token), and scripted models.
+ * Fakes for the agent loop's unit tests, named as fakes: an identity-server profile whose CIBA
+ * answers are scripted, an MCP client answered as the MCP server would answer (403 for the agent
+ * token, executes for a token it was told is an approved OBO token), and scripted models.
  */
 export const AGENT_TOKEN = "fake-agent-token";
 export const OBO_TOKEN = "fake-obo-token";

@@ -10,7 +10,7 @@ import { deriveBindingMessage } from "../../lib/agent/binding-message";
 import type { StockTradeDetail } from "../../lib/orders/order";
 import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
 import { onFreePort } from "./app-server";
-import { inProcessFetch, startBroker } from "./mcp-broker";
+import { inProcessFetch, startMcpDeps } from "./mcp-in-process";
 import { ApprovalPageUser, newOrderId } from "../integration/idp-support";
 
 /**
@@ -50,7 +50,7 @@ export async function startEmbeddedWorld(): Promise<EmbeddedWorld> {
       AGENT_CLIENT_SECRET: AGENT_SECRET,
       INVESTOR_PASSWORD: PASSWORD,
     });
-    const broker = await startBroker(config);
+    const broker = await startMcpDeps(config);
     try {
       return { config, broker, idp: await startEmbeddedIdp({ config, db: broker.db }) };
     } catch (error) {

@@ -28,7 +28,7 @@ const WARMUP = 200;
 async function main() {
   const { parseConfig } = await import("../lib/config");
   const { createMcpEndpoint } = await import("../mcp/endpoint");
-  const { verifyAccessToken, verifyOptionsFor } = await import("../mcp/verify-token");
+  const { verifyAccessToken, verifyOptionsFor } = await import("../lib/protected-resource/verify-access-token");
   const { startTestIssuer } = await import("../tests/helpers/jwks-server");
   const { startMcpDeps } = await import("../tests/helpers/mcp-in-process");
   const { generateDPoPKey } = await import("../lib/auth/dpop");

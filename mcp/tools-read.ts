@@ -7,7 +7,7 @@ import { pricesAt } from "../lib/market/simulator";
 import { formatMoney } from "../lib/money";
 import type { Trade } from "../lib/types";
 import { SCOPE_READ } from "./metadata";
-import type { Principal } from "./principal";
+import type { Principal } from "../lib/protected-resource/principal";
 import { refuse, requireScope, runTool, type Outcome, type ToolContext } from "./tool-context";
 import { checkedInput } from "./tool-input";
 

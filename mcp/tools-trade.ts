@@ -9,7 +9,7 @@ import { auditToolCall } from "./audit";
 import { SCOPE_TRADE } from "./metadata";
 import { approvedOrderFromDetails, BindingRefused, checkTradeAgainstOrder, type BindingRule, type TradeRequest } from "./order-binding";
 import { findRecordedApproval, storedOrderClosed } from "./stored-order";
-import type { Principal } from "./principal";
+import type { Principal } from "../lib/protected-resource/principal";
 import { refuse, requireScope, runTool, type Outcome, type ToolContext } from "./tool-context";
 import { checkedInput, type Checked } from "./tool-input";
 import { requireUserSubject, tradeView } from "./tools-read";

@@ -8,7 +8,7 @@ import type { TokenResult } from "../auth/profiles/types";
 import { ProtocolError } from "../errors";
 import { agentOwnerMismatch } from "../auth/profiles/wso2";
 import type { AppConfig } from "../config";
-import { verifyAccessToken, verifyOptionsFor } from "../../mcp/verify-token";
+import { verifyAccessToken, verifyOptionsFor } from "../protected-resource/verify-access-token";
 import { agentTokenHints, BROAD_SCOPE_HINTS, cibaHints, notificationHints, SCOPE_HINTS } from "./hints";
 import { oauthError, probeCiba, tenantEndpoints, unreachableHints } from "./probes";
 import type { DoctorReport } from "./report";

@@ -6,7 +6,8 @@ import { freezeOrder } from "@/lib/agent/order";
 import { withCaFile } from "@/lib/net/ca-fetch";
 import { type CibaRequest, type IdentityServerProfile } from "@/lib/auth/profiles/types";
 import { agentOwnerMismatch, createWso2Profile, type Wso2ProfileOptions } from "@/lib/auth/profiles/wso2";
-import { remoteKeys, verifyAccessToken } from "@/mcp/verify-token";
+import { remoteKeys } from "@/lib/protected-resource/issuer-keys";
+import { verifyAccessToken } from "@/lib/protected-resource/verify-access-token";
 import { createSelfSignedCertificate } from "../fakes/self-signed";
 import { startWso2Fake, wso2ProfileFor, type Wso2Fake, type Wso2FakeOptions } from "../fakes/wso2-fake";
 

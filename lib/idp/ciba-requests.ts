@@ -1,6 +1,7 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
 import type { Queryable } from "../store/db";
+import { toDate } from "../time";
 
 /**
  * The CIBA requests this server asked the user to decide (table idp_approvals): one row per
@@ -42,8 +43,6 @@ type Row = {
   decided_at: Date | string | null;
   created_at: Date | string;
 };
-
-const toDate = (v: Date | string) => (v instanceof Date ? v : new Date(v));
 
 function fromRow(r: Row): StoredCibaRequest {
   return {

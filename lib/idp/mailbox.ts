@@ -1,6 +1,7 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
 import type { Queryable } from "../store/db";
+import { toIso } from "../time";
 
 /**
  * The embedded mailbox (table idp_mailbox): every mail the embedded server sends, newest first,
@@ -38,8 +39,6 @@ type Row = {
   read_at: Date | string | null;
 };
 
-const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOString();
-
 function snippetOf(text: string): string {
   const flat = text.replace(/\s+/g, " ").trim();
   return flat.length > 140 ? `${flat.slice(0, 139)}…` : flat;
@@ -52,7 +51,7 @@ function summaryOf(r: Row): MailSummary {
     to: r.to_address,
     subject: r.subject,
     snippet: snippetOf(r.text_body),
-    createdAt: iso(r.created_at),
+    createdAt: toIso(r.created_at),
     read: r.read_at !== null,
     delivery: r.delivery,
   };

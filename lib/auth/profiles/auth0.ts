@@ -5,7 +5,7 @@ import type { FetchLike } from "../app-fetch";
 import { createDPoPKeySource } from "../dpop";
 import type { TokenClaims } from "../types";
 import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "../../orders/auth0-rar";
-import { dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
+import { dpopFor, grantedDetails, pollCibaGrant, toAcknowledgement, toTokenResult, USER_SCOPE, withRequestErrors } from "./common";
 import { createStaticConfiguration } from "./static-client";
 import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type IdentityServerProfile, type TokenResult } from "./types";
 
@@ -74,25 +74,19 @@ export function createAuth0Profile(o: Auth0ProfileOptions): IdentityServerProfil
   return {
     name: "auth0",
 
-    async getAgentToken(): Promise<TokenResult> {
-      try {
+    getAgentToken: (): Promise<TokenResult> =>
+      withRequestErrors(async () => {
         const proof = await dpopFor(configuration, dpop);
         const response = await client.clientCredentialsGrant(configuration, { audience: o.audience, scope: AUTH0_AGENT_SCOPE }, proof.options);
         return toTokenResult(response, proof.key);
-      } catch (error) {
-        throw await requestFailure(error);
-      }
-    },
+      }),
 
-    async startCiba(request: CibaRequest): Promise<CibaAcknowledgement> {
-      try {
+    startCiba: (request: CibaRequest): Promise<CibaAcknowledgement> =>
+      withRequestErrors(async () => {
         const ack = await client.initiateBackchannelAuthentication(configuration, auth0CibaParameters({ ...o, origin }, request));
         expiries.set(ack.auth_req_id, now() + ack.expires_in * 1000);
         return toAcknowledgement(ack);
-      } catch (error) {
-        throw await requestFailure(error);
-      }
-    },
+      }),
 
     async pollCiba(authReqId: string): Promise<CibaPollOutcome> {
       const outcome = await pollCibaGrant(configuration, authReqId, { onDenied: deniedOrExpired(authReqId) });

@@ -3,7 +3,7 @@ import * as client from "openid-client";
 import type { FetchLike } from "../app-fetch";
 import { createDPoPKeySource } from "../dpop";
 import { createConfigurationLoader } from "../oidc-config";
-import { ACCESS_TOKEN_TYPE, actSubActor, AGENT_SCOPE, dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
+import { ACCESS_TOKEN_TYPE, actSubActor, AGENT_SCOPE, dpopFor, grantedDetails, pollCibaGrant, toAcknowledgement, toTokenResult, USER_SCOPE, withRequestErrors } from "./common";
 import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type IdentityServerProfile } from "./types";
 
 /**
@@ -47,25 +47,16 @@ export function createEmbeddedProfile(options: EmbeddedProfileOptions): Identity
   return {
     name: "embedded",
 
-    async getAgentToken() {
-      try {
+    getAgentToken: () =>
+      withRequestErrors(async () => {
         const config = await configuration();
         const proof = await dpopFor(config, dpop);
         const response = await client.clientCredentialsGrant(config, { scope: AGENT_SCOPE, resource: options.resource }, proof.options);
         return toTokenResult(response, proof.key);
-      } catch (error) {
-        throw await requestFailure(error);
-      }
-    },
+      }),
 
-    async startCiba(request: CibaRequest): Promise<CibaAcknowledgement> {
-      try {
-        const ack = await client.initiateBackchannelAuthentication(await configuration(), cibaParameters(options, request));
-        return toAcknowledgement(ack);
-      } catch (error) {
-        throw await requestFailure(error);
-      }
-    },
+    startCiba: (request: CibaRequest): Promise<CibaAcknowledgement> =>
+      withRequestErrors(async () => toAcknowledgement(await client.initiateBackchannelAuthentication(await configuration(), cibaParameters(options, request)))),
 
     pollCiba: (authReqId: string): Promise<CibaPollOutcome> => pollCibaGrant(configuration(), authReqId, { dpop }),
 

@@ -5,7 +5,7 @@ import type { AppConfig } from "../../config";
 import type { FetchLike } from "../app-fetch";
 import { createDPoPKeySource } from "../dpop";
 import { withCaFile } from "../../net/ca-fetch";
-import { ACCESS_TOKEN_TYPE, actSubActor, AGENT_SCOPE, dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult, USER_SCOPE } from "./common";
+import { ACCESS_TOKEN_TYPE, actSubActor, AGENT_SCOPE, dpopFor, grantedDetails, pollCibaGrant, toAcknowledgement, toTokenResult, USER_SCOPE, withRequestErrors } from "./common";
 import { createStaticConfiguration } from "./static-client";
 import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type IdentityServerProfile, type TokenResult } from "./types";
 import { signInAgent } from "./wso2-app-native";
@@ -81,13 +81,11 @@ export function createWso2Profile(o: Wso2ProfileOptions): IdentityServerProfile 
         agentSecret: o.agentSecret,
         fetch: o.fetch,
       });
-      try {
+      return withRequestErrors(async () => {
         const proof = await dpopFor(configuration, dpop);
         const response = await client.genericGrantRequest(configuration, "authorization_code", { code, redirect_uri: o.redirectUri, code_verifier: codeVerifier }, proof.options);
         return toTokenResult(response, proof.key);
-      } catch (error) {
-        throw await requestFailure(error);
-      }
+      });
     },
 
     async startCiba(request: CibaRequest): Promise<CibaAcknowledgement> {
@@ -96,12 +94,7 @@ export function createWso2Profile(o: Wso2ProfileOptions): IdentityServerProfile 
         warnedOwner = true;
         o.onWarning?.(`The agent belongs to user ${owner}, not to INVESTOR_USER_ID ${o.investorUserId}: WSO2 accepts approval requests only for the agent's owner.`);
       }
-      try {
-        const ack = await client.initiateBackchannelAuthentication(configuration, wso2CibaParameters(o, request));
-        return toAcknowledgement(ack);
-      } catch (error) {
-        throw await requestFailure(error);
-      }
+      return withRequestErrors(async () => toAcknowledgement(await client.initiateBackchannelAuthentication(configuration, wso2CibaParameters(o, request))));
     },
 
     pollCiba: (authReqId: string): Promise<CibaPollOutcome> => pollCibaGrant(configuration, authReqId, { dpop }),

@@ -10,14 +10,15 @@ import { createStaticConfiguration } from "./static-client";
 import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type IdentityServerProfile, type TokenResult } from "./types";
 
 /**
- * Auth0 (AUTH_PROVIDER=auth0), as PROTOCOLS.md and Auth0's Authentication API describe it:
+ * Auth0 (AUTH_PROVIDER=auth0), as Auth0's Authentication API describes it (setup: docs/auth0.md):
  *
  * - agent token: client credentials (RFC 6749 §4.4) with `audience` = the API identifier and
  *   scope `stock:read`; `sub` = `<client_id>@clients`, `gty` = client-credentials;
  * - CIBA at https://{domain}/bc-authorize: login_hint in Auth0's `iss_sub` JSON format naming
  *   Alice's user id, a required binding_message (≤ 64 of letters, digits, space, `+-_.,:#`),
- *   requested_expiry, `audience`, and the order in Auth0's Guardian RAR schema (auth0-rar.ts).
- *   Auth0 has no actor_token: the acting agent is the client, named in `azp`;
+ *   requested_expiry, `audience`, and the order in Auth0's Guardian RAR schema
+ *   (lib/orders/auth0-rar.ts). Auth0 has no actor_token: the acting agent is the client, named in
+ *   `azp`;
  * - polling at /oauth/token: `slow_down` comes with Retry-After (the poller honours it); a denial
  *   and an expiry both arrive as `access_denied` ("The end-user denied the authorization request
  *   or it has been expired"), so the profile tells them apart by the request's known expiry;

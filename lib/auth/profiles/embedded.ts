@@ -20,7 +20,7 @@ import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type 
  *   carry a proof signed with the agent's in-memory key, so each token's `cnf.jkt` names that key
  *   and /mcp refuses it without a fresh proof from the same key;
  * - ID tokens (the CIBA grant answers one, scope openid) are verified against the server's JWKS
- *   (oidc-config.ts).
+ *   (../oidc-config.ts).
  */
 
 export interface EmbeddedProfileOptions {

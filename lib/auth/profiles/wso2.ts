@@ -11,8 +11,8 @@ import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type 
 import { signInAgent } from "./wso2-app-native";
 
 /**
- * WSO2 Identity Server / Asgardeo (AUTH_PROVIDER=wso2), as PROTOCOLS.md and the WSO2 tutorial
- * describe them:
+ * WSO2 Identity Server / Asgardeo (AUTH_PROVIDER=wso2), as WSO2's documentation and its agent
+ * tutorial describe them (setup: docs/wso2.md):
  *
  * - agent token: app-native authentication of the agent identity (wso2-app-native.ts), then the
  *   authorization code grant with PKCE: `sub` = agent id, `aut` = AGENT, `aud` = the client id;
@@ -21,7 +21,7 @@ import { signInAgent } from "./wso2-app-native";
  *   answers `interval: 2`, `expires_in: 120`;
  * - OBO token: `sub` = Alice, `act.sub` = agent, `aut` = APPLICATION_USER. WSO2 does not issue
  *   authorization_details unless configured (WSO2_AUTHORIZATION_DETAILS): without them the MCP
- *   server binds the trade to the approval recorded in the store ("pending-approval" rule).
+ *   server binds the trade to the approval recorded in the store ("recorded-approval" rule).
  * - Expiry is `expired_token`; `slow_down` makes the poller wait longer; a redeemed id gives
  *   `invalid_request`.
  * - DPoP (RFC 9449): the code exchange and every CIBA poll carry a proof signed with the agent's
@@ -101,7 +101,7 @@ export function createWso2Profile(o: Wso2ProfileOptions): IdentityServerProfile 
 
     readActor: actSubActor,
 
-    // Undefined when WSO2 issued none: the MCP server then applies the "pending-approval" rule.
+    // Undefined when WSO2 issued none: the MCP server then applies the "recorded-approval" rule.
     readGrantedOrder: grantedDetails,
   };
 }

@@ -47,7 +47,7 @@ import {
  * session and this handle (403), then its own checks; it ends in a 303 to the GET
  * (post/redirect/get), which shows the current state: pending, decided or expired.
  *
- * Sign-in waits (rate-limit.ts): a browser that carries a device cookie for the request's account
+ * Sign-in waits (../rate-limit.ts): a browser that carries a device cookie for the request's account
  * (set by its last successful sign-in, session.ts) waits only for its own failures; any other
  * browser waits for the account's and its source's. So an attacker who fails at every wait's end
  * on a link he knows delays new browsers by at most the short cap, and the user's known browser
@@ -196,7 +196,7 @@ async function readForm(request: Request): Promise<URLSearchParams | "too_large"
 /**
  * The client's address as the nearest proxy reported it: the last X-Forwarded-For entry (a proxy
  * in front appends the peer it saw; entries before it are the client's word). Without a proxy
- * the whole header is the client's word, which is why rate-limit.ts gives this key a short cap.
+ * the whole header is the client's word, which is why ../rate-limit.ts gives this key a short cap.
  */
 function clientAddress(request: Request): string {
   return request.headers.get("x-forwarded-for")?.split(",").pop()?.trim().slice(0, 64) || "unknown";

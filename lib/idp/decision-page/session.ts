@@ -15,7 +15,7 @@ import { constantTimeEqual } from "../constant-time";
  * - The device cookie says "this browser signed in to this account before": the account, a random
  *   device id and an expiry, sealed the same way. It is set on every successful sign-in (keeping
  *   the device id it had), scoped to the whole page and long-lived, and it decides nothing: it
- *   only moves the browser's sign-in attempts from the account's wait to its own (rate-limit.ts).
+ *   only moves the browser's sign-in attempts from the account's wait to its own (../rate-limit.ts).
  *   Only the server can seal one, and it does so only after a correct password.
  * - A form token (the hidden `csrf` field) is sealed too and names its purpose, the handle and what
  *   it is bound to: the browser nonce for the sign-in form, the session id for the decision form.

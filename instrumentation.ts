@@ -1,6 +1,6 @@
 /**
  * Next.js calls register() once per server process. It starts the background runtime (market
- * ticker, and in later layers the identity server and the agent) so that the market moves even
+ * ticker, embedded identity server, agent loop; lib/runtime.ts) so that the market moves even
  * before the first page is opened.
  */
 export async function register(): Promise<void> {

@@ -12,6 +12,10 @@ const nextConfig: NextConfig = {
   reactStrictMode: true,
   // The migrations are read from disk at start-up; make sure a traced build carries them.
   outputFileTracingIncludes: { "/**": ["./lib/store/migrations/*.sql"] },
+  // Browsers ask for /favicon.ico whatever the page links: answer with the one picture there is.
+  async rewrites() {
+    return [{ source: "/favicon.ico", destination: "/favicon.svg" }];
+  },
   async headers() {
     return [
       {

@@ -4,6 +4,7 @@ import "./globals.css";
 export const metadata: Metadata = {
   title: "Sleeping Guardian",
   description: "An AI agent that cannot trade until its user approves the exact order (CIBA, OBO tokens, RAR, MCP).",
+  icons: { icon: { url: "/favicon.svg", type: "image/svg+xml" } },
 };
 
 export const viewport: Viewport = { width: "device-width", initialScale: 1, themeColor: "#0b1020" };

@@ -28,9 +28,9 @@ const WARMUP = 200;
 async function main() {
   const { parseConfig } = await import("../lib/config");
   const { createMcpEndpoint } = await import("../mcp/endpoint");
-  const { verifyAccessToken, verifyOptionsFor } = await import("../mcp/verify-token");
+  const { verifyAccessToken, verifyOptionsFor } = await import("../lib/protected-resource/verify-access-token");
   const { startTestIssuer } = await import("../tests/helpers/jwks-server");
-  const { startBroker } = await import("../tests/helpers/mcp-broker");
+  const { startMcpDeps } = await import("../tests/helpers/mcp-in-process");
   const { generateDPoPKey } = await import("../lib/auth/dpop");
   const { accessTokenHash } = await import("../mcp/dpop");
   const { SignJWT } = await import("jose");
@@ -43,7 +43,7 @@ async function main() {
   issuer.setAudience(`${base}/mcp`);
 
   const config = parseConfig({ NODE_ENV: "test", PUBLIC_URL: base, DATA_DIR: "memory://", AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri });
-  const rt = await startBroker(config);
+  const rt = await startMcpDeps(config);
   const token = await issuer.mint({ sub: "aurelius", scope: "openid stock:read" }, { expiresIn: 3600 });
   const principal = await verifyAccessToken(token, verifyOptionsFor(config));
   const dpopKey = await generateDPoPKey();

@@ -163,7 +163,7 @@ export interface AppConfig {
      * How the broker binds a trade to Alice's approval: "rar" when the identity server puts the
      * order into the token (authorization_details), "recorded-approval" when it cannot (WSO2
      * without WSO2_AUTHORIZATION_DETAILS): then the order must be approved in the store and the
-     * token must be the one recorded for that approval (mcp/recorded-approval.ts). Never taken
+     * token must be the one recorded for that approval (mcp/stored-order.ts). Never taken
      * from the token: a token without authorization_details is refused under "rar".
      */
     binding: "rar" | "recorded-approval";

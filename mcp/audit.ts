@@ -2,7 +2,7 @@ import "server-only";
 import { createHash } from "node:crypto";
 import { recordAudit } from "../lib/ledger/audit";
 import type { Queryable } from "../lib/store/db";
-import type { Principal } from "./principal";
+import type { Principal } from "../lib/protected-resource/principal";
 
 /**
  * One audit record per tool call: who (sub), through whom (the whole act chain), which client and

@@ -11,10 +11,10 @@ import {
 import { jsonRpcErrorResponse } from "./challenge";
 import { createStoreReplayStore } from "./dpop-replay";
 import { createGate, principalOf, type TokenVerifier } from "./gate";
-import { resourceMetadataUrl } from "./metadata";
+import { resourceMetadataUrl } from "../lib/protected-resource/metadata-url";
 import { brokerSchemas, createBrokerServer } from "./server";
 import type { BrokerDeps } from "./tool-context";
-import { verifyAccessToken, verifyOptionsFor, type VerifyOptions } from "./verify-token";
+import { verifyAccessToken, verifyOptionsFor, type VerifyOptions } from "../lib/protected-resource/verify-access-token";
 
 /**
  * The /mcp endpoint: Streamable HTTP, stateless (no sessions: every request carries its token,

@@ -10,8 +10,8 @@ import {
 } from "./challenge";
 import { ProtocolError } from "../lib/errors";
 import { verifyDPoPProof, type ProofReplayStore } from "./dpop";
-import type { Principal } from "./principal";
-import { TokenError } from "./verify-token";
+import type { Principal } from "../lib/protected-resource/principal";
+import { TokenError } from "../lib/protected-resource/verify-access-token";
 
 /**
  * The gate in front of /mcp: it runs before any body is read and answers with a ready Response
@@ -21,12 +21,13 @@ import { TokenError } from "./verify-token";
  * 1. `Origin`, when present, must be this app's own (MCP transport security: a web page must not
  *    drive the broker through the user's browser) → 403.
  * 2. A token in the query string (`?access_token=`) is refused with 400 `invalid_request`: RFC 6750
- *    §2.3 is a method this server does not support (PROTOCOLS: "tokens only in the Authorization
- *    header"), and §3.1 names 400 invalid_request for an unsupported parameter or two methods at
- *    once. The token is never looked at, so a leaked URL token is never accepted.
+ *    §2.3 is a method this server does not support (tokens only in the Authorization header), and
+ *    §3.1 names 400 invalid_request for an unsupported parameter or two methods at once. The
+ *    token is never looked at, so a leaked URL token is never accepted.
  * 3. No `Authorization: Bearer` or `DPoP` → 401 with `resource_metadata` and no error code (§3.1).
  * 4. A malformed Authorization header → 400 invalid_request.
- * 5. The token is verified (verify-token.ts) → 401 invalid_token, or 503 if the keys are unreachable.
+ * 5. The token is verified (lib/protected-resource/verify-access-token.ts) → 401 invalid_token,
+ *    or 503 if the keys are unreachable.
  * 6. Sender constraint (RFC 9449 §7): a token with `cnf` must come with the DPoP scheme and a valid
  *    proof from the key it names (dpop.ts) → else 401 invalid_token (bound token as Bearer, §7.2;
  *    a `cnf` without `jkt`, which this server cannot check; a DPoP-scheme token without `cnf`) or

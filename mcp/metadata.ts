@@ -6,16 +6,6 @@ import { DPOP_ALGORITHMS } from "./dpop";
 export const SCOPES_SUPPORTED = ["openid", SCOPE_READ, SCOPE_TRADE];
 
 /**
- * Where the protected resource metadata lives (RFC 9728 §3.1): the well-known prefix inserted
- * before the resource's path, so https://host/mcp → https://host/.well-known/oauth-protected-resource/mcp.
- */
-export function resourceMetadataUrl(resourceUrl: string): string {
-  const url = new URL(resourceUrl);
-  const path = url.pathname.replace(/\/+$/, "");
-  return `${url.origin}/.well-known/oauth-protected-resource${path}`;
-}
-
-/**
  * The RFC 9728 document. `resource` is byte-identical to the MCP URL clients use (MCP
  * authorization requires it); tokens are accepted in the Authorization header only. DPoP-bound
  * tokens are accepted with proofs signed by these algorithms, and not required: a bearer token

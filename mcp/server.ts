@@ -1,6 +1,6 @@
 import "server-only";
 import { McpServer } from "@modelcontextprotocol/server";
-import type { Principal } from "./principal";
+import type { Principal } from "../lib/protected-resource/principal";
 import type { BrokerDeps } from "./tool-context";
 import { readSchemas, registerReadTools } from "./tools-read";
 import { registerTradeTools, tradeSchema } from "./tools-trade";

@@ -6,7 +6,7 @@ import type { EventBus } from "../lib/events/bus";
 import type { MarketSimulator } from "../lib/market/simulator";
 import type { Db } from "../lib/store/db";
 import { auditToolCall } from "./audit";
-import type { Principal } from "./principal";
+import type { Principal } from "../lib/protected-resource/principal";
 import type { Checked } from "./tool-input";
 
 /** What the broker's tools need from the app: passed in, never read from globals. */

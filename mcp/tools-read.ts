@@ -7,9 +7,9 @@ import { pricesAt } from "../lib/market/simulator";
 import { formatMoney } from "../lib/money";
 import type { Trade } from "../lib/types";
 import { SCOPE_READ } from "../lib/protocol";
-import type { Principal } from "./principal";
+import type { Principal } from "../lib/protected-resource/principal";
 import { refuse, requireScope, runTool, type Outcome, type ToolContext } from "./tool-context";
-import { checkedInput } from "./tool-input";
+import { checkedInput, type Checked } from "./tool-input";
 
 /** The read tools: stock:read. Portfolio and history also need a user subject. */
 
@@ -23,91 +23,80 @@ export function readSchemas(symbols: [string, ...string[]]) {
   };
 }
 
+const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+
 export function registerReadTools(server: McpServer, ctx: ToolContext, schemas: ReturnType<typeof readSchemas>): void {
-  const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
   const market = ctx.deps.market;
 
-  server.registerTool(
+  /** One read tool: stock:read (a 403 challenge without it), read-only, run and audited by runTool. */
+  const readTool = <S extends z.ZodType>(
+    name: string,
+    about: { title: string; description: string; schema: S },
+    body: (args: z.output<S>, principal: Principal) => Promise<Outcome>,
+  ) =>
+    server.registerTool(
+      name,
+      {
+        title: about.title,
+        description: about.description,
+        inputSchema: checkedInput(about.schema),
+        annotations: READ_ONLY,
+        scopeChallenge: requireScope(name, SCOPE_READ, ctx),
+      },
+      (input: Checked<z.output<S>>) => runTool(name, ctx, input, body),
+    );
+
+  readTool(
     "get_market_price",
-    {
-      title: "Get market price",
-      description: "Current price of a stock in USD, its change since the open and the market status.",
-      inputSchema: checkedInput(schemas.price),
-      annotations: readOnly,
-      scopeChallenge: requireScope("get_market_price", SCOPE_READ, ctx),
-    },
-    (input) => runTool("get_market_price", ctx, input, async () => ({ ok: true, data: quote(market.snapshot()) })),
+    { title: "Get market price", description: "Current price of a stock in USD, its change since the open and the market status.", schema: schemas.price },
+    async () => ({ ok: true, data: quote(market.snapshot()) }),
   );
 
-  server.registerTool(
-    "list_symbols",
-    {
-      title: "List symbols",
-      description: "The symbols this broker trades.",
-      inputSchema: checkedInput(schemas.none),
-      annotations: readOnly,
-      scopeChallenge: requireScope("list_symbols", SCOPE_READ, ctx),
-    },
-    (input) =>
-      runTool("list_symbols", ctx, input, async () => {
-        const s = market.snapshot();
-        return { ok: true, data: { symbols: [{ symbol: s.symbol, price: formatMoney(s.priceCents), currency: "USD", status: s.status }] } };
-      }),
-  );
+  readTool("list_symbols", { title: "List symbols", description: "The symbols this broker trades.", schema: schemas.none }, async () => {
+    const s = market.snapshot();
+    return { ok: true, data: { symbols: [{ symbol: s.symbol, price: formatMoney(s.priceCents), currency: "USD", status: s.status }] } };
+  });
 
-  server.registerTool(
+  readTool(
     "get_portfolio",
-    {
-      title: "Get portfolio",
-      description: "Cash, holdings and value of the user the token was issued for. Agent tokens have no portfolio.",
-      inputSchema: checkedInput(schemas.none),
-      annotations: readOnly,
-      scopeChallenge: requireScope("get_portfolio", SCOPE_READ, ctx),
-    },
-    (input) =>
-      runTool("get_portfolio", ctx, input, async (_args, principal) => {
-        const refusal = requireUserSubject(principal);
-        if (refusal) return refusal;
-        const p = await getPortfolio(ctx.deps.db, principal.sub, pricesAt(market.snapshot()));
-        if (!p) return refuse("no_portfolio", `No portfolio exists for user ${principal.sub}.`);
-        return {
-          ok: true,
-          data: {
-            user: p.userSub,
-            display_name: p.displayName,
-            currency: "USD",
-            cash: formatMoney(p.cashCents),
-            holdings: p.holdings.map((h) => ({
-              symbol: h.symbol,
-              quantity: h.quantity,
-              average_cost: formatMoney(h.averageCostCents),
-              value: formatMoney(h.valueCents),
-              pnl: formatMoney(h.pnlCents),
-            })),
-            total_value: formatMoney(p.totalValueCents),
-            pnl: formatMoney(p.pnlCents),
-          },
-        };
-      }),
+    { title: "Get portfolio", description: "Cash, holdings and value of the user the token was issued for. Agent tokens have no portfolio.", schema: schemas.none },
+    forUser(async (principal) => {
+      const p = await getPortfolio(ctx.deps.db, principal.sub, pricesAt(market.snapshot()));
+      if (!p) return refuse("no_portfolio", `No portfolio exists for user ${principal.sub}.`);
+      return {
+        ok: true,
+        data: {
+          user: p.userSub,
+          display_name: p.displayName,
+          currency: "USD",
+          cash: formatMoney(p.cashCents),
+          holdings: p.holdings.map((h) => ({
+            symbol: h.symbol,
+            quantity: h.quantity,
+            average_cost: formatMoney(h.averageCostCents),
+            value: formatMoney(h.valueCents),
+            pnl: formatMoney(h.pnlCents),
+          })),
+          total_value: formatMoney(p.totalValueCents),
+          pnl: formatMoney(p.pnlCents),
+        },
+      };
+    }),
   );
 
-  server.registerTool(
+  readTool(
     "get_trade_history",
-    {
-      title: "Get trade history",
-      description: "Trades of the user the token was issued for, newest first, with the agent that placed each.",
-      inputSchema: checkedInput(schemas.history),
-      annotations: readOnly,
-      scopeChallenge: requireScope("get_trade_history", SCOPE_READ, ctx),
-    },
-    (input) =>
-      runTool("get_trade_history", ctx, input, async (args, principal) => {
-        const refusal = requireUserSubject(principal);
-        if (refusal) return refusal;
-        const trades = await listTrades(ctx.deps.db, { userSub: principal.sub, limit: args.limit ?? 20 });
-        return { ok: true, data: { user: principal.sub, trades: trades.map(tradeView) } };
-      }),
+    { title: "Get trade history", description: "Trades of the user the token was issued for, newest first, with the agent that placed each.", schema: schemas.history },
+    forUser(async (principal, args) => {
+      const trades = await listTrades(ctx.deps.db, { userSub: principal.sub, limit: args.limit ?? 20 });
+      return { ok: true, data: { user: principal.sub, trades: trades.map(tradeView) } };
+    }),
   );
+}
+
+/** A tool body that runs only for a token issued on behalf of a user (requireUserSubject). */
+function forUser<A>(body: (principal: Principal, args: A) => Promise<Outcome>): (args: A, principal: Principal) => Promise<Outcome> {
+  return async (args, principal) => requireUserSubject(principal) ?? body(principal, args);
 }
 
 /** An agent's own token speaks for nobody's money: refuse rather than guess whose data to show. */

@@ -9,7 +9,7 @@ import { SCOPE_TRADE } from "../lib/protocol";
 import { auditToolCall } from "./audit";
 import { approvedOrderFromDetails, BindingRefused, checkTradeAgainstOrder, type BindingRule, type TradeRequest } from "../lib/orders/check";
 import { findRecordedApproval, storedOrderClosed } from "./stored-order";
-import type { Principal } from "./principal";
+import type { Principal } from "../lib/protected-resource/principal";
 import { refuse, requireScope, runTool, type Outcome, type ToolContext } from "./tool-context";
 import { checkedInput, type Checked } from "./tool-input";
 import { requireUserSubject, tradeView } from "./tools-read";
@@ -72,7 +72,7 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
 
   // Under "rar" the approved order travels in the token and is checked before anything is read;
   // the store is consulted inside the trade's transaction, with the order row locked.
-  let recordedFor: { sub: string; jti: string } | undefined;
+  let boundToken: { sub: string; jti: string } | undefined;
   if (rule === "rar") {
     if (principal.authorizationDetails === undefined) {
       return refuse("authorization_details_required", "The token carries no authorization_details: it approves no order.", tag);
@@ -83,15 +83,15 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
     if (!check.ok) return refuse(check.code, check.message, tag);
   } else {
     if (!principal.jti) return refuse("jti_required", "The token must carry a jti to be bound to a recorded approval.", tag);
-    recordedFor = { sub: principal.sub, jti: principal.jti };
+    boundToken = { sub: principal.sub, jti: principal.jti };
   }
   const authorizeInTransaction = async (tx: Queryable) => {
-    if (!recordedFor) {
+    if (!boundToken) {
       const closed = await storedOrderClosed(tx, orderId);
       if (closed) throw new BindingRefused(closed);
       return;
     }
-    const approved = await findRecordedApproval(tx, orderId, recordedFor);
+    const approved = await findRecordedApproval(tx, orderId, boundToken);
     if (!approved.ok) throw new BindingRefused(approved);
     const check = checkTradeAgainstOrder(approved.order, request, priceCents, now);
     if (!check.ok) throw new BindingRefused(check);

@@ -1,8 +1,8 @@
 import "server-only";
 import { AgentTokenSource } from "../auth/agent-token";
 import { createAppFetch, type FetchLike } from "../auth/app-fetch";
-import { createProviderProfile } from "../auth/providers";
-import type { ProviderProfile, TokenResult } from "../auth/providers/types";
+import { createIdentityServerProfile } from "../auth/profiles";
+import type { IdentityServerProfile, TokenResult } from "../auth/profiles/types";
 import type { AppConfig } from "../config";
 import type { ActivityLog } from "../events/activity";
 import type { EventBus } from "../events/bus";
@@ -43,9 +43,9 @@ export interface AgentDeps {
   activity: ActivityLog;
   /** The agent's client secret (AGENT_CLIENT_SECRET, or the embedded server's generated one). */
   clientSecret: string;
-  /** Overrides for tests: the model, the provider profile, the MCP client, fetch, the clock. */
+  /** Overrides for tests: the model, the identity-server profile, the MCP client, fetch, the clock. */
   model?: ModelChoice;
-  profile?: ProviderProfile;
+  profile?: IdentityServerProfile;
   mcpClient?: (tokens: AgentTokenSource) => McpClientPort;
   fetch?: FetchLike;
   now?: () => Date;
@@ -57,7 +57,7 @@ export interface AgentDeps {
 
 export class Agent {
   readonly model: ModelChoice;
-  private readonly profile: ProviderProfile;
+  private readonly profile: IdentityServerProfile;
   private readonly tokens: AgentTokenSource;
   private readonly mcp: McpClientPort;
   private readonly report: TickReporter;
@@ -82,7 +82,7 @@ export class Agent {
     this.report = new TickReporter((level, kind, message, data) => this.log(level, kind, message, data), config.agent.name);
     const appFetch = deps.fetch ?? createAppFetch(config.publicUrl, config.agent.internalUrl);
     this.model = deps.model ?? selectModel(config);
-    this.profile = deps.profile ?? createProviderProfile(config, { clientSecret: deps.clientSecret, fetch: appFetch });
+    this.profile = deps.profile ?? createIdentityServerProfile(config, { clientSecret: deps.clientSecret, fetch: appFetch });
     this.tokens = new AgentTokenSource(this.profile, { onToken: (token, renewed) => this.onAgentToken(token, renewed) });
     this.mcp =
       deps.mcpClient?.(this.tokens) ??

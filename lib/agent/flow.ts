@@ -2,7 +2,7 @@ import "server-only";
 import type { AgentTokenSource } from "../auth/agent-token";
 import { pollUntilDecided, startPollState, type CibaFinal, type CibaPollState } from "../auth/ciba-poller";
 import { scopesOf } from "../auth/claims";
-import type { ProviderProfile, TokenResult } from "../auth/providers/types";
+import type { IdentityServerProfile, TokenResult } from "../auth/profiles/types";
 import { ProtocolError } from "../errors";
 import type { AppConfig } from "../config";
 import { formatMoney } from "../money";
@@ -62,7 +62,7 @@ import type { AgentEvent } from "./state-machine";
 export interface AgentContext {
   config: AppConfig;
   db: Db;
-  profile: ProviderProfile;
+  profile: IdentityServerProfile;
   tokens: AgentTokenSource;
   /** The agent's MCP client: its only way to the broker (/mcp). */
   mcp: McpClientPort;

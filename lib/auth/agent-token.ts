@@ -1,5 +1,5 @@
 import "server-only";
-import type { ProviderProfile, TokenResult } from "./providers/types";
+import type { IdentityServerProfile, TokenResult } from "./profiles/types";
 
 /**
  * The agent's own access token, kept in memory only and renewed before it expires: at the latest
@@ -20,7 +20,7 @@ export class AgentTokenSource {
   private inflight: Promise<TokenResult> | undefined;
 
   constructor(
-    private readonly profile: ProviderProfile,
+    private readonly profile: IdentityServerProfile,
     private readonly events: AgentTokenEvents = {},
     private readonly now: () => number = Date.now,
   ) {}

@@ -1,5 +1,5 @@
 import "server-only";
-import type { CibaPollOutcome, TokenResult } from "./providers/types";
+import type { CibaPollOutcome, TokenResult } from "./profiles/types";
 
 /**
  * Poll mode of OpenID CIBA Core 1.0 as a resumable loop. The caller persists every change of

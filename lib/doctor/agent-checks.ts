@@ -3,19 +3,19 @@ import { randomBytes } from "node:crypto";
 import { freezeOrder } from "../orders/freeze";
 import type { FetchLike } from "../auth/app-fetch";
 import { scopesOf } from "../auth/claims";
-import { createProviderProfile } from "../auth/providers";
-import type { TokenResult } from "../auth/providers/types";
+import { createIdentityServerProfile } from "../auth/profiles";
+import type { TokenResult } from "../auth/profiles/types";
 import { ProtocolError } from "../errors";
-import { agentOwnerMismatch } from "../auth/providers/wso2";
+import { agentOwnerMismatch } from "../auth/profiles/wso2";
 import type { AppConfig } from "../config";
 import { SCOPE_READ, SCOPE_TRADE } from "../protocol";
-import { verifyAccessToken, verifyOptionsFor } from "../../mcp/verify-token";
+import { verifyAccessToken, verifyOptionsFor } from "../protected-resource/verify-access-token";
 import { agentTokenHints, BROAD_SCOPE_HINTS, cibaHints, notificationHints, SCOPE_HINTS } from "./hints";
 import { oauthError, probeCiba, tenantEndpoints, unreachableHints } from "./probes";
 import type { DoctorReport } from "./report";
 
 /**
- * The checks that need the agent's credentials: its own token through the same provider profile
+ * The checks that need the agent's credentials: its own token through the same identity-server profile
  * the app uses, the CIBA endpoint, and the user the approval requests go to.
  */
 export async function checkAgentToken(report: DoctorReport, config: AppConfig, fetch: FetchLike): Promise<TokenResult | undefined> {
@@ -30,7 +30,7 @@ export async function checkAgentToken(report: DoctorReport, config: AppConfig, f
   }
   let token: TokenResult;
   try {
-    token = await createProviderProfile(config, { clientSecret: secret, fetch }).getAgentToken();
+    token = await createIdentityServerProfile(config, { clientSecret: secret, fetch }).getAgentToken();
   } catch (error) {
     if (error instanceof ProtocolError && isClientChallenge(error)) {
       // RFC 6749 §5.2: a 401 with WWW-Authenticate is invalid_client for a client that used
@@ -134,7 +134,7 @@ export async function checkUser(report: DoctorReport, config: AppConfig, fetch: 
     return;
   }
   if (!agentToken || !config.auth.agentClientSecret) return report.fail("user", "No test approval sent: the agent has no token");
-  const profile = createProviderProfile(config, { clientSecret: config.auth.agentClientSecret, fetch });
+  const profile = createIdentityServerProfile(config, { clientSecret: config.auth.agentClientSecret, fetch });
   const order = freezeOrder({ symbol: config.market.symbol, side: "buy", quantity: 1, limitPriceCents: config.market.initialPriceCents, maxNotionalCents: config.market.initialPriceCents, expiresAt: new Date(Date.now() + 300_000) });
   const bindingMessage = `DOCTOR TEST please deny #${randomBytes(2).toString("hex").toUpperCase()}`;
   try {

@@ -2,7 +2,7 @@ import "server-only";
 import { createAppFetch, type FetchLike } from "../auth/app-fetch";
 import { readCaFile, withCaFile } from "../net/ca-fetch";
 import type { AppConfig } from "../config";
-import { resourceMetadataUrl } from "../../mcp/metadata";
+import { resourceMetadataUrl } from "../protected-resource/metadata-url";
 import { checkAgentToken, checkCibaEndpoint, checkUser } from "./agent-checks";
 import { getJson, tenantEndpoints, unreachableHints } from "./probes";
 import { DoctorReport } from "./report";

@@ -3,7 +3,7 @@ import { errors, type BackchannelAuthenticationRequest, type Client, type KoaCon
 import type { AppConfig } from "../config";
 import type { Queryable } from "../store/db";
 import { type Investor, resolveLoginHint } from "./accounts";
-import { createApproval, countPendingApprovals, newApprovalHandle, setApprovalMail } from "./approvals";
+import { recordCibaRequest, countPendingCibaRequests, newCibaRequestHandle, setCibaRequestMail } from "./ciba-requests";
 import { bindingMessageProblem } from "../orders/binding-message";
 import { stockTradeEntries } from "../orders/order";
 import { ACCESS_TOKEN_TYPE, SCOPE_TRADE, STOCK_TRADE_TYPE } from "../protocol";
@@ -26,7 +26,7 @@ export interface CibaDeps {
   investor: Investor;
   mailer: Mailer;
   verifyOwnToken: OwnTokenVerifier;
-  /** Where the approval page lives: PUBLIC_URL + APPROVAL_PATH (approval/pages.ts). */
+  /** Where the approval page lives: PUBLIC_URL + DECISION_PAGE_PATH (decision-page/pages.ts). */
   approvalBaseUrl: string;
 }
 
@@ -139,7 +139,7 @@ export class TooManyPendingRequests extends errors.AccessDenied {}
  * alone, nothing would stop one client bombing the user.
  */
 async function assertPendingBelowLimit(db: Queryable, accountId: string, clientId: string, limit: number) {
-  const pending = await countPendingApprovals(db, accountId, clientId);
+  const pending = await countPendingCibaRequests(db, accountId, clientId);
   if (pending >= limit) {
     // access_denied is the CIBA §13 code for "the OP denied the request"; the description says why.
     throw new TooManyPendingRequests(
@@ -148,14 +148,14 @@ async function assertPendingBelowLimit(db: Queryable, accountId: string, clientI
   }
 }
 
-/** Records the approval and emails the user the order, the binding message and the links. */
+/** Records the CIBA request and emails the user the order, the binding message and the links. */
 async function notifyUser(deps: CibaDeps, ctx: KoaContextWithOIDC, request: BackchannelAuthenticationRequest, client: Client) {
   const { config, db, investor, mailer } = deps;
   const params = (request.params ?? {}) as Record<string, string | undefined>;
   const details = params.authorization_details ? (JSON.parse(params.authorization_details) as unknown[]) : null;
-  const handle = newApprovalHandle();
+  const handle = newCibaRequestHandle();
   const expiresAt = new Date((request.exp ?? Math.floor(Date.now() / 1000) + request.expiration) * 1000);
-  await createApproval(db, {
+  await recordCibaRequest(db, {
     handle,
     authReqId: request.jti,
     clientId: client.clientId,
@@ -181,6 +181,6 @@ async function notifyUser(deps: CibaDeps, ctx: KoaContextWithOIDC, request: Back
     denyUrl,
   });
   const mailId = await mailer.send({ to: investor.email, ...mail, links: { approve: approveUrl, deny: denyUrl } });
-  await setApprovalMail(db, handle, mailId);
+  await setCibaRequestMail(db, handle, mailId);
   console.log(`[idp] CIBA request for ${request.accountId} from client ${client.clientId}: mail ${mailId}, expires ${expiresAt.toISOString()}`);
 }

@@ -5,15 +5,15 @@ import { assertDevDefaultAllowed } from "../dev-defaults";
 import type { Queryable } from "../store/db";
 import { investorOf } from "./accounts";
 import { sweepExpiredModels } from "./adapter";
-import { createApprovalHandler } from "./approval/handler";
-import { APPROVAL_PATH } from "./approval/pages";
-import { createSessionCodec } from "./approval/session";
+import { createDecisionPageHandler } from "./decision-page/handler";
+import { DECISION_PAGE_PATH } from "./decision-page/pages";
+import { createSessionCodec } from "./decision-page/session";
 import { agentClient, testClientFromConfig } from "./clients";
 import { loadIdentitySecrets } from "./identity-secrets";
 import { createMailer } from "./mailer";
 import { createOwnTokenVerifier } from "./own-tokens";
 import { createCibaMiddleware } from "./ciba-middleware";
-import { buildProviderConfiguration } from "./provider-config";
+import { buildOidcProviderConfiguration } from "./oidc-provider-config";
 import { SignInLimiter } from "./rate-limit";
 import { createResourcePolicy } from "./resource-server";
 import { publicJwk } from "./secrets";
@@ -68,13 +68,13 @@ export async function startEmbeddedIdp({ config, db, onMail, extraClients = [] }
 
   const provider = new Provider(
     issuer,
-    buildProviderConfiguration({
+    buildOidcProviderConfiguration({
       config,
       db,
       investor,
       mailer,
       verifyOwnToken,
-      approvalBaseUrl: `${config.publicUrl}${APPROVAL_PATH}`,
+      approvalBaseUrl: `${config.publicUrl}${DECISION_PAGE_PATH}`,
       clients,
       signingKeys: secrets.signingKeys,
       cookieKey: secrets.cookieKey,
@@ -87,7 +87,7 @@ export async function startEmbeddedIdp({ config, db, onMail, extraClients = [] }
   provider.use(createCibaMiddleware(config.idp.cibaIntervalSeconds));
   provider.on("server_error", (_ctx, error) => console.error("[idp] server error:", error.message));
 
-  const approval = createApprovalHandler({
+  const decisionPage = createDecisionPageHandler({
     config,
     db,
     provider,
@@ -96,7 +96,7 @@ export async function startEmbeddedIdp({ config, db, onMail, extraClients = [] }
     sessions: createSessionCodec(secrets.cookieKey),
     limiter: new SignInLimiter(),
   });
-  const server = await listen(config.idp.port, createInternalRouter(provider.callback(), { path: APPROVAL_PATH, handle: approval }));
+  const server = await listen(config.idp.port, createInternalRouter(provider.callback(), { path: DECISION_PAGE_PATH, handle: decisionPage }));
   const sweep = setInterval(() => {
     sweepExpiredModels(db).catch((error) => console.warn("[idp] sweep failed:", (error as Error).message));
   }, SWEEP_INTERVAL_MS);

@@ -10,12 +10,13 @@ import "server-only";
  * forgets its failures after a quiet quarter of an hour.
  *
  * Which keys an attempt counts against (signInKeys):
- * - From a known device — a browser carrying a valid device cookie (session.ts) for the account
- *   the request is for — only that device's key: its own failures, nobody else's. An attacker
- *   who knows a request's link and fails at every wait's end keeps the account key waiting, but
- *   the user's browser, which signed in before, is not behind that key and goes in at once. The
- *   attacker cannot mint a device cookie without the password; one he steals gives him that
- *   device's own rate, one more guess per cap, and a device that keeps failing delays only itself.
+ * - From a known device — a browser carrying a valid device cookie (decision-page/session.ts) for
+ *   the account the request is for — only that device's key: its own failures, nobody else's. An
+ *   attacker who knows a request's link and fails at every wait's end keeps the account key
+ *   waiting, but the user's browser, which signed in before, is not behind that key and goes in at
+ *   once. The attacker cannot mint a device cookie without the password; one he steals gives him
+ *   that device's own rate, one more guess per cap, and a device that keeps failing delays only
+ *   itself.
  * - From any other browser, the two keys below, as for anyone.
  *   - per account (the account whose request the page shows, whatever name was typed): the one key
  *     an attacker cannot dodge, so it is what bounds brute force — one guess per cap, about

@@ -2,7 +2,7 @@ import "server-only";
 import type { KoaContextWithOIDC } from "oidc-provider";
 import type { AppConfig } from "../config";
 import type { Queryable } from "../store/db";
-import { findActorByGrant } from "./approvals";
+import { findActorByGrant } from "./ciba-requests";
 
 /**
  * The claims this server adds to its JWT access tokens (RFC 9068), beyond oidc-provider's own

@@ -8,8 +8,8 @@ import type { FetchLike } from "./fetch";
  * Trusting an identity server with a private certificate (WSO2 Identity Server on
  * https://localhost:9443 ships a self-signed one) WITHOUT switching verification off: requests to
  * it go through an undici dispatcher whose trust store is the public CAs plus the PEM file given
- * in WSO2_CA_FILE. Hostname and chain are still verified. Used by the agent's provider profile and
- * by the MCP server's JWKS fetch, so both trust the same server the same way.
+ * in WSO2_CA_FILE. Hostname and chain are still verified. Used by the agent's identity-server
+ * profile and by the MCP server's JWKS fetch, so both trust the same server the same way.
  *
  * Node's built-in fetch accepts an undici `dispatcher`; the dispatcher is created once per file.
  */

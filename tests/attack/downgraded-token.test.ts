@@ -4,7 +4,7 @@ import { getPortfolio } from "../../lib/ledger/portfolio";
 import { listTrades } from "../../lib/ledger/trades";
 import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
 import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
-import { connectInProcess, startBroker } from "../helpers/mcp-broker";
+import { connectInProcess, startMcpDeps } from "../helpers/mcp-in-process";
 
 /**
  * The downgraded token. A token signed by the trusted issuer for Alice, with stock:trade but
@@ -23,8 +23,8 @@ const args = { symbol: "NVDA", quantity: 5, order_id: ORDER };
 const downgraded = { sub: "alice", scope: "openid stock:read stock:trade", client_id: "aurelius-agent", act: { sub: "aurelius" } };
 
 let issuer: TestIssuer;
-type Broker = Awaited<ReturnType<typeof startBroker>>;
-const worlds: { rule: AppConfig["auth"]["binding"]; rt: Broker; endpoint: McpEndpoint }[] = [];
+type McpDeps = Awaited<ReturnType<typeof startMcpDeps>>;
+const worlds: { rule: AppConfig["auth"]["binding"]; rt: McpDeps; endpoint: McpEndpoint }[] = [];
 
 function configFor(rule: AppConfig["auth"]["binding"]): AppConfig {
   const config = parseConfig({ NODE_ENV: "test", PUBLIC_URL, DATA_DIR: "memory://", AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri });
@@ -35,7 +35,7 @@ function configFor(rule: AppConfig["auth"]["binding"]): AppConfig {
 beforeAll(async () => {
   issuer = await startTestIssuer({ audience: `${PUBLIC_URL}/mcp` });
   for (const rule of ["rar", "recorded-approval"] as const) {
-    const rt = await startBroker(configFor(rule));
+    const rt = await startMcpDeps(configFor(rule));
     worlds.push({ rule, rt, endpoint: createMcpEndpoint(rt) });
   }
 });
@@ -51,7 +51,7 @@ afterAll(async () => {
 const world = (rule: AppConfig["auth"]["binding"]) => worlds.find((w) => w.rule === rule)!;
 
 /** The agent's order as the agent leaves it: frozen, sent to Alice, her decision `approval`. */
-async function seedOrder(rt: Broker, orderStatus: string, approval: { status: string; jti: string | null }) {
+async function seedOrder(rt: McpDeps, orderStatus: string, approval: { status: string; jti: string | null }) {
   await rt.db.query("DELETE FROM trades");
   await rt.db.query("DELETE FROM spent_authorizations");
   await rt.db.query("DELETE FROM audit_log");
@@ -70,7 +70,7 @@ async function seedOrder(rt: Broker, orderStatus: string, approval: { status: st
 }
 
 /** Everything the attack must leave untouched. */
-async function snapshot(rt: Broker) {
+async function snapshot(rt: McpDeps) {
   const portfolio = await getPortfolio(rt.db, "alice", () => undefined);
   const [order] = await rt.db.query<{ status: string }>("SELECT status FROM orders WHERE order_id = $1", [ORDER]);
   const [approval] = await rt.db.query<{ status: string; token_jti: string | null }>("SELECT status, token_jti FROM pending_approvals WHERE order_id = $1", [ORDER]);

@@ -3,7 +3,7 @@ import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentMcpClient } from "../../lib/agent/mcp-client";
 import { generateDPoPKey, type DPoPKey } from "../../lib/auth/dpop";
-import type { ProviderProfile, TokenResult } from "../../lib/auth/providers/types";
+import type { IdentityServerProfile, TokenResult } from "../../lib/auth/profiles/types";
 import type { StockTradeDetail } from "../../lib/orders/order";
 import { accessTokenHash } from "../../mcp/dpop";
 import { startEmbeddedWorld, type EmbeddedWorld } from "../helpers/embedded-world";
@@ -17,7 +17,7 @@ import { startEmbeddedWorld, type EmbeddedWorld } from "../helpers/embedded-worl
  * the order once.
  */
 let world: EmbeddedWorld;
-let profile: ProviderProfile;
+let profile: IdentityServerProfile;
 let agentToken: TokenResult;
 let obo: TokenResult;
 let order: StockTradeDetail;
@@ -38,7 +38,7 @@ afterAll(async () => {
   await world?.stop();
 });
 
-async function pollApproved(p: ProviderProfile, authReqId: string): Promise<TokenResult> {
+async function pollApproved(p: IdentityServerProfile, authReqId: string): Promise<TokenResult> {
   for (let i = 0; i < 20; i++) {
     await new Promise((r) => setTimeout(r, world.config.idp.cibaIntervalSeconds * 1000 + 100));
     const outcome = await p.pollCiba(authReqId);

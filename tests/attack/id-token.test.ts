@@ -7,8 +7,8 @@ import { deriveBindingMessage } from "@/lib/orders/binding-message";
 import { freezeOrder } from "@/lib/orders/freeze";
 import { createRulesModel } from "@/lib/agent/models/rules-model";
 import type { FetchLike } from "@/lib/auth/app-fetch";
-import { createAuth0Profile } from "@/lib/auth/providers/auth0";
-import { type CibaPollOutcome, type ProviderProfile } from "@/lib/auth/providers/types";
+import { createAuth0Profile } from "@/lib/auth/profiles/auth0";
+import { type CibaPollOutcome, type IdentityServerProfile } from "@/lib/auth/profiles/types";
 import { parseConfig } from "@/lib/config";
 import { ActivityLog } from "@/lib/events/activity";
 import { EventBus } from "@/lib/events/bus";
@@ -64,7 +64,7 @@ async function forge(idToken: string, forgery: Forgery): Promise<string> {
   return new SignJWT(claims).setProtectedHeader({ alg: "RS256", typ: "JWT", ...(kid ? { kid } : {}) }).sign((await foreignKey).privateKey);
 }
 
-async function pollUntilFinal(profile: ProviderProfile, authReqId: string, intervalMs: number): Promise<CibaPollOutcome> {
+async function pollUntilFinal(profile: IdentityServerProfile, authReqId: string, intervalMs: number): Promise<CibaPollOutcome> {
   for (let i = 0; i < 20; i++) {
     await new Promise((r) => setTimeout(r, intervalMs));
     const outcome = await profile.pollCiba(authReqId);
@@ -76,7 +76,7 @@ async function pollUntilFinal(profile: ProviderProfile, authReqId: string, inter
 describe("the embedded server (real oidc-provider): the ID token of the CIBA approval", () => {
   let world: EmbeddedWorld;
   const mitm = interceptor();
-  let profile: ProviderProfile;
+  let profile: IdentityServerProfile;
 
   beforeAll(async () => {
     world = await startEmbeddedWorld();
@@ -102,7 +102,7 @@ describe("the embedded server (real oidc-provider): the ID token of the CIBA app
   });
 });
 
-/** Answers like the broker: 403 for the agent's own token, executes with any other; records every call. */
+/** An MCP client answered as the broker would: 403 for the agent's own token, executes with any other; records every call. */
 class RecordingMcpClient implements McpClientPort {
   priceCents = 15000;
   trades: { token: string; aut: unknown }[] = [];

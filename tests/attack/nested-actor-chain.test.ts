@@ -6,7 +6,7 @@ import { getPortfolio } from "@/lib/ledger/portfolio";
 import { listTrades } from "@/lib/ledger/trades";
 import { createMcpEndpoint, type McpEndpoint } from "@/mcp/endpoint";
 import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
-import { inProcessFetch, startBroker } from "../helpers/mcp-broker";
+import { inProcessFetch, startMcpDeps } from "../helpers/mcp-in-process";
 import { order as stockTrade } from "../integration/idp-support";
 
 /**
@@ -20,12 +20,12 @@ import { order as stockTrade } from "../integration/idp-support";
 const PUBLIC_URL = "http://localhost:3997";
 const MCP_URL = `${PUBLIC_URL}/mcp`;
 let issuer: TestIssuer;
-let broker: Awaited<ReturnType<typeof startBroker>>;
+let broker: Awaited<ReturnType<typeof startMcpDeps>>;
 let endpoint: McpEndpoint;
 
 beforeAll(async () => {
   issuer = await startTestIssuer({ audience: MCP_URL });
-  broker = await startBroker(parseConfig({ NODE_ENV: "test", PUBLIC_URL, DATA_DIR: "memory://", AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri }));
+  broker = await startMcpDeps(parseConfig({ NODE_ENV: "test", PUBLIC_URL, DATA_DIR: "memory://", AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri }));
   endpoint = createMcpEndpoint(broker);
 });
 

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { createWso2Profile, type Wso2ProfileOptions } from "@/lib/auth/providers/wso2";
+import { createWso2Profile, type Wso2ProfileOptions } from "@/lib/auth/profiles/wso2";
 import type http from "node:http";
 import { decodeJwt } from "jose";
 import { checkTokenRequestProof, createSigningKey, nowSeconds, randomId, sendJson, startFakeServer, waitFor, type RecordedRequest } from "./fake-http";

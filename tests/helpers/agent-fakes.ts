@@ -3,19 +3,19 @@ import { ProtocolError } from "@/lib/errors";
 import { MockLanguageModelV3 } from "ai/test";
 import type { AccessCredential, McpClientPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/mcp-client";
 import type { ModelChoice } from "@/lib/agent/models/select";
-import type { CibaAcknowledgement, CibaPollOutcome, CibaRequest, ProviderProfile, TokenResult } from "@/lib/auth/providers/types";
+import type { CibaAcknowledgement, CibaPollOutcome, CibaRequest, IdentityServerProfile, TokenResult } from "@/lib/auth/profiles/types";
 
 import type { TokenClaims } from "@/lib/auth/types";
 
 /**
- * Fakes for the agent loop's unit tests, named as fakes: an identity server profile whose CIBA
- * answers are scripted, a broker that answers like the MCP server (403 for the agent token,
- * executes for a token it was told is an approved OBO token), and scripted models.
+ * Fakes for the agent loop's unit tests, named as fakes: an identity-server profile whose CIBA
+ * answers are scripted, an MCP client answered as the MCP server would answer (403 for the agent
+ * token, executes for a token it was told is an approved OBO token), and scripted models.
  */
 export const AGENT_TOKEN = "fake-agent-token";
 export const OBO_TOKEN = "fake-obo-token";
 
-export class FakeProfile implements ProviderProfile {
+export class FakeProfile implements IdentityServerProfile {
   readonly name = "embedded" as const;
   cibaRequests: CibaRequest[] = [];
   polls: string[] = [];

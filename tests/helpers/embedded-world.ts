@@ -1,5 +1,5 @@
-import { createEmbeddedProfile } from "../../lib/auth/providers/embedded";
-import type { ProviderProfile } from "../../lib/auth/providers/types";
+import { createEmbeddedProfile } from "../../lib/auth/profiles/embedded";
+import type { IdentityServerProfile } from "../../lib/auth/profiles/types";
 import type { FetchLike } from "../../lib/auth/app-fetch";
 import { parseConfig, type AppConfig } from "../../lib/config";
 import { startEmbeddedIdp, type EmbeddedIdp } from "../../lib/idp";
@@ -10,7 +10,7 @@ import { deriveBindingMessage } from "../../lib/orders/binding-message";
 import type { StockTradeDetail } from "../../lib/orders/order";
 import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
 import { onFreePort } from "./app-server";
-import { inProcessFetch, startBroker } from "./mcp-broker";
+import { inProcessFetch, startMcpDeps } from "./mcp-in-process";
 import { ApprovalPageUser, newOrderId } from "../integration/idp-support";
 
 /**
@@ -30,11 +30,11 @@ export interface EmbeddedWorld {
   /** /mcp served in-process, the way the route serves it: gate, then handle. */
   mcpFetch: FetchLike;
   /** The agent's client for the embedded server (its own DPoP key), through `fetch` when given. */
-  profile(fetch?: FetchLike): ProviderProfile;
+  profile(fetch?: FetchLike): IdentityServerProfile;
   /** A valid order for Alice: a limit far above the market, a few shares. */
   order(): StockTradeDetail;
   /** Asks Alice for `order` with `agentToken` as the actor and lets her approve it on the approval page. */
-  approve(profile: ProviderProfile, order: StockTradeDetail, agentToken: string): Promise<string>;
+  approve(profile: IdentityServerProfile, order: StockTradeDetail, agentToken: string): Promise<string>;
   /** What a trade would change: trades, Alice's cash and holdings. */
   ledger(): Promise<{ trades: number; cash: number | undefined; holdings: unknown }>;
   stop(): Promise<void>;
@@ -50,7 +50,7 @@ export async function startEmbeddedWorld(): Promise<EmbeddedWorld> {
       AGENT_CLIENT_SECRET: AGENT_SECRET,
       INVESTOR_PASSWORD: PASSWORD,
     });
-    const broker = await startBroker(config);
+    const broker = await startMcpDeps(config);
     try {
       return { config, broker, idp: await startEmbeddedIdp({ config, db: broker.db }) };
     } catch (error) {

@@ -113,7 +113,7 @@ describe("agent flow against the embedded identity server and /mcp", () => {
     expect((await alice.inbox()).filter((m) => !seenMail.includes(m.id))).toEqual([]);
   });
 
-  it("refuses a control request from another origin and a bad mandate, and applies a good one", async () => {
+  it("refuses a control request from another origin, a bad mandate and an unknown action, and applies a good mandate", async () => {
     const foreign = await fetch(`${app.url}/api/agent/pause`, { method: "POST", headers: { origin: "https://evil.example", "content-type": "application/json" }, body: "{}" });
     expect(foreign.status).toBe(403);
     const bad = await press(app.url, "/api/agent/mandate", { threshold: "-1", budget: "100.00" });
@@ -125,5 +125,8 @@ describe("agent flow against the embedded identity server and /mcp", () => {
     expect((await dashboardOf(app.url)).thresholdCents).toBe(12050);
     const get = await fetch(`${app.url}/api/agent/pause`);
     expect(get.status).toBe(405);
+    const unknown = await press(app.url, "/api/agent/explode");
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: string }).error).toBe("not_found");
   });
 });

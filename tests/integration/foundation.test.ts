@@ -75,6 +75,16 @@ describe("foundation API", () => {
     expect(new Set(ticks.map((t) => t.at)).size).toBe(ticks.length);
   });
 
+  it("serves robots.txt (no crawling of a local demo) and the icon at /favicon.ico", async () => {
+    const robots = await fetch(`${app.url}/robots.txt`);
+    expect(robots.status).toBe(200);
+    expect(await robots.text()).toMatch(/^User-agent: \*\nDisallow: \/\n$/);
+    const favicon = await fetch(`${app.url}/favicon.ico`);
+    expect(favicon.status).toBe(200);
+    expect(favicon.headers.get("content-type")).toContain("image/svg+xml");
+    expect(await favicon.text()).toBe(await (await fetch(`${app.url}/favicon.svg`)).text());
+  });
+
   it("keeps the market, its history and the activity log across a restart", async () => {
     await post("/api/market/crash");
     await new Promise((r) => setTimeout(r, 800));

@@ -3,8 +3,8 @@ import { ProtocolError } from "@/lib/errors";
 import { decodeJwt } from "jose";
 import { pollUntilDecided, schedule, startPollState, type CibaPollState } from "@/lib/auth/ciba-poller";
 import { ACCESS_TOKEN_TYPE } from "@/lib/protocol";
-import { createEmbeddedProfile } from "@/lib/auth/providers/embedded";
-import type { ProviderProfile } from "@/lib/auth/providers/types";
+import { createEmbeddedProfile } from "@/lib/auth/profiles/embedded";
+import type { IdentityServerProfile } from "@/lib/auth/profiles/types";
 import { freezeOrder } from "@/lib/orders/freeze";
 import { oauthError, pending, startFakeIdp, tokenResponse, type FakeIdp } from "../helpers/agent-fake-idp";
 
@@ -15,7 +15,7 @@ import { oauthError, pending, startFakeIdp, tokenResponse, type FakeIdp } from "
  * the pacing is asserted exactly; one test also checks the real spacing of requests.
  */
 let idp: FakeIdp;
-let profile: ProviderProfile;
+let profile: IdentityServerProfile;
 
 beforeAll(async () => {
   idp = await startFakeIdp();

@@ -5,7 +5,7 @@ import { createRulesModel } from "@/lib/agent/models/rules-model";
 import type { ModelChoice } from "@/lib/agent/models/select";
 import { planRecovery, type RecoveryFacts, type RecoveryPlan } from "@/lib/agent/recovery";
 import { loadAgentRow } from "@/lib/agent/repository";
-import type { CibaAcknowledgement, CibaPollOutcome, CibaRequest, ProviderProfile, TokenResult } from "@/lib/auth/providers/types";
+import type { CibaAcknowledgement, CibaPollOutcome, CibaRequest, IdentityServerProfile, TokenResult } from "@/lib/auth/profiles/types";
 import type { TokenClaims } from "@/lib/auth/types";
 import { parseConfig } from "@/lib/config";
 import { ActivityLog } from "@/lib/events/activity";
@@ -155,7 +155,7 @@ function crashingDb(world: World, crash: Crash): Db {
 }
 
 /** The identity server: CIBA requests Alice approves at once; an auth_req_id redeems once. */
-function profileFor(world: World, crash: Crash): ProviderProfile {
+function profileFor(world: World, crash: Crash): IdentityServerProfile {
   return {
     name: "embedded",
     getAgentToken: () =>

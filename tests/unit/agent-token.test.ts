@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AgentTokenSource } from "@/lib/auth/agent-token";
-import type { TokenResult } from "@/lib/auth/providers/types";
+import type { TokenResult } from "@/lib/auth/profiles/types";
 import { FakeProfile } from "../helpers/agent-fakes";
 
 /** The agent token: fetched once, shared by concurrent callers, renewed before it expires. */

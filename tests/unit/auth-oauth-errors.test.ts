@@ -2,7 +2,7 @@ import http from "node:http";
 import { ProtocolError } from "@/lib/errors";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEmbeddedProfile } from "@/lib/auth/providers/embedded";
+import { createEmbeddedProfile } from "@/lib/auth/profiles/embedded";
 
 
 /**

@@ -3,8 +3,8 @@ import { ProtocolError } from "@/lib/errors";
 import { deriveBindingMessage } from "@/lib/orders/binding-message";
 import { grantedMatchesOrder } from "@/lib/orders/check";
 import { freezeOrder } from "@/lib/orders/freeze";
-import { auth0LoginHint, createAuth0Profile, type Auth0ProfileOptions } from "@/lib/auth/providers/auth0";
-import { type CibaRequest } from "@/lib/auth/providers/types";
+import { auth0LoginHint, createAuth0Profile, type Auth0ProfileOptions } from "@/lib/auth/profiles/auth0";
+import { type CibaRequest } from "@/lib/auth/profiles/types";
 import { DENIED_OR_EXPIRED, startAuth0Fake, type Auth0Fake, type Auth0FakeOptions } from "../fakes/auth0-fake";
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { crossOriginProblem } from "@/lib/idp/approval/origin-check";
-import { browserNonces, cookieValues, createSessionCodec, DEVICE_TTL_SECONDS, newBrowserNonce, parseCookies, serializeCookie } from "@/lib/idp/approval/session";
+import { crossOriginProblem } from "@/lib/idp/decision-page/origin-check";
+import { browserNonces, cookieValues, createSessionCodec, DEVICE_TTL_SECONDS, newBrowserNonce, parseCookies, serializeCookie } from "@/lib/idp/decision-page/session";
 
 /**
  * The approval page's sessions, device cookies and form tokens (sealed with iron-session) and its

@@ -5,7 +5,7 @@ import { listAudit } from "../../lib/ledger/audit";
 import { canonicalJson, digestArguments } from "../../mcp/audit";
 import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
 import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
-import { connectInProcess, inProcessFetch, startBroker } from "../helpers/mcp-broker";
+import { connectInProcess, inProcessFetch, startMcpDeps } from "../helpers/mcp-in-process";
 
 /**
  * Every tool call leaves one audit record (allowed or refused, with the reason), including the
@@ -15,7 +15,7 @@ import { connectInProcess, inProcessFetch, startBroker } from "../helpers/mcp-br
 
 const PUBLIC_URL = "http://localhost:3998";
 let issuer: TestIssuer;
-let broker: Awaited<ReturnType<typeof startBroker>>;
+let broker: Awaited<ReturnType<typeof startMcpDeps>>;
 let endpoint: McpEndpoint;
 const tokens: string[] = [];
 
@@ -28,7 +28,7 @@ const connect = (token: string) => connectInProcess(endpoint, `${PUBLIC_URL}/mcp
 
 beforeAll(async () => {
   issuer = await startTestIssuer({ audience: `${PUBLIC_URL}/mcp` });
-  broker = await startBroker(parseConfig({ NODE_ENV: "test", PUBLIC_URL, DATA_DIR: "memory://", AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri }));
+  broker = await startMcpDeps(parseConfig({ NODE_ENV: "test", PUBLIC_URL, DATA_DIR: "memory://", AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri }));
   endpoint = createMcpEndpoint(broker);
 });
 

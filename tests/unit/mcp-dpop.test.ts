@@ -9,7 +9,8 @@ import { accessTokenHash, DPOP_ALGORITHMS, IAT_WINDOW_SECONDS } from "../../mcp/
 import { createStoreReplayStore } from "../../mcp/dpop-replay";
 import { createGate } from "../../mcp/gate";
 import { protectedResourceMetadata } from "../../mcp/metadata";
-import { remoteKeys, verifyAccessToken, type VerifyOptions } from "../../mcp/verify-token";
+import { remoteKeys } from "../../lib/protected-resource/issuer-keys";
+import { verifyAccessToken, type VerifyOptions } from "../../lib/protected-resource/verify-access-token";
 import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
 
 /**

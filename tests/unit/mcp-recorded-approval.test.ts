@@ -5,7 +5,7 @@ import { listTrades } from "../../lib/ledger/trades";
 import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
 import { findRecordedApproval } from "../../mcp/stored-order";
 import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
-import { connectInProcess, startBroker } from "../helpers/mcp-broker";
+import { connectInProcess, startMcpDeps } from "../helpers/mcp-in-process";
 
 /**
  * The "recorded-approval" rule (identity servers without authorization_details): the order must be
@@ -17,7 +17,7 @@ import { connectInProcess, startBroker } from "../helpers/mcp-broker";
 
 const PUBLIC_URL = "http://localhost:3999";
 let issuer: TestIssuer;
-let rt: Awaited<ReturnType<typeof startBroker>>;
+let rt: Awaited<ReturnType<typeof startMcpDeps>>;
 let endpoint: McpEndpoint;
 
 const connect = (token: string) => connectInProcess(endpoint, `${PUBLIC_URL}/mcp`, token);
@@ -53,7 +53,7 @@ beforeAll(async () => {
     AUTH_JWKS_URI: issuer.jwksUri,
   });
   config.auth.binding = "recorded-approval";
-  rt = await startBroker(config);
+  rt = await startMcpDeps(config);
   endpoint = createMcpEndpoint(rt);
 });
 

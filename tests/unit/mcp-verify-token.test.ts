@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGate } from "../../mcp/gate";
-import { remoteKeys, TokenError, verifyAccessToken, type VerifyOptions } from "../../mcp/verify-token";
+import { remoteKeys } from "../../lib/protected-resource/issuer-keys";
+import { TokenError, verifyAccessToken, type VerifyOptions } from "../../lib/protected-resource/verify-access-token";
 import { freePort } from "../helpers/app-server";
 import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
 

@@ -4,9 +4,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { deriveBindingMessage } from "@/lib/orders/binding-message";
 import { freezeOrder } from "@/lib/orders/freeze";
 import { withCaFile } from "@/lib/net/ca-fetch";
-import { type CibaRequest, type ProviderProfile } from "@/lib/auth/providers/types";
-import { agentOwnerMismatch, createWso2Profile, type Wso2ProfileOptions } from "@/lib/auth/providers/wso2";
-import { remoteKeys, verifyAccessToken } from "@/mcp/verify-token";
+import { type CibaRequest, type IdentityServerProfile } from "@/lib/auth/profiles/types";
+import { agentOwnerMismatch, createWso2Profile, type Wso2ProfileOptions } from "@/lib/auth/profiles/wso2";
+import { remoteKeys } from "@/lib/protected-resource/issuer-keys";
+import { verifyAccessToken } from "@/lib/protected-resource/verify-access-token";
 import { createSelfSignedCertificate } from "../fakes/self-signed";
 import { startWso2Fake, wso2ProfileFor, type Wso2Fake, type Wso2FakeOptions } from "../fakes/wso2-fake";
 
@@ -297,7 +298,7 @@ describe("a server with a self-signed certificate (WSO2_CA_FILE)", () => {
       authorizationDetails: false,
       fetch,
     };
-    const untrusting: ProviderProfile = createWso2Profile(options);
+    const untrusting: IdentityServerProfile = createWso2Profile(options);
     const refused = (await rejection(untrusting.getAgentToken())) as ProtocolError;
     expect(refused.retryable).toBe(true);
     expect(refused.description).toMatch(/SELF_SIGNED|self.signed|certificate/i);

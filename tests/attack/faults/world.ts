@@ -10,7 +10,7 @@ import type { MarketSnapshot } from "@/lib/types";
 import { createMcpEndpoint, type McpEndpoint } from "@/mcp/endpoint";
 import { Alice } from "../../helpers/agent-alice";
 import { onFreePort } from "../../helpers/app-server";
-import { inProcessFetch } from "../../helpers/mcp-broker";
+import { inProcessFetch } from "../../helpers/mcp-in-process";
 import { openTestDb } from "../../helpers/store";
 import { VirtualClock } from "./random";
 

@@ -4,13 +4,13 @@ import type { Queryable } from "../store/db";
 import { toDate } from "../time";
 
 /**
- * The approvals this server asked the user for: one row per CIBA request, keyed by an opaque
- * handle that goes into the email links. The auth_req_id never leaves the client/server channel
- * (a link in a mailbox is not the place for it).
+ * The CIBA requests this server asked the user to decide (table idp_approvals): one row per
+ * request, keyed by an opaque handle that goes into the email links. The auth_req_id never leaves
+ * the client/server channel (a link in a mailbox is not the place for it).
  */
-export type ApprovalStatus = "pending" | "approved" | "denied";
+export type CibaRequestStatus = "pending" | "approved" | "denied";
 
-export interface Approval {
+export interface StoredCibaRequest {
   handle: string;
   authReqId: string;
   clientId: string;
@@ -19,7 +19,7 @@ export interface Approval {
   scope: string;
   bindingMessage: string | null;
   authorizationDetails: unknown[] | null;
-  status: ApprovalStatus;
+  status: CibaRequestStatus;
   grantId: string | null;
   mailId: string | null;
   expiresAt: Date;
@@ -36,7 +36,7 @@ type Row = {
   scope: string;
   binding_message: string | null;
   authorization_details: unknown[] | null;
-  status: ApprovalStatus;
+  status: CibaRequestStatus;
   grant_id: string | null;
   mail_id: string | null;
   expires_at: Date | string;
@@ -44,7 +44,7 @@ type Row = {
   created_at: Date | string;
 };
 
-function fromRow(r: Row): Approval {
+function fromRow(r: Row): StoredCibaRequest {
   return {
     handle: r.handle,
     authReqId: r.auth_req_id,
@@ -63,17 +63,17 @@ function fromRow(r: Row): Approval {
   };
 }
 
-/** An approval handle: 256 random bits, URL-safe. */
-export function newApprovalHandle(): string {
+/** A CIBA request's handle for the email links: 256 random bits, URL-safe. */
+export function newCibaRequestHandle(): string {
   return `apr_${randomBytes(32).toString("base64url")}`;
 }
 
-export type NewApproval = Pick<
-  Approval,
+export type NewCibaRequest = Pick<
+  StoredCibaRequest,
   "handle" | "authReqId" | "clientId" | "accountId" | "actorSub" | "scope" | "bindingMessage" | "authorizationDetails" | "expiresAt"
 >;
 
-export async function createApproval(db: Queryable, a: NewApproval): Promise<void> {
+export async function recordCibaRequest(db: Queryable, a: NewCibaRequest): Promise<void> {
   await db.query(
     `INSERT INTO idp_approvals
        (handle, auth_req_id, client_id, account_id, actor_sub, scope, binding_message, authorization_details, status, expires_at)
@@ -92,7 +92,7 @@ export async function createApproval(db: Queryable, a: NewApproval): Promise<voi
   );
 }
 
-export async function findApproval(db: Queryable, handle: string): Promise<Approval | undefined> {
+export async function findCibaRequest(db: Queryable, handle: string): Promise<StoredCibaRequest | undefined> {
   const rows = await db.query<Row>("SELECT * FROM idp_approvals WHERE handle = $1", [handle]);
   return rows[0] ? fromRow(rows[0]) : undefined;
 }
@@ -101,7 +101,7 @@ export async function findApproval(db: Queryable, handle: string): Promise<Appro
  * Undecided, unexpired requests of one client for one user: the approval-bombing guard counts
  * these per client, so one client filling its share cannot starve another.
  */
-export async function countPendingApprovals(db: Queryable, accountId: string, clientId: string): Promise<number> {
+export async function countPendingCibaRequests(db: Queryable, accountId: string, clientId: string): Promise<number> {
   const rows = await db.query<{ n: number }>(
     "SELECT count(*)::int AS n FROM idp_approvals WHERE account_id = $1 AND client_id = $2 AND status = 'pending' AND expires_at > now()",
     [accountId, clientId],
@@ -113,7 +113,7 @@ export async function countPendingApprovals(db: Queryable, accountId: string, cl
  * Records a decision, once: only a pending, unexpired approval changes, so two tabs pressing
  * Approve and Deny at the same moment cannot both win. Returns false when nothing changed.
  */
-export async function recordDecision(db: Queryable, handle: string, status: "approved" | "denied"): Promise<boolean> {
+export async function recordCibaDecision(db: Queryable, handle: string, status: "approved" | "denied"): Promise<boolean> {
   const rows = await db.query<{ handle: string }>(
     `UPDATE idp_approvals SET status = $2, decided_at = now()
      WHERE handle = $1 AND status = 'pending' AND expires_at > now() RETURNING handle`,
@@ -122,11 +122,11 @@ export async function recordDecision(db: Queryable, handle: string, status: "app
   return rows.length === 1;
 }
 
-export async function setApprovalGrant(db: Queryable, handle: string, grantId: string): Promise<void> {
+export async function setCibaRequestGrant(db: Queryable, handle: string, grantId: string): Promise<void> {
   await db.query("UPDATE idp_approvals SET grant_id = $2 WHERE handle = $1", [handle, grantId]);
 }
 
-export async function setApprovalMail(db: Queryable, handle: string, mailId: string): Promise<void> {
+export async function setCibaRequestMail(db: Queryable, handle: string, mailId: string): Promise<void> {
   await db.query("UPDATE idp_approvals SET mail_id = $2 WHERE handle = $1", [handle, mailId]);
 }
 

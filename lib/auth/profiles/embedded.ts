@@ -3,9 +3,9 @@ import * as client from "openid-client";
 import type { FetchLike } from "../app-fetch";
 import { createDPoPKeySource } from "../dpop";
 import { createConfigurationLoader } from "../oidc-config";
-import { actSubActor, dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult } from "./common";
+import { actSubActor, dpopFor, grantedDetails, pollCibaGrant, toAcknowledgement, toTokenResult, withRequestErrors } from "./common";
 import { ACCESS_TOKEN_TYPE, AGENT_SCOPE, USER_SCOPE } from "../../protocol";
-import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile } from "./types";
+import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type IdentityServerProfile } from "./types";
 
 /**
  * The embedded authorization server's profile (AUTH_PROVIDER=embedded): standard OAuth and CIBA
@@ -21,7 +21,7 @@ import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type 
  *   carry a proof signed with the agent's in-memory key, so each token's `cnf.jkt` names that key
  *   and /mcp refuses it without a fresh proof from the same key;
  * - ID tokens (the CIBA grant answers one, scope openid) are verified against the server's JWKS
- *   (oidc-config.ts).
+ *   (../oidc-config.ts).
  */
 
 export interface EmbeddedProfileOptions {
@@ -35,7 +35,7 @@ export interface EmbeddedProfileOptions {
   allowHttp?: boolean;
 }
 
-export function createEmbeddedProfile(options: EmbeddedProfileOptions): ProviderProfile {
+export function createEmbeddedProfile(options: EmbeddedProfileOptions): IdentityServerProfile {
   const configuration = createConfigurationLoader({
     issuer: options.issuer,
     clientId: options.clientId,
@@ -48,25 +48,16 @@ export function createEmbeddedProfile(options: EmbeddedProfileOptions): Provider
   return {
     name: "embedded",
 
-    async getAgentToken() {
-      try {
+    getAgentToken: () =>
+      withRequestErrors(async () => {
         const config = await configuration();
         const proof = await dpopFor(config, dpop);
         const response = await client.clientCredentialsGrant(config, { scope: AGENT_SCOPE, resource: options.resource }, proof.options);
         return toTokenResult(response, proof.key);
-      } catch (error) {
-        throw await requestFailure(error);
-      }
-    },
+      }),
 
-    async startCiba(request: CibaRequest): Promise<CibaAcknowledgement> {
-      try {
-        const ack = await client.initiateBackchannelAuthentication(await configuration(), cibaParameters(options, request));
-        return toAcknowledgement(ack);
-      } catch (error) {
-        throw await requestFailure(error);
-      }
-    },
+    startCiba: (request: CibaRequest): Promise<CibaAcknowledgement> =>
+      withRequestErrors(async () => toAcknowledgement(await client.initiateBackchannelAuthentication(await configuration(), cibaParameters(options, request)))),
 
     pollCiba: (authReqId: string): Promise<CibaPollOutcome> => pollCibaGrant(configuration(), authReqId, { dpop }),
 

@@ -9,8 +9,8 @@ import type { FetchLike } from "../app-fetch";
  * checks the discovery document against the same values, so a mismatch is reported before the
  * app runs rather than hidden by it.
  *
- * ID tokens are verified against `jwksUri` (enableNonRepudiationChecks; see oidc-config.ts). With
- * no `id_token_signing_alg_values_supported` in this metadata, openid-client expects RS256, the
+ * ID tokens are verified against `jwksUri` (enableNonRepudiationChecks; see ../oidc-config.ts).
+ * With no `id_token_signing_alg_values_supported` in this metadata, openid-client expects RS256, the
  * default of both servers (WSO2 signs with the tenant's RSA key; Auth0's default JSON Web Token
  * Signature Algorithm is RS256; an HS256-signed ID token is refused).
  */
@@ -41,7 +41,7 @@ export function createStaticConfiguration(s: StaticClientSettings): client.Confi
   );
   configuration[client.customFetch] = s.fetch as client.CustomFetch;
   configuration.timeout = s.timeoutSeconds ?? 10;
-  // Plain http only for a server on this machine (a local server or a test fake); config.ts
+  // Plain http only for a server on this machine (a local server or a test fake); lib/config.ts
   // refuses any other http URL before we get here.
   if (isLoopbackHttp(s.tokenEndpoint)) client.allowInsecureRequests(configuration);
   client.enableNonRepudiationChecks(configuration);

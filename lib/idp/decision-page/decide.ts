@@ -1,23 +1,23 @@
 import "server-only";
 import { errors, type Provider } from "oidc-provider";
 import type { Queryable } from "../../store/db";
-import { type Approval, recordDecision, setApprovalGrant } from "../approvals";
+import { type StoredCibaRequest, recordCibaDecision, setCibaRequestGrant } from "../ciba-requests";
 
 /**
  * Turns the user's decision into the CIBA result (OpenID CIBA Core §10, via oidc-provider's
  * provider.backchannelResult): on approval a Grant for exactly the requested scopes and resource,
  * with the order as the granted authorization_details; on denial `access_denied`. The decision is
- * recorded first and only once (see recordDecision), so a second click or a second tab changes
+ * recorded first and only once (see recordCibaDecision), so a second click or a second tab changes
  * nothing.
  */
 const OIDC_SCOPES = new Set(["openid", "email", "profile"]);
 
 export type DecisionOutcome = "approved" | "denied" | "not_pending";
 
-export async function decide(provider: Provider, db: Queryable, approval: Approval, decision: "approve" | "deny"): Promise<DecisionOutcome> {
-  const request = await provider.BackchannelAuthenticationRequest.find(approval.authReqId, { ignoreExpiration: true });
+export async function decide(provider: Provider, db: Queryable, cibaRequest: StoredCibaRequest, decision: "approve" | "deny"): Promise<DecisionOutcome> {
+  const request = await provider.BackchannelAuthenticationRequest.find(cibaRequest.authReqId, { ignoreExpiration: true });
   if (!request || request.isExpired || request.grantId || request.error || request.consumed) return "not_pending";
-  if (!(await recordDecision(db, approval.handle, decision === "approve" ? "approved" : "denied"))) return "not_pending";
+  if (!(await recordCibaDecision(db, cibaRequest.handle, decision === "approve" ? "approved" : "denied"))) return "not_pending";
 
   if (decision === "deny") {
     await provider.backchannelResult(request, new errors.AccessDenied("the user denied the request"));
@@ -29,8 +29,8 @@ export async function decide(provider: Provider, db: Queryable, approval: Approv
   grant.addOIDCScope(scopes.filter((s) => OIDC_SCOPES.has(s)).join(" "));
   for (const resource of [request.resource ?? []].flat()) grant.addResourceScope(resource, scopes.join(" "));
   const grantId = await grant.save();
-  // Remember which grant came from this approval (the token's `act` is looked up through it).
-  await setApprovalGrant(db, approval.handle, grantId);
+  // Remember which grant came from this request (the token's `act` is looked up through it).
+  await setCibaRequestGrant(db, cibaRequest.handle, grantId);
 
   const params = (request.params ?? {}) as Record<string, unknown>;
   const rar = typeof params.authorization_details === "string" ? (JSON.parse(params.authorization_details) as never) : undefined;

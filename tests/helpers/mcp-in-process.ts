@@ -10,11 +10,11 @@ import type { McpEndpoint } from "../../mcp/endpoint";
 import type { BrokerDeps } from "../../mcp/tool-context";
 
 /**
- * Just what the MCP broker needs, in memory: store (migrated), bus, activity log, market (no
+ * Just what the MCP server needs, in memory: store (migrated), bus, activity log, market (no
  * ticker) and Alice's portfolio. No identity server, no agent: in-process tests and the benchmark
  * exercise the MCP endpoint alone.
  */
-export async function startBroker(config: AppConfig): Promise<BrokerDeps & { stop(): Promise<void> }> {
+export async function startMcpDeps(config: AppConfig): Promise<BrokerDeps & { stop(): Promise<void> }> {
   const db = await openDb({ dataDir: "memory://" });
   await migrate(db);
   const bus = new EventBus();

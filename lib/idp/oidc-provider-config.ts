@@ -15,7 +15,7 @@ import { createExtraTokenClaims, createJwtCustomizer } from "./token-claims";
  * that make it this app's server. Everything protocol-shaped (client authentication, CIBA,
  * token issuance, discovery, JWKS) is oidc-provider's own code.
  */
-export interface ProviderConfigInput extends CibaDeps {
+export interface OidcProviderConfigInput extends CibaDeps {
   investor: Investor;
   db: Queryable;
   config: AppConfig;
@@ -25,7 +25,7 @@ export interface ProviderConfigInput extends CibaDeps {
   resources: ResourcePolicy;
 }
 
-export function buildProviderConfiguration(input: ProviderConfigInput): Configuration {
+export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): Configuration {
   const { config, db, resources } = input;
   const cibaTtl = backchannelRequestTtl(config);
   return {

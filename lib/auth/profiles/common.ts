@@ -15,10 +15,22 @@ import type { CibaAcknowledgement, CibaPollOutcome, TokenResult } from "./types"
  * read.
  */
 /**
+ * Runs one request of a profile to the identity server (the agent token, the start of a CIBA
+ * request); whatever fails becomes a ProtocolError (requestFailure).
+ */
+export async function withRequestErrors<T>(request: () => Promise<T>): Promise<T> {
+  try {
+    return await request();
+  } catch (error) {
+    throw await requestFailure(error);
+  }
+}
+
+/**
  * What a failed request to the identity server becomes: its OAuth error or an untrusted answer is
  * final; an unreachable server may pass (`retryable`: try again later).
  */
-export async function requestFailure(error: unknown): Promise<ProtocolError> {
+async function requestFailure(error: unknown): Promise<ProtocolError> {
   const c = await classifyOAuthError(error);
   if (c.kind === "oauth") return new ProtocolError(c.error, c.description ?? "", { status: c.status });
   if (c.kind === "untrusted") return invalidResponse(c.message);

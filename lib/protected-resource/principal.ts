@@ -2,7 +2,8 @@ import { z } from "zod";
 
 /**
  * Who is calling: the verified token's claims reduced to what the tools decide on and what the
- * audit log records. Built once by verify-token.ts; tools read it from the context they are given.
+ * audit log records. Built by verify-access-token.ts; tools read it from the context they are
+ * given.
  *
  * - `sub` is the subject the token speaks for: the user for an on-behalf-of token, the agent for
  *   its own token.

@@ -3,12 +3,12 @@ import type { DPoPKey } from "../dpop";
 import type { TokenClaims } from "../types";
 
 /**
- * A provider profile: how the agent talks to one kind of identity server. The agent loop only
+ * An identity-server profile: how the agent talks to one kind of identity server. The agent loop only
  * ever calls these five things, so the embedded server, WSO2 Identity Server and Auth0 differ in
  * one file each (token acquisition, CIBA parameters, where the actor and the granted order sit
  * in the token), never in the loop.
  */
-export type ProviderName = "embedded" | "wso2" | "auth0";
+export type IdentityServerKind = "embedded" | "wso2" | "auth0";
 
 /** An access token and what the agent needs to know about it. `accessToken` never leaves memory. */
 export interface TokenResult {
@@ -54,8 +54,8 @@ export type CibaPollOutcome =
   /** Network failure, timeout or 5xx: the request may still be alive; keep it and back off. */
   | { kind: "unreachable"; message: string };
 
-export interface ProviderProfile {
-  readonly name: ProviderName;
+export interface IdentityServerProfile {
+  readonly name: IdentityServerKind;
   /**
    * The agent's own token: `sub` = agent, scope `openid stock:read`, audience = the MCP server.
    * Rejects with a ProtocolError (lib/errors.ts): the server's OAuth error, `invalid_response`,

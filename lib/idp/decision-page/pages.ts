@@ -22,9 +22,9 @@ export interface RequestView {
 export type Decision = "approve" | "deny";
 
 /** Where the approval page lives on the public origin (below the embedded issuer, /oidc). */
-export const APPROVAL_PATH = "/oidc/approve";
+export const DECISION_PAGE_PATH = "/oidc/approve";
 
-const base = (handle: string) => `${APPROVAL_PATH}/${encodeURIComponent(handle)}`;
+const base = (handle: string) => `${DECISION_PAGE_PATH}/${encodeURIComponent(handle)}`;
 
 function headlineOf(v: RequestView): string {
   return v.order ? `${v.agentName} wants to ${describeOrder(v.order).phrase}` : `${v.agentName} asks for your approval`;

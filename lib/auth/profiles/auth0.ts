@@ -5,20 +5,21 @@ import type { FetchLike } from "../app-fetch";
 import { createDPoPKeySource } from "../dpop";
 import type { TokenClaims } from "../types";
 import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "../../orders/auth0-rar";
-import { dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult } from "./common";
+import { dpopFor, grantedDetails, pollCibaGrant, toAcknowledgement, toTokenResult, withRequestErrors } from "./common";
 import { SCOPE_READ, USER_SCOPE } from "../../protocol";
 import { createStaticConfiguration } from "./static-client";
-import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile, type TokenResult } from "./types";
+import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type IdentityServerProfile, type TokenResult } from "./types";
 
 /**
- * Auth0 (AUTH_PROVIDER=auth0), as PROTOCOLS.md and Auth0's Authentication API describe it:
+ * Auth0 (AUTH_PROVIDER=auth0), as Auth0's Authentication API describes it (setup: docs/auth0.md):
  *
  * - agent token: client credentials (RFC 6749 §4.4) with `audience` = the API identifier and
  *   scope `stock:read`; `sub` = `<client_id>@clients`, `gty` = client-credentials;
  * - CIBA at https://{domain}/bc-authorize: login_hint in Auth0's `iss_sub` JSON format naming
  *   Alice's user id, a required binding_message (≤ 64 of letters, digits, space, `+-_.,:#`),
- *   requested_expiry, `audience`, and the order in Auth0's Guardian RAR schema (auth0-rar.ts).
- *   Auth0 has no actor_token: the acting agent is the client, named in `azp`;
+ *   requested_expiry, `audience`, and the order in Auth0's Guardian RAR schema
+ *   (lib/orders/auth0-rar.ts). Auth0 has no actor_token: the acting agent is the client, named in
+ *   `azp`;
  * - polling at /oauth/token: `slow_down` comes with Retry-After (the poller honours it); a denial
  *   and an expiry both arrive as `access_denied` ("The end-user denied the authorization request
  *   or it has been expired"), so the profile tells them apart by the request's known expiry;
@@ -49,7 +50,7 @@ export interface Auth0ProfileOptions {
   now?: () => number;
 }
 
-export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
+export function createAuth0Profile(o: Auth0ProfileOptions): IdentityServerProfile {
   const origin = o.origin.replace(/\/+$/, "");
   const now = o.now ?? Date.now;
   const configuration = createStaticConfiguration({
@@ -76,25 +77,19 @@ export function createAuth0Profile(o: Auth0ProfileOptions): ProviderProfile {
   return {
     name: "auth0",
 
-    async getAgentToken(): Promise<TokenResult> {
-      try {
+    getAgentToken: (): Promise<TokenResult> =>
+      withRequestErrors(async () => {
         const proof = await dpopFor(configuration, dpop);
         const response = await client.clientCredentialsGrant(configuration, { audience: o.audience, scope: AUTH0_AGENT_SCOPE }, proof.options);
         return toTokenResult(response, proof.key);
-      } catch (error) {
-        throw await requestFailure(error);
-      }
-    },
+      }),
 
-    async startCiba(request: CibaRequest): Promise<CibaAcknowledgement> {
-      try {
+    startCiba: (request: CibaRequest): Promise<CibaAcknowledgement> =>
+      withRequestErrors(async () => {
         const ack = await client.initiateBackchannelAuthentication(configuration, auth0CibaParameters({ ...o, origin }, request));
         expiries.set(ack.auth_req_id, now() + ack.expires_in * 1000);
         return toAcknowledgement(ack);
-      } catch (error) {
-        throw await requestFailure(error);
-      }
-    },
+      }),
 
     async pollCiba(authReqId: string): Promise<CibaPollOutcome> {
       const outcome = await pollCibaGrant(configuration, authReqId, { onDenied: deniedOrExpired(authReqId) });
@@ -134,7 +129,7 @@ export function auth0LoginHint(origin: string, userId: string): string {
 }
 
 /** The profile for the app's configuration (AUTH_PROVIDER=auth0). */
-export function createAuth0ProfileFromConfig(config: AppConfig, options: { clientSecret: string; fetch: FetchLike }): ProviderProfile {
+export function createAuth0ProfileFromConfig(config: AppConfig, options: { clientSecret: string; fetch: FetchLike }): IdentityServerProfile {
   const auth0 = config.auth0;
   if (!auth0) throw new Error("AUTH_PROVIDER=auth0 needs AUTH0_DOMAIN");
   return createAuth0Profile({

@@ -5,15 +5,15 @@ import type { AppConfig } from "../../config";
 import type { FetchLike } from "../app-fetch";
 import { createDPoPKeySource } from "../dpop";
 import { withCaFile } from "../../net/ca-fetch";
-import { actSubActor, dpopFor, grantedDetails, pollCibaGrant, requestFailure, toAcknowledgement, toTokenResult } from "./common";
+import { actSubActor, dpopFor, grantedDetails, pollCibaGrant, toAcknowledgement, toTokenResult, withRequestErrors } from "./common";
 import { ACCESS_TOKEN_TYPE, AGENT_SCOPE, USER_SCOPE } from "../../protocol";
 import { createStaticConfiguration } from "./static-client";
-import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type ProviderProfile, type TokenResult } from "./types";
+import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type IdentityServerProfile, type TokenResult } from "./types";
 import { signInAgent } from "./wso2-app-native";
 
 /**
- * WSO2 Identity Server / Asgardeo (AUTH_PROVIDER=wso2), as PROTOCOLS.md and the WSO2 tutorial
- * describe them:
+ * WSO2 Identity Server / Asgardeo (AUTH_PROVIDER=wso2), as WSO2's documentation and its agent
+ * tutorial describe them (setup: docs/wso2.md):
  *
  * - agent token: app-native authentication of the agent identity (wso2-app-native.ts), then the
  *   authorization code grant with PKCE: `sub` = agent id, `aut` = AGENT, `aud` = the client id;
@@ -22,7 +22,7 @@ import { signInAgent } from "./wso2-app-native";
  *   answers `interval: 2`, `expires_in: 120`;
  * - OBO token: `sub` = Alice, `act.sub` = agent, `aut` = APPLICATION_USER. WSO2 does not issue
  *   authorization_details unless configured (WSO2_AUTHORIZATION_DETAILS): without them the MCP
- *   server binds the trade to the approval recorded in the store ("pending-approval" rule).
+ *   server binds the trade to the approval recorded in the store ("recorded-approval" rule).
  * - Expiry is `expired_token`; `slow_down` makes the poller wait longer; a redeemed id gives
  *   `invalid_request`.
  * - DPoP (RFC 9449): the code exchange and every CIBA poll carry a proof signed with the agent's
@@ -53,7 +53,7 @@ export interface Wso2ProfileOptions {
   onWarning?: (message: string) => void;
 }
 
-export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
+export function createWso2Profile(o: Wso2ProfileOptions): IdentityServerProfile {
   const base = o.baseUrl.replace(/\/+$/, "");
   const configuration = createStaticConfiguration({
     issuer: `${base}/oauth2/token`,
@@ -82,13 +82,11 @@ export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
         agentSecret: o.agentSecret,
         fetch: o.fetch,
       });
-      try {
+      return withRequestErrors(async () => {
         const proof = await dpopFor(configuration, dpop);
         const response = await client.genericGrantRequest(configuration, "authorization_code", { code, redirect_uri: o.redirectUri, code_verifier: codeVerifier }, proof.options);
         return toTokenResult(response, proof.key);
-      } catch (error) {
-        throw await requestFailure(error);
-      }
+      });
     },
 
     async startCiba(request: CibaRequest): Promise<CibaAcknowledgement> {
@@ -97,19 +95,14 @@ export function createWso2Profile(o: Wso2ProfileOptions): ProviderProfile {
         warnedOwner = true;
         o.onWarning?.(`The agent belongs to user ${owner}, not to INVESTOR_USER_ID ${o.investorUserId}: WSO2 accepts approval requests only for the agent's owner.`);
       }
-      try {
-        const ack = await client.initiateBackchannelAuthentication(configuration, wso2CibaParameters(o, request));
-        return toAcknowledgement(ack);
-      } catch (error) {
-        throw await requestFailure(error);
-      }
+      return withRequestErrors(async () => toAcknowledgement(await client.initiateBackchannelAuthentication(configuration, wso2CibaParameters(o, request))));
     },
 
     pollCiba: (authReqId: string): Promise<CibaPollOutcome> => pollCibaGrant(configuration, authReqId, { dpop }),
 
     readActor: actSubActor,
 
-    // Undefined when WSO2 issued none: the MCP server then applies the "pending-approval" rule.
+    // Undefined when WSO2 issued none: the MCP server then applies the "recorded-approval" rule.
     readGrantedOrder: grantedDetails,
   };
 }
@@ -146,7 +139,7 @@ export function agentOwnerMismatch(agentToken: string, investorUserId: string): 
 }
 
 /** The profile for the app's configuration (AUTH_PROVIDER=wso2). */
-export function createWso2ProfileFromConfig(config: AppConfig, options: { clientSecret: string; fetch: FetchLike }): ProviderProfile {
+export function createWso2ProfileFromConfig(config: AppConfig, options: { clientSecret: string; fetch: FetchLike }): IdentityServerProfile {
   const wso2 = config.wso2;
   if (!wso2) throw new Error("AUTH_PROVIDER=wso2 needs WSO2_BASE_URL");
   return createWso2Profile({

@@ -1,12 +1,13 @@
 import "server-only";
-import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
-import type { AppConfig } from "../lib/config";
-import { caDispatcher } from "../lib/net/ca-fetch";
+import { errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import type { AppConfig } from "../config";
+import { remoteKeys } from "./issuer-keys";
 import { AccessTokenClaims, toPrincipal, type AgentIdentity, type Principal } from "./principal";
 
 /**
- * Access-token verification for the MCP resource server (RFC 9068 JWT access tokens, RFC 6750
- * bearer usage). The server trusts a token only through the issuer's JWKS: the same code for the
+ * Access-token verification for the resource server (RFC 9068 JWT access tokens, RFC 6750 bearer
+ * usage): the MCP server's gate uses it, and the doctor asks it whether the MCP server would accept
+ * the agent's token. A token is trusted only through the issuer's JWKS: the same code for the
  * embedded server, WSO2 and Auth0. Never logs the token.
  *
  * Checks, in jose's order and ours: compact JWS; `alg` on the asymmetric allow-list (so `none`
@@ -101,38 +102,4 @@ function isKeySourceFailure(error: unknown): boolean {
   if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return true;
   if (error instanceof errors.JOSEError) return error.code === "ERR_JOSE_GENERIC";
   return error instanceof TypeError && /fetch/i.test(error.message);
-}
-
-const remoteKeySets = new Map<string, JWTVerifyGetKey>();
-
-/**
- * The issuer's JWKS, fetched on demand and cached per process (jose refreshes on unknown `kid`).
- * `caFile` (WSO2_CA_FILE) adds a private CA for a server with a self-signed certificate; the
- * certificate is still verified (lib/auth/providers/ca-fetch.ts).
- */
-export function remoteKeys(jwksUri: string, options: { caFile?: string } = {}): JWTVerifyGetKey {
-  const cacheKey = `${jwksUri} ${options.caFile ?? ""}`;
-  let keys = remoteKeySets.get(cacheKey);
-  if (!keys) {
-    const caFile = options.caFile;
-    keys = createRemoteJWKSet(new URL(jwksUri), {
-      timeoutDuration: 5000,
-      cooldownDuration: 30_000,
-      cacheMaxAge: 600_000,
-      ...(caFile ? { [customFetch]: (url: string, init: RequestInit) => fetchWithCa(url, init, caFile) } : {}),
-    });
-    remoteKeySets.set(cacheKey, keys);
-  }
-  return keys;
-}
-
-/** A CA file that cannot be read means the keys are unavailable (503), not that the token is bad. */
-async function fetchWithCa(url: string, init: RequestInit, caFile: string): Promise<Response> {
-  let dispatcher;
-  try {
-    dispatcher = await caDispatcher(caFile);
-  } catch (error) {
-    throw new TypeError(`fetch failed: ${error instanceof Error ? error.message : "CA file"}`);
-  }
-  return fetch(url, { ...init, dispatcher } as RequestInit);
 }

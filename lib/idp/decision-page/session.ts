@@ -15,7 +15,7 @@ import { constantTimeEqual } from "../constant-time";
  * - The device cookie says "this browser signed in to this account before": the account, a random
  *   device id and an expiry, sealed the same way. It is set on every successful sign-in (keeping
  *   the device id it had), scoped to the whole page and long-lived, and it decides nothing: it
- *   only moves the browser's sign-in attempts from the account's wait to its own (rate-limit.ts).
+ *   only moves the browser's sign-in attempts from the account's wait to its own (../rate-limit.ts).
  *   Only the server can seal one, and it does so only after a correct password.
  * - A form token (the hidden `csrf` field) is sealed too and names its purpose, the handle and what
  *   it is bound to: the browser nonce for the sign-in form, the session id for the decision form.
@@ -36,7 +36,7 @@ export const FORM_TOKEN_TTL_SECONDS = 60 * 60;
 
 export type FormPurpose = "sign-in" | "decision";
 
-export interface ApprovalSession {
+export interface SignInSession {
   accountId: string;
   handle: string;
   sessionId: string;
@@ -122,14 +122,14 @@ export function createSessionCodec(cookieKey: string, ttlSeconds = SESSION_TTL_S
 
   return {
     /** A session for one account on one request's page. */
-    async issue(accountId: string, handle: string, now = Date.now()): Promise<{ value: string; session: ApprovalSession }> {
+    async issue(accountId: string, handle: string, now = Date.now()): Promise<{ value: string; session: SignInSession }> {
       const sid = randomBytes(16).toString("base64url");
       const value = await seal({ k: "session", sub: accountId, h: handle, sid, exp: Math.floor(now / 1000) + ttlSeconds }, ttlSeconds);
       return { value, session: { accountId, handle, sessionId: sid } };
     },
 
     /** The first of the cookie values that is a live session for this handle; undefined if none. */
-    async read(values: string[], handle: string, now = Date.now()): Promise<ApprovalSession | undefined> {
+    async read(values: string[], handle: string, now = Date.now()): Promise<SignInSession | undefined> {
       for (const value of values) {
         const s = await open(value);
         if (s.k !== "session" || s.h !== handle || typeof s.sub !== "string" || typeof s.sid !== "string") continue;

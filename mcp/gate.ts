@@ -11,7 +11,6 @@ import {
 import { ProtocolError } from "../lib/errors";
 import { verifyDPoPProof, type ProofReplayStore } from "./dpop";
 import type { Principal } from "../lib/protected-resource/principal";
-import { TokenError } from "../lib/protected-resource/verify-access-token";
 
 /**
  * The gate in front of /mcp: it runs before any body is read and answers with a ready Response
@@ -74,8 +73,8 @@ export function createGate(options: GateOptions): (request: Request) => Promise<
     try {
       principal = await options.verify(token);
     } catch (error) {
-      if (error instanceof TokenError && error.code === "temporarily_unavailable") return keysUnavailableResponse();
-      const description = error instanceof TokenError ? error.description : "The token is invalid.";
+      if (error instanceof ProtocolError && error.retryable) return keysUnavailableResponse();
+      const description = error instanceof ProtocolError ? error.description : "The token is invalid.";
       return invalidTokenResponse(description, metadata, scheme);
     }
     const refused = await checkSenderConstraint(request, scheme, token, principal);

@@ -7,12 +7,13 @@ import { formatMoney } from "../lib/money";
 import { OrderId, type OrderSide } from "../lib/orders/order";
 import { SCOPE_TRADE } from "../lib/protocol";
 import { auditToolCall } from "./audit";
-import { approvedOrderFromDetails, BindingRefused, checkTradeAgainstOrder, type BindingRule, type TradeRequest } from "../lib/orders/check";
+import { approvedOrderFromDetails, bindingRefused, checkTradeAgainstOrder, type BindingRule, type TradeRequest } from "../lib/orders/check";
 import { findRecordedApproval, storedOrderClosed } from "./stored-order";
 import type { Principal } from "../lib/protected-resource/principal";
 import { refuse, requireScope, runTool, type Outcome, type ToolContext } from "./tool-context";
 import { checkedInput, type Checked } from "./tool-input";
 import { requireUserSubject, tradeView } from "./tools-read";
+import { ProtocolError } from "../lib/errors";
 
 /**
  * buy_stock / sell_stock: stock:trade, a user subject, and a match with the order the user
@@ -88,13 +89,13 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
   const authorizeInTransaction = async (tx: Queryable) => {
     if (!boundToken) {
       const closed = await storedOrderClosed(tx, orderId);
-      if (closed) throw new BindingRefused(closed);
+      if (closed) throw bindingRefused(closed);
       return;
     }
     const approved = await findRecordedApproval(tx, orderId, boundToken);
-    if (!approved.ok) throw new BindingRefused(approved);
+    if (!approved.ok) throw bindingRefused(approved);
     const check = checkTradeAgainstOrder(approved.order, request, priceCents, now);
-    if (!check.ok) throw new BindingRefused(check);
+    if (!check.ok) throw bindingRefused(check);
   };
 
   let trade;
@@ -129,7 +130,7 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
       },
     );
   } catch (error) {
-    if (error instanceof BindingRefused) return refuse(error.refusal.code, error.refusal.message, tag);
+    if (error instanceof ProtocolError && error.status === 403) return refuse(error.code, error.description, tag);
     if (!isLedgerRefusal(error)) throw error;
     const message =
       error.code === "already_executed" ? `Replay refused: order ${orderId} or this token has already been used for a trade.` : error.description;

@@ -399,7 +399,7 @@ function grantMismatch(ctx: AgentContext, token: TokenResult, order: StockTradeD
     if (details === undefined) return undefined;
   }
   const granted = grantedMatchesOrder(details, order);
-  return granted.ok ? undefined : granted.reason;
+  return granted.ok ? undefined : granted.message;
 }
 
 // --- 7. executeOnBehalf --------------------------------------------------------------------------

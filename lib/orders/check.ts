@@ -1,6 +1,7 @@
 import { formatMoney, parseMoney } from "../money";
 import { normalizeAuth0Detail } from "./auth0-rar";
 import { StockTradeDetail, stockTradeEntries, type OrderSide } from "./order";
+import { failure, ProtocolError, type Failure } from "../errors";
 
 /**
  * The check of a grant and of a trade against an order. Two questions, asked by two parties on
@@ -46,10 +47,8 @@ export type BindingCode =
   | "notional_exceeds_max"
   | "jti_required";
 
-export interface BindingRefusal {
-  ok: false;
+export interface BindingRefusal extends Failure {
   code: BindingCode;
-  message: string;
 }
 
 /** An approved order in integer cents, whichever rule it came from. */
@@ -70,15 +69,10 @@ export interface TradeRequest {
   quantity: number;
 }
 
-/** A refusal thrown from inside the trade's transaction, which it rolls back. */
-export class BindingRefused extends Error {
-  constructor(readonly refusal: BindingRefusal) {
-    super(refusal.message);
-    this.name = "BindingRefused";
-  }
-}
-
 const refuse = (code: BindingCode, message: string): BindingRefusal => ({ ok: false, code, message });
+
+/** A refusal thrown from inside the trade's transaction, which it rolls back (403: the token does not allow this trade). */
+export const bindingRefused = (refusal: BindingRefusal) => new ProtocolError(refusal.code, refusal.message, { status: 403 });
 
 /**
  * An entry as the canonical `stock_trade` object. Auth0 grants the order in its Guardian schema
@@ -166,15 +160,16 @@ const FIELDS = ["type", "order_id", "symbol", "side", "quantity", "limit_price",
  * for, one stock_trade entry, every field identical. Anything else (missing, two orders, another
  * quantity, an extra field) means the agent does not trade with that token.
  */
-export function grantedMatchesOrder(granted: unknown, order: StockTradeDetail): { ok: true } | { ok: false; reason: string } {
-  if (!Array.isArray(granted)) return { ok: false, reason: "the token carries no authorization_details" };
+export function grantedMatchesOrder(granted: unknown, order: StockTradeDetail): { ok: true } | Failure {
+  const mismatch = (message: string) => failure("order_mismatch", message);
+  if (!Array.isArray(granted)) return mismatch("the token carries no authorization_details");
   const trades = stockTradeEntries(granted);
-  if (trades.length !== 1) return { ok: false, reason: `the token carries ${trades.length} stock_trade entries, expected exactly 1` };
+  if (trades.length !== 1) return mismatch(`the token carries ${trades.length} stock_trade entries, expected exactly 1`);
   const entry = trades[0] as Record<string, unknown>;
   const extra = Object.keys(entry).filter((k) => !(FIELDS as readonly string[]).includes(k));
-  if (extra.length) return { ok: false, reason: `the granted order has unexpected fields: ${extra.join(", ")}` };
+  if (extra.length) return mismatch(`the granted order has unexpected fields: ${extra.join(", ")}`);
   for (const field of FIELDS) {
-    if (entry[field] !== order[field]) return { ok: false, reason: `the granted ${field} differs from the order` };
+    if (entry[field] !== order[field]) return mismatch(`the granted ${field} differs from the order`);
   }
   return { ok: true };
 }

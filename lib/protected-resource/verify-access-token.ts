@@ -3,6 +3,7 @@ import { errors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import type { AppConfig } from "../config";
 import { remoteKeys } from "./issuer-keys";
 import { AccessTokenClaims, toPrincipal, type AgentIdentity, type Principal } from "./principal";
+import { invalidToken, ProtocolError, unreachable } from "../errors";
 
 /**
  * Access-token verification for the resource server (RFC 9068 JWT access tokens, RFC 6750 bearer
@@ -44,19 +45,10 @@ export function verifyOptionsFor(config: AppConfig): VerifyOptions {
 }
 
 /**
- * Why a token was refused. `invalid_token` → 401 (RFC 6750 §3.1); `temporarily_unavailable` →
- * 503 when the issuer's keys cannot be fetched (the token may be fine: do not tell the client to
- * throw it away).
+ * Verifies a JWT access token (RFC 9068) against the issuer's keys. Rejects with a ProtocolError:
+ * `invalid_token` (401, RFC 6750 §3.1), or `temporarily_unavailable` (503, retryable) when the
+ * issuer's keys cannot be fetched: the token may be fine, so the client is not told to throw it away.
  */
-export class TokenError extends Error {
-  constructor(
-    readonly code: "invalid_token" | "temporarily_unavailable",
-    readonly description: string,
-  ) {
-    super(description);
-    this.name = "TokenError";
-  }
-}
 
 export async function verifyAccessToken(token: string, options: VerifyOptions): Promise<Principal> {
   let payload: unknown;
@@ -70,27 +62,27 @@ export async function verifyAccessToken(token: string, options: VerifyOptions): 
     });
     const typ = result.protectedHeader.typ;
     if (typ !== undefined && !ALLOWED_TYP.has(typ.toLowerCase())) {
-      throw new TokenError("invalid_token", "The token is not an access token.");
+      throw invalidToken("The token is not an access token.");
     }
     payload = result.payload;
   } catch (error) {
     throw toTokenError(error);
   }
   const claims = AccessTokenClaims.safeParse(payload);
-  if (!claims.success) throw new TokenError("invalid_token", "The token's claims are malformed.");
+  if (!claims.success) throw invalidToken("The token's claims are malformed.");
   return toPrincipal(claims.data, options);
 }
 
-function toTokenError(error: unknown): TokenError {
-  if (error instanceof TokenError) return error;
-  if (error instanceof errors.JWTExpired) return new TokenError("invalid_token", "The token has expired.");
+function toTokenError(error: unknown): ProtocolError {
+  if (error instanceof ProtocolError) return error;
+  if (error instanceof errors.JWTExpired) return invalidToken("The token has expired.");
   if (error instanceof errors.JWTClaimValidationFailed) {
-    return new TokenError("invalid_token", `The token's ${error.claim} claim is not accepted.`);
+    return invalidToken(`The token's ${error.claim} claim is not accepted.`);
   }
   if (isKeySourceFailure(error)) {
-    return new TokenError("temporarily_unavailable", "The issuer's signing keys could not be loaded.");
+    return unreachable("temporarily_unavailable", "The issuer's signing keys could not be loaded.");
   }
-  return new TokenError("invalid_token", "The token is invalid.");
+  return invalidToken("The token is invalid.");
 }
 
 /**

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGate } from "../../mcp/gate";
 import { remoteKeys } from "../../lib/protected-resource/issuer-keys";
-import { TokenError, verifyAccessToken, type VerifyOptions } from "../../lib/protected-resource/verify-access-token";
+import { ProtocolError } from "../../lib/errors";
+import { verifyAccessToken, type VerifyOptions } from "../../lib/protected-resource/verify-access-token";
 import { freePort } from "../helpers/app-server";
 import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
 
@@ -20,7 +21,7 @@ async function codeOf(token: string, o: VerifyOptions = options): Promise<string
     await verifyAccessToken(token, o);
     return "accepted";
   } catch (error) {
-    return error instanceof TokenError ? error.code : `unexpected ${String(error)}`;
+    return error instanceof ProtocolError ? error.code : `unexpected ${String(error)}`;
   }
 }
 

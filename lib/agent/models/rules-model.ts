@@ -20,7 +20,7 @@ import { MANDATE_MARKER } from "../prompts";
  *   step 3: a one-line summary
  *
  * Deterministic, so the demo and the tests behave the same every time. A development default:
- * announced at start-up and refused in production unless explicitly allowed (models/select.ts).
+ * announced at start-up and refused in production unless explicitly allowed (lib/agent/models/select.ts).
  */
 export const RULES_MODEL_ID = "rules";
 
@@ -73,7 +73,7 @@ function decide(options: LanguageModelV3CallOptions): LanguageModelV3GenerateRes
   });
 }
 
-/** The machine-readable mandate line the prompt carries (prompts.ts). */
+/** The machine-readable mandate line the prompt carries (lib/agent/prompts.ts). */
 function readMandate(prompt: LanguageModelV3Prompt): MandateInPrompt | undefined {
   for (const message of prompt) {
     const texts = typeof message.content === "string" ? [message.content] : message.content.flatMap((p) => (p.type === "text" ? [p.text] : []));

@@ -13,14 +13,10 @@ import { migrate, MIGRATIONS_DIR } from "@/lib/store/migrate";
 const ROOT = path.resolve(__dirname, "..", "..");
 const SNAPSHOT_DIR = path.join(ROOT, ".next-test-pglite");
 
-/** A migrated store: in memory unless a directory is given. */
+/** A migrated store: in memory unless a directory is given (a new one starts from the snapshot). */
 export async function openTestDb(dataDir = "memory://"): Promise<Db> {
-  if (!dataDir.startsWith("memory://")) {
-    const db = await openDb({ dataDir });
-    await migrate(db);
-    return db;
-  }
-  const db = await openDb({ dataDir, initialData: await migratedSnapshot() });
+  const fresh = dataDir.startsWith("memory://") || !fs.existsSync(path.join(dataDir, "pglite", "PG_VERSION"));
+  const db = await openDb({ dataDir, initialData: fresh ? await migratedSnapshot() : undefined });
   await migrate(db); // nothing to do unless the snapshot is older than a migration
   return db;
 }

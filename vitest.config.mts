@@ -1,8 +1,25 @@
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 const root = path.dirname(fileURLToPath(import.meta.url));
+
+/** A test file that starts the built app (directly or through the recovery rig) waits for the build. */
+const needsBuild = (file: string) => /\bstartApp\(|\bstartRecoveryRig\(/.test(fs.readFileSync(file, "utf8"));
+
+/**
+ * The files that need no build first (longest first, as vitest orders them), so that the two
+ * workers run them while the app builds; then those that start the app.
+ */
+class BuildLastSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const later = sorted.filter((f) => needsBuild(f.moduleId));
+    return [...sorted.filter((f) => !later.includes(f)), ...later];
+  }
+}
 
 export default defineConfig({
   resolve: {
@@ -20,6 +37,8 @@ export default defineConfig({
     pool: "forks",
     maxWorkers: 2,
     testTimeout: 60_000,
-    hookTimeout: 180_000,
+    // A file's first startApp() may wait for the app's build, which a busy machine makes slow.
+    hookTimeout: 600_000,
+    sequence: { sequencer: BuildLastSequencer },
   },
 });

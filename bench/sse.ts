@@ -13,7 +13,7 @@
 import fs from "node:fs";
 import { startApp } from "../tests/helpers/app-server";
 import { launchBrowser } from "../tests/helpers/browser";
-import setup from "../tests/helpers/global-setup";
+import { buildSync } from "../scripts/test-build.mjs";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,7 +54,7 @@ function treeRssKb(rootPid: number): number {
 
 async function main() {
   if (!process.env.SKIP_BUILD) process.env.SKIP_BUILD = "1";
-  setup();
+  buildSync();
   const app = await startApp({ MARKET_TICK_MS: String(TICK_MS) });
   const browser = await launchBrowser();
   try {

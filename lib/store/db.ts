@@ -18,6 +18,8 @@ export interface Db extends Queryable {
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Runs a multi-statement script (migrations). */
   exec(sql: string): Promise<void>;
+  /** PGlite only: the whole data directory as a tarball, for `OpenOptions.initialData`. */
+  dump?(): Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -25,13 +27,15 @@ export interface OpenOptions {
   databaseUrl?: string;
   /** Directory for PGlite; "memory://" keeps it in memory (tests). */
   dataDir: string;
+  /** A PGlite data directory dump (`dumpDataDir`) to start from instead of an empty cluster. */
+  initialData?: Blob;
 }
 
 export async function openDb(options: OpenOptions): Promise<Db> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl) : openPglite(options.dataDir);
+  return options.databaseUrl ? openPostgres(options.databaseUrl) : openPglite(options.dataDir, options.initialData);
 }
 
-async function openPglite(dataDir: string): Promise<Db> {
+async function openPglite(dataDir: string, initialData?: Blob): Promise<Db> {
   const { PGlite } = await import("@electric-sql/pglite");
   let target = dataDir;
   if (!dataDir.startsWith("memory://")) {
@@ -39,7 +43,7 @@ async function openPglite(dataDir: string): Promise<Db> {
     fs.mkdirSync(target, { recursive: true });
   }
   // BIGINT (int8) columns hold cents and ids well below 2^53: read them as numbers.
-  const pg: PGlite = await PGlite.create(target, { parsers: { 20: (v: string) => Number(v) } });
+  const pg: PGlite = await PGlite.create(target, { parsers: { 20: (v: string) => Number(v) }, loadDataDir: initialData });
   const run = async <T>(q: Pick<PGlite, "query">, sql: string, params?: unknown[]) =>
     (await q.query<T>(sql, params as unknown[])).rows;
   return {
@@ -49,6 +53,7 @@ async function openPglite(dataDir: string): Promise<Db> {
     exec: async (sql) => {
       await pg.exec(sql);
     },
+    dump: () => pg.dumpDataDir("none"),
     close: () => pg.close(),
   };
 }

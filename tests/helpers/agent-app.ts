@@ -43,4 +43,18 @@ export async function waitUntil<T>(read: () => Promise<T>, done: (value: T) => b
   throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 1500)}`);
 }
 
+/**
+ * Resolves once the app's agent has read the price `ticks` more times after this call, so that
+ * at least `ticks - 1` whole ticks (read the price, decide) ran: the moments in which it could
+ * have acted. Returns what the agent shows then.
+ */
+export async function afterAgentTicks(appUrl: string, ticks = 3, timeoutMs = 20_000): Promise<AgentView> {
+  let view = await agentOf(appUrl);
+  for (let seen = 0; seen < ticks; seen++) {
+    const before = view.lastPrice?.at;
+    view = await waitUntil(() => agentOf(appUrl), (a) => a.lastPrice !== null && a.lastPrice.at !== before, timeoutMs, `agent tick ${seen + 1} of ${ticks}`);
+  }
+  return view;
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

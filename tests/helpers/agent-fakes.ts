@@ -41,6 +41,19 @@ export class FakeProfile implements IdentityServerProfile {
     return this.script.shift() ?? { kind: "pending" };
   }
 
+  /**
+   * Resolves once a scripted answer is waiting (every poll before it would answer "pending");
+   * rejects when `signal` aborts. The agent's CIBA wait in the loop tests: it polls as soon as
+   * the test has scripted what the server says next, instead of once a second.
+   */
+  async answerScripted(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      if (this.script.length > 0) return;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
   readActor = (claims: TokenClaims) => claims.act?.sub;
   readGrantedOrder = (token: TokenResult) => token.authorizationDetails ?? token.claims.authorization_details;
 }

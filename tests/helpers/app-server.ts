@@ -3,9 +3,12 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { waitForBuild } from "../../scripts/test-build.mjs";
+
+export { waitForBuild };
 
 /**
- * Starts the built app (`next start`, from .next-test or TEST_DIST_DIR) on a free loopback port with its own
+ * Starts the built app (`next start`, from .next-test or TEST_DIST_DIR; waits for the build) on a free loopback port with its own
  * data directory, over real HTTP. `restart()` stops and starts the same app on the same data
  * (to test what survives a restart); `kill()` ends it with SIGKILL, as kill -9 would, and
  * `start()` brings it up again on the same port and data.
@@ -56,6 +59,7 @@ export async function onFreePort<T>(start: (port: number) => Promise<T>, tries =
 }
 
 export async function startApp(env: Record<string, string> = {}): Promise<AppServer> {
+  await waitForBuild();
   const port = await freePort();
   const dataDir = env.DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "sg-test-"));
   const url = `http://localhost:${port}`;

@@ -1,24 +1,13 @@
-import { execFileSync } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
+import { resetBuild } from "../../scripts/test-build.mjs";
 
 /**
- * Builds the app once into .next-test for the tests that start it over real HTTP
- * (tests/helpers/app-server.ts). SKIP_BUILD=1 reuses the last build while iterating locally.
+ * The app is built for the tests that start it over real HTTP (tests/helpers/app-server.ts) by
+ * the first of them that needs it, or by `npm test` beside the unit tests; see
+ * scripts/test-build.mjs. A run forgets the last run's build, unless SKIP_BUILD=1 reuses it.
  */
-/** Where the test build goes; helpers working in parallel may each set their own. */
-export const TEST_DIST_DIR = process.env.TEST_DIST_DIR || ".next-test";
+export { TEST_DIST_DIR } from "../../scripts/test-build.mjs";
 
 export default function setup(): void {
-  const root = path.resolve(__dirname, "..", "..");
-  const built = fs.existsSync(path.join(root, TEST_DIST_DIR, "BUILD_ID"));
-  if (process.env.SKIP_BUILD === "1" && built) return;
-  const started = Date.now();
-  console.log(`[tests] building the app into ${TEST_DIST_DIR} ...`);
-  execFileSync(process.execPath, [path.join(root, "node_modules", "next", "dist", "bin", "next"), "build"], {
-    cwd: root,
-    env: { ...process.env, NEXT_DIST_DIR: TEST_DIST_DIR, NEXT_TELEMETRY_DISABLED: "1" },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  console.log(`[tests] build done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  // `npm test` has already started this run's build.
+  if (process.env.TEST_BUILD_STARTED !== "1") resetBuild();
 }

@@ -4,10 +4,9 @@ import { ActivityLog } from "../../lib/events/activity";
 import { EventBus } from "../../lib/events/bus";
 import { ensurePortfolio } from "../../lib/ledger/portfolio";
 import { MarketSimulator } from "../../lib/market/simulator";
-import { openDb } from "../../lib/store/db";
-import { migrate } from "../../lib/store/migrate";
 import type { McpEndpoint } from "../../mcp/endpoint";
 import type { BrokerDeps } from "../../mcp/tool-context";
+import { openTestDb } from "./store";
 
 /**
  * Just what the MCP server needs, in memory: store (migrated), bus, activity log, market (no
@@ -15,8 +14,7 @@ import type { BrokerDeps } from "../../mcp/tool-context";
  * exercise the MCP endpoint alone.
  */
 export async function startMcpDeps(config: AppConfig): Promise<BrokerDeps & { stop(): Promise<void> }> {
-  const db = await openDb({ dataDir: "memory://" });
-  await migrate(db);
+  const db = await openTestDb();
   const bus = new EventBus();
   const activity = new ActivityLog(db, bus);
   const market = new MarketSimulator(db, bus, config.market.symbol, config.market.initialPriceCents);

@@ -1,9 +1,67 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import { openDb, type Db } from "@/lib/store/db";
-import { migrate } from "@/lib/store/migrate";
+import { migrate, MIGRATIONS_DIR } from "@/lib/store/migrate";
 
-/** A migrated store for lib-level tests: in memory unless a directory is given. */
+/**
+ * Stores for lib-level tests. A fresh PGlite cluster takes seconds to create (initdb) and more to
+ * migrate, so the first in-memory store of a run is created and migrated once and saved as a
+ * snapshot (keyed by the migrations' content); every later one starts from that snapshot.
+ * A test file opens one store and empties it between cases (`emptyTables`).
+ */
+const ROOT = path.resolve(__dirname, "..", "..");
+const SNAPSHOT_DIR = path.join(ROOT, ".next-test-pglite");
+
+/** A migrated store: in memory unless a directory is given (a new one starts from the snapshot). */
 export async function openTestDb(dataDir = "memory://"): Promise<Db> {
-  const db = await openDb({ dataDir });
-  await migrate(db);
+  const fresh = dataDir.startsWith("memory://") || !fs.existsSync(path.join(dataDir, "pglite", "PG_VERSION"));
+  const db = await openDb({ dataDir, initialData: fresh ? await migratedSnapshot() : undefined });
+  await migrate(db); // nothing to do unless the snapshot is older than a migration
   return db;
+}
+
+let snapshot: Promise<Blob> | undefined;
+
+function migratedSnapshot(): Promise<Blob> {
+  snapshot ??= (async () => {
+    const file = path.join(SNAPSHOT_DIR, `${migrationsHash()}.tar`);
+    if (fs.existsSync(file)) return new Blob([fs.readFileSync(file)]);
+    const db = await openDb({ dataDir: "memory://" });
+    await migrate(db);
+    const dump = await db.dump!();
+    await db.close();
+    // Parallel test files may write it at the same moment: each writes its own file, then renames.
+    fs.mkdirSync(SNAPSHOT_DIR, { recursive: true });
+    const partial = `${file}.${process.pid}`;
+    fs.writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
+    fs.renameSync(partial, file);
+    return dump;
+  })();
+  return snapshot;
+}
+
+function migrationsHash(): string {
+  const hash = createHash("sha256");
+  for (const name of fs.readdirSync(MIGRATIONS_DIR).sort()) hash.update(name).update(fs.readFileSync(path.join(MIGRATIONS_DIR, name)));
+  return hash.digest("hex").slice(0, 16);
+}
+
+/**
+ * Deletes every row except in `kept` (the schema's own bookkeeping always stays). DELETE rather
+ * than TRUNCATE: TRUNCATE makes new files for every table and index, which in PGlite's in-memory
+ * file system costs more than the few rows a test leaves. Tables that other rows still reference
+ * are emptied in a later pass.
+ */
+export async function emptyTables(db: Db, kept: Iterable<string> = []): Promise<void> {
+  const keep = new Set(["schema_migrations", ...kept]);
+  let tables = (await db.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+    .map((t) => t.tablename)
+    .filter((t) => !keep.has(t));
+  for (let pass = 0; tables.length > 0; pass++) {
+    const left: string[] = [];
+    for (const table of tables) await db.query(`DELETE FROM "${table}"`).catch(() => left.push(table));
+    if (pass > tables.length) throw new Error(`cannot empty ${left.join(", ")}`);
+    tables = left;
+  }
 }

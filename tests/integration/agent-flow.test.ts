@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentOf, dashboardOf, press, sleep, waitUntil } from "../helpers/agent-app";
+import { afterAgentTicks, agentOf, dashboardOf, press, waitUntil } from "../helpers/agent-app";
 import { Alice } from "../helpers/agent-alice";
 import { startApp, type AppServer } from "../helpers/app-server";
 
@@ -76,7 +76,7 @@ describe("agent flow against the embedded identity server and /mcp", () => {
     expect([...firstAt].sort((a, b) => a - b)).toEqual(firstAt);
 
     // One trade per fall: the price stays low, but nothing more happens.
-    await sleep(4000);
+    expect(await afterAgentTicks(app.url)).toMatchObject({ state: "DONE", order: { orderId: order.orderId } });
     expect((await dashboardOf(app.url)).trades).toHaveLength(1);
     expect((await alice.inbox()).filter((m) => !seenMail.includes(m.id))).toEqual([]);
   });
@@ -89,7 +89,7 @@ describe("agent flow against the embedded identity server and /mcp", () => {
     expect(denied.approval?.status).toBe("denied");
     expect(denied.order?.status).toBe("denied");
     expect(Date.parse(denied.cooldownUntil!)).toBeGreaterThan(Date.now() + 40_000);
-    await sleep(5000);
+    expect(await afterAgentTicks(app.url)).toMatchObject({ state: "DENIED", order: { orderId: denied.order!.orderId } });
     expect((await dashboardOf(app.url)).trades).toEqual([]);
     expect((await alice.inbox()).filter((m) => !seenMail.includes(m.id))).toEqual([]);
     expect((await agentOf(app.url)).state).toBe("DENIED");

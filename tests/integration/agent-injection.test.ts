@@ -5,7 +5,7 @@ import { ActivityLog } from "@/lib/events/activity";
 import { EventBus } from "@/lib/events/bus";
 import { parseMoney } from "@/lib/money";
 import type { Db } from "@/lib/store/db";
-import { agentOf, dashboardOf, press, sleep, waitUntil } from "../helpers/agent-app";
+import { agentOf, dashboardOf, press, waitUntil } from "../helpers/agent-app";
 import { Alice } from "../helpers/agent-alice";
 import { scriptedModel, text, toolCall } from "../helpers/agent-fakes";
 import { startApp, type AppServer } from "../helpers/app-server";
@@ -76,8 +76,10 @@ describe("prompt-injected model proposal", () => {
     expect(mailText).not.toMatch(/10,?000/);
     expect(mailText).not.toContain("already approved");
 
-    // Nothing happens without Alice.
-    await sleep(3000);
+    // Nothing happens without Alice: the agent polls, is told to wait, and trades nothing.
+    const nextPoll = async () => new Date((await db.query<{ next_poll_at: Date }>("SELECT next_poll_at FROM pending_approvals"))[0]!.next_poll_at).getTime();
+    const firstPoll = await nextPoll();
+    await waitUntil(nextPoll, (at) => at > firstPoll, 15_000, "a poll answered pending");
     expect((await dashboardOf(app.url)).trades).toEqual([]);
 
     await alice.decide(mail.approve, "approve");

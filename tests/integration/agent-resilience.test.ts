@@ -1,8 +1,8 @@
-import { afterAll, describe, expect, it } from "vitest";
-import { agentOf, dashboardOf, press, sleep, waitUntil } from "../helpers/agent-app";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { agentOf, dashboardOf, press, waitUntil } from "../helpers/agent-app";
 import { Alice } from "../helpers/agent-alice";
 import { startAgentProxy, type AgentProxy } from "../helpers/agent-proxy";
-import { startApp, type AppServer } from "../helpers/app-server";
+import { startApp, waitForBuild, type AppServer } from "../helpers/app-server";
 
 /**
  * When Alice does not answer, and when the identity server is unreachable in the middle of
@@ -17,6 +17,9 @@ afterAll(async () => {
   for (const a of apps) await a.stop();
   await proxy?.close();
 });
+
+// The tests start the app themselves: the build comes first, outside their time limit.
+beforeAll(waitForBuild);
 
 describe("agent resilience", () => {
   it("expire: Alice never answers, the request expires, nothing is bought", async () => {
@@ -56,7 +59,9 @@ describe("agent resilience", () => {
     expect(down.approval?.status).toBe("pending");
     // Alice approves while the agent cannot reach the server (she reaches it directly).
     await alice.decide(mail.approve, "approve");
-    await sleep(5000);
+    // The agent polls once more after her approval, is cut off again, and trades nothing.
+    const blockedBefore = proxy.blocked;
+    await waitUntil(async () => proxy!.blocked, (n) => n > blockedBefore, 30_000, "a poll after the approval, blocked");
     expect((await dashboardOf(app.url)).trades).toEqual([]);
     expect((await agentOf(app.url)).state).toBe("AWAITING_APPROVAL");
     expect(proxy.blocked).toBeGreaterThan(1);

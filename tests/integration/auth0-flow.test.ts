@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listAudit } from "@/lib/ledger/audit";
-import { agentOf, dashboardOf, press, sleep, waitUntil } from "../helpers/agent-app";
+import { afterAgentTicks, agentOf, dashboardOf, press, waitUntil } from "../helpers/agent-app";
 import { startApp, type AppServer } from "../helpers/app-server";
 import { openTestDb } from "../helpers/store";
 import { startAuth0Fake, type Auth0Fake } from "../fakes/auth0-fake";
@@ -82,7 +82,7 @@ describe("agent flow against Auth0 (fake)", () => {
     expect(state.trades[0]).toMatchObject({ userSub: ALICE_ID, actorSub: fake.options.clientId, orderId: order.orderId, quantity: order.quantity, side: "buy", bindingRule: "rar" });
     expect(state.activity.map((e) => e.kind)).toContain("agent.insufficient_scope");
 
-    await sleep(4000);
+    expect(await afterAgentTicks(app.url)).toMatchObject({ state: "DONE", order: { orderId: order.orderId } });
     expect((await dashboardOf(app.url)).trades).toHaveLength(1);
     expect(fake.ciba).toHaveLength(1);
   });

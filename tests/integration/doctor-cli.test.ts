@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { startApp, type AppServer } from "../helpers/app-server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApp, waitForBuild, type AppServer } from "../helpers/app-server";
 import { startAuth0Fake } from "../fakes/auth0-fake";
 import { startWso2Fake } from "../fakes/wso2-fake";
 
@@ -35,6 +35,9 @@ function runDoctor(env: Record<string, string>, args: string[] = []): Promise<{ 
     });
   });
 }
+
+// The tests start the app themselves: the build comes first, outside their time limit.
+beforeAll(waitForBuild);
 
 describe("npm run doctor (CLI)", () => {
   it("WSO2, healthy: exit 0, every check printed, no secret", async () => {

@@ -1,7 +1,7 @@
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listAudit } from "@/lib/ledger/audit";
-import { agentOf, dashboardOf, press, sleep, waitUntil } from "../helpers/agent-app";
+import { afterAgentTicks, agentOf, dashboardOf, press, waitUntil } from "../helpers/agent-app";
 import { startApp, type AppServer } from "../helpers/app-server";
 import { openTestDb } from "../helpers/store";
 import { startWso2Fake, type Wso2Fake } from "../fakes/wso2-fake";
@@ -89,7 +89,7 @@ describe("agent flow against WSO2 (fake)", () => {
     expect(polls.length).toBeGreaterThanOrEqual(1);
     expect(state.activity.some((e) => e.kind === "agent.slow_down")).toBe(false);
 
-    await sleep(4000);
+    expect(await afterAgentTicks(app.url)).toMatchObject({ state: "DONE", order: { orderId: order.orderId } });
     expect((await dashboardOf(app.url)).trades).toHaveLength(1);
     expect(fake.ciba).toHaveLength(1);
   });

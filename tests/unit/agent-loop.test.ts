@@ -1,6 +1,6 @@
 import type { LanguageModelV3 } from "@ai-sdk/provider";
 import { ProtocolError } from "@/lib/errors";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Agent } from "@/lib/agent/agent";
 import { createRulesModel } from "@/lib/agent/models/rules-model";
 import type { ModelChoice } from "@/lib/agent/models/select";
@@ -12,24 +12,39 @@ import { EventBus } from "@/lib/events/bus";
 import type { StockTradeDetail } from "@/lib/orders/order";
 import type { Db } from "@/lib/store/db";
 import { AGENT_TOKEN, approvedWith, FakeMcpClient, FakeProfile, OBO_TOKEN, scriptedModel, text, toolCall } from "../helpers/agent-fakes";
-import { openTestDb } from "../helpers/store";
+import { emptyTables, openTestDb } from "../helpers/store";
 
 /**
  * The agent loop with its real state machine, store and steps, and fakes at the edges: a
  * scripted identity server profile, a broker that answers like the MCP server, scripted models.
  * Every failure branch ends without a trade; the model is asked once per opportunity, not per
- * tick; state survives a restart.
+ * tick; state survives a restart. One store for the file, emptied before each case; the agent's
+ * clock is the real one plus what the test advances, and its wait between CIBA polls moves that
+ * clock by the wait and returns once the fake server has a scripted answer.
  */
 const rules: ModelChoice = { model: createRulesModel(), label: "rules", kind: "rules" };
 const running: Agent[] = [];
+let store: Db;
+
+beforeAll(async () => {
+  store = await openTestDb();
+});
+
+afterAll(async () => {
+  await store?.close();
+});
+
+beforeEach(async () => {
+  await emptyTables(store);
+});
 
 afterEach(async () => {
   for (const a of running.splice(0)) await a.stop();
 });
 
-async function harness(options: { model?: ModelChoice; db?: Db; profile?: FakeProfile; broker?: FakeMcpClient } = {}) {
+async function harness(options: { model?: ModelChoice; profile?: FakeProfile; broker?: FakeMcpClient } = {}) {
   const config = parseConfig({ NODE_ENV: "test", AGENT_COOLDOWN_SECONDS: "30" });
-  const db = options.db ?? (await openTestDb());
+  const db = store;
   const bus = new EventBus();
   const activity = new ActivityLog(db, bus);
   const profile = options.profile ?? new FakeProfile();
@@ -45,6 +60,10 @@ async function harness(options: { model?: ModelChoice; db?: Db; profile?: FakePr
     profile,
     mcpClient: () => broker,
     now: () => new Date(Date.now() + offset),
+    sleep: async (ms, signal) => {
+      offset += ms;
+      await profile.answerScripted(signal);
+    },
     tickMs: 3_600_000, // ticks are driven by the test
   });
   running.push(agent);
@@ -225,6 +244,8 @@ describe("agent loop", () => {
     await h.step();
     expect(await h.row()).toMatchObject({ state: "FAILED", reason: expect.stringMatching(/too many pending/) });
     expect(await h.orders()).toMatchObject([{ status: "failed" }]);
+    await h.agent.stop();
+    await emptyTables(store);
 
     const broker = new FakeMcpClient();
     broker.oboOutcome = { kind: "refused", code: "price_above_limit", message: "The price is above the approved limit." };
@@ -239,8 +260,7 @@ describe("agent loop", () => {
   });
 
   it("resumes polling the same request after a restart, and trades once", async () => {
-    const db = await openTestDb();
-    const first = await harness({ db });
+    const first = await harness();
     crash(first);
     await first.agent.tick();
     await waitFor(() => first.profile.cibaRequests.length === 1);
@@ -250,7 +270,7 @@ describe("agent loop", () => {
 
     const profile = new FakeProfile();
     profile.script = [approvedWith([order])];
-    const second = await harness({ db, profile });
+    const second = await harness({ profile });
     crash(second);
     await second.step();
     expect(profile.cibaRequests).toEqual([]); // no new request: the stored one is polled
@@ -260,11 +280,10 @@ describe("agent loop", () => {
   });
 
   it("ends a trade interrupted by a restart as FAILED: the OBO token is gone, a new approval is needed", async () => {
-    const db = await openTestDb();
-    const first = await harness({ db });
+    const first = await harness();
     await first.agent.stop();
-    await saveAgentRow(db, "aurelius", { state: "EXECUTING" });
-    const second = await harness({ db });
+    await saveAgentRow(store, "aurelius", { state: "EXECUTING" });
+    const second = await harness();
     expect(await second.row()).toMatchObject({ state: "FAILED", reason: expect.stringMatching(/interrupted by a restart/) });
     expect(second.broker.trades).toEqual([]);
   });

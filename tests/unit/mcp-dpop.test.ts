@@ -3,8 +3,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type Crypt
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { generateDPoPKey, type DPoPKey } from "../../lib/auth/dpop";
 import { parseConfig } from "../../lib/config";
-import { openDb, type Db } from "../../lib/store/db";
-import { migrate } from "../../lib/store/migrate";
+import type { Db } from "../../lib/store/db";
 import { accessTokenHash, DPOP_ALGORITHMS, IAT_WINDOW_SECONDS } from "../../mcp/dpop";
 import { createStoreReplayStore } from "../../mcp/dpop-replay";
 import { createGate } from "../../mcp/gate";
@@ -12,6 +11,7 @@ import { protectedResourceMetadata } from "../../mcp/metadata";
 import { remoteKeys } from "../../lib/protected-resource/issuer-keys";
 import { verifyAccessToken, type VerifyOptions } from "../../lib/protected-resource/verify-access-token";
 import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
+import { openTestDb } from "../helpers/store";
 
 /**
  * The gate's sender-constraint step (RFC 9449 §7) with the real proof checks (mcp/dpop.ts) and
@@ -29,8 +29,7 @@ let otherKey: DPoPKey;
 beforeAll(async () => {
   issuer = await startTestIssuer({ audience: RESOURCE });
   options = { issuer: issuer.issuer, audience: RESOURCE, keys: remoteKeys(issuer.jwksUri), agentId: "aurelius", agentClientId: "aurelius-agent" };
-  db = await openDb({ dataDir: "memory://" });
-  await migrate(db);
+  db = await openTestDb();
   agentKey = await generateDPoPKey();
   otherKey = await generateDPoPKey();
 });

@@ -11,7 +11,7 @@ import { createMcpEndpoint, type McpEndpoint } from "@/mcp/endpoint";
 import { Alice } from "../../helpers/agent-alice";
 import { onFreePort } from "../../helpers/app-server";
 import { inProcessFetch } from "../../helpers/mcp-in-process";
-import { openTestDb } from "../../helpers/store";
+import { emptyTables, openTestDb } from "../../helpers/store";
 import { VirtualClock } from "./random";
 
 /**
@@ -136,22 +136,9 @@ export class World {
     return world;
   }
 
-  /**
-   * A fresh ledger and flow for the next schedule: every row deleted except in the kept tables.
-   * DELETE rather than TRUNCATE: TRUNCATE makes new files for every table and index, which in
-   * PGlite's in-memory file system costs more than the few rows a schedule leaves. Tables that
-   * other rows still reference are emptied in a later pass.
-   */
+  /** A fresh ledger and flow for the next schedule: every row deleted except in the kept tables. */
   async reset(): Promise<void> {
-    let tables = (await this.db.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
-      .map((t) => t.tablename)
-      .filter((t) => !KEPT_TABLES.has(t));
-    for (let pass = 0; tables.length > 0; pass++) {
-      const left: string[] = [];
-      for (const table of tables) await this.db.query(`DELETE FROM "${table}"`).catch(() => left.push(table));
-      if (pass > tables.length) throw new Error(`cannot empty ${left.join(", ")}`);
-      tables = left;
-    }
+    await emptyTables(this.db, KEPT_TABLES);
     if (++this.resets % VACUUM_EVERY === 0) await this.db.exec("VACUUM");
     const { investor } = this.config;
     await ensurePortfolio(this.db, investor.userId, investor.name, investor.initialBalanceCents);

@@ -203,6 +203,6 @@ describe("Auth0 CIBA (/bc-authorize)", () => {
     fake.approve();
     const outcome = await profile.pollCiba(authReqId);
     if (outcome.kind !== "approved") throw new Error(outcome.kind);
-    expect(grantedMatchesOrder(profile.readGrantedOrder(outcome.token), request.order)).toEqual({ ok: false, reason: "the granted quantity differs from the order" });
+    expect(grantedMatchesOrder(profile.readGrantedOrder(outcome.token), request.order)).toEqual({ ok: false, code: "order_mismatch", message: "the granted quantity differs from the order" });
   });
 });

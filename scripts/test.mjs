@@ -35,7 +35,7 @@ function run(args, { quiet = false, lowPriority = false } = {}) {
   child.stderr?.on("data", (d) => (output += d));
   return new Promise((resolve) => {
     child.once("error", (error) => resolve({ status: 1, output: output + String(error), seconds: 0 }));
-    child.once("exit", (status, signal) => resolve({ status: status ?? (signal ? 1 : 0), output, seconds: (Date.now() - started) / 1000 }));
+    child.once("exit", (status, signal) => resolve({ status: status ?? 1, output: signal ? `${output}\n(ended by ${signal})` : output, seconds: (Date.now() - started) / 1000 }));
   });
 }
 

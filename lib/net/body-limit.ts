@@ -1,7 +1,7 @@
 /**
  * Reading a request body of at most `maxBytes` bytes without ever holding more: a declared
  * `Content-Length` above the limit is refused before a byte is read, and a body that streams past
- * the limit (chunked, no length) is cancelled at the chunk that crosses it. `undefined` means too
+ * the limit (chunked, no length) is no longer read past the chunk that crosses it. `undefined` means too
  * large; the caller answers 413. Shared by the app's routes (lib/http.ts) and anything else that
  * takes a body (the embedded server's approval forms and its /oidc proxy).
  */
@@ -21,8 +21,11 @@ export async function readLimitedBody(request: Request, maxBytes: number): Promi
     if (done) break;
     received += value.byteLength;
     if (received > maxBytes) {
-      // Stops the upload being pulled in; the 413 still goes out on the open connection.
-      void reader.cancel().catch(() => undefined);
+      // Stop reading and leave the connection open: the 413 goes out on it, the client's upload
+      // stalls on TCP flow control, and the server closes the idle connection after its keep-alive
+      // timeout. Cancelling the stream instead destroys the socket, which can reset the connection
+      // before the 413 is sent; a client still writing then sees EPIPE and never reads the answer.
+      reader.releaseLock();
       return undefined;
     }
     chunks.push(value);

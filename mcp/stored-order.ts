@@ -38,7 +38,11 @@ export async function storedOrderClosed(tx: Queryable, orderId: string): Promise
   return undefined;
 }
 
-export async function findRecordedApproval(
+/**
+ * The order this token may execute, as the store recorded Alice's approval of it (the order row
+ * locked until the transaction ends), or why it may not.
+ */
+export async function approvedOrderFromStore(
   tx: Queryable,
   orderId: string,
   token: { sub: string; jti: string },

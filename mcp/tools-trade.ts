@@ -8,7 +8,7 @@ import { OrderId, type OrderSide } from "../lib/orders/order";
 import { SCOPE_TRADE } from "../lib/protocol";
 import { auditToolCall } from "./audit";
 import { approvedOrderFromDetails, bindingRefused, checkTradeAgainstOrder, type BindingRule, type TradeRequest } from "../lib/orders/check";
-import { findRecordedApproval, storedOrderClosed } from "./stored-order";
+import { approvedOrderFromStore, storedOrderClosed } from "./stored-order";
 import type { Principal } from "../lib/protected-resource/principal";
 import { refuse, requireScope, runTool, type Outcome, type ToolContext } from "./tool-context";
 import { checkedInput, type Checked } from "./tool-input";
@@ -92,7 +92,7 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
       if (closed) throw bindingRefused(closed);
       return;
     }
-    const approved = await findRecordedApproval(tx, orderId, boundToken);
+    const approved = await approvedOrderFromStore(tx, orderId, boundToken);
     if (!approved.ok) throw bindingRefused(approved);
     const check = checkTradeAgainstOrder(approved.order, request, priceCents, now);
     if (!check.ok) throw bindingRefused(check);

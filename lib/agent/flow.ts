@@ -10,6 +10,7 @@ import { deriveBindingMessage } from "../orders/binding-message";
 import { grantedMatchesOrder } from "../orders/check";
 import { freezeOrder, limitPriceCents } from "../orders/freeze";
 import type { StockTradeDetail } from "../orders/order";
+import { SCOPE_TRADE } from "../protocol";
 import type { Db } from "../store/db";
 import { findTradeForOrder } from "../store/orders";
 import type { ActivityLevel, Trade as LedgerTrade } from "../types";
@@ -212,7 +213,7 @@ async function tryWithAgentToken(ctx: AgentContext, order: StockTradeDetail): Pr
     return end(failed(order, "trade_failed", `buy_stock with the agent token failed: ${errorText(error)}`));
   }
   if (outcome.kind === "insufficient_scope") {
-    const scope = outcome.scope ?? "stock:trade";
+    const scope = outcome.scope ?? SCOPE_TRADE;
     await ctx.log("warn", "agent.insufficient_scope", `Broker refused buy_stock with the agent token: HTTP 403 insufficient_scope, needs ${scope}. Asking ${ctx.config.investor.name} to approve.`, {
       scope,
       resourceMetadata: outcome.resourceMetadata ?? null,
@@ -387,7 +388,7 @@ async function verifyGrant(ctx: AgentContext, approval: ApprovalRecord, order: S
 function grantMismatch(ctx: AgentContext, token: TokenResult, order: StockTradeDetail): string | undefined {
   const { config, profile } = ctx;
   const scopes = token.scopes.length ? token.scopes : scopesOf(token.claims.scope);
-  if (!scopes.includes("stock:trade")) return `the token lacks stock:trade (it has ${scopes.join(" ") || "no scope"})`;
+  if (!scopes.includes(SCOPE_TRADE)) return `the token lacks ${SCOPE_TRADE} (it has ${scopes.join(" ") || "no scope"})`;
   const actor = profile.readActor(token.claims);
   if (actor !== config.agent.id) return `the token's actor is ${actor ?? "missing"}, not ${config.agent.id}`;
   if (!token.claims.sub || token.claims.sub === config.agent.id) return "the token's subject is not a user";

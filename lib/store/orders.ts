@@ -1,5 +1,6 @@
 import "server-only";
-import type { StockTradeDetail, OrderSide } from "../orders/order";
+import type { ApprovedOrder } from "../orders/check";
+import type { OrderSide, StockTradeDetail } from "../orders/order";
 import { toDate, toIso } from "../time";
 import type { Trade } from "../types";
 import type { Queryable } from "./db";
@@ -54,15 +55,8 @@ export async function lockOrderStatus(tx: Queryable, orderId: string): Promise<O
 }
 
 /** An order row with the jti of the token its approved CIBA request produced (null when none is recorded). */
-export interface LockedOrder {
-  orderId: string;
+export interface LockedOrder extends ApprovedOrder {
   userSub: string;
-  symbol: string;
-  side: OrderSide;
-  quantity: number;
-  limitPriceCents: number;
-  maxNotionalCents: number;
-  expiresAt: Date;
   status: OrderStatus;
   approvedTokenJti: string | null;
 }

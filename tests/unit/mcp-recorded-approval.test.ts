@@ -3,7 +3,7 @@ import { parseConfig } from "../../lib/config";
 import { listAudit } from "../../lib/ledger/audit";
 import { listTrades } from "../../lib/ledger/trades";
 import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
-import { findRecordedApproval } from "../../mcp/stored-order";
+import { approvedOrderFromStore } from "../../mcp/stored-order";
 import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
 import { connectInProcess, startMcpDeps } from "../helpers/mcp-in-process";
 
@@ -70,56 +70,56 @@ beforeEach(async () => {
   await rt.db.query("DELETE FROM orders");
 });
 
-describe("findRecordedApproval", () => {
+describe("approvedOrderFromStore", () => {
   const token = (orderId: string, sub = "alice") => ({ sub, jti: `jti-${orderId}` });
 
   it("refuses an order that is not recorded", async () => {
     const id = "ord_AAAAAAAAAAAAAAAA0001";
-    expect(await findRecordedApproval(rt.db, id, token(id))).toMatchObject({ ok: false, code: "order_not_approved" });
+    expect(await approvedOrderFromStore(rt.db, id, token(id))).toMatchObject({ ok: false, code: "order_not_approved" });
   });
 
   it("refuses another user's order exactly like a missing one", async () => {
     const id = "ord_AAAAAAAAAAAAAAAA0002";
     await insertOrder(id, { user: "bob" });
-    expect(await findRecordedApproval(rt.db, id, token(id))).toMatchObject({ ok: false, code: "order_not_approved", message: `No order ${id} is recorded for this user.` });
+    expect(await approvedOrderFromStore(rt.db, id, token(id))).toMatchObject({ ok: false, code: "order_not_approved", message: `No order ${id} is recorded for this user.` });
   });
 
   it("refuses an order in a terminal status", async () => {
     for (const [n, status] of [["3", "denied"], ["4", "executed"], ["5", "cancelled"], ["6", "failed"], ["7", "expired"]] as const) {
       const id = `ord_AAAAAAAAAAAAAAAA000${n}`;
       await insertOrder(id, { status });
-      expect(await findRecordedApproval(rt.db, id, token(id))).toMatchObject({ ok: false, code: "order_not_executable" });
+      expect(await approvedOrderFromStore(rt.db, id, token(id))).toMatchObject({ ok: false, code: "order_not_executable" });
     }
   });
 
   it("refuses an order that Alice has not approved yet, even with an approved-looking request row", async () => {
     const id = "ord_AAAAAAAAAAAAAAAA0008";
     await insertOrder(id, { status: "awaiting_approval" });
-    expect(await findRecordedApproval(rt.db, id, token(id))).toMatchObject({ ok: false, code: "order_not_approved" });
+    expect(await approvedOrderFromStore(rt.db, id, token(id))).toMatchObject({ ok: false, code: "order_not_approved" });
   });
 
   it("refuses an approved order whose request is not recorded as approved", async () => {
     const denied = "ord_AAAAAAAAAAAAAAAA0009";
     await insertOrder(denied, { approval: "denied" });
-    expect(await findRecordedApproval(rt.db, denied, token(denied))).toMatchObject({ ok: false, code: "token_not_bound" });
+    expect(await approvedOrderFromStore(rt.db, denied, token(denied))).toMatchObject({ ok: false, code: "token_not_bound" });
     const missing = "ord_AAAAAAAAAAAAAAAA0010";
     await insertOrder(missing, { approval: null });
-    expect(await findRecordedApproval(rt.db, missing, token(missing))).toMatchObject({ ok: false, code: "token_not_bound" });
+    expect(await approvedOrderFromStore(rt.db, missing, token(missing))).toMatchObject({ ok: false, code: "token_not_bound" });
   });
 
   it("refuses a token other than the one recorded with the approval", async () => {
     const id = "ord_AAAAAAAAAAAAAAAA0011";
     await insertOrder(id);
-    expect(await findRecordedApproval(rt.db, id, { sub: "alice", jti: "another-jti" })).toMatchObject({ ok: false, code: "token_not_bound" });
+    expect(await approvedOrderFromStore(rt.db, id, { sub: "alice", jti: "another-jti" })).toMatchObject({ ok: false, code: "token_not_bound" });
     const unbound = "ord_AAAAAAAAAAAAAAAA0012";
     await insertOrder(unbound, { jti: null });
-    expect(await findRecordedApproval(rt.db, unbound, token(unbound))).toMatchObject({ ok: false, code: "token_not_bound" });
+    expect(await approvedOrderFromStore(rt.db, unbound, token(unbound))).toMatchObject({ ok: false, code: "token_not_bound" });
   });
 
   it("returns the stored order in cents for the recorded token", async () => {
     const id = "ord_AAAAAAAAAAAAAAAA0013";
     await insertOrder(id);
-    const found = await findRecordedApproval(rt.db, id, token(id));
+    const found = await approvedOrderFromStore(rt.db, id, token(id));
     expect(found).toMatchObject({ ok: true, order: { orderId: id, symbol: "NVDA", side: "buy", quantity: 10, limitPriceCents: 100000, maxNotionalCents: 500000 } });
   });
 });

@@ -9,11 +9,9 @@ import { CIBA_GRANT_TYPE } from "../../protocol";
 import { toPollOutcome } from "./poll-outcome";
 import type { CibaAcknowledgement, CibaPollOutcome, TokenResult } from "./types";
 
-/**
- * What every profile shares (the embedded server, WSO2 and Auth0): what a failed agent-token or
- * CIBA request becomes, the CIBA acknowledgement, the token poll, and how a token response is
- * read.
- */
+// What every profile shares (the embedded server, WSO2 and Auth0): what a failed agent-token or
+// CIBA request becomes, the CIBA acknowledgement, the token poll, and how a token response is read.
+
 /**
  * Runs one request of a profile to the identity server (the agent token, the start of a CIBA
  * request); whatever fails becomes a ProtocolError (requestFailure).

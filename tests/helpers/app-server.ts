@@ -4,12 +4,14 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { waitForBuild } from "../../scripts/test-build.mjs";
+import { seedDataDir } from "./store";
 
 export { waitForBuild };
 
 /**
- * Starts the built app (`next start`, from .next-test or TEST_DIST_DIR; waits for the build) on a free loopback port with its own
- * data directory, over real HTTP. `restart()` stops and starts the same app on the same data
+ * Starts the built app (`next start`, from .next-test or TEST_DIST_DIR; waits for the build) on a
+ * free loopback port with its own data directory, over real HTTP. The data directory starts with
+ * a migrated store (`seedDataDir`) unless `freshStore` asks for the app to create its own. `restart()` stops and starts the same app on the same data
  * (to test what survives a restart); `kill()` ends it with SIGKILL, as kill -9 would, and
  * `start()` brings it up again on the same port and data.
  */
@@ -58,10 +60,16 @@ export async function onFreePort<T>(start: (port: number) => Promise<T>, tries =
   }
 }
 
-export async function startApp(env: Record<string, string> = {}): Promise<AppServer> {
+export interface StartOptions {
+  /** Let the app create its store from nothing (initdb and every migration), as a first start does. */
+  freshStore?: boolean;
+}
+
+export async function startApp(env: Record<string, string> = {}, options: StartOptions = {}): Promise<AppServer> {
   await waitForBuild();
   const port = await freePort();
   const dataDir = env.DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "sg-test-"));
+  if (!options.freshStore && !env.DATABASE_URL && !dataDir.startsWith("memory://")) await seedDataDir(dataDir);
   const url = `http://localhost:${port}`;
   let child: ChildProcess | undefined;
   let log = "";

@@ -9,7 +9,8 @@ describe("foundation API", () => {
   const post = (path: string, init: RequestInit = {}) => fetch(`${app.url}${path}`, { method: "POST", ...init });
 
   beforeAll(async () => {
-    app = await startApp({ MARKET_TICK_MS: "200" });
+    // The one app of the suite that creates its store from nothing, as a first `npm run dev` does.
+    app = await startApp({ MARKET_TICK_MS: "200" }, { freshStore: true });
   });
   afterAll(async () => app?.stop());
 

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { openDb, type Db } from "@/lib/store/db";
 import { migrate, MIGRATIONS_DIR } from "@/lib/store/migrate";
 
@@ -64,4 +65,36 @@ export async function emptyTables(db: Db, kept: Iterable<string> = []): Promise<
     if (pass > tables.length) throw new Error(`cannot empty ${left.join(", ")}`);
     tables = left;
   }
+}
+
+/**
+ * One migrated in-memory store for the calling test file: opened before its first case, closed
+ * after its last and, when `reset` is given, handed to it before each case. The store returned
+ * forwards to the one opened, so a test file can hold it from the start.
+ */
+export function useTestDb(reset?: (db: Db) => Promise<unknown>): Db {
+  let opened: Db | undefined;
+  const db = (): Db => {
+    if (!opened) throw new Error("the test store opens before the file's first case");
+    return opened;
+  };
+  beforeAll(async () => {
+    opened = await openTestDb();
+  });
+  afterAll(async () => {
+    await opened?.close();
+  });
+  if (reset) beforeEach(() => reset(db()));
+  return {
+    get engine() {
+      return db().engine;
+    },
+    query: <T>(sql: string, params?: unknown[]) => db().query<T>(sql, params),
+    transaction: (work) => db().transaction(work),
+    exec: (sql) => db().exec(sql),
+    get dump() {
+      return db().dump;
+    },
+    close: () => db().close(),
+  };
 }

@@ -70,7 +70,9 @@ export async function emptyTables(db: Db, kept: Iterable<string> = []): Promise<
 /**
  * One migrated in-memory store for the calling test file: opened before its first case, closed
  * after its last and, when `reset` is given, handed to it before each case. The store returned
- * forwards to the one opened, so a test file can hold it from the start.
+ * forwards to the one opened, so a test file can hold it from the start. Called before the file's
+ * own hooks, it closes after them (vitest runs afterAll hooks in reverse order): what the file
+ * starts on the store in beforeAll it stops in afterAll while the store is still open.
  */
 export function useTestDb(reset?: (db: Db) => Promise<unknown>): Db {
   let opened: Db | undefined;

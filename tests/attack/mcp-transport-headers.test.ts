@@ -1,7 +1,7 @@
 import type { JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApp, type AppServer } from "../helpers/app-server";
-import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
+import { startAppWithTestIssuer, type AppServer } from "../helpers/app-server";
+import type { TestIssuer } from "../helpers/jwks-server";
 import { order as stockTrade } from "../integration/idp-support";
 
 /**
@@ -16,21 +16,17 @@ let issuer: TestIssuer;
 let app: AppServer;
 let mcpUrl: string;
 let metadataUrl: string;
+let stop: (() => Promise<void>) | undefined;
 
 const ACCEPT = "application/json, text/event-stream";
 const AGENT = { sub: "aurelius", scope: "openid stock:read", client_id: "aurelius-agent" };
 
 beforeAll(async () => {
-  issuer = await startTestIssuer();
-  app = await startApp({ AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri, AGENT_ENABLED: "false" });
-  mcpUrl = `${app.url}/mcp`;
-  metadataUrl = `${app.url}/.well-known/oauth-protected-resource/mcp`;
-  issuer.setAudience(mcpUrl);
+  ({ issuer, app, mcpUrl, metadataUrl, stop } = await startAppWithTestIssuer());
 });
 
 afterAll(async () => {
-  await app?.stop();
-  await issuer?.close();
+  await stop?.();
 });
 
 /** An order the market price always meets. */

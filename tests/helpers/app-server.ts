@@ -4,6 +4,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { waitForBuild } from "../../scripts/test-build.mjs";
+import { startTestIssuer, type TestIssuer } from "./jwks-server";
 
 export { waitForBuild };
 
@@ -133,6 +134,36 @@ export async function startApp(env: Record<string, string> = {}): Promise<AppSer
       await launch();
     },
   };
+}
+
+export interface AppWithTestIssuer {
+  app: AppServer;
+  issuer: TestIssuer;
+  /** The app's MCP endpoint, the audience of the issuer's tokens. */
+  mcpUrl: string;
+  /** The endpoint's protected resource metadata (RFC 9728). */
+  metadataUrl: string;
+  /** Stops the app, then closes the issuer. */
+  stop(): Promise<void>;
+}
+
+/** The built app trusting only a per-run test issuer, its in-process agent off; the issuer mints tokens for the app's /mcp. */
+export async function startAppWithTestIssuer(): Promise<AppWithTestIssuer> {
+  const issuer = await startTestIssuer();
+  try {
+    // The in-process agent would call /mcp with tokens of the embedded issuer, which this app does not trust here.
+    const app = await startApp({ AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri, AGENT_ENABLED: "false" });
+    const mcpUrl = `${app.url}/mcp`;
+    issuer.setAudience(mcpUrl);
+    const stop = async () => {
+      await app.stop();
+      await issuer.close();
+    };
+    return { app, issuer, mcpUrl, metadataUrl: `${app.url}/.well-known/oauth-protected-resource/mcp`, stop };
+  } catch (error) {
+    await issuer.close();
+    throw error;
+  }
 }
 
 async function waitForReady(url: string, output: () => string, child: ChildProcess): Promise<void> {

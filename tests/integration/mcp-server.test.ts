@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import type { JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApp, type AppServer } from "../helpers/app-server";
-import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
+import { startAppWithTestIssuer, type AppServer } from "../helpers/app-server";
+import type { TestIssuer } from "../helpers/jwks-server";
 
 /**
  * The MCP server at /mcp over real HTTP, against the built app: every authentication refusal with
@@ -15,23 +15,18 @@ let issuer: TestIssuer;
 let app: AppServer;
 let mcpUrl: string;
 let metadataUrl: string;
+let stop: (() => Promise<void>) | undefined;
 const usedTokens: string[] = [];
 
 const ACCEPT = "application/json, text/event-stream";
 const AGENT = { sub: "aurelius", scope: "openid stock:read", client_id: "aurelius-agent" };
 
 beforeAll(async () => {
-  issuer = await startTestIssuer();
-  // The in-process agent would call /mcp with tokens of the embedded issuer, which this app does not trust here.
-  app = await startApp({ AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri, AGENT_ENABLED: "false" });
-  mcpUrl = `${app.url}/mcp`;
-  metadataUrl = `${app.url}/.well-known/oauth-protected-resource/mcp`;
-  issuer.setAudience(mcpUrl);
+  ({ issuer, app, mcpUrl, metadataUrl, stop } = await startAppWithTestIssuer());
 });
 
 afterAll(async () => {
-  await app?.stop();
-  await issuer?.close();
+  await stop?.();
 });
 
 async function mint(claims: JWTPayload, options?: Parameters<TestIssuer["mint"]>[1]): Promise<string> {

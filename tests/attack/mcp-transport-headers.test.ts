@@ -1,7 +1,7 @@
 import type { JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAppWithTestIssuer, type AppServer } from "../helpers/app-server";
-import type { TestIssuer } from "../helpers/jwks-server";
+import { MCP_ACCEPT, startAppWithTestIssuer, type AppServer } from "../helpers/app-server";
+import { AGENT_CLAIMS, type TestIssuer } from "../helpers/jwks-server";
 import { order as stockTrade } from "../integration/idp-support";
 
 /**
@@ -17,9 +17,6 @@ let app: AppServer;
 let mcpUrl: string;
 let metadataUrl: string;
 let stop: (() => Promise<void>) | undefined;
-
-const ACCEPT = "application/json, text/event-stream";
-const AGENT = { sub: "aurelius", scope: "openid stock:read", client_id: "aurelius-agent" };
 
 beforeAll(async () => {
   ({ issuer, app, mcpUrl, metadataUrl, stop } = await startAppWithTestIssuer());
@@ -45,7 +42,7 @@ const buyCall = (detail: ReturnType<typeof order>) => ({
 function send(method: string, headers: Record<string, string>, body?: unknown): Promise<Response> {
   return fetch(mcpUrl, {
     method,
-    headers: { accept: ACCEPT, ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+    headers: { accept: MCP_ACCEPT, ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 }
@@ -70,7 +67,7 @@ describe("MCP-Protocol-Version", () => {
   it("a supported version with the same kind of call is served (the 400 is the header's)", async () => {
     const res = await send(
       "POST",
-      { authorization: `Bearer ${await issuer.mint(AGENT)}`, "mcp-protocol-version": "2025-11-25" },
+      { authorization: `Bearer ${await issuer.mint(AGENT_CLAIMS)}`, "mcp-protocol-version": "2025-11-25" },
       { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "get_market_price", arguments: { symbol: "NVDA" } } },
     );
     expect(res.status).toBe(200);
@@ -94,7 +91,7 @@ describe("Mcp-Session-Id is not authentication", () => {
 
   it.each<[string, (detail: ReturnType<typeof order>) => Promise<string> | string]>([
     ["signed by a foreign key", (detail) => issuer.mintWithForeignKey({ sub: "alice", act: { sub: "aurelius" }, scope: "openid stock:read stock:trade", authorization_details: [detail] })],
-    ["tampered after signing", async (detail) => issuer.tamper(await issuer.mint(AGENT), { sub: "alice", act: { sub: "aurelius" }, scope: "openid stock:read stock:trade", authorization_details: [detail] })],
+    ["tampered after signing", async (detail) => issuer.tamper(await issuer.mint(AGENT_CLAIMS), { sub: "alice", act: { sub: "aurelius" }, scope: "openid stock:read stock:trade", authorization_details: [detail] })],
     ["unsigned (alg none)", (detail) => issuer.mintUnsigned({ act: { sub: "aurelius" }, authorization_details: [detail] })],
   ])("a session id with a token %s: 401 invalid_token, no trade", async (_label, forge) => {
     const before = await ledger();

@@ -150,6 +150,9 @@ export async function startApp(env: Record<string, string> = {}): Promise<AppSer
   };
 }
 
+/** The Accept header of an MCP client's POST to /mcp: a JSON answer or an SSE stream. */
+export const MCP_ACCEPT = "application/json, text/event-stream";
+
 export interface AppWithTestIssuer {
   app: AppServer;
   issuer: TestIssuer;

@@ -271,25 +271,12 @@ describe("a server with a self-signed certificate (WSO2_CA_FILE)", () => {
     const tls = createSelfSignedCertificate();
     fake = await startWso2Fake({ tls: { key: tls.key, cert: tls.cert } });
     expect(fake.base).toMatch(/^https:\/\/127\.0\.0\.1:/);
-    const options: Wso2ProfileOptions = {
-      baseUrl: fake.base,
-      clientId: fake.options.clientId,
-      clientSecret: fake.options.clientSecret,
-      agentId: fake.options.agentId,
-      agentSecret: fake.options.agentSecret,
-      redirectUri: fake.options.redirectUri,
-      loginHint: ALICE,
-      investorUserId: "u",
-      notificationChannel: "email",
-      authorizationDetails: false,
-      fetch,
-    };
-    const untrusting: IdentityServerProfile = createWso2Profile(options);
+    const untrusting: IdentityServerProfile = wso2ProfileFor(fake, { fetch });
     const refused = (await rejection(untrusting.getAgentToken())) as ProtocolError;
     expect(refused.retryable).toBe(true);
     expect(refused.description).toMatch(/SELF_SIGNED|self.signed|certificate/i);
 
-    const trusting = createWso2Profile({ ...options, fetch: withCaFile(fetch, tls.certFile) });
+    const trusting = wso2ProfileFor(fake, { fetch: withCaFile(fetch, tls.certFile) });
     const token = await trusting.getAgentToken();
     expect(token.claims.sub).toBe(fake.options.agentId);
 

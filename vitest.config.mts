@@ -6,8 +6,8 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 
-/** A test file that starts the built app (directly or through the recovery rig) waits for the build. */
-const needsBuild = (file: string) => /\bstartApp\(|\bstartRecoveryRig\(/.test(fs.readFileSync(file, "utf8"));
+/** A test file that starts the built app (directly, with a test issuer or through the recovery rig) waits for the build. */
+const needsBuild = (file: string) => /\bstart(App|AppWithTestIssuer|RecoveryRig)\(/.test(fs.readFileSync(file, "utf8"));
 
 /**
  * The files that need no build first (longest first, as vitest orders them), so that the two

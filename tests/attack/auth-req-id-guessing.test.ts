@@ -1,10 +1,8 @@
 import type Provider from "oidc-provider";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
-import { parseConfig } from "@/lib/config";
 import { startEmbeddedIdp, type EmbeddedIdp } from "@/lib/idp";
-import type { Db } from "@/lib/store/db";
-import { openTestDb } from "../helpers/store";
-import { AGENT_CLIENT_ID, AGENT_SECRET, cibaParams, order, PASSWORD, postForm } from "../integration/idp-support";
+import { useTestDb } from "../helpers/store";
+import { AGENT_CLIENT_ID, cibaParams, inProcessIdpConfig, order, postForm } from "../integration/idp-support";
 
 /**
  * auth_req_id values cannot be guessed or collide (CIBA Core §7.3: at least 128 bits of entropy,
@@ -32,24 +30,15 @@ interface Drawable {
 
 const COUNT = 10_000;
 const CIBA_CHARSET = /^[A-Za-z0-9._-]+$/;
-let db: Db;
+const db = useTestDb();
 let idp: EmbeddedIdp;
 
 beforeAll(async () => {
-  db = await openTestDb();
-  const config = parseConfig({
-    NODE_ENV: "test",
-    PUBLIC_URL: "http://localhost:39991",
-    DATA_DIR: "memory://",
-    AGENT_CLIENT_SECRET: AGENT_SECRET,
-    INVESTOR_PASSWORD: PASSWORD,
-  });
-  idp = await startEmbeddedIdp({ config, db });
+  idp = await startEmbeddedIdp({ config: inProcessIdpConfig("http://localhost:39991"), db });
 });
 
 afterAll(async () => {
   await idp?.stop();
-  await db?.close();
 });
 
 /** Shannon entropy in bits of the symbols seen, estimated from their frequencies. */

@@ -1,11 +1,10 @@
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { parseConfig } from "@/lib/config";
 import { startEmbeddedIdp, type EmbeddedIdp } from "@/lib/idp";
 import { getMail, listMail } from "@/lib/idp/mailbox";
 import type { Db, Queryable } from "@/lib/store/db";
 import { freePort } from "../helpers/app-server";
-import { openTestDb } from "../helpers/store";
+import { useTestDb } from "../helpers/store";
 import { expectOneWinner, redeemAtOnce } from "./ciba-redemption-burst";
 import {
   ACCESS_TOKEN_TYPE,
@@ -14,8 +13,8 @@ import {
   ApprovalPageUser,
   CIBA_GRANT,
   cibaParams,
+  inProcessIdpConfig,
   order,
-  PASSWORD,
   postForm,
 } from "../integration/idp-support";
 
@@ -31,7 +30,7 @@ import {
  * approval link in the mail does too).
  */
 const READ_DELAY_MS = 50;
-let db: Db;
+const db = useTestDb();
 let idp: EmbeddedIdp;
 let base: string;
 
@@ -58,23 +57,13 @@ function slowReads(inner: Db): Db {
 }
 
 beforeAll(async () => {
-  db = await openTestDb();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  const config = parseConfig({
-    NODE_ENV: "test",
-    PUBLIC_URL: base,
-    EMBEDDED_IDP_PORT: String(port),
-    DATA_DIR: "memory://",
-    AGENT_CLIENT_SECRET: AGENT_SECRET,
-    INVESTOR_PASSWORD: PASSWORD,
-  });
-  idp = await startEmbeddedIdp({ config, db: slowReads(db) });
+  idp = await startEmbeddedIdp({ config: inProcessIdpConfig(base, { EMBEDDED_IDP_PORT: String(port) }), db: slowReads(db) });
 });
 
 afterAll(async () => {
   await idp?.stop();
-  await db?.close();
 });
 
 it.each(["after", "before"] as const)("gives one token to ten concurrent redemptions of one approved auth_req_id, invalid_grant to the other nine (reads delayed %s they run)", async (mode) => {

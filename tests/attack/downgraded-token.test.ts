@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { parseConfig, type AppConfig } from "../../lib/config";
+import type { AppConfig } from "../../lib/config";
 import { getPortfolio } from "../../lib/ledger/portfolio";
 import { listTrades } from "../../lib/ledger/trades";
 import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
 import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
-import { connectInProcess, startMcpDeps } from "../helpers/mcp-in-process";
+import { configTrusting, connectInProcess, startMcpDeps, type McpDeps } from "../helpers/mcp-in-process";
 
 /**
  * The downgraded token. A token signed by the trusted issuer for Alice, with stock:trade but
@@ -23,11 +23,10 @@ const args = { symbol: "NVDA", quantity: 5, order_id: ORDER };
 const downgraded = { sub: "alice", scope: "openid stock:read stock:trade", client_id: "aurelius-agent", act: { sub: "aurelius" } };
 
 let issuer: TestIssuer;
-type McpDeps = Awaited<ReturnType<typeof startMcpDeps>>;
 const worlds: { rule: AppConfig["auth"]["binding"]; rt: McpDeps; endpoint: McpEndpoint }[] = [];
 
 function configFor(rule: AppConfig["auth"]["binding"]): AppConfig {
-  const config = parseConfig({ NODE_ENV: "test", PUBLIC_URL, DATA_DIR: "memory://", AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri });
+  const config = configTrusting(issuer, PUBLIC_URL);
   config.auth.binding = rule;
   return config;
 }

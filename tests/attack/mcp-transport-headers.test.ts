@@ -1,7 +1,7 @@
 import type { JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApp, type AppServer } from "../helpers/app-server";
-import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
+import { MCP_ACCEPT, startAppWithTestIssuer, type AppServer } from "../helpers/app-server";
+import { AGENT_CLAIMS, type TestIssuer } from "../helpers/jwks-server";
 import { order as stockTrade } from "../integration/idp-support";
 
 /**
@@ -16,21 +16,14 @@ let issuer: TestIssuer;
 let app: AppServer;
 let mcpUrl: string;
 let metadataUrl: string;
-
-const ACCEPT = "application/json, text/event-stream";
-const AGENT = { sub: "aurelius", scope: "openid stock:read", client_id: "aurelius-agent" };
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  issuer = await startTestIssuer();
-  app = await startApp({ AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri, AGENT_ENABLED: "false" });
-  mcpUrl = `${app.url}/mcp`;
-  metadataUrl = `${app.url}/.well-known/oauth-protected-resource/mcp`;
-  issuer.setAudience(mcpUrl);
+  ({ issuer, app, mcpUrl, metadataUrl, stop } = await startAppWithTestIssuer());
 });
 
 afterAll(async () => {
-  await app?.stop();
-  await issuer?.close();
+  await stop?.();
 });
 
 /** An order the market price always meets. */
@@ -49,7 +42,7 @@ const buyCall = (detail: ReturnType<typeof order>) => ({
 function send(method: string, headers: Record<string, string>, body?: unknown): Promise<Response> {
   return fetch(mcpUrl, {
     method,
-    headers: { accept: ACCEPT, ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+    headers: { accept: MCP_ACCEPT, ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 }
@@ -74,7 +67,7 @@ describe("MCP-Protocol-Version", () => {
   it("a supported version with the same kind of call is served (the 400 is the header's)", async () => {
     const res = await send(
       "POST",
-      { authorization: `Bearer ${await issuer.mint(AGENT)}`, "mcp-protocol-version": "2025-11-25" },
+      { authorization: `Bearer ${await issuer.mint(AGENT_CLAIMS)}`, "mcp-protocol-version": "2025-11-25" },
       { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "get_market_price", arguments: { symbol: "NVDA" } } },
     );
     expect(res.status).toBe(200);
@@ -98,7 +91,7 @@ describe("Mcp-Session-Id is not authentication", () => {
 
   it.each<[string, (detail: ReturnType<typeof order>) => Promise<string> | string]>([
     ["signed by a foreign key", (detail) => issuer.mintWithForeignKey({ sub: "alice", act: { sub: "aurelius" }, scope: "openid stock:read stock:trade", authorization_details: [detail] })],
-    ["tampered after signing", async (detail) => issuer.tamper(await issuer.mint(AGENT), { sub: "alice", act: { sub: "aurelius" }, scope: "openid stock:read stock:trade", authorization_details: [detail] })],
+    ["tampered after signing", async (detail) => issuer.tamper(await issuer.mint(AGENT_CLAIMS), { sub: "alice", act: { sub: "aurelius" }, scope: "openid stock:read stock:trade", authorization_details: [detail] })],
     ["unsigned (alg none)", (detail) => issuer.mintUnsigned({ act: { sub: "aurelius" }, authorization_details: [detail] })],
   ])("a session id with a token %s: 401 invalid_token, no trade", async (_label, forge) => {
     const before = await ledger();

@@ -1,12 +1,11 @@
 import type { JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseConfig } from "@/lib/config";
 import { listAudit } from "@/lib/ledger/audit";
 import { getPortfolio } from "@/lib/ledger/portfolio";
 import { listTrades } from "@/lib/ledger/trades";
-import { createMcpEndpoint, type McpEndpoint } from "@/mcp/endpoint";
-import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
-import { inProcessFetch, startMcpDeps } from "../helpers/mcp-in-process";
+import type { McpEndpoint } from "@/mcp/endpoint";
+import type { TestIssuer } from "../helpers/jwks-server";
+import { inProcessFetch, startInProcessMcp, type McpDeps } from "../helpers/mcp-in-process";
 import { order as stockTrade } from "../integration/idp-support";
 
 /**
@@ -20,19 +19,16 @@ import { order as stockTrade } from "../integration/idp-support";
 const PUBLIC_URL = "http://localhost:3997";
 const MCP_URL = `${PUBLIC_URL}/mcp`;
 let issuer: TestIssuer;
-let broker: Awaited<ReturnType<typeof startMcpDeps>>;
+let broker: McpDeps;
 let endpoint: McpEndpoint;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  issuer = await startTestIssuer({ audience: MCP_URL });
-  broker = await startMcpDeps(parseConfig({ NODE_ENV: "test", PUBLIC_URL, DATA_DIR: "memory://", AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri }));
-  endpoint = createMcpEndpoint(broker);
+  ({ issuer, broker, endpoint, stop } = await startInProcessMcp(PUBLIC_URL));
 });
 
 afterAll(async () => {
-  await endpoint?.close();
-  await broker?.stop();
-  await issuer?.close();
+  await stop?.();
 });
 
 /** An order the market price always meets. */

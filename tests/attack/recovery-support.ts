@@ -1,9 +1,8 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { expect } from "vitest";
 import { agentOf, dashboardOf, press, waitUntil } from "../helpers/agent-app";
 import { Alice } from "../helpers/agent-alice";
-import { startApp, type AppServer } from "../helpers/app-server";
+import { listenOnLoopback, startApp, type AppServer } from "../helpers/app-server";
 
 /**
  * The kill -9 attacks on recovery, against the real built app over HTTP. The agent's own traffic
@@ -99,29 +98,15 @@ export async function startTradeInterceptor(): Promise<TradeInterceptor> {
       );
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    get target() {
-      return state.target;
+  const listening = await listenOnLoopback(server);
+  // The interceptor is its state: what the test sets is what the next request sees.
+  return Object.assign(state, {
+    url: listening.url,
+    close: () => {
+      for (const res of held) res.destroy();
+      return listening.close();
     },
-    set target(v) {
-      state.target = v;
-    },
-    get hold() {
-      return state.hold;
-    },
-    set hold(v) {
-      state.hold = v;
-    },
-    held: state.held,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const res of held) res.destroy();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  });
 }
 
 export interface RecoveryRig {

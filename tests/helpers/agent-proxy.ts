@@ -1,5 +1,5 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./app-server";
 
 /**
  * A loopback HTTP proxy in front of the app, for the agent's own traffic (AGENT_INTERNAL_URL).
@@ -31,29 +31,6 @@ export async function startAgentProxy(): Promise<AgentProxy> {
     upstream.on("error", () => res.destroy());
     req.pipe(upstream);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    get target() {
-      return state.target;
-    },
-    set target(v) {
-      state.target = v;
-    },
-    get blockIdp() {
-      return state.blockIdp;
-    },
-    set blockIdp(v) {
-      state.blockIdp = v;
-    },
-    get blocked() {
-      return state.blocked;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  // The proxy is its state: what the test sets is what the next request sees.
+  return Object.assign(state, await listenOnLoopback(server));
 }

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import type http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { waitForBuild } from "../../scripts/test-build.mjs";
+import { startTestIssuer, type TestIssuer } from "./jwks-server";
 import { seedDataDir } from "./store";
 
 export { waitForBuild };
@@ -11,9 +13,10 @@ export { waitForBuild };
 /**
  * Starts the built app (`next start`, from .next-test or TEST_DIST_DIR; waits for the build) on a
  * free loopback port with its own data directory, over real HTTP. The data directory starts with
- * a migrated store (`seedDataDir`) unless `freshStore` asks for the app to create its own. `restart()` stops and starts the same app on the same data
- * (to test what survives a restart); `kill()` ends it with SIGKILL, as kill -9 would, and
- * `start()` brings it up again on the same port and data.
+ * a migrated store (`seedDataDir`) unless `freshStore` asks for the app to create its own.
+ * `restart()` stops and starts the same app on the same data (to test what survives a restart);
+ * `kill()` ends it with SIGKILL, as kill -9 would, and `start()` brings it up again on the same
+ * port and data.
  */
 export interface AppServer {
   url: string;
@@ -42,6 +45,19 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Starts `server` listening on a free loopback port: its URL, and a close() that drops the connections still open. */
+export async function listenOnLoopback(server: http.Server): Promise<{ url: string; close(): Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /**
@@ -141,6 +157,39 @@ export async function startApp(env: Record<string, string> = {}, options: StartO
       await launch();
     },
   };
+}
+
+/** The Accept header of an MCP client's POST to /mcp: a JSON answer or an SSE stream. */
+export const MCP_ACCEPT = "application/json, text/event-stream";
+
+export interface AppWithTestIssuer {
+  app: AppServer;
+  issuer: TestIssuer;
+  /** The app's MCP endpoint, the audience of the issuer's tokens. */
+  mcpUrl: string;
+  /** The endpoint's protected resource metadata (RFC 9728). */
+  metadataUrl: string;
+  /** Stops the app, then closes the issuer. */
+  stop(): Promise<void>;
+}
+
+/** The built app trusting only a per-run test issuer, its in-process agent off; the issuer mints tokens for the app's /mcp. */
+export async function startAppWithTestIssuer(): Promise<AppWithTestIssuer> {
+  const issuer = await startTestIssuer();
+  try {
+    // The in-process agent would call /mcp with tokens of the embedded issuer, which this app does not trust here.
+    const app = await startApp({ AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri, AGENT_ENABLED: "false" });
+    const mcpUrl = `${app.url}/mcp`;
+    issuer.setAudience(mcpUrl);
+    const stop = async () => {
+      await app.stop();
+      await issuer.close();
+    };
+    return { app, issuer, mcpUrl, metadataUrl: `${app.url}/.well-known/oauth-protected-resource/mcp`, stop };
+  } catch (error) {
+    await issuer.close();
+    throw error;
+  }
 }
 
 async function waitForReady(url: string, output: () => string, child: ChildProcess): Promise<void> {

@@ -8,6 +8,9 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type JWTPayl
  * from a loopback HTTP server, and helpers that mint access tokens (good ones and every kind of
  * bad one) the way the embedded server, WSO2 and Auth0 would.
  */
+/** The claims of the agent's own token (client credentials): no user, stock:read only. */
+export const AGENT_CLAIMS = Object.freeze({ sub: "aurelius", scope: "openid stock:read", client_id: "aurelius-agent" });
+
 export interface TestIssuer {
   issuer: string;
   jwksUri: string;

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { openDb, type Db } from "@/lib/store/db";
 import { migrate, MIGRATIONS_DIR } from "@/lib/store/migrate";
 
@@ -87,4 +88,38 @@ export async function emptyTables(db: Db, kept: Iterable<string> = []): Promise<
     if (pass > tables.length) throw new Error(`cannot empty ${left.join(", ")}`);
     tables = left;
   }
+}
+
+/**
+ * One migrated in-memory store for the calling test file: opened before its first case, closed
+ * after its last and, when `reset` is given, handed to it before each case. The store returned
+ * forwards to the one opened, so a test file can hold it from the start. Called before the file's
+ * own hooks, it closes after them (vitest runs afterAll hooks in reverse order): what the file
+ * starts on the store in beforeAll it stops in afterAll while the store is still open.
+ */
+export function useTestDb(reset?: (db: Db) => Promise<unknown>): Db {
+  let opened: Db | undefined;
+  const db = (): Db => {
+    if (!opened) throw new Error("the test store opens before the file's first case");
+    return opened;
+  };
+  beforeAll(async () => {
+    opened = await openTestDb();
+  });
+  afterAll(async () => {
+    await opened?.close();
+  });
+  if (reset) beforeEach(() => reset(db()));
+  return {
+    get engine() {
+      return db().engine;
+    },
+    query: <T>(sql: string, params?: unknown[]) => db().query<T>(sql, params),
+    transaction: (work) => db().transaction(work),
+    exec: (sql) => db().exec(sql),
+    get dump() {
+      return db().dump;
+    },
+    close: () => db().close(),
+  };
 }

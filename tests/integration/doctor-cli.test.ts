@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, waitForBuild, type AppServer } from "../helpers/app-server";
 import { startAuth0Fake } from "../fakes/auth0-fake";
 import { startWso2Fake } from "../fakes/wso2-fake";
+import { wso2EnvFor } from "../helpers/wso2-env";
 
 /**
  * `npm run doctor` as a user runs it: a child process (tsx, re-run under the react-server
@@ -44,13 +45,7 @@ describe("npm run doctor (CLI)", () => {
     const fake = await startWso2Fake();
     cleanup.push(fake.close);
     const env = {
-      AUTH_PROVIDER: "wso2",
-      WSO2_BASE_URL: fake.base,
-      AGENT_CLIENT_ID: fake.options.clientId,
-      AGENT_CLIENT_SECRET: fake.options.clientSecret,
-      AGENT_ID: fake.options.agentId,
-      WSO2_AGENT_SECRET: fake.options.agentSecret,
-      WSO2_REDIRECT_URI: fake.options.redirectUri,
+      ...wso2EnvFor(fake),
       INVESTOR_USER_ID: "5d4c3b2a-1e0f-4a9b-8c7d-alice",
       PUBLIC_URL: "http://127.0.0.1:9",
     };

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { parseConfig } from "@/lib/config";
 import { startEmbeddedIdp, type EmbeddedIdp } from "@/lib/idp";
-import type { Db } from "@/lib/store/db";
-import { openTestDb } from "../helpers/store";
-import { AGENT_SECRET, cibaParams, order, PASSWORD, postForm } from "./idp-support";
+import { useTestDb } from "../helpers/store";
+import { cibaParams, inProcessIdpConfig, order, postForm } from "./idp-support";
 
 /**
  * auth_req_id values (CIBA Core §7.3: ≥ 128 bits of entropy, only A-Za-z0-9._-), issued through
@@ -15,24 +13,16 @@ import { AGENT_SECRET, cibaParams, order, PASSWORD, postForm } from "./idp-suppo
  * own id, approval and mail.
  */
 const REQUESTS = 200;
-let db: Db;
+const db = useTestDb();
 let idp: EmbeddedIdp;
 
 beforeAll(async () => {
-  db = await openTestDb();
-  const config = parseConfig({
-    NODE_ENV: "test",
-    PUBLIC_URL: "http://localhost:39990",
-    DATA_DIR: "memory://",
-    AGENT_CLIENT_SECRET: AGENT_SECRET,
-    INVESTOR_PASSWORD: PASSWORD,
-  });
+  const config = inProcessIdpConfig("http://localhost:39990");
   idp = await startEmbeddedIdp({ config: { ...config, idp: { ...config.idp, maxPendingPerClientAndUser: REQUESTS } }, db });
 });
 
 afterAll(async () => {
   await idp?.stop();
-  await db?.close();
 });
 
 it("issues 200 unique, URL-safe auth_req_id values of at least 22 characters, each with its own approval and mail", async () => {

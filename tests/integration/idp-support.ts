@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import * as oidc from "openid-client";
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTHeaderParameters } from "jose";
+import { parseConfig, type AppConfig } from "@/lib/config";
 import type { AppServer } from "../helpers/app-server";
 
 /**
@@ -23,6 +24,11 @@ export function idpEnv(extra: Record<string, string> = {}): Record<string, strin
     MAX_PENDING_APPROVALS: "50",
     ...extra,
   };
+}
+
+/** The configuration for the embedded server started in-process at `publicUrl` on an in-memory store, with the known secrets above; `extra` adds to the environment. */
+export function inProcessIdpConfig(publicUrl: string, extra: Record<string, string> = {}): AppConfig {
+  return parseConfig({ NODE_ENV: "test", PUBLIC_URL: publicUrl, DATA_DIR: "memory://", AGENT_CLIENT_SECRET: AGENT_SECRET, INVESTOR_PASSWORD: PASSWORD, ...extra });
 }
 
 export async function clientFor(server: AppServer, id = AGENT_CLIENT_ID, secret = AGENT_SECRET): Promise<oidc.Configuration> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApp, type AppServer } from "../helpers/app-server";
-import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
+import { startAppWithTestIssuer, type AppServer } from "../helpers/app-server";
+import type { TestIssuer } from "../helpers/jwks-server";
 
 /**
  * A bounded fuzz pass over /mcp on loopback: 1,200 malformed or hostile JSON-RPC bodies, tool
@@ -17,12 +17,10 @@ const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
 let issuer: TestIssuer;
 let app: AppServer;
 let tokens: string[];
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  issuer = await startTestIssuer();
-  // The in-process agent would call /mcp with tokens of the embedded issuer, which this app does not trust here.
-  app = await startApp({ AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri, AGENT_ENABLED: "false" });
-  issuer.setAudience(`${app.url}/mcp`);
+  ({ issuer, app, stop } = await startAppWithTestIssuer());
   const unmatchable = {
     type: "stock_trade",
     order_id: "ord_FUZZfuzzFUZZfuzz0001",
@@ -42,8 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await app?.stop();
-  await issuer?.close();
+  await stop?.();
 });
 
 /** mulberry32: small, fast, seedable. */

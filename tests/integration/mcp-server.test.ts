@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import type { JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApp, type AppServer } from "../helpers/app-server";
-import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
+import { MCP_ACCEPT, startAppWithTestIssuer, type AppServer } from "../helpers/app-server";
+import { AGENT_CLAIMS, type TestIssuer } from "../helpers/jwks-server";
 
 /**
  * The MCP server at /mcp over real HTTP, against the built app: every authentication refusal with
@@ -15,23 +15,15 @@ let issuer: TestIssuer;
 let app: AppServer;
 let mcpUrl: string;
 let metadataUrl: string;
+let stop: (() => Promise<void>) | undefined;
 const usedTokens: string[] = [];
 
-const ACCEPT = "application/json, text/event-stream";
-const AGENT = { sub: "aurelius", scope: "openid stock:read", client_id: "aurelius-agent" };
-
 beforeAll(async () => {
-  issuer = await startTestIssuer();
-  // The in-process agent would call /mcp with tokens of the embedded issuer, which this app does not trust here.
-  app = await startApp({ AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri, AGENT_ENABLED: "false" });
-  mcpUrl = `${app.url}/mcp`;
-  metadataUrl = `${app.url}/.well-known/oauth-protected-resource/mcp`;
-  issuer.setAudience(mcpUrl);
+  ({ issuer, app, mcpUrl, metadataUrl, stop } = await startAppWithTestIssuer());
 });
 
 afterAll(async () => {
-  await app?.stop();
-  await issuer?.close();
+  await stop?.();
 });
 
 async function mint(claims: JWTPayload, options?: Parameters<TestIssuer["mint"]>[1]): Promise<string> {
@@ -71,7 +63,7 @@ function post(body: unknown, token?: string, headers: Record<string, string> = {
     method: "POST",
     headers: {
       "content-type": "application/json",
-      accept: ACCEPT,
+      accept: MCP_ACCEPT,
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...headers,
     },
@@ -129,13 +121,13 @@ describe("authentication refusals", () => {
 
   it.each<[string, () => Promise<string> | string]>([
     ["garbage", () => "abc.def.ghi"],
-    ["expired", () => mint(AGENT, { expiresIn: -60 })],
-    ["wrong issuer", () => mint(AGENT, { issuer: "https://evil.example/" })],
-    ["wrong audience", () => mint(AGENT, { audience: "https://other.example/mcp" })],
+    ["expired", () => mint(AGENT_CLAIMS, { expiresIn: -60 })],
+    ["wrong issuer", () => mint(AGENT_CLAIMS, { issuer: "https://evil.example/" })],
+    ["wrong audience", () => mint(AGENT_CLAIMS, { audience: "https://other.example/mcp" })],
     ["alg none", () => issuer.mintUnsigned()],
     ["HS256 with the public key", () => issuer.mintHs256WithPublicKey()],
-    ["tampered", async () => issuer.tamper(await mint(AGENT), { scope: "openid stock:read stock:trade" })],
-    ["foreign key", () => issuer.mintWithForeignKey(AGENT)],
+    ["tampered", async () => issuer.tamper(await mint(AGENT_CLAIMS), { scope: "openid stock:read stock:trade" })],
+    ["foreign key", () => issuer.mintWithForeignKey(AGENT_CLAIMS)],
   ])("%s token: 401 invalid_token", async (_name, make) => {
     const res = await post(call("get_market_price", { symbol: "NVDA" }), await make());
     expect(res.status).toBe(401);
@@ -144,7 +136,7 @@ describe("authentication refusals", () => {
   });
 
   it("token in the query string: 400 invalid_request, even with a valid header token", async () => {
-    const token = await mint(AGENT);
+    const token = await mint(AGENT_CLAIMS);
     const res = await post(call("get_market_price", { symbol: "NVDA" }), token, {}, `${mcpUrl}?access_token=${token}`);
     expect(res.status).toBe(400);
     expect(res.headers.get("www-authenticate")).toMatch(/^Bearer error="invalid_request", error_description="[^"]+", resource_metadata="/);
@@ -154,19 +146,19 @@ describe("authentication refusals", () => {
 
 describe("transport hygiene", () => {
   it("refuses a foreign Origin with 403 and accepts the app's own", async () => {
-    const token = await mint(AGENT);
+    const token = await mint(AGENT_CLAIMS);
     expect((await post(call("list_symbols", {}), token, { origin: "https://evil.example" })).status).toBe(403);
     expect((await post(call("list_symbols", {}), token, { origin: "null" })).status).toBe(403);
     expect((await post(call("list_symbols", {}), token, { origin: app.url })).status).toBe(200);
   });
 
   it("refuses bodies over 64 KiB with 413", async () => {
-    const res = await post(call("list_symbols", { pad: "x".repeat(70 * 1024) }), await mint(AGENT));
+    const res = await post(call("list_symbols", { pad: "x".repeat(70 * 1024) }), await mint(AGENT_CLAIMS));
     expect(res.status).toBe(413);
   });
 
   it("answers malformed JSON-RPC with 400", async () => {
-    const token = await mint(AGENT);
+    const token = await mint(AGENT_CLAIMS);
     const broken = await post("{not json", token);
     expect(broken.status).toBe(400);
     expect(((await broken.json()) as { error: { code: number } }).error.code).toBe(-32700);
@@ -176,9 +168,9 @@ describe("transport hygiene", () => {
   });
 
   it("answers 415 to a non-JSON body and 405 to GET, DELETE and PUT", async () => {
-    const token = await mint(AGENT);
+    const token = await mint(AGENT_CLAIMS);
     expect((await post("x=1", token, { "content-type": "application/x-www-form-urlencoded" })).status).toBe(415);
-    const auth = { authorization: `Bearer ${token}`, accept: ACCEPT };
+    const auth = { authorization: `Bearer ${token}`, accept: MCP_ACCEPT };
     const get = await fetch(mcpUrl, { headers: auth });
     expect(get.status).toBe(405);
     expect(get.headers.get("allow")).toBe("POST");
@@ -189,7 +181,7 @@ describe("transport hygiene", () => {
 
 describe("read tools with the agent's own token", () => {
   it("lists the tools with their annotations", async () => {
-    const client = await connect(await mint(AGENT));
+    const client = await connect(await mint(AGENT_CLAIMS));
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(["buy_stock", "get_market_price", "get_portfolio", "get_trade_history", "list_symbols", "sell_stock"]);
     const buy = tools.find((t) => t.name === "buy_stock")!;
@@ -199,7 +191,7 @@ describe("read tools with the agent's own token", () => {
   });
 
   it("reads the price and the symbols", async () => {
-    const client = await connect(await mint(AGENT));
+    const client = await connect(await mint(AGENT_CLAIMS));
     const price = await client.callTool({ name: "get_market_price", arguments: { symbol: "NVDA" } });
     expect(price.isError).toBeFalsy();
     expect(price.structuredContent).toMatchObject({ symbol: "NVDA", currency: "USD", price: expect.stringMatching(/^\d+\.\d{2}$/) });
@@ -213,7 +205,7 @@ describe("read tools with the agent's own token", () => {
   });
 
   it("has no portfolio and no trade history (agent subject)", async () => {
-    const client = await connect(await mint(AGENT));
+    const client = await connect(await mint(AGENT_CLAIMS));
     for (const name of ["get_portfolio", "get_trade_history"]) {
       const result = await client.callTool({ name, arguments: {} });
       expect(result.isError).toBe(true);
@@ -224,7 +216,7 @@ describe("read tools with the agent's own token", () => {
   });
 
   it("buy_stock with the agent token: 403 insufficient_scope, scope stock:trade", async () => {
-    const token = await mint(AGENT);
+    const token = await mint(AGENT_CLAIMS);
     const res = await post(call("buy_stock", { symbol: "NVDA", quantity: 1, order_id: newOrderId() }), token);
     expect(res.status).toBe(403);
     expect(res.headers.get("www-authenticate")).toBe(
@@ -238,20 +230,20 @@ describe("read tools with the agent's own token", () => {
   });
 
   it("a token without stock:read: 403 with scope stock:read", async () => {
-    const res = await post(call("get_market_price", { symbol: "NVDA" }), await mint({ ...AGENT, scope: "openid" }));
+    const res = await post(call("get_market_price", { symbol: "NVDA" }), await mint({ ...AGENT_CLAIMS, scope: "openid" }));
     expect(res.status).toBe(403);
     expect(res.headers.get("www-authenticate")).toMatch(/error="insufficient_scope", .*scope="stock:read"/);
   });
 
   it("an agent token that somehow has stock:trade still cannot trade (agent subject)", async () => {
-    const client = await connect(await mint({ ...AGENT, scope: "openid stock:read stock:trade", authorization_details: [order()] }));
+    const client = await connect(await mint({ ...AGENT_CLAIMS, scope: "openid stock:read stock:trade", authorization_details: [order()] }));
     const result = await client.callTool({ name: "buy_stock", arguments: { symbol: "NVDA", quantity: 1, order_id: newOrderId() } });
     expect(toolText(result)).toContain("agent_subject");
     await client.close();
   });
 
   it("works for a 2026-07-28 client too", async () => {
-    const token = await mint(AGENT);
+    const token = await mint(AGENT_CLAIMS);
     const client = await connect(token, true);
     const price = await client.callTool({ name: "get_market_price", arguments: { symbol: "NVDA" } });
     expect(price.structuredContent).toMatchObject({ symbol: "NVDA" });

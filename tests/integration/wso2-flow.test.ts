@@ -5,6 +5,7 @@ import { afterAgentTicks, agentOf, dashboardOf, press, waitUntil } from "../help
 import { startApp, type AppServer } from "../helpers/app-server";
 import { openTestDb } from "../helpers/store";
 import { startWso2Fake, type Wso2Fake } from "../fakes/wso2-fake";
+import { wso2EnvFor } from "../helpers/wso2-env";
 
 /**
  * The whole flow with AUTH_PROVIDER=wso2 and nothing else changed but configuration: the built
@@ -20,13 +21,7 @@ let app: AppServer;
 beforeAll(async () => {
   fake = await startWso2Fake({ orgPath: "/t/carbon.super" });
   app = await startApp({
-    AUTH_PROVIDER: "wso2",
-    WSO2_BASE_URL: fake.base,
-    AGENT_CLIENT_ID: fake.options.clientId,
-    AGENT_CLIENT_SECRET: fake.options.clientSecret,
-    AGENT_ID: fake.options.agentId,
-    WSO2_AGENT_SECRET: fake.options.agentSecret,
-    WSO2_REDIRECT_URI: fake.options.redirectUri,
+    ...wso2EnvFor(fake),
     INVESTOR_EMAIL: "alice@example.com",
     INVESTOR_USER_ID: ALICE_ID,
     // A threshold just under the opening price: a crash crosses it within seconds.

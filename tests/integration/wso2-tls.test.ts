@@ -3,6 +3,7 @@ import { agentOf, dashboardOf, waitUntil } from "../helpers/agent-app";
 import { startApp, type AppServer } from "../helpers/app-server";
 import { createSelfSignedCertificate } from "../fakes/self-signed";
 import { startWso2Fake, type Wso2Fake } from "../fakes/wso2-fake";
+import { wso2EnvFor } from "../helpers/wso2-env";
 
 /**
  * The built app against a WSO2 server with a self-signed certificate (like https://localhost:9443),
@@ -16,14 +17,8 @@ beforeAll(async () => {
   const tls = createSelfSignedCertificate();
   fake = await startWso2Fake({ tls: { key: tls.key, cert: tls.cert } });
   app = await startApp({
-    AUTH_PROVIDER: "wso2",
-    WSO2_BASE_URL: fake.base,
+    ...wso2EnvFor(fake),
     WSO2_CA_FILE: tls.certFile,
-    AGENT_CLIENT_ID: fake.options.clientId,
-    AGENT_CLIENT_SECRET: fake.options.clientSecret,
-    AGENT_ID: fake.options.agentId,
-    WSO2_AGENT_SECRET: fake.options.agentSecret,
-    WSO2_REDIRECT_URI: fake.options.redirectUri,
     INVESTOR_USER_ID: "5d4c3b2a-1e0f-4a9b-8c7d-alice",
   });
 });

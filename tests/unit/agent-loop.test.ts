@@ -1,6 +1,6 @@
 import type { LanguageModelV3 } from "@ai-sdk/provider";
 import { ProtocolError } from "@/lib/errors";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { Agent } from "@/lib/agent/agent";
 import { createRulesModel } from "@/lib/agent/models/rules-model";
 import type { ModelChoice } from "@/lib/agent/models/select";
@@ -10,9 +10,8 @@ import { parseConfig } from "@/lib/config";
 import { ActivityLog } from "@/lib/events/activity";
 import { EventBus } from "@/lib/events/bus";
 import type { StockTradeDetail } from "@/lib/orders/order";
-import type { Db } from "@/lib/store/db";
 import { AGENT_TOKEN, approvedWith, FakeMcpClient, FakeProfile, OBO_TOKEN, scriptedModel, text, toolCall } from "../helpers/agent-fakes";
-import { emptyTables, openTestDb } from "../helpers/store";
+import { emptyTables, useTestDb } from "../helpers/store";
 
 /**
  * The agent loop with its real state machine, store and steps, and fakes at the edges: a
@@ -24,19 +23,7 @@ import { emptyTables, openTestDb } from "../helpers/store";
  */
 const rules: ModelChoice = { model: createRulesModel(), label: "rules", kind: "rules" };
 const running: Agent[] = [];
-let store: Db;
-
-beforeAll(async () => {
-  store = await openTestDb();
-});
-
-afterAll(async () => {
-  await store?.close();
-});
-
-beforeEach(async () => {
-  await emptyTables(store);
-});
+const store = useTestDb(emptyTables);
 
 afterEach(async () => {
   for (const a of running.splice(0)) await a.stop();

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { Agent } from "@/lib/agent/agent";
 import type { McpClientPort, Quote, TradeArgs, TradeOutcome } from "@/lib/agent/mcp-client";
 import { createRulesModel } from "@/lib/agent/models/rules-model";
@@ -14,7 +14,7 @@ import type { StockTradeDetail } from "@/lib/orders/order";
 import type { Trade } from "@/lib/types";
 import type { Db, Queryable } from "@/lib/store/db";
 import { AGENT_TOKEN, approvedWith, OBO_TOKEN } from "../helpers/agent-fakes";
-import { openTestDb } from "../helpers/store";
+import { useTestDb } from "../helpers/store";
 
 /**
  * Recovery after a crash of the agent's process, against a real (in-memory) store: the recovery
@@ -30,14 +30,7 @@ const config = parseConfig({ NODE_ENV: "test", AGENT_COOLDOWN_SECONDS: "30" });
 const rules: ModelChoice = { model: createRulesModel(), label: "rules", kind: "rules" };
 const LOW = 13120;
 const HIGH = 14500;
-let db: Db;
-
-beforeAll(async () => {
-  db = await openTestDb();
-});
-afterAll(async () => {
-  await db?.close();
-});
+const db = useTestDb();
 
 // --- the recovery table ------------------------------------------------------------------------
 

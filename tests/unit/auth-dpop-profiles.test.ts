@@ -2,17 +2,16 @@ import { decodeJwt, decodeProtectedHeader, UnsecuredJWT } from "jose";
 import { ProtocolError } from "@/lib/errors";
 import type * as client from "openid-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { deriveBindingMessage } from "@/lib/orders/binding-message";
-import { freezeOrder } from "@/lib/orders/freeze";
 import { generateDPoPKey } from "@/lib/auth/dpop";
 import { createAuth0Profile } from "@/lib/auth/profiles/auth0";
 import { toTokenResult } from "@/lib/auth/profiles/common";
-import type { CibaRequest, TokenResult } from "@/lib/auth/profiles/types";
+import type { TokenResult } from "@/lib/auth/profiles/types";
 import { remoteKeys } from "@/lib/protected-resource/issuer-keys";
 import { verifyAccessToken } from "@/lib/protected-resource/verify-access-token";
 import { startAuth0Fake, type Auth0Fake, type Auth0FakeOptions } from "../fakes/auth0-fake";
 import type { RecordedRequest } from "../fakes/fake-http";
 import { startWso2Fake, wso2ProfileFor, type Wso2Fake, type Wso2FakeOptions } from "../fakes/wso2-fake";
+import { sampleCibaRequest } from "../helpers/orders";
 
 /**
  * DPoP at WSO2 and Auth0 as their fakes replay it (tests/fakes): the profiles send a proof where
@@ -29,11 +28,6 @@ afterEach(async () => {
 
 const ALICE = "alice@example.com";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function cibaRequest(actorToken: string): CibaRequest {
-  const order = freezeOrder({ symbol: "NVDA", side: "buy", quantity: 3, limitPriceCents: 13120, maxNotionalCents: 500000, expiresAt: new Date(Date.now() + 180_000) });
-  return { order, bindingMessage: deriveBindingMessage(order), actorToken, requestedExpirySeconds: 120 };
-}
 
 async function wso2Profile(options: Wso2FakeOptions) {
   wso2 = await startWso2Fake(options);
@@ -85,7 +79,7 @@ describe("WSO2 with the DPoP token binding type", () => {
     expect(exchange.claims).toMatchObject({ htm: "POST", htu: `${fake.base}/oauth2/token`, jti: expect.any(String), iat: expect.any(Number) });
     expect(exchange.claims.ath).toBeUndefined();
 
-    const ack = await profile.startCiba(cibaRequest(agent.accessToken));
+    const ack = await profile.startCiba(sampleCibaRequest(agent.accessToken, { quantity: 3 }));
     fake.approve(ack.authReqId);
     const obo = await approvedToken((id) => profile.pollCiba(id), ack.authReqId, 2100);
     expect(obo.dpop).toBe(agent.dpop);
@@ -117,7 +111,7 @@ describe("WSO2 with another token binding type", () => {
     expect(proofOf(fake.requestsTo("/oauth2/token")[0]).claims.htm).toBe("POST");
     expect(agent.dpop).toBeUndefined();
     expect(agent.claims.cnf).toBeUndefined();
-    const ack = await profile.startCiba(cibaRequest(agent.accessToken));
+    const ack = await profile.startCiba(sampleCibaRequest(agent.accessToken, { quantity: 3 }));
     fake.approve(ack.authReqId);
     const obo = await approvedToken((id) => profile.pollCiba(id), ack.authReqId, 2100);
     expect(obo.dpop).toBeUndefined();
@@ -133,7 +127,7 @@ describe("Auth0", () => {
     expect(agent.claims.cnf).toEqual({ jkt: agent.dpop!.thumbprint });
     expect(proofOf(fake.requestsTo("/oauth/token")[0]).claims).toMatchObject({ htm: "POST", htu: `${fake.origin}/oauth/token` });
 
-    const ack = await profile.startCiba(cibaRequest(agent.accessToken));
+    const ack = await profile.startCiba(sampleCibaRequest(agent.accessToken, { quantity: 3 }));
     fake.approve(ack.authReqId);
     const obo = await approvedToken((id) => profile.pollCiba(id), ack.authReqId, 1100);
     expect(fake.requestsTo("/oauth/token").at(-1)!.headers.dpop).toBeUndefined();

@@ -1,18 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "@/lib/config";
+import { parseConfig } from "@/lib/config";
+import { configProblems } from "../helpers/failures";
 
 /** AUTH_PROVIDER=auth0: everything derives from AUTH0_DOMAIN; the agent's identity is its client. */
 const AUTH0 = { AUTH_PROVIDER: "auth0", AUTH0_DOMAIN: "tenant.eu.auth0.com", AGENT_CLIENT_ID: "Abc123", AGENT_CLIENT_SECRET: "s" };
-
-function problems(env: Record<string, string>): string {
-  try {
-    parseConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems.join("\n");
-    throw error;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("Auth0 configuration", () => {
   it("derives the issuer with its trailing slash, the JWKS, the audience and the rar binding", () => {
@@ -42,7 +33,7 @@ describe("Auth0 configuration", () => {
     [{ AUTH0_RAR_TYPE: "urn:bad type" }, /AUTH0_RAR_TYPE/],
     [{ AUTH0_CLIENT_AUTH: "private_key_jwt" }, /AUTH0_CLIENT_AUTH/],
   ])("refuses %j", (patch, message) => {
-    expect(problems({ ...AUTH0, ...patch })).toMatch(message);
+    expect(configProblems({ ...AUTH0, ...patch })).toMatch(message);
   });
 
   it("accepts AGENT_ID when it is the client id", () => {

@@ -1,11 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ProtocolError } from "@/lib/errors";
-import { deriveBindingMessage } from "@/lib/orders/binding-message";
 import { grantedMatchesOrder } from "@/lib/orders/check";
-import { freezeOrder } from "@/lib/orders/freeze";
 import { auth0LoginHint, createAuth0Profile, type Auth0ProfileOptions } from "@/lib/auth/profiles/auth0";
-import { type CibaRequest } from "@/lib/auth/profiles/types";
 import { DENIED_OR_EXPIRED, startAuth0Fake, type Auth0Fake, type Auth0FakeOptions } from "../fakes/auth0-fake";
+import { rejection } from "../helpers/failures";
+import { sampleCibaRequest } from "../helpers/orders";
 
 /**
  * The Auth0 profile against the Auth0 fake (tests/fakes/auth0-fake.ts): every request asserted
@@ -36,19 +35,7 @@ async function setup(fakeOptions: Auth0FakeOptions = {}, profileOptions: Partial
   return { fake, profile };
 }
 
-function cibaRequest(requestedExpirySeconds = 120): CibaRequest {
-  const order = freezeOrder({ symbol: "NVDA", side: "buy", quantity: 38, limitPriceCents: 13120, maxNotionalCents: 500000, expiresAt: new Date(Date.now() + 180_000) });
-  return { order, bindingMessage: deriveBindingMessage(order), actorToken: "agent-token-not-sent-to-auth0", requestedExpirySeconds };
-}
-
-async function rejection<T>(promise: Promise<T>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
+const cibaRequest = (requestedExpirySeconds = 120) => sampleCibaRequest("agent-token-not-sent-to-auth0", { requestedExpirySeconds });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,22 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createAdapterFactory, EXPIRED_RETENTION_SECONDS, sweepExpiredModels } from "@/lib/idp/adapter";
-import type { Db } from "@/lib/store/db";
-import { openTestDb } from "../helpers/store";
+import { useTestDb } from "../helpers/store";
 
 /** oidc-provider's adapter on the store: what the Adapter contract asks, on PGlite. */
-let db: Db;
-
-beforeAll(async () => {
-  db = await openTestDb();
-});
-
-afterAll(async () => {
-  await db?.close();
-});
-
-beforeEach(async () => {
-  await db.query("DELETE FROM idp_models");
-});
+const db = useTestDb((store) => store.query("DELETE FROM idp_models"));
 
 describe("store adapter", () => {
   it("finds nothing for unknown ids, and keeps models apart", async () => {

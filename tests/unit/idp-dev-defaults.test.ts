@@ -1,21 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "@/lib/config";
 import { startEmbeddedIdp } from "@/lib/idp";
 import { loadIdentitySecrets } from "@/lib/idp/identity-secrets";
-import type { Db } from "@/lib/store/db";
-import { openTestDb } from "../helpers/store";
+import { useTestDb } from "../helpers/store";
 
 /** The embedded server's development defaults: fenced in production, loud once, secret after. */
-let db: Db;
+const db = useTestDb();
 const announced = () => (globalThis as Record<symbol, Set<string>>)[Symbol.for("sg.devDefaults")]!;
-
-beforeAll(async () => {
-  db = await openTestDb();
-});
-
-afterAll(async () => {
-  await db?.close();
-});
 
 afterEach(() => {
   vi.restoreAllMocks();

@@ -1,29 +1,16 @@
 import net from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { parseConfig } from "@/lib/config";
 import { getMail, listMail } from "@/lib/idp/mailbox";
 import { createMailer } from "@/lib/idp/mailer";
-import type { Db } from "@/lib/store/db";
 import { freePort } from "../helpers/app-server";
-import { openTestDb } from "../helpers/store";
+import { useTestDb } from "../helpers/store";
 
 /**
  * The mailer: the embedded mailbox by default; with SMTP_URL real SMTP as well (here a minimal
  * SMTP server on loopback that records what it receives), and the mailbox keeps a copy either way.
  */
-let db: Db;
-
-beforeAll(async () => {
-  db = await openTestDb();
-});
-
-afterAll(async () => {
-  await db?.close();
-});
-
-beforeEach(async () => {
-  await db.query("DELETE FROM idp_mailbox");
-});
+const db = useTestDb((store) => store.query("DELETE FROM idp_mailbox"));
 
 const mail = { to: "alice@example.com", subject: "Approve?", text: "Order ord_1", html: "<p>Order</p>", links: { approve: "http://x/a", deny: "http://x/d" } };
 

@@ -4,48 +4,37 @@ import { stockTradeProblem } from "@/lib/idp/authorization-details";
 import { constantTimeEqual } from "@/lib/idp/constant-time";
 import { renderApprovalEmail } from "@/lib/idp/notification-email";
 import { randomPassword } from "@/lib/idp/secrets";
+import { stockTradeDetail } from "../helpers/orders";
 
 /** The embedded server's small security helpers, negative cases first. */
 const investor = { accountId: "alice", email: "Alice@Example.com", name: "Alice" };
-
-const order = (overrides: Record<string, unknown> = {}) => ({
-  type: "stock_trade",
-  order_id: "ord_ABCDEFGHJKLMNPQR2345",
-  symbol: "NVDA",
-  side: "buy",
-  quantity: 38,
-  limit_price: "131.20",
-  max_notional: "5000.00",
-  expires_at: "2030-01-01T00:00:00Z",
-  ...overrides,
-});
 
 describe("stock_trade authorization details", () => {
   const now = Date.parse("2029-12-31T00:00:00Z");
 
   it("refuses what the one order schema refuses, in its words", () => {
-    expect(stockTradeProblem({ ...order(), note: "x" }, now)).toMatch(/unknown field.*note/);
-    expect(stockTradeProblem(order({ limit_price: "0.00" }), now)).toMatch(/limit_price/);
-    expect(stockTradeProblem(order({ max_notional: "-1.00" }), now)).toMatch(/max_notional/);
-    expect(stockTradeProblem(order({ type: "other" }), now)).toMatch(/type/);
+    expect(stockTradeProblem({ ...stockTradeDetail(), note: "x" }, now)).toMatch(/unknown field.*note/);
+    expect(stockTradeProblem(stockTradeDetail({ limit_price: "0.00" }), now)).toMatch(/limit_price/);
+    expect(stockTradeProblem(stockTradeDetail({ max_notional: "-1.00" }), now)).toMatch(/max_notional/);
+    expect(stockTradeProblem(stockTradeDetail({ type: "other" }), now)).toMatch(/type/);
     expect(stockTradeProblem("not an object", now)).toEqual(expect.any(String));
   });
 
   it("refuses more than one million shares (the order schema's cap)", () => {
-    expect(stockTradeProblem(order({ quantity: 1_000_001 }), now)).toMatch(/quantity/);
-    expect(stockTradeProblem(order({ quantity: 1_000_000_000 }), now)).toMatch(/quantity/);
-    expect(stockTradeProblem(order({ quantity: 1_000_000 }), now)).toBeUndefined();
+    expect(stockTradeProblem(stockTradeDetail({ quantity: 1_000_001 }), now)).toMatch(/quantity/);
+    expect(stockTradeProblem(stockTradeDetail({ quantity: 1_000_000_000 }), now)).toMatch(/quantity/);
+    expect(stockTradeProblem(stockTradeDetail({ quantity: 1_000_000 }), now)).toBeUndefined();
   });
 
   it("refuses an order that has already expired, or expires at this very moment", () => {
-    expect(stockTradeProblem(order(), Date.parse("2030-01-01T00:00:01Z"))).toBe("stock_trade expires_at is in the past");
-    expect(stockTradeProblem(order(), Date.parse("2030-01-01T00:00:00Z"))).toBe("stock_trade expires_at is in the past");
-    expect(stockTradeProblem(order({ expires_at: "2030-01-01T02:00:00+02:00" }), Date.parse("2030-01-01T00:00:00Z"))).toMatch(/past/);
+    expect(stockTradeProblem(stockTradeDetail(), Date.parse("2030-01-01T00:00:01Z"))).toBe("stock_trade expires_at is in the past");
+    expect(stockTradeProblem(stockTradeDetail(), Date.parse("2030-01-01T00:00:00Z"))).toBe("stock_trade expires_at is in the past");
+    expect(stockTradeProblem(stockTradeDetail({ expires_at: "2030-01-01T02:00:00+02:00" }), Date.parse("2030-01-01T00:00:00Z"))).toMatch(/past/);
   });
 
   it("accepts a well-formed order, with or without a time-zone offset", () => {
-    expect(stockTradeProblem(order(), now)).toBeUndefined();
-    expect(stockTradeProblem(order({ expires_at: "2030-01-01T02:00:00+02:00", side: "sell", limit_price: "5" }), now)).toBeUndefined();
+    expect(stockTradeProblem(stockTradeDetail(), now)).toBeUndefined();
+    expect(stockTradeProblem(stockTradeDetail({ expires_at: "2030-01-01T02:00:00+02:00", side: "sell", limit_price: "5" }), now)).toBeUndefined();
   });
 });
 
@@ -96,7 +85,7 @@ describe("notification email", () => {
     const mail = renderApprovalEmail({
       investorName: "Alice <script>",
       agentName: "Aurelius",
-      order: order() as never,
+      order: stockTradeDetail() as never,
       scope: "openid stock:read stock:trade",
       bindingMessage: "BUY 38 NVDA max 131.20 USD #K7Q2",
       expiresAt: new Date("2030-01-01T00:02:00Z"),

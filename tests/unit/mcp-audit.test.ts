@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseConfig } from "../../lib/config";
 import { listAudit } from "../../lib/ledger/audit";
 import { canonicalJson, digestArguments } from "../../mcp/audit";
-import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
-import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
-import { connectInProcess, inProcessFetch, startMcpDeps } from "../helpers/mcp-in-process";
+import type { McpEndpoint } from "../../mcp/endpoint";
+import type { TestIssuer } from "../helpers/jwks-server";
+import { connectInProcess, inProcessFetch, startInProcessMcp, type McpDeps } from "../helpers/mcp-in-process";
 
 /**
  * Every tool call leaves one audit record (allowed or refused, with the reason), including the
@@ -15,8 +14,9 @@ import { connectInProcess, inProcessFetch, startMcpDeps } from "../helpers/mcp-i
 
 const PUBLIC_URL = "http://localhost:3998";
 let issuer: TestIssuer;
-let broker: Awaited<ReturnType<typeof startMcpDeps>>;
+let broker: McpDeps;
 let endpoint: McpEndpoint;
+let stop: (() => Promise<void>) | undefined;
 const tokens: string[] = [];
 
 async function mint(claims: Record<string, unknown>) {
@@ -27,15 +27,11 @@ async function mint(claims: Record<string, unknown>) {
 const connect = (token: string) => connectInProcess(endpoint, `${PUBLIC_URL}/mcp`, token);
 
 beforeAll(async () => {
-  issuer = await startTestIssuer({ audience: `${PUBLIC_URL}/mcp` });
-  broker = await startMcpDeps(parseConfig({ NODE_ENV: "test", PUBLIC_URL, DATA_DIR: "memory://", AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri }));
-  endpoint = createMcpEndpoint(broker);
+  ({ issuer, broker, endpoint, stop } = await startInProcessMcp(PUBLIC_URL));
 });
 
 afterAll(async () => {
-  await endpoint?.close();
-  await broker?.stop();
-  await issuer?.close();
+  await stop?.();
 });
 
 describe("canonical argument digests", () => {

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { parseConfig } from "../../lib/config";
 import { listAudit } from "../../lib/ledger/audit";
 import { listTrades } from "../../lib/ledger/trades";
-import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
+import type { McpEndpoint } from "../../mcp/endpoint";
 import { approvedOrderFromStore } from "../../mcp/stored-order";
-import { startTestIssuer, type TestIssuer } from "../helpers/jwks-server";
-import { connectInProcess, startMcpDeps } from "../helpers/mcp-in-process";
+import type { TestIssuer } from "../helpers/jwks-server";
+import { connectInProcess, startInProcessMcp, type McpDeps } from "../helpers/mcp-in-process";
 
 /**
  * The "recorded-approval" rule (identity servers without authorization_details): the order must be
@@ -17,8 +16,9 @@ import { connectInProcess, startMcpDeps } from "../helpers/mcp-in-process";
 
 const PUBLIC_URL = "http://localhost:3999";
 let issuer: TestIssuer;
-let rt: Awaited<ReturnType<typeof startMcpDeps>>;
+let rt: McpDeps;
 let endpoint: McpEndpoint;
+let stop: (() => Promise<void>) | undefined;
 
 const connect = (token: string) => connectInProcess(endpoint, `${PUBLIC_URL}/mcp`, token);
 
@@ -44,23 +44,11 @@ async function insertOrder(orderId: string, o: { user?: string; status?: string;
 const oboClaims = { sub: "alice", act: { sub: "aurelius" }, scope: "openid stock:read stock:trade", client_id: "aurelius-agent" };
 
 beforeAll(async () => {
-  issuer = await startTestIssuer({ audience: `${PUBLIC_URL}/mcp` });
-  const config = parseConfig({
-    NODE_ENV: "test",
-    PUBLIC_URL,
-    DATA_DIR: "memory://",
-    AUTH_ISSUER: issuer.issuer,
-    AUTH_JWKS_URI: issuer.jwksUri,
-  });
-  config.auth.binding = "recorded-approval";
-  rt = await startMcpDeps(config);
-  endpoint = createMcpEndpoint(rt);
+  ({ issuer, broker: rt, endpoint, stop } = await startInProcessMcp(PUBLIC_URL, { binding: "recorded-approval" }));
 });
 
 afterAll(async () => {
-  await endpoint?.close();
-  await rt?.stop();
-  await issuer?.close();
+  await stop?.();
 });
 
 beforeEach(async () => {

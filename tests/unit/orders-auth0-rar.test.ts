@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { normalizeAuth0Detail, toAuth0AuthorizationDetail } from "../../lib/orders/auth0-rar";
 import { StockTradeDetail } from "../../lib/orders/order";
 import { approvedOrderFromDetails, checkTradeAgainstOrder, normalizeDetail } from "../../lib/orders/check";
+import { stockTradeDetail } from "../helpers/orders";
 
 /**
  * The resource server's order binding for Auth0-shaped authorization_details (Guardian schema):
@@ -9,16 +10,7 @@ import { approvedOrderFromDetails, checkTradeAgainstOrder, normalizeDetail } fro
  * exact identifiers and decimal money as for every server. Negative cases first.
  */
 const ORDER_ID = "ord_K7Q2abcdefghij0123";
-const order = StockTradeDetail.parse({
-  type: "stock_trade",
-  order_id: ORDER_ID,
-  symbol: "NVDA",
-  side: "buy",
-  quantity: 38,
-  limit_price: "131.20",
-  max_notional: "5000.00",
-  expires_at: "2030-01-01T12:05:00.000Z",
-});
+const order = StockTradeDetail.parse(stockTradeDetail({ order_id: ORDER_ID, expires_at: "2030-01-01T12:05:00.000Z" }));
 const auth0 = (patch: (e: ReturnType<typeof toAuth0AuthorizationDetail>) => void = () => {}) => {
   const entry = toAuth0AuthorizationDetail(order, "stock_trade");
   patch(entry);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { approvedOrderFromDetails, checkTradeAgainstOrder, grantedMatchesOrder, type ApprovedOrder, type TradeRequest } from "../../lib/orders/check";
 import { freezeOrder } from "../../lib/orders/freeze";
+import { stockTradeDetail } from "../helpers/orders";
 
 /**
  * The check of a grant and of a trade against an order: the resource server's (the trade stays
@@ -10,17 +11,7 @@ import { freezeOrder } from "../../lib/orders/freeze";
 const NOW = new Date("2030-01-01T12:00:00Z");
 const ORDER_ID = "ord_K7Q2abcdefghij0123";
 
-const detail = (patch: Record<string, unknown> = {}) => ({
-  type: "stock_trade",
-  order_id: ORDER_ID,
-  symbol: "NVDA",
-  side: "buy",
-  quantity: 38,
-  limit_price: "131.20",
-  max_notional: "5000.00",
-  expires_at: "2030-01-01T12:05:00Z",
-  ...patch,
-});
+const detail = (patch: Record<string, unknown> = {}) => stockTradeDetail({ order_id: ORDER_ID, expires_at: "2030-01-01T12:05:00Z", ...patch });
 
 const order: ApprovedOrder = {
   orderId: ORDER_ID,

@@ -1,23 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { Db } from "@/lib/store/db";
+import { describe, expect, it } from "vitest";
 import { findTradeForOrder, getOrder, lockOrderStatus, lockOrderWithApproval } from "@/lib/store/orders";
-import { openTestDb } from "../helpers/store";
+import { useTestDb } from "../helpers/store";
 
 /**
  * The order SQL the agent and the resource server share: one store per file, emptied between
  * cases. Negative cases first.
  */
-let db: Db;
-
-beforeAll(async () => {
-  db = await openTestDb();
-});
-afterAll(async () => {
-  await db?.close();
-});
-beforeEach(async () => {
-  await db.query("TRUNCATE trades, pending_approvals, orders CASCADE");
-});
+const db = useTestDb((store) => store.query("TRUNCATE trades, pending_approvals, orders CASCADE"));
 
 const ORDER_ID = "ord_ABCDEFGHJKLMNPQR2345";
 const EXPIRES = "2030-01-01T00:05:00.000Z";

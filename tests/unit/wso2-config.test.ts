@@ -1,18 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "@/lib/config";
+import { parseConfig } from "@/lib/config";
+import { configProblems } from "../helpers/failures";
 
 /** AUTH_PROVIDER=wso2: everything derives from WSO2_BASE_URL; secrets are required only for the agent. */
 const WSO2 = { AUTH_PROVIDER: "wso2", WSO2_BASE_URL: "https://localhost:9443", AGENT_CLIENT_ID: "cid", AGENT_CLIENT_SECRET: "csecret", AGENT_ID: "agent-uuid", WSO2_AGENT_SECRET: "asecret" };
-
-function problems(env: Record<string, string>): string {
-  try {
-    parseConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems.join("\n");
-    throw error;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("WSO2 configuration", () => {
   it("derives issuer, JWKS, audience (the client id) and the recorded-approval binding", () => {
@@ -43,7 +34,7 @@ describe("WSO2 configuration", () => {
     [{ WSO2_AGENT_SECRET: "" }, /WSO2_AGENT_SECRET: required/],
     [{ WSO2_NOTIFICATION_CHANNEL: "pigeon" }, /WSO2_NOTIFICATION_CHANNEL/],
   ])("refuses %j", (patch, message) => {
-    expect(problems({ ...WSO2, ...patch })).toMatch(message);
+    expect(configProblems({ ...WSO2, ...patch })).toMatch(message);
   });
 
   it("allows plain http on loopback only, and needs no secrets when the agent is off", () => {

@@ -1,15 +1,15 @@
 import { createHash } from "node:crypto";
 import { ProtocolError } from "@/lib/errors";
 import { afterEach, describe, expect, it } from "vitest";
-import { deriveBindingMessage } from "@/lib/orders/binding-message";
-import { freezeOrder } from "@/lib/orders/freeze";
 import { withCaFile } from "@/lib/net/ca-fetch";
-import { type CibaRequest, type IdentityServerProfile } from "@/lib/auth/profiles/types";
+import { type IdentityServerProfile } from "@/lib/auth/profiles/types";
 import { agentOwnerMismatch, createWso2Profile, type Wso2ProfileOptions } from "@/lib/auth/profiles/wso2";
 import { remoteKeys } from "@/lib/protected-resource/issuer-keys";
 import { verifyAccessToken } from "@/lib/protected-resource/verify-access-token";
 import { createSelfSignedCertificate } from "../fakes/self-signed";
 import { startWso2Fake, wso2ProfileFor, type Wso2Fake, type Wso2FakeOptions } from "../fakes/wso2-fake";
+import { rejection } from "../helpers/failures";
+import { sampleCibaRequest } from "../helpers/orders";
 
 /**
  * The WSO2 profile against the WSO2 fake (tests/fakes/wso2-fake.ts): every request asserted field
@@ -28,20 +28,6 @@ async function setup(fakeOptions: Wso2FakeOptions = {}, profileOptions: Partial<
   const warnings: string[] = [];
   const profile = wso2ProfileFor(fake, { onWarning: (m) => warnings.push(m), ...profileOptions })
   return { fake, profile, warnings };
-}
-
-function cibaRequest(actorToken: string): CibaRequest {
-  const order = freezeOrder({ symbol: "NVDA", side: "buy", quantity: 38, limitPriceCents: 13120, maxNotionalCents: 500000, expiresAt: new Date(Date.now() + 180_000) });
-  return { order, bindingMessage: deriveBindingMessage(order), actorToken, requestedExpirySeconds: 120 };
-}
-
-async function rejection<T>(promise: Promise<T>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -130,7 +116,7 @@ describe("WSO2 CIBA", () => {
   async function started(fakeOptions: Wso2FakeOptions = {}, profileOptions: Partial<Wso2ProfileOptions> = {}) {
     const ctx = await setup(fakeOptions, profileOptions);
     const agent = await ctx.profile.getAgentToken();
-    return { ...ctx, agent, request: cibaRequest(agent.accessToken) };
+    return { ...ctx, agent, request: sampleCibaRequest(agent.accessToken) };
   }
 
   it("sends the backchannel request with Basic client auth, login_hint, binding_message, channel and actor_token", async () => {
@@ -285,25 +271,12 @@ describe("a server with a self-signed certificate (WSO2_CA_FILE)", () => {
     const tls = createSelfSignedCertificate();
     fake = await startWso2Fake({ tls: { key: tls.key, cert: tls.cert } });
     expect(fake.base).toMatch(/^https:\/\/127\.0\.0\.1:/);
-    const options: Wso2ProfileOptions = {
-      baseUrl: fake.base,
-      clientId: fake.options.clientId,
-      clientSecret: fake.options.clientSecret,
-      agentId: fake.options.agentId,
-      agentSecret: fake.options.agentSecret,
-      redirectUri: fake.options.redirectUri,
-      loginHint: ALICE,
-      investorUserId: "u",
-      notificationChannel: "email",
-      authorizationDetails: false,
-      fetch,
-    };
-    const untrusting: IdentityServerProfile = createWso2Profile(options);
+    const untrusting: IdentityServerProfile = wso2ProfileFor(fake, { fetch });
     const refused = (await rejection(untrusting.getAgentToken())) as ProtocolError;
     expect(refused.retryable).toBe(true);
     expect(refused.description).toMatch(/SELF_SIGNED|self.signed|certificate/i);
 
-    const trusting = createWso2Profile({ ...options, fetch: withCaFile(fetch, tls.certFile) });
+    const trusting = wso2ProfileFor(fake, { fetch: withCaFile(fetch, tls.certFile) });
     const token = await trusting.getAgentToken();
     expect(token.claims.sub).toBe(fake.options.agentId);
 

@@ -79,6 +79,11 @@ export async function onFreePort<T>(start: (port: number) => Promise<T>, tries =
 export interface StartOptions {
   /** Let the app create its store from nothing (initdb and every migration), as a first start does. */
   freshStore?: boolean;
+  /**
+   * Start it as `npm start` does (scripts/serve.mjs: listening where HOST says, 127.0.0.1 by
+   * default) instead of `next start -H 127.0.0.1`. kill() then ends only the script.
+   */
+  throughServeScript?: boolean;
 }
 
 export async function startApp(env: Record<string, string> = {}, options: StartOptions = {}): Promise<AppServer> {
@@ -93,7 +98,9 @@ export async function startApp(env: Record<string, string> = {}, options: StartO
   const launch = async () => {
     child = spawn(
       process.execPath,
-      [path.join(ROOT, "node_modules", "next", "dist", "bin", "next"), "start", "-p", String(port), "-H", "127.0.0.1"],
+      options.throughServeScript
+        ? [path.join(ROOT, "scripts", "serve.mjs"), "start", "-p", String(port)]
+        : [path.join(ROOT, "node_modules", "next", "dist", "bin", "next"), "start", "-p", String(port), "-H", "127.0.0.1"],
       {
         cwd: ROOT,
         env: {

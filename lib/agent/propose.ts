@@ -54,8 +54,9 @@ export async function askForProposal(input: ProposeInput): Promise<ProposeResult
       description:
         "Proposes buying shares for the investor. Records a proposal only: the agent's code checks it against the mandate " +
         "and the investor must approve the exact order before anything is bought.",
-      // Deliberately loose: whatever the model sends reaches validateProposal, which refuses or
-      // clips it with a reason the activity log can show.
+      // Deliberately loose: any string and any number reach validateProposal, which refuses or
+      // clips them with a reason the activity log can show. Arguments that are not JSON or of
+      // another type never reach it: they are reported in `malformed`.
       inputSchema: z.object({
         symbol: z.string().describe("Ticker symbol"),
         quantity: z.number().describe("Whole number of shares"),

@@ -101,7 +101,8 @@ describe("mailer", () => {
   });
 
   it("gives up on a server that accepts the connection and never greets, within its bound", async () => {
-    const silent = net.createServer(() => {});
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => void sockets.push(socket));
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     try {
@@ -116,7 +117,7 @@ describe("mailer", () => {
       expect(warn.mock.calls.flat().join(" ")).toMatch(/\(ETIMEDOUT\)/);
     } finally {
       warn.mockRestore();
-      silent.closeAllConnections?.();
+      for (const socket of sockets) socket.destroy();
       await new Promise<void>((r) => silent.close(() => r()));
     }
   }, 30_000);

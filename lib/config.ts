@@ -37,6 +37,13 @@ const optionalUrl = z
   .transform((v) => (v && v.trim() !== "" ? v.trim() : undefined))
   .pipe(z.url().optional());
 
+/** The agent's model providers (MODEL_PROVIDER). */
+export const MODEL_PROVIDERS = ["gemini", "openai-compatible", "rules"] as const;
+export type ModelProvider = (typeof MODEL_PROVIDERS)[number];
+
+/** The Gemini model asked when MODEL_NAME is unset. */
+export const DEFAULT_GEMINI_MODEL = "gemini-2.5-flash";
+
 const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: port(3000),
@@ -100,8 +107,17 @@ const EnvSchema = z.object({
   DATABASE_URL: optionalUrl,
   DATA_DIR: z.string().min(1).default(".data"),
 
+  // The agent's model (lib/agent/models): Gemini, an OpenAI-compatible server, or the rules model.
+  MODEL_PROVIDER: optionalString.pipe(z.enum(MODEL_PROVIDERS, `MODEL_PROVIDER must be one of ${MODEL_PROVIDERS.join(", ")}`).optional()),
   GOOGLE_GENERATIVE_AI_API_KEY: optionalString,
-  MODEL_NAME: z.string().min(1).default("gemini-2.5-flash"),
+  OPENAI_BASE_URL: optionalUrl,
+  OPENAI_API_KEY: optionalString,
+  MODEL_NAME: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._:/@+-]{1,200}$/, "MODEL_NAME must be a model id without spaces, like gemini-2.5-flash or llama3.1:8b")
+      .optional(),
+  ),
 
   SMTP_URL: optionalUrl,
 
@@ -203,7 +219,15 @@ export interface AppConfig {
     testClient?: string;
   };
   store: { databaseUrl?: string; dataDir: string };
-  model: { googleApiKey?: string; name: string };
+  model: {
+    /** Which model the agent asks: MODEL_PROVIDER, or the one whose settings are present. */
+    provider: ModelProvider;
+    /** The model id the provider is asked for ("rules" for the built-in rules model). */
+    name: string;
+    googleApiKey?: string;
+    /** MODEL_PROVIDER=openai-compatible: a chat-completions server (Ollama, LM Studio, vLLM, llama.cpp). */
+    openaiCompatible?: { baseUrl: string; apiKey?: string };
+  };
   mail: { smtpUrl?: string };
 }
 
@@ -283,7 +307,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
       testClient: e.IDP_TEST_CLIENT,
     },
     store: { databaseUrl: e.DATABASE_URL, dataDir: e.DATA_DIR },
-    model: { googleApiKey: e.GOOGLE_GENERATIVE_AI_API_KEY, name: e.MODEL_NAME },
+    model: modelSettings(e),
     mail: { smtpUrl: e.SMTP_URL },
   };
 }
@@ -358,6 +382,50 @@ function tenantSettings(e: Env, source: Record<string, string | undefined>, publ
   }
   if (problems.length) throw new ConfigError(problems);
   return result;
+}
+
+/**
+ * The agent's model. MODEL_PROVIDER names it; unset, it follows the settings present: a Gemini key
+ * means Gemini, OPENAI_BASE_URL an OpenAI-compatible server, neither the built-in rules model.
+ * Both present without MODEL_PROVIDER is refused rather than guessed. Problems name variables,
+ * never their values: the keys are secrets.
+ */
+function modelSettings(e: Env): AppConfig["model"] {
+  const problems: string[] = [];
+  const provider: ModelProvider | undefined =
+    e.MODEL_PROVIDER ?? (e.GOOGLE_GENERATIVE_AI_API_KEY && e.OPENAI_BASE_URL ? undefined : e.GOOGLE_GENERATIVE_AI_API_KEY ? "gemini" : e.OPENAI_BASE_URL ? "openai-compatible" : "rules");
+  if (!provider) {
+    problems.push("MODEL_PROVIDER: both GOOGLE_GENERATIVE_AI_API_KEY and OPENAI_BASE_URL are set; set MODEL_PROVIDER to gemini or openai-compatible to choose the agent's model");
+  }
+  if (e.OPENAI_BASE_URL) problems.push(...openaiBaseUrlProblems(e.OPENAI_BASE_URL, Boolean(e.OPENAI_API_KEY)));
+  if (provider === "gemini" && !e.GOOGLE_GENERATIVE_AI_API_KEY) problems.push("GOOGLE_GENERATIVE_AI_API_KEY: required when MODEL_PROVIDER is gemini");
+  if (provider === "openai-compatible") {
+    if (!e.OPENAI_BASE_URL) problems.push("OPENAI_BASE_URL: required when MODEL_PROVIDER is openai-compatible, e.g. http://localhost:11434/v1 (Ollama)");
+    if (!e.MODEL_NAME) problems.push("MODEL_NAME: required with an OpenAI-compatible server: the model id it serves, e.g. llama3.1:8b");
+  }
+  if (problems.length) throw new ConfigError(problems);
+  switch (provider!) {
+    case "gemini":
+      return { provider: "gemini", name: e.MODEL_NAME ?? DEFAULT_GEMINI_MODEL, googleApiKey: e.GOOGLE_GENERATIVE_AI_API_KEY };
+    case "openai-compatible":
+      return { provider: "openai-compatible", name: e.MODEL_NAME!, openaiCompatible: { baseUrl: e.OPENAI_BASE_URL!.replace(/\/+$/, ""), apiKey: e.OPENAI_API_KEY } };
+    case "rules":
+      return { provider: "rules", name: "rules" };
+  }
+}
+
+/**
+ * An OpenAI-compatible base URL is the prefix of /chat/completions: http(s), no credentials (they
+ * would be logged with the URL; OPENAI_API_KEY carries the key), no query or fragment. A key is
+ * sent over TLS, or in plain http only to this machine.
+ */
+function openaiBaseUrlProblems(href: string, withKey: boolean): string[] {
+  const url = new URL(href);
+  if (url.protocol !== "http:" && url.protocol !== "https:") return ["OPENAI_BASE_URL: must be an http or https URL, e.g. http://localhost:11434/v1"];
+  if (url.username || url.password) return ["OPENAI_BASE_URL: must not contain a user name or password; put the key in OPENAI_API_KEY"];
+  if (url.search || url.hash) return ["OPENAI_BASE_URL: must not have a query or fragment; it is the prefix of /chat/completions, e.g. http://localhost:11434/v1"];
+  if (withKey && !isHttpsOrLoopback(url.href)) return ["OPENAI_API_KEY: sent only over https (plain http only to localhost); make OPENAI_BASE_URL https"];
+  return [];
 }
 
 /** `tenant.us.auth0.com` → `https://tenant.us.auth0.com`; a full URL is kept (http only for loopback). */

@@ -159,6 +159,15 @@ async function askModel(ctx: AgentContext, quote: Quote, mandate: Mandate): Prom
     return end({ event: "model_failed", reason, line: { level: "error", kind: "agent.model_failed", message: `No recommendation: ${reason}. No order; trying again after the cooldown.` } });
   }
   const [first, ...others] = result.proposals;
+  if (!first && result.malformed.length) {
+    // Refused like a proposal outside the mandate: the model tried to buy, in a form code cannot check.
+    const message = `the model's propose_buy call was malformed: ${result.malformed[0]}`;
+    return end({
+      event: "proposal_refused",
+      reason: `proposal refused (malformed_proposal): ${message}`,
+      line: { level: "warn", kind: "agent.proposal_refused", message: `Model proposal refused: ${message}. No order.`, data: { code: "malformed_proposal" } },
+    });
+  }
   if (!first) {
     const reason = result.text ? `the model proposed no trade: ${result.text}` : "the model proposed no trade";
     return end({ event: "no_proposal", reason, line: { level: "info", kind: "agent.no_proposal", message: `${capitalize(reason)}.` } });

@@ -1,5 +1,5 @@
 import "server-only";
-import { generateText, stepCountIs, tool, type LanguageModel } from "ai";
+import { generateText, InvalidToolInputError, JSONParseError, stepCountIs, tool, TypeValidationError, type LanguageModel } from "ai";
 import { z } from "zod";
 import { formatMoney } from "../money";
 import type { Mandate, RawProposal } from "./mandate";
@@ -28,6 +28,11 @@ export interface ProposeInput {
 export interface ProposeResult {
   /** Every propose_buy call, as the model made it (untrusted). */
   proposals: RawProposal[];
+  /**
+   * Why each propose_buy call that could not be read was refused (arguments that are not JSON or
+   * do not fit the tool's schema). The model is told of the error and may try again.
+   */
+  malformed: string[];
   /** The model's closing text, for the activity log. */
   text: string;
   steps: number;
@@ -49,8 +54,9 @@ export async function askForProposal(input: ProposeInput): Promise<ProposeResult
       description:
         "Proposes buying shares for the investor. Records a proposal only: the agent's code checks it against the mandate " +
         "and the investor must approve the exact order before anything is bought.",
-      // Deliberately loose: whatever the model sends reaches validateProposal, which refuses or
-      // clips it with a reason the activity log can show.
+      // Deliberately loose: any string and any number reach validateProposal, which refuses or
+      // clips them with a reason the activity log can show. Arguments that are not JSON or of
+      // another type never reach it: they are reported in `malformed`.
       inputSchema: z.object({
         symbol: z.string().describe("Ticker symbol"),
         quantity: z.number().describe("Whole number of shares"),
@@ -74,5 +80,24 @@ export async function askForProposal(input: ProposeInput): Promise<ProposeResult
     maxRetries: 1,
     temperature: 0,
   });
-  return { proposals, text: result.text.trim().slice(0, 300), steps: result.steps.length };
+  const malformed = result.steps
+    .flatMap((step) => step.toolCalls)
+    .filter((call) => call.dynamic && call.invalid && call.toolName === "propose_buy")
+    .map((call) => whyMalformed((call as { error?: unknown }).error));
+  return { proposals, malformed, text: result.text.trim().slice(0, 300), steps: result.steps.length };
+}
+
+/**
+ * Why the AI SDK could not read a tool call, in words safe to log: the kind of problem and the
+ * fields concerned, never the model's text (the errors' own messages quote it).
+ */
+export function whyMalformed(error: unknown): string {
+  const cause = InvalidToolInputError.isInstance(error) ? error.cause : error;
+  if (JSONParseError.isInstance(cause)) return "its arguments are not valid JSON";
+  if (TypeValidationError.isInstance(cause)) {
+    const issues = (cause.cause as { issues?: { path?: unknown[] }[] } | undefined)?.issues ?? [];
+    const fields = [...new Set(issues.map((i) => (i.path ?? []).map(String).join(".")).filter((f) => /^[A-Za-z0-9_.]{1,40}$/.test(f)))];
+    return fields.length ? `its arguments do not fit the tool's schema (${fields.join(", ")})` : "its arguments do not fit the tool's schema";
+  }
+  return "its arguments could not be read";
 }

@@ -36,7 +36,7 @@ export interface AgentView {
   state: AgentState;
   paused: boolean;
   reason: string | null;
-  model: { label: string; kind: "rules" | "gemini" } | null;
+  model: { label: string; kind: "rules" | "gemini" | "openai-compatible" } | null;
   mandate: { symbol: string; thresholdCents: number; budgetCents: number; maxQuantity: number; edited: boolean };
   cooldownUntil: string | null;
   armed: boolean;

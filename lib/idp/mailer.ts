@@ -32,12 +32,19 @@ export interface MailerOptions {
   onMail?: (id: string) => void;
 }
 
+/**
+ * Bounds on one SMTP delivery. The mail is sent while the CIBA request waits for its answer, so a
+ * server that accepts the connection and then stalls must not hold it for nodemailer's defaults
+ * (30 s for the greeting, 10 min of silence). Query parameters of SMTP_URL override them.
+ */
+export const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 } as const;
+
 export function createMailer({ config, db, onMail }: MailerOptions): Mailer {
   const from = `"Sleeping Guardian Identity" <no-reply@${new URL(config.publicUrl).hostname}>`;
   const composer: Transporter = nodemailer.createTransport({ jsonTransport: true });
   let smtp: Transporter | undefined;
   if (config.mail.smtpUrl) {
-    smtp = nodemailer.createTransport(config.mail.smtpUrl);
+    smtp = nodemailer.createTransport({ ...SMTP_TIMEOUTS, url: config.mail.smtpUrl });
   } else {
     assertDevDefaultAllowed(config, "The embedded mailbox");
     announceDevDefault(
@@ -54,7 +61,8 @@ export function createMailer({ config, db, onMail }: MailerOptions): Mailer {
       let delivery: "mailbox" | "smtp" | "smtp_failed" = "mailbox";
       if (smtp) {
         try {
-          await smtp.sendMail(message);
+          // The same Message-ID as the mailbox's copy: one message, delivered twice.
+          await smtp.sendMail({ ...message, messageId: composed.messageId });
           delivery = "smtp";
         } catch (error) {
           // The mail stays readable in /inbox; log the failure's code, never the message or the URL.

@@ -3,7 +3,7 @@ import type { IdentityServerProfile } from "../../lib/auth/profiles/types";
 import type { FetchLike } from "../../lib/auth/app-fetch";
 import { parseConfig, type AppConfig } from "../../lib/config";
 import { startEmbeddedIdp, type EmbeddedIdp } from "../../lib/idp";
-import { getMail, listMail } from "../../lib/idp/mailbox";
+import { getMail, listMail, type Mail } from "../../lib/idp/mailbox";
 import { getPortfolio } from "../../lib/ledger/portfolio";
 import { listTrades } from "../../lib/ledger/trades";
 import { deriveBindingMessage } from "../../lib/orders/binding-message";
@@ -35,12 +35,15 @@ export interface EmbeddedWorld {
   order(): StockTradeDetail;
   /** Asks Alice for `order` with `agentToken` as the actor and lets her approve it on the approval page. */
   approve(profile: IdentityServerProfile, order: StockTradeDetail, agentToken: string): Promise<string>;
+  /** The embedded mailbox's copy of the mail about this order (waits briefly for it). */
+  mailFor(orderId: string): Promise<Mail>;
   /** What a trade would change: trades, Alice's cash and holdings. */
   ledger(): Promise<{ trades: number; cash: number | undefined; holdings: unknown }>;
   stop(): Promise<void>;
 }
 
-export async function startEmbeddedWorld(): Promise<EmbeddedWorld> {
+/** `env` adds to the world's environment, e.g. SMTP_URL for real mail beside the mailbox. */
+export async function startEmbeddedWorld(env: Record<string, string> = {}): Promise<EmbeddedWorld> {
   const { config, broker, idp } = await onFreePort(async (port) => {
     const config = parseConfig({
       NODE_ENV: "test",
@@ -49,6 +52,7 @@ export async function startEmbeddedWorld(): Promise<EmbeddedWorld> {
       EMBEDDED_IDP_PORT: String(port),
       AGENT_CLIENT_SECRET: AGENT_SECRET,
       INVESTOR_PASSWORD: PASSWORD,
+      ...env,
     });
     const broker = await startMcpDeps(config);
     try {
@@ -93,6 +97,7 @@ export async function startEmbeddedWorld(): Promise<EmbeddedWorld> {
       await new ApprovalPageUser().decide(mail.links.approve!, "approve", PASSWORD);
       return ack.authReqId;
     },
+    mailFor: (orderId) => mailFor(broker.db, orderId),
     async ledger() {
       const portfolio = await getPortfolio(broker.db, config.investor.userId, () => undefined);
       return { trades: (await listTrades(broker.db)).length, cash: portfolio?.cashCents, holdings: portfolio?.holdings };

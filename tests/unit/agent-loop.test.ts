@@ -1,83 +1,21 @@
 import type { LanguageModelV3 } from "@ai-sdk/provider";
 import { ProtocolError } from "@/lib/errors";
-import { afterEach, describe, expect, it } from "vitest";
-import { Agent } from "@/lib/agent/agent";
+import { describe, expect, it } from "vitest";
 import { createRulesModel } from "@/lib/agent/models/rules-model";
 import type { ModelChoice } from "@/lib/agent/models/select";
-import { loadAgentRow, saveAgentRow } from "@/lib/agent/repository";
-
-import { parseConfig } from "@/lib/config";
-import { ActivityLog } from "@/lib/events/activity";
-import { EventBus } from "@/lib/events/bus";
+import { saveAgentRow } from "@/lib/agent/repository";
 import type { StockTradeDetail } from "@/lib/orders/order";
 import { AGENT_TOKEN, approvedWith, FakeMcpClient, FakeProfile, OBO_TOKEN, scriptedModel, text, toolCall } from "../helpers/agent-fakes";
-import { emptyTables, useTestDb } from "../helpers/store";
+import { crash, frozenOrder, useAgentHarness, waitFor } from "../helpers/agent-harness";
+import { emptyTables } from "../helpers/store";
 
 /**
- * The agent loop with its real state machine, store and steps, and fakes at the edges: a
- * scripted identity server profile, a broker that answers like the MCP server, scripted models.
- * Every failure branch ends without a trade; the model is asked once per opportunity, not per
- * tick; state survives a restart. One store for the file, emptied before each case; the agent's
- * clock is the real one plus what the test advances, and its wait between CIBA polls moves that
- * clock by the wait and returns once the fake server has a scripted answer.
+ * The agent loop with its real state machine, store and steps, and fakes at the edges
+ * (tests/helpers/agent-harness.ts): a scripted identity server profile, a broker that answers
+ * like the MCP server, scripted models. Every failure branch ends without a trade; the model is
+ * asked once per opportunity, not per tick; state survives a restart.
  */
-const rules: ModelChoice = { model: createRulesModel(), label: "rules", kind: "rules" };
-const running: Agent[] = [];
-const store = useTestDb(emptyTables);
-
-afterEach(async () => {
-  for (const a of running.splice(0)) await a.stop();
-});
-
-async function harness(options: { model?: ModelChoice; profile?: FakeProfile; broker?: FakeMcpClient } = {}) {
-  const config = parseConfig({ NODE_ENV: "test", AGENT_COOLDOWN_SECONDS: "30" });
-  const db = store;
-  const bus = new EventBus();
-  const activity = new ActivityLog(db, bus);
-  const profile = options.profile ?? new FakeProfile();
-  const broker = options.broker ?? new FakeMcpClient();
-  let offset = 0;
-  const agent = new Agent({
-    config,
-    db,
-    bus,
-    activity,
-    clientSecret: "unused",
-    model: options.model ?? rules,
-    profile,
-    mcpClient: () => broker,
-    now: () => new Date(Date.now() + offset),
-    sleep: async (ms, signal) => {
-      offset += ms;
-      await profile.answerScripted(signal);
-    },
-    tickMs: 3_600_000, // ticks are driven by the test
-  });
-  running.push(agent);
-  await agent.start();
-  await agent.tick(); // joins the first tick start() fired
-  return {
-    agent,
-    db,
-    profile,
-    broker,
-    activity,
-    advance: (ms: number) => void (offset += ms),
-    /** One tick and the work it started, to the end. */
-    step: async () => {
-      await agent.tick();
-      await agent.idle();
-    },
-    kinds: async () => (await activity.list()).map((e) => e.kind).reverse(),
-    row: () => loadAgentRow(db, config.agent.id),
-    orders: () => db.query<{ order_id: string; status: string; quantity: number; detail: StockTradeDetail }>("SELECT order_id, status, quantity, detail FROM orders ORDER BY created_at"),
-    approvals: () => db.query<{ auth_req_id: string; status: string }>("SELECT auth_req_id, status FROM pending_approvals ORDER BY created_at"),
-  };
-}
-
-type H = Awaited<ReturnType<typeof harness>>;
-const crash = (h: H) => void (h.broker.priceCents = 13120);
-const frozenOrder = (h: H) => h.profile.cibaRequests.at(-1)!.order;
+const { harness, store } = useAgentHarness();
 
 describe("agent loop", () => {
   it("goes from a price below the threshold to one trade with the OBO token, and tells the story", async () => {
@@ -232,7 +170,7 @@ describe("agent loop", () => {
     expect(await h.row()).toMatchObject({ state: "FAILED", reason: expect.stringMatching(/too many pending/) });
     expect(await h.orders()).toMatchObject([{ status: "failed" }]);
     await h.agent.stop();
-    await emptyTables(store);
+    await emptyTables(store());
 
     const broker = new FakeMcpClient();
     broker.oboOutcome = { kind: "refused", code: "price_above_limit", message: "The price is above the approved limit." };
@@ -269,7 +207,7 @@ describe("agent loop", () => {
   it("ends a trade interrupted by a restart as FAILED: the OBO token is gone, a new approval is needed", async () => {
     const first = await harness();
     await first.agent.stop();
-    await saveAgentRow(store, "aurelius", { state: "EXECUTING" });
+    await saveAgentRow(store(), "aurelius", { state: "EXECUTING" });
     const second = await harness();
     expect(await second.row()).toMatchObject({ state: "FAILED", reason: expect.stringMatching(/interrupted by a restart/) });
     expect(second.broker.trades).toEqual([]);
@@ -305,12 +243,4 @@ function countingRules() {
     },
   };
   return { choice: { model, label: "rules", kind: "rules" } as ModelChoice, calls: () => calls };
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

@@ -120,6 +120,7 @@ const EnvSchema = z.object({
   ),
 
   SMTP_URL: optionalUrl,
+  SMTP_FROM: z.email().optional(),
 
   // The agent loop (lib/agent).
   AGENT_ENABLED: z
@@ -228,7 +229,8 @@ export interface AppConfig {
     /** MODEL_PROVIDER=openai-compatible: a chat-completions server (Ollama, LM Studio, vLLM, llama.cpp). */
     openaiCompatible?: { baseUrl: string; apiKey?: string };
   };
-  mail: { smtpUrl?: string };
+  /** SMTP_URL: also send mail through this server; SMTP_FROM: its sender address (default no-reply@ the PUBLIC_URL host). */
+  mail: { smtpUrl?: string; from?: string };
 }
 
 export class ConfigError extends Error {
@@ -308,7 +310,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
     },
     store: { databaseUrl: e.DATABASE_URL, dataDir: e.DATA_DIR },
     model: modelSettings(e),
-    mail: { smtpUrl: e.SMTP_URL },
+    mail: { smtpUrl: e.SMTP_URL, from: e.SMTP_FROM },
   };
 }
 

@@ -40,7 +40,8 @@ export interface MailerOptions {
 export const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 } as const;
 
 export function createMailer({ config, db, onMail }: MailerOptions): Mailer {
-  const from = `"Sleeping Guardian Identity" <no-reply@${new URL(config.publicUrl).hostname}>`;
+  // A relay accepts only senders it knows: SMTP_FROM names one (no-reply@localhost will not do).
+  const from = `"Sleeping Guardian Identity" <${config.mail.from ?? `no-reply@${new URL(config.publicUrl).hostname}`}>`;
   const composer: Transporter = nodemailer.createTransport({ jsonTransport: true });
   let smtp: Transporter | undefined;
   if (config.mail.smtpUrl) {

@@ -53,6 +53,25 @@ describe("mailer", () => {
     }
   });
 
+  it("sends from SMTP_FROM when set, in the envelope and the From header", async () => {
+    const sink = await startSmtpSink();
+    try {
+      const config = parseConfig({ NODE_ENV: "test", DATA_DIR: "memory://", SMTP_URL: sink.url, SMTP_FROM: "approvals@bank.example" });
+      const mailer = createMailer({ config, db });
+      await mailer.send(mail);
+      mailer.close();
+      const received = sink.messages[0]!;
+      expect(received.envelope.from).toBe("approvals@bank.example");
+      expect(received.parsed.from?.value).toEqual([{ name: "Sleeping Guardian Identity", address: "approvals@bank.example" }]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it("refuses an SMTP_FROM that is not an address, naming the variable", () => {
+    expect(() => parseConfig({ NODE_ENV: "test", SMTP_FROM: "Approvals <a@b.example>\r\nBcc: x@evil.example" })).toThrow(/SMTP_FROM/);
+  });
+
   it("keeps the mail in the mailbox, marked smtp_failed, when the server refuses the recipient", async () => {
     const sink = await startSmtpSink({ refuseRecipients: true });
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});

@@ -67,7 +67,7 @@ describe("doctor diagnoses a misconfigured Auth0 tenant", () => {
     ["wrong authentication method", { authMethod: "client_secret_basic" as const }, {}, false, ["agent-token", "ciba"], /AUTH0_CLIENT_AUTH must match/],
     ["wrong audience (not an API identifier)", {}, { MCP_AUDIENCE: "https://wrong.example.com/api" }, false, ["agent-token"], /Service not found[\s\S]*MCP_AUDIENCE must be the Identifier of the API/],
     ["application not authorized for the API", { clientGrantScopes: null }, {}, false, ["agent-token"], /Machine To Machine Applications/],
-    ["scope too broad", { clientGrantScopes: ["stock:read", "stock:trade"], issueAllGrantScopes: true }, {}, false, ["agent-token.scope"], /Scope too broad[\s\S]*Remove stock:trade from the application's machine-to-machine grant/],
+    ["scope too broad", { clientGrantScopes: ["stock:read", "stock:trade"], actionAddsScopes: ["stock:trade"] }, {}, false, ["agent-token.scope"], /Scope too broad[\s\S]*Remove stock:trade from the application's machine-to-machine grant/],
     ["client credentials grant missing", { grantTypes: ["urn:openid:params:grant-type:ciba"] }, {}, false, ["agent-token"], /Client Credentials grant/],
     ["CIBA not enabled", { grantTypes: ["client_credentials"] }, {}, false, ["ciba"], /Client Initiated Backchannel Authentication \(CIBA\) grant/],
     ["unknown user", { users: [] }, {}, true, ["user"], /unknown_user_id[\s\S]*INVESTOR_USER_ID must be Alice's user_id/],

@@ -72,7 +72,19 @@ describe("doctor diagnoses a misconfigured Auth0 tenant", () => {
     ["CIBA not enabled", { grantTypes: ["client_credentials"] }, {}, false, ["ciba"], /Client Initiated Backchannel Authentication \(CIBA\) grant/],
     ["unknown user", { users: [] }, {}, true, ["user"], /unknown_user_id[\s\S]*INVESTOR_USER_ID must be Alice's user_id/],
     ["user id not in Auth0's format", {}, { INVESTOR_USER_ID: "alice" }, false, ["user.id"], /is not an Auth0 user id/],
-    ["RAR type not registered on the API", {}, { AUTH0_RAR_TYPE: "trade" }, true, ["user"], /Register the authorization details type/],
+    ["RAR type not registered on the API", {}, { AUTH0_RAR_TYPE: "trade" }, true, ["user"], /invalid_authorization_details[\s\S]*→ Register the authorization details type/],
+    [
+      "RAR type not allowed on the client grant (require_client_grant)",
+      {
+        api: { identifier: API, scopes: ["stock:read", "stock:trade"], rarTypes: ["urn:auth0:schemas:authorization-details:v1:stock_trade"], userAccessPolicy: "require_client_grant" as const },
+        userClientGrant: { scopes: ["stock:read", "stock:trade"], authorizationDetailsTypes: [] },
+      },
+      {},
+      true,
+      ["user"],
+      /invalid_authorization_details[\s\S]*→ If the API's User-Delegated Access policy is Per-app authorization, allow the type on the application's user-delegated client grant/,
+    ],
+    ["no notification channel reaches Alice", { notEnrolledInPush: ["auth0|65f0c0ffee0000000000alice"] }, {}, true, ["user"], /refused: invalid_request[\s\S]*→ Enable the application's CIBA notification channels/],
   ] as const)("%s", async (_name, fakeOptions, env, send, failing, hint) => {
     const { report, text } = await doctor(fakeOptions as Auth0FakeOptions, env as Record<string, string>, send);
     expect(failures(report)).toEqual(failing);

@@ -43,9 +43,14 @@ describe("doctor against a healthy Auth0 tenant", () => {
   it("passes every check without notifying anyone", async () => {
     const { report, text, fake } = await doctor();
     expect(failures(report)).toEqual([]);
-    for (const id of ["discovery", "jwks", "agent-token", "agent-token.scope", "mcp-audience", "ciba", "binding"]) expect(report.find(id)?.status, id).toBe("ok");
+    for (const id of ["discovery", "jwks", "agent-token", "agent-token.scope", "mcp-audience", "ciba", "assurance.order-in-token"]) expect(report.find(id)?.status, id).toBe("ok");
     expect(text).toMatch(/✓ Agent token obtained: sub Auth0AgentClientId123@clients, scope stock:read, aud https:\/\/broker.example.com\/mcp/);
-    expect(text).toMatch(/✓ Order binding: rar/);
+    expect(text).toMatch(/✓ Assurance: Order carried in the token: holds\. The approved order travels in the token and the broker checks every trade against it\.\n {4}Configuration: binding rule rar/);
+    expect(text).toMatch(/The server does not advertise authorization_details types/);
+    expect(text).toMatch(/– Assurance: Order bound to the recorded approval: not in force\. Not needed: the order travels in the token/);
+    expect(text).toMatch(/! Assurance: Trade token bound to the agent's key \(DPoP\): not in force\. The trade token is a bearer token[^\n]*\n {4}Client: Auth0 does not sender-constrain the CIBA grant/);
+    expect(report.find("assurance.recorded-approval")?.status).toBe("info");
+    expect(report.find("assurance.dpop")?.status).toBe("warn");
     expect(fake.ciba).toEqual([]);
     expect(fake.requestsTo("/bc-authorize")[0]!.form).toEqual({ scope: "openid", audience: API, client_id: fake.options.clientId, client_secret: SECRET });
   });

@@ -1,5 +1,4 @@
 import "server-only";
-import { agentView } from "../agent";
 import { createAppFetch, type FetchLike } from "../auth/app-fetch";
 import { DPOP_ALG } from "../auth/dpop";
 import { proofOfPossessionFor } from "../auth/profiles/proof-of-possession";
@@ -36,10 +35,4 @@ export function assuranceFor(config: AppConfig, metadata: ServerMetadata, observ
 export async function currentAssurance(config: AppConfig, observed: { agentToken: TokenClaims | null; oboToken: TokenClaims | null }, base: FetchLike = fetch): Promise<Assurance> {
   const tenantFetch = withCaFile(createAppFetch(config.publicUrl, config.agent.internalUrl, base), config.auth.caFile);
   return assuranceFor(config, await readServerMetadata(tenantEndpoints(config).discovery, tenantFetch), observed);
-}
-
-/** GET /api/agent/assurance: the running app's assurance, with the agent's last tokens (claims only). */
-export async function runningAssurance(rt: Parameters<typeof agentView>[0]): Promise<Assurance> {
-  const { tokens } = await agentView(rt);
-  return currentAssurance(rt.config, { agentToken: tokens.agent, oboToken: tokens.obo });
 }

@@ -329,10 +329,12 @@ export async function startAuth0Fake(options: Auth0FakeOptions = {}) {
   async function issueOnBehalfOf(request: Auth0CibaRecord) {
     const iat = nowSeconds();
     const scope = request.grantedScope;
+    // Without an audience the token is for /userinfo alone ([GAT] L198; Auth0 makes it opaque, the fake a JWT).
+    const api = request.form.audience;
     const accessToken = await key.sign({
       iss: issuer,
       sub: request.userId,
-      aud: scope.split(" ").includes("openid") ? [request.form.audience!, `${origin}/userinfo`] : request.form.audience!,
+      aud: api === undefined ? `${origin}/userinfo` : scope.split(" ").includes("openid") ? [api, `${origin}/userinfo`] : api,
       iat,
       exp: iat + 86400,
       scope,
@@ -407,7 +409,7 @@ export async function startAuth0Fake(options: Auth0FakeOptions = {}) {
       lastPolledAt: now,
       tooFast: 0,
       details,
-      grantedScope: grantedScope(f.scope, userGrant),
+      grantedScope: grantedScope(f.scope, f.audience, userGrant),
     };
     ciba.push(record);
     // [BCA] L22-34, [UA] L104-110: auth_req_id, expires_in (the seconds left), interval.
@@ -438,7 +440,8 @@ export async function startAuth0Fake(options: Auth0FakeOptions = {}) {
   }
 
   /** [GRANTS] L40: the requested scopes the API defines and, under require_client_grant, the grant allows. */
-  function grantedScope(requested: string, userGrant: { scopes: string[] } | undefined): string {
+  function grantedScope(requested: string, audience: string | undefined, userGrant: { scopes: string[] } | undefined): string {
+    if (audience === undefined) return "openid";
     return requested
       .split(" ")
       .filter((s) => s === "openid" || (o.api.scopes.includes(s) && (!userGrant || userGrant.scopes.includes(s))))

@@ -1,4 +1,4 @@
-import { runningAssurance } from "@/lib/assurance";
+import { runningAssurance } from "@/lib/assurance/running";
 import { errorResponse, json } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 

@@ -3,6 +3,7 @@
 import ActivityLog from "./activity-log";
 import AgentPanel from "./agent-panel";
 import ApprovalCard from "./approval-card";
+import AssurancePanel from "./assurance-panel";
 import Controls from "./controls";
 import MarketCard from "./market-card";
 import PortfolioCard from "./portfolio-card";
@@ -53,6 +54,7 @@ export default function Dashboard() {
       </header>
 
       <FlowStrip />
+      <AssurancePanel investorName={data?.investor.name} />
 
       {error && !data ? (
         <div role="alert" data-testid="state-error" className="rounded-2xl border border-rose-800 bg-rose-950/40 p-6 text-rose-200">

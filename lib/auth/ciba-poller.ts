@@ -8,8 +8,10 @@ import type { CibaPollOutcome, TokenResult } from "./profiles/types";
  *
  * - §7.3: wait `interval` seconds between polls, 5 s when the server sent none; the first poll
  *   also waits one interval after the acknowledgement.
- * - §11 slow_down: add 5 s to the interval for this and every later poll (Auth0 may also send
- *   Retry-After; the longer wait wins).
+ * - §11 slow_down: add 5 s to the interval for this and every later poll. A server may name the
+ *   wait itself: Auth0 sends Retry-After and, in some of its documented answers, an `interval` in
+ *   the body; a longer body interval becomes the interval for every later poll, a longer
+ *   Retry-After lengthens this one wait. Nothing a server says makes the client poll faster.
  * - authorization_pending: poll again after the interval.
  * - access_denied, expired_token, invalid_grant (and any other error): stop; the auth_req_id is
  *   finished.
@@ -58,7 +60,7 @@ export function schedule(state: CibaPollState, outcome: Extract<CibaPollOutcome,
     case "pending":
       return { ...state, failures: 0, nextPollAt: after(now, state.intervalSeconds) };
     case "slow_down": {
-      const intervalSeconds = state.intervalSeconds + SLOW_DOWN_STEP_SECONDS;
+      const intervalSeconds = Math.max(state.intervalSeconds + SLOW_DOWN_STEP_SECONDS, outcome.intervalSeconds ?? 0);
       const wait = Math.max(intervalSeconds, outcome.retryAfterSeconds ?? 0);
       return { ...state, intervalSeconds, failures: 0, nextPollAt: after(now, wait) };
     }

@@ -11,7 +11,7 @@ import { ProtocolError } from "../errors";
  * is not an OAuth error). Only the last case says nothing about the request itself.
  */
 export type ClassifiedError =
-  | { kind: "oauth"; error: string; description?: string; status: number; retryAfterSeconds?: number }
+  | { kind: "oauth"; error: string; description?: string; status: number; retryAfterSeconds?: number; intervalSeconds?: number }
   | { kind: "untrusted"; message: string }
   | { kind: "unreachable"; message: string };
 
@@ -62,6 +62,7 @@ export async function classifyOAuthError(error: unknown): Promise<ClassifiedErro
       description: typeof error.error_description === "string" ? error.error_description : undefined,
       status: error.status,
       retryAfterSeconds: retryAfter(error.response),
+      intervalSeconds: bodyInterval(error.cause),
     };
   }
   return { kind: "unreachable", message: describe(error) };
@@ -72,6 +73,17 @@ function retryAfter(response: Response | undefined): number | undefined {
   const value = response?.headers.get("retry-after");
   if (!value || !/^\d{1,5}$/.test(value.trim())) return undefined;
   return Number(value.trim());
+}
+
+/**
+ * A positive whole `interval` (seconds) in the error body. Auth0's CIBA guides show one with
+ * slow_down ("interval": 10, https://auth0.com/docs/get-started/authentication-and-authorization-flow/client-initiated-backchannel-authentication-flow/user-authorization-with-ciba,
+ * step 3), its API reference does not (…/api/authentication/login/check-back-channel-login-status):
+ * absent is as common as present. Anything else is ignored.
+ */
+function bodyInterval(body: unknown): number | undefined {
+  const value = body && typeof body === "object" ? (body as { interval?: unknown }).interval : undefined;
+  return typeof value === "number" && Number.isInteger(value) && value > 0 && value <= 86_400 ? value : undefined;
 }
 
 /** A short, token-free description of a transport failure for logs and the dashboard. */

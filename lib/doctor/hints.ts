@@ -52,6 +52,19 @@ export function cibaHints(provider: Provider, error: string, description?: strin
       ? ["INVESTOR_USER_ID must be Alice's user_id (User Management → Users → Alice, e.g. auth0|65f…).", "Alice must be enrolled for Guardian push or email notifications (Security → Multi-factor Auth)."]
       : ["INVESTOR_EMAIL must be the username of a valid user (User Management → Users); in the tutorial the username is her email address.", "Her email address must be verified, or WSO2 cannot send the approval mail."];
   }
+  if (provider === "auth0" && error === "invalid_request") {
+    // auth0-ai-js reads an invalid_request from /bc-authorize as "the user cannot get push
+    // notifications" (AsyncAuthorizerBase.ts); the request itself is well-formed here.
+    return [
+      "Enable the application's CIBA notification channels (the application → Client Initiated Backchannel Authentication (CIBA) → Guardian push, or async_approval_notification_channels).",
+      "Alice must be enrolled in Guardian push; with AGENT_APPROVAL_EXPIRY_SECONDS above 300 Auth0 uses email only: the Email channel and a verified address for Alice.",
+    ];
+  }
+  if (provider === "auth0" && error === "invalid_authorization_details") {
+    const grant = "If the API's User-Delegated Access policy is Per-app authorization, allow the type on the application's user-delegated client grant (APIs → Stock Trading MCP → Application Access, or authorization_details_types of the client grant).";
+    const register = "Register the authorization details type urn:auth0:schemas:authorization-details:v1:<AUTH0_RAR_TYPE> on the API (APIs → Stock Trading MCP → Permissions → Add an Authorization Details type).";
+    return has(description, /grant/i) ? [grant, register] : [register, grant];
+  }
   if (has(description, /owner of the acting agent/i)) return ["This agent may only ask its owner: set INVESTOR_EMAIL / INVESTOR_USER_ID to the agent's owner, or create the agent under Alice."];
   if (has(description, /notification channel/i)) return ["Select Email under CIBA → Allowed Notification Delivery Methods, or set WSO2_NOTIFICATION_CHANNEL to a method the application allows."];
   if (error === "invalid_authorization_details") {
@@ -80,6 +93,8 @@ export const SCOPE_HINTS: Record<Exclude<Provider, "embedded"> | "embedded", str
 
 export const BROAD_SCOPE_HINTS: Record<Provider, string[]> = {
   wso2: ["The agent asks for openid stock:read only; the server added more. Check the application's scope settings (no default stock:trade)."],
-  auth0: ["Remove stock:trade from the application's machine-to-machine grant on the API: the agent must get it from Alice through CIBA, never on its own."],
+  auth0: [
+    "Remove stock:trade from the application's machine-to-machine grant on the API, and from any Action that adds scopes to its token: the agent must get it from Alice through CIBA, never on its own.",
+  ],
   embedded: ["The embedded agent client must only be allowed stock:read on its own; reset DATA_DIR."],
 };

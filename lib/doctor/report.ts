@@ -1,10 +1,10 @@
 /**
  * The doctor's findings: one line per check, ✓ (fine), ✗ (the demo will not work until this is
- * fixed: the exit code is non-zero) or ! (worth a look, or not checkable without side effects),
- * with fix hints below a failure. Secrets are scrubbed from every line before it is stored, so
+ * fixed: the exit code is non-zero), ! (worth a look, or not checkable without side effects) or
+ * – (for information: neither a problem nor a warning), with fix hints below a failure. Secrets are scrubbed from every line before it is stored, so
  * nothing a server echoes back can print one.
  */
-export type Status = "ok" | "fail" | "warn";
+export type Status = "ok" | "fail" | "warn" | "info";
 
 export interface Finding {
   status: Status;
@@ -15,7 +15,7 @@ export interface Finding {
   fix: string[];
 }
 
-const MARK: Record<Status, string> = { ok: "✓", fail: "✗", warn: "!" };
+const MARK: Record<Status, string> = { ok: "✓", fail: "✗", warn: "!", info: "–" };
 
 export class DoctorReport {
   readonly findings: Finding[] = [];
@@ -32,6 +32,10 @@ export class DoctorReport {
 
   warn(id: string, title: string, detail?: string, fix: string[] = []): void {
     this.add({ status: "warn", id, title, detail, fix });
+  }
+
+  info(id: string, title: string, detail?: string): void {
+    this.add({ status: "info", id, title, detail, fix: [] });
   }
 
   get failed(): boolean {

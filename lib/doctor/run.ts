@@ -1,5 +1,7 @@
 import "server-only";
+import { assuranceFor, metadataFromDiscovery, type ServerMetadata } from "../assurance";
 import { createAppFetch, type FetchLike } from "../auth/app-fetch";
+import type { TokenResult } from "../auth/profiles/types";
 import { readCaFile, withCaFile } from "../net/ca-fetch";
 import type { AppConfig } from "../config";
 import { resourceMetadataUrl } from "../protected-resource/metadata-url";
@@ -12,8 +14,9 @@ import { DoctorReport } from "./report";
  * failure would bite: the CA file, discovery (reachable, the issuer the MCP server will trust),
  * the signing keys, the agent's own token (obtainable, stock:read only, acceptable to the MCP
  * server), the CIBA endpoint (accepts the client, probed without naming a user), the user hint
- * (only with --send-test-approval, which notifies Alice and says so), the order binding in force,
- * and the running app's protected resource metadata when it is up.
+ * (only with --send-test-approval, which notifies Alice and says so), the assurance in force (how
+ * a trade is bound to Alice's approval, lib/assurance), and the running app's protected resource
+ * metadata when it is up.
  */
 export interface DoctorOptions {
   /** Send one real CIBA request to check the user hint (Alice gets a notification). */
@@ -40,7 +43,7 @@ export async function runDoctor(config: AppConfig, options: DoctorOptions = {}):
   const agentToken = await checkAgentToken(report, config, appFetch);
   await checkCibaEndpoint(report, config, tenantFetch, discovery?.backchannel);
   await checkUser(report, config, appFetch, agentToken, options.sendTestApproval === true);
-  checkBinding(report, config);
+  checkAssurance(report, config, discovery?.metadata ?? { kind: "unavailable", reason: "no discovery document" }, agentToken);
   await checkApp(report, config, appFetch);
   return report;
 }
@@ -69,7 +72,7 @@ function checkCaFile(report: DoctorReport, caFile: string): boolean {
   }
 }
 
-async function checkDiscovery(report: DoctorReport, config: AppConfig, fetch: FetchLike): Promise<"unreachable" | { backchannel?: string } | undefined> {
+async function checkDiscovery(report: DoctorReport, config: AppConfig, fetch: FetchLike): Promise<"unreachable" | { backchannel?: string; metadata: ServerMetadata } | undefined> {
   const { discovery, tokenEndpoint } = tenantEndpoints(config);
   const result = await getJson(fetch, discovery);
   if (result.kind === "unreachable") {
@@ -98,7 +101,7 @@ async function checkDiscovery(report: DoctorReport, config: AppConfig, fetch: Fe
       config.auth.provider === "auth0" ? "CIBA must be available on the tenant (Auth0 offers it on Enterprise plans)." : "Use a server version with CIBA (WSO2 Identity Server 7.x / Asgardeo).",
     ]);
   }
-  return { backchannel };
+  return { backchannel, metadata: metadataFromDiscovery(doc) };
 }
 
 async function checkJwks(report: DoctorReport, config: AppConfig, fetch: FetchLike): Promise<void> {
@@ -111,13 +114,19 @@ async function checkJwks(report: DoctorReport, config: AppConfig, fetch: FetchLi
   report.ok("jwks", `Key set has ${signing.length} signing key(s): ${signing.map((k) => String(k.kid ?? "no kid")).join(", ")}`);
 }
 
-function checkBinding(report: DoctorReport, config: AppConfig): void {
-  if (config.auth.binding === "rar") {
-    report.ok("binding", "Order binding: rar (the approved order travels in the token as authorization_details)");
-  } else {
-    report.warn("binding", "Order binding: recorded-approval (WSO2 does not put the order into the token)", "The broker executes only an approved order recorded for the token's user, with the one token (jti) the agent obtained for that approval, once.", [
-      "Set WSO2_AUTHORIZATION_DETAILS=true only if your server grants authorization_details back in the token.",
-    ]);
+/**
+ * One line per guarantee (lib/assurance/derive.ts): ✓ when it holds, – when it is not needed
+ * because another covers it, ! when it does not hold or cannot be known yet. The doctor has no
+ * on-behalf-of token; the agent token it just obtained stands for the server's DPoP policy.
+ */
+function checkAssurance(report: DoctorReport, config: AppConfig, metadata: ServerMetadata, agentToken: TokenResult | undefined): void {
+  const assurance = assuranceFor(config, metadata, { agentToken: agentToken?.claims ?? null, oboToken: null });
+  for (const g of assurance.guarantees) {
+    const title = `Assurance: ${g.title}: ${g.state === "holds" ? "holds" : g.state === "unknown" ? "unknown" : "not in force"}. ${g.summary}`;
+    const detail = g.basis.join("\n");
+    if (g.tone === "good") report.ok(`assurance.${g.id}`, title, detail);
+    else if (g.tone === "neutral") report.info(`assurance.${g.id}`, title, detail);
+    else report.warn(`assurance.${g.id}`, title, detail);
   }
 }
 

@@ -28,6 +28,33 @@ describe("dashboard in Chromium", () => {
     await app?.stop();
   });
 
+  it("shows the assurance in force for the embedded default: the order in the token, no recorded approval needed, DPoP-bound", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await new DashboardPage(page).open(app.url);
+    const item = (id: string) => page.locator(`[data-testid="assurance-item"][data-id="${id}"]`);
+    // The DPoP state settles once the agent holds its first token (an agent event refetches it).
+    await page.locator('[data-testid="assurance-item"][data-id="dpop"][data-state="holds"]').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId("assurance-panel").getAttribute("data-provider")).toBe("embedded");
+    expect(await item("order-in-token").getAttribute("data-state")).toBe("holds");
+    expect(await item("order-in-token").getByTestId("assurance-state").innerText()).toBe("Holds");
+    expect(await item("order-in-token").getByTestId("assurance-summary").innerText()).toBe("The approved order travels in the token and the broker checks every trade against it.");
+    expect(await item("recorded-approval").getAttribute("data-state")).toBe("not-in-force");
+    expect(await item("recorded-approval").getByTestId("assurance-state").innerText()).toBe("Not needed");
+    expect(await item("dpop").getByTestId("assurance-summary").innerText()).toMatch(/bound to the agent's key: a stolen copy is useless/);
+
+    // The facts behind a line fold out from the keyboard.
+    const basis = item("order-in-token").getByTestId("assurance-basis");
+    expect(await basis.isVisible()).toBe(false);
+    const why = item("order-in-token").locator("summary");
+    await why.focus();
+    expect(await why.evaluate((el) => el === document.activeElement)).toBe(true);
+    await page.keyboard.press("Enter");
+    await basis.waitFor({ state: "visible" });
+    expect(await basis.innerText()).toContain("The server advertises stock_trade (authorization_details_types_supported).");
+    await page.screenshot({ path: artifact("dashboard-assurance.png"), fullPage: true });
+    await page.close();
+  });
+
   it("shows the price falling within 2 s of clicking Trigger Market Crash, without a reload", async () => {
     const dashboard = new DashboardPage(await browser.newPage({ viewport: { width: 1400, height: 1000 } }));
     await dashboard.open(app.url);

@@ -47,6 +47,16 @@ describe("agent flow against Auth0 (fake)", () => {
     expect(agent.tokens.agent).toMatchObject({ sub: `${fake.options.clientId}@clients`, azp: fake.options.clientId, aud: API, scope: "stock:read", iss: `${fake.origin}/` });
   });
 
+  it("shows the assurance in force at Auth0: the order in the token, and a bearer trade token (Auth0 does not sender-constrain CIBA)", async () => {
+    const res = await fetch(`${app.url}/api/agent/assurance`);
+    expect(res.status).toBe(200);
+    const assurance = (await res.json()) as { provider: string; guarantees: { id: string; state: string; basis: string[] }[] };
+    expect(assurance.provider).toBe("auth0");
+    expect(Object.fromEntries(assurance.guarantees.map((g) => [g.id, g.state]))).toEqual({ "order-in-token": "holds", "recorded-approval": "not-in-force", dpop: "not-in-force" });
+    // Read from the tenant's discovery document, which names no authorization_details types.
+    expect(assurance.guarantees[0]!.basis).toContain("The server does not advertise authorization_details types (authorization_details_types_supported).");
+  });
+
   it("crash → 403 → CIBA → approve → exactly one trade for Alice by the agent's client", async () => {
     expect((await press(app.url, "/api/market/crash")).status).toBe(200);
     const request = await fake.waitForCiba(1, 45_000);

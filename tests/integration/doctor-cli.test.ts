@@ -104,6 +104,9 @@ describe("npm run doctor (CLI)", () => {
     expect(result.output).toMatch(/✓ The MCP server accepts the agent token/);
     expect(result.output).toMatch(/✓ The CIBA endpoint accepts the client/);
     expect(result.output).toMatch(new RegExp(`✓ The running app's MCP server names ${app.url}/oidc for ${app.url}/mcp`));
+    expect(result.output).toMatch(/✓ Assurance: Order carried in the token: holds\.[^\n]*\n {4}Configuration: binding rule rar[^\n]*\n {4}The server advertises stock_trade/);
+    expect(result.output).toMatch(/– Assurance: Order bound to the recorded approval: not in force\. Not needed/);
+    expect(result.output).toMatch(/✓ Assurance: Trade token bound to the agent's key \(DPoP\): holds\.[\s\S]*The agent token, requested the same way, is bound \(cnf\.jkt\)/);
     expect(result.output).not.toContain(secret);
     expect(result.code).toBe(0);
 

@@ -136,6 +136,23 @@ describe("polling the token endpoint (§10.1, §11)", () => {
   });
 
   it.each([
+    ["a longer interval in the slow_down body (Auth0) becomes the interval of every later poll", 30, [5000, 30_000, 30_000, 30_000], [30, 30]],
+    ["a shorter one never shortens the 5 s step", 3, [5000, 10_000, 10_000, 10_000], [10, 10]],
+  ])("%s", async (_name, interval, expectedWaits, intervals) => {
+    idp.scriptToken({ status: 400, body: { error: "slow_down", error_description: "You are polling faster than allowed.", interval } }, pending, pending, tokenResponse(obo));
+    const { final, waits, progress } = await pollRecording(fresh(5));
+    expect(final.kind).toBe("approved");
+    expect(waits).toEqual(expectedWaits);
+    expect(progress.slice(0, 2).map((p) => p.intervalSeconds)).toEqual(intervals);
+  });
+
+  it("ignores an interval in the slow_down body that is not a positive whole number of seconds", async () => {
+    idp.scriptToken({ status: 400, body: { error: "slow_down", interval: "60" } }, { status: 400, body: { error: "slow_down", interval: -1 } }, tokenResponse(obo));
+    const { waits } = await pollRecording(fresh(2));
+    expect(waits).toEqual([2000, 7000, 12_000]);
+  });
+
+  it.each([
     ["access_denied", "denied"],
     ["expired_token", "expired"],
     ["invalid_grant", "invalid"],

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ProtocolError } from "@/lib/errors";
 import { grantedMatchesOrder } from "@/lib/orders/check";
 import { auth0LoginHint, createAuth0Profile, type Auth0ProfileOptions } from "@/lib/auth/profiles/auth0";
+import { pollUntilDecided, startPollState } from "@/lib/auth/ciba-poller";
 import { DENIED_OR_EXPIRED, startAuth0Fake, type Auth0Fake, type Auth0FakeOptions } from "../fakes/auth0-fake";
 import { rejection } from "../helpers/failures";
 import { sampleCibaRequest } from "../helpers/orders";
@@ -18,6 +19,7 @@ afterEach(async () => {
 
 const ALICE = "auth0|65f0c0ffee0000000000alice";
 const API = "https://broker.example.com/mcp";
+const RAR_TYPE = "urn:auth0:schemas:authorization-details:v1:stock_trade";
 
 async function setup(fakeOptions: Auth0FakeOptions = {}, profileOptions: Partial<Auth0ProfileOptions> = {}) {
   fake = await startAuth0Fake({ interval: 1, ...fakeOptions });
@@ -130,7 +132,27 @@ describe("Auth0 CIBA (/bc-authorize)", () => {
     ["CIBA grant not enabled", { grantTypes: ["client_credentials"] }, {}, cibaRequest(), "unauthorized_client", /ciba' not allowed/],
     ["bad binding message", {}, {}, { ...cibaRequest(), bindingMessage: "BUY <38> NVDA" }, "invalid_binding_message", /64/],
     ["wrong client secret", {}, { clientSecret: "wrong" }, cibaRequest(), "access_denied", /Unauthorized/],
-    ["unknown audience", {}, { audience: "https://other.example.com" }, cibaRequest(), "invalid_request", /Service not found/],
+    ["unknown audience", {}, { audience: "https://other.example.com" }, cibaRequest(), "access_denied", /Service not found: https:\/\/other.example.com/],
+    ["requested_expiry over 72 hours", {}, {}, cibaRequest(259_201), "invalid_request", /between 1 and 259200/],
+    ["requested_expiry over 300 s without the email channel", {}, {}, cibaRequest(600), "invalid_request", /email channel/],
+    ["user not enrolled in push, no email channel", { notEnrolledInPush: [ALICE] }, {}, cibaRequest(), "invalid_request", /cannot be notified/],
+    ["email channel, but no verified address", { notificationChannels: ["email"], unverifiedEmail: [ALICE] }, {}, cibaRequest(600), "invalid_request", /verified email/],
+    [
+      "require_client_grant: the RAR type is not on the client grant",
+      { api: { identifier: API, scopes: ["stock:read", "stock:trade"], rarTypes: [RAR_TYPE], userAccessPolicy: "require_client_grant" }, userClientGrant: { scopes: ["stock:read", "stock:trade"], authorizationDetailsTypes: [] } },
+      {},
+      cibaRequest(),
+      "invalid_authorization_details",
+      /not allowed by the client grant/,
+    ],
+    [
+      "require_client_grant: no client grant for user-delegated access",
+      { api: { identifier: API, scopes: ["stock:read", "stock:trade"], rarTypes: [RAR_TYPE], userAccessPolicy: "require_client_grant" } },
+      {},
+      cibaRequest(),
+      "access_denied",
+      /Client is not authorized to access/,
+    ],
   ] as const)("is refused (%s)", async (_name, fakeOptions, profileOptions, request, code, description) => {
     const { profile } = await setup(fakeOptions as Auth0FakeOptions, profileOptions);
     const error = (await rejection(profile.startCiba(request))) as ProtocolError;
@@ -143,7 +165,7 @@ describe("Auth0 CIBA (/bc-authorize)", () => {
     const { fake, profile } = await setup();
     const request = cibaRequest();
     const { authReqId } = await profile.startCiba(request);
-    expect(await profile.pollCiba(authReqId)).toEqual({ kind: "slow_down", retryAfterSeconds: 10 });
+    expect(await profile.pollCiba(authReqId)).toEqual({ kind: "slow_down", retryAfterSeconds: 10, intervalSeconds: 10 });
     await sleep(1100);
     expect(await profile.pollCiba(authReqId)).toEqual({ kind: "pending" });
     const last = fake.requestsTo("/oauth/token").at(-1)!;
@@ -163,6 +185,79 @@ describe("Auth0 CIBA (/bc-authorize)", () => {
     // The claim carries the same entry as the response.
     expect(outcome.token.claims.authorization_details).toEqual(outcome.token.authorizationDetails);
     expect(await profile.pollCiba(authReqId)).toMatchObject({ kind: "invalid", error: "invalid_grant" });
+  });
+
+  it("slow_down comes with Retry-After, and with the interval in the body only in the guides' form; the wait grows while the client keeps polling early", async () => {
+    const { profile, fake } = await setup({ slowDownInterval: false });
+    const { authReqId } = await profile.startCiba(cibaRequest());
+    expect(await profile.pollCiba(authReqId)).toEqual({ kind: "slow_down", retryAfterSeconds: 10 });
+    expect(await profile.pollCiba(authReqId)).toEqual({ kind: "slow_down", retryAfterSeconds: 15 });
+    await sleep(1100);
+    expect(await profile.pollCiba(authReqId)).toEqual({ kind: "pending" });
+
+    fake.options.slowDownInterval = true;
+    expect(await profile.pollCiba(authReqId)).toEqual({ kind: "slow_down", retryAfterSeconds: 10, intervalSeconds: 10 });
+  });
+
+  it.each([
+    ["with the interval in the body", true, [1000, 30_000, 30_000]],
+    ["without it", false, [1000, 30_000, 6000]],
+  ] as const)("the poller takes Auth0's slow_down wait %s: a longer body interval for every later poll, Retry-After for the next", async (_name, slowDownInterval, expectedWaits) => {
+    const { fake, profile } = await setup({ retryAfter: 30, slowDownInterval });
+    const ack = await profile.startCiba(cibaRequest());
+    fake.slowDownNext();
+    const waits: number[] = [];
+    let polls = 0;
+    const final = await pollUntilDecided(startPollState(ack, new Date()), {
+      poll: async (id) => {
+        const outcome = await profile.pollCiba(id);
+        if (++polls === 2) fake.approve(id);
+        return outcome;
+      },
+      // Records the wait the poller asks for; really waits just past the fake's 1 s interval.
+      sleep: async (ms) => {
+        waits.push(ms);
+        await sleep(1100);
+      },
+    });
+    expect(final.kind).toBe("approved");
+    expect(waits).toEqual(expectedWaits);
+  });
+
+  it("over 300 s goes to email; with the order as authorization_details Alice can approve only once the customized consent prompt is set", async () => {
+    const { fake, profile } = await setup({ notificationChannels: ["guardian-push", "email"] });
+    const push = await profile.startCiba(cibaRequest(300));
+    const email = await profile.startCiba(cibaRequest(301));
+    expect(fake.ciba.map((c) => [c.authReqId, c.channel])).toEqual([
+      [push.authReqId, "guardian-push"],
+      [email.authReqId, "email"],
+    ]);
+    expect(email.expiresIn).toBe(301);
+    expect(() => fake.approve(email.authReqId)).toThrow(/customized consent prompt/);
+    fake.options.customizedConsentPrompt = true;
+    fake.approve(email.authReqId);
+    await sleep(1100);
+    const outcome = await profile.pollCiba(email.authReqId);
+    expect(outcome.kind).toBe("approved");
+  });
+
+  it("a user not enrolled in Guardian push is reached by email when the application has it", async () => {
+    const { fake, profile } = await setup({ notEnrolledInPush: [ALICE], notificationChannels: ["guardian-push", "email"] });
+    await profile.startCiba(cibaRequest(120));
+    expect(fake.ciba[0]!.channel).toBe("email");
+  });
+
+  it("require_client_grant: the order's type allowed on the client grant, the token's scopes no wider than the grant", async () => {
+    const { fake, profile } = await setup({
+      api: { identifier: API, scopes: ["stock:read", "stock:trade"], rarTypes: [RAR_TYPE], userAccessPolicy: "require_client_grant" },
+      userClientGrant: { scopes: ["stock:read"], authorizationDetailsTypes: [RAR_TYPE] },
+    });
+    const { authReqId } = await profile.startCiba(cibaRequest());
+    fake.approve(authReqId);
+    await sleep(1100);
+    const outcome = await profile.pollCiba(authReqId);
+    if (outcome.kind !== "approved") throw new Error(outcome.kind);
+    expect(outcome.token.scopes).toEqual(["openid", "stock:read"]);
   });
 
   it("access_denied before the request's expiry is a denial", async () => {

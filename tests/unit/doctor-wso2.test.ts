@@ -58,9 +58,10 @@ describe("doctor against a healthy WSO2 tenant", () => {
     expect(report.failed).toBe(false);
     for (const id of ["config", "discovery", "jwks", "agent-token", "agent-token.scope", "mcp-audience", "ciba"]) expect(statusOf(report, id), id).toBe("ok");
     expect(statusOf(report, "user")).toBe("warn");
-    expect(statusOf(report, "binding")).toBe("warn");
+    expect(statusOf(report, "assurance.order-in-token")).toBe("warn");
+    expect(statusOf(report, "assurance.recorded-approval")).toBe("ok");
     expect(text).toMatch(/✓ Discovery reachable; issuer http:\/\/127\.0\.0\.1:\d+\/oauth2\/token/);
-    expect(text).toMatch(/! Order binding: recorded-approval/);
+    expect(text).toMatch(/! Assurance: Order carried in the token: not in force[\s\S]*✓ Assurance: Order bound to the recorded approval: holds/);
     expect(text).toContain("npm run doctor -- --send-test-approval");
     // The CIBA probe named no user and started no request.
     expect(fake.ciba).toEqual([]);

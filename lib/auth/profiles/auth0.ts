@@ -20,9 +20,12 @@ import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type 
  *   requested_expiry, `audience`, and the order in Auth0's Guardian RAR schema
  *   (lib/orders/auth0-rar.ts). Auth0 has no actor_token: the acting agent is the client, named in
  *   `azp`;
- * - polling at /oauth/token: `slow_down` comes with Retry-After (the poller honours it); a denial
- *   and an expiry both arrive as `access_denied` ("The end-user denied the authorization request
- *   or it has been expired"), so the profile tells them apart by the request's known expiry;
+ * - requested_expiry picks Auth0's channel: up to 300 s Guardian push, from 301 s email, which
+ *   with the order as authorization_details needs the customized consent prompt (docs/auth0.md);
+ * - polling at /oauth/token: `slow_down` comes with Retry-After and, in Auth0's CIBA guides, the
+ *   new wait as `interval` in the body (the poller honours both); a denial and an expiry both
+ *   arrive as `access_denied` ("The end-user denied the authorization request or it has been
+ *   expired"), so the profile tells them apart by the request's known expiry;
  * - OBO token: `sub` = Alice, `azp` = the agent's client, the granted order in the token response
  *   and as the `authorization_details` claim, in the Guardian schema: mapped back here;
  * - DPoP (RFC 9449): Auth0 sender-constrains the grants its DPoP page lists, client credentials

@@ -16,8 +16,9 @@ export function toPollOutcome(c: ClassifiedError, onDenied?: (description: strin
     case "authorization_pending":
       return { kind: "pending" };
     case "slow_down":
-      // WSO2 adds 3 s itself; Auth0 sends Retry-After. The poller adds 5 s and honours Retry-After.
-      return { kind: "slow_down", retryAfterSeconds: c.retryAfterSeconds };
+      // WSO2 adds 3 s itself; Auth0 sends Retry-After and may name the new interval in the body.
+      // The poller adds 5 s and honours both (ciba-poller.ts schedule).
+      return { kind: "slow_down", retryAfterSeconds: c.retryAfterSeconds, intervalSeconds: c.intervalSeconds };
     case "access_denied":
       return { kind: onDenied?.(c.description) ?? "denied", error: c.error, description: c.description };
     case "expired_token":

@@ -47,7 +47,8 @@ export interface CibaAcknowledgement {
 export type CibaPollOutcome =
   | { kind: "approved"; token: TokenResult }
   | { kind: "pending" }
-  | { kind: "slow_down"; retryAfterSeconds?: number }
+  /** CIBA Core §11; the wait a server names, in a Retry-After header or an `interval` in the body (Auth0). */
+  | { kind: "slow_down"; retryAfterSeconds?: number; intervalSeconds?: number }
   | { kind: "denied"; error: string; description?: string }
   | { kind: "expired"; error: string; description?: string }
   | { kind: "invalid"; error: string; description?: string }

@@ -1,24 +1,27 @@
-import { NextResponse, type NextRequest } from "next/server";
-import { getConfig } from "./lib/config";
-import { allowedHosts, hostAllowed } from "./lib/net/allowed-hosts";
+import type { NextRequest } from "next/server";
+import { refuseMisdirected } from "./lib/net/allowed-hosts";
 
 /**
- * Runs before every request (Next.js Proxy, Node.js runtime): a request whose `Host` is not one
- * the configuration names is refused with 421 Misdirected Request (RFC 9110 §15.5.20) before any
- * route sees it. This is the app's defence against DNS rebinding (lib/net/allowed-hosts.ts).
+ * Runs before every request without a body (Next.js Proxy, Node.js runtime): a `Host` the
+ * configuration does not name gets 421 Misdirected Request (RFC 9110 §15.5.20) before any page or
+ * route sees it, the app's defence against DNS rebinding (lib/net/allowed-hosts.ts).
+ *
+ * Requests with a body are left to the routes that take one, which make the same check first:
+ * for a request the Proxy runs on, Next reads the whole body before the Proxy and the route run,
+ * which would undo the routes' body limits (a 413 on the declared length, before a byte is read).
  */
-let allowed: ReadonlySet<string> | undefined;
-
-export function proxy(request: NextRequest): NextResponse | undefined {
-  if (!allowed) {
-    const config = getConfig();
-    allowed = allowedHosts([config.publicUrl, config.agent.internalUrl]);
-  }
-  if (hostAllowed(request.headers.get("host"), allowed)) return undefined;
-  const publicUrl = getConfig().publicUrl;
-  return new NextResponse(
-    `Misdirected request: this app answers only for the host of its PUBLIC_URL (${publicUrl}). ` +
-      `Open ${publicUrl}/, or set PUBLIC_URL to the address you use.\n`,
-    { status: 421, headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } },
-  );
+export function proxy(request: NextRequest): Response | undefined {
+  return refuseMisdirected(request);
 }
+
+export const config = {
+  matcher: [
+    {
+      source: "/:path*",
+      missing: [
+        { type: "header", key: "content-length" },
+        { type: "header", key: "transfer-encoding" },
+      ],
+    },
+  ],
+};

@@ -2,6 +2,7 @@ import "server-only";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
+import { allowedHosts, hostAllowed } from "../net/allowed-hosts";
 
 /**
  * The embedded server's internal HTTP listener on a loopback port. oidc-provider needs Node's
@@ -17,6 +18,12 @@ export type WebHandler = (request: Request) => Promise<Response>;
 
 export function createInternalRouter(providerCallback: NodeHandler, approval: { path: string; handle: WebHandler }): NodeHandler {
   return (req, res) => {
+    // Only the /oidc proxy calls this listener (Host 127.0.0.1:<port>): a page rebound to this
+    // port names its own host and is refused, as on the app's port (lib/net/allowed-hosts.ts).
+    if (!hostAllowed(req.headers.host ?? null, allowedHosts([`http://127.0.0.1:${req.socket.localPort}`]))) {
+      res.writeHead(421, { "Content-Type": "text/plain; charset=utf-8" }).end("Misdirected request.\n");
+      return;
+    }
     const url = req.url ?? "/";
     const path = url.split("?")[0]!;
     if (path === approval.path || path.startsWith(`${approval.path}/`)) {

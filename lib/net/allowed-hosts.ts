@@ -1,3 +1,4 @@
+import { getConfig } from "../config";
 import { isLoopbackHost } from "./loopback";
 
 /**
@@ -32,4 +33,25 @@ export function allowedHosts(urls: readonly string[]): ReadonlySet<string> {
 export function hostAllowed(host: string | null, allowed: ReadonlySet<string>): boolean {
   if (host === null || host.length > 300 || !/^[A-Za-z0-9.\-[\]:]+$/.test(host)) return false;
   return allowed.has(host.toLowerCase());
+}
+
+let configured: { publicUrl: string; hosts: ReadonlySet<string> } | undefined;
+
+/**
+ * The 421 for a request whose `Host` the configuration does not name, or undefined. Called by
+ * proxy.ts for every request without a body, and by each route that takes a body at its start
+ * (a Next.js Proxy that runs for a request with a body makes Next read the whole body first).
+ */
+export function refuseMisdirected(request: Request): Response | undefined {
+  if (!configured) {
+    const config = getConfig();
+    configured = { publicUrl: config.publicUrl, hosts: allowedHosts([config.publicUrl, config.agent.internalUrl]) };
+  }
+  if (hostAllowed(request.headers.get("host"), configured.hosts)) return undefined;
+  const { publicUrl } = configured;
+  return new Response(
+    `Misdirected request: this app answers only for the host of its PUBLIC_URL (${publicUrl}). ` +
+      `Open ${publicUrl}/, or set PUBLIC_URL to the address you use.\n`,
+    { status: 421, headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } },
+  );
 }

@@ -21,18 +21,30 @@ interface Answer {
   body: string;
 }
 
-function get(app: AppServer, path: string, host: string | undefined, method = "GET", address = "127.0.0.1"): Promise<Answer> {
+interface SendOptions {
+  method?: string;
+  /** Connect here instead of 127.0.0.1 (a LAN neighbour). */
+  address?: string;
+  port?: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+function get(app: AppServer, path: string, host: string | undefined, options: SendOptions = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    const request = http.request({ host: address, port: app.port, path, method, headers, setHost: false, agent: false }, (response) => {
-      let body = "";
-      response.setEncoding("utf8");
-      response.on("data", (d: string) => (body += d));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-    });
+    const headers: Record<string, string> = { "content-type": "application/json", ...options.headers };
+    const request = http.request(
+      { host: options.address ?? "127.0.0.1", port: options.port ?? app.port, path, method: options.method ?? "GET", headers, setHost: false, agent: false },
+      (response) => {
+        let body = "";
+        response.setEncoding("utf8");
+        response.on("data", (d: string) => (body += d));
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+      },
+    );
     if (host !== undefined) request.setHeader("host", host);
     request.on("error", reject);
-    request.end(method === "POST" ? "{}" : undefined);
+    request.end(options.body);
   });
 }
 
@@ -68,8 +80,10 @@ describe("a request for another host (DNS rebinding)", () => {
   });
 
   it("changes nothing: the controls refuse with 421; no reset, no stabilize, no pause, the approval still pending", async () => {
-    for (const path of ["/api/market/reset", "/api/market/stabilize", "/api/agent/pause"]) {
-      expect((await get(app, path, `${ATTACKER}:${app.port}`, "POST")).status, path).toBe(421);
+    for (const path of ["/api/market/reset", "/api/market/stabilize", "/api/agent/pause", "/api/agent/mandate", "/mcp", "/oidc/token"]) {
+      // With the body a page's fetch sends, and without one: either way refused.
+      expect((await get(app, path, `${ATTACKER}:${app.port}`, { method: "POST", body: "{}" })).status, path).toBe(421);
+      expect((await get(app, path, `${ATTACKER}:${app.port}`, { method: "POST" })).status, path).toBe(421);
     }
     const kinds = (await dashboardOf(app.url)).activity.map((e) => e.kind);
     expect(kinds).toContain("market.crash");
@@ -87,6 +101,22 @@ describe("a request for another host (DNS rebinding)", () => {
     for (const host of [`localhost:${app.port + 1}`, "localhost", `${ATTACKER}`, `localhost:${app.port}.${ATTACKER}`, `${lanAddress()}:${app.port}`]) {
       expect((await get(app, "/api/health", host)).status, host).toBe(421);
     }
+  });
+
+  it("ignores X-Forwarded-Host, which a page's own fetch may set", async () => {
+    const answer = await get(app, "/api/inbox", `${ATTACKER}:${app.port}`, { headers: { "x-forwarded-host": `localhost:${app.port}`, "x-forwarded-proto": "http" } });
+    expect(answer.status).toBe(421);
+  });
+
+  it("refuses a foreign Host at the embedded identity server's own loopback listener too", async () => {
+    const port = Number(/internal port (\d+)/.exec(app.output())?.[1]);
+    expect(port).toBeGreaterThan(0);
+    const discovery = "/oidc/.well-known/openid-configuration";
+    expect((await get(app, discovery, `${ATTACKER}:${port}`, { port })).status).toBe(421);
+    expect((await get(app, discovery, `${ATTACKER}:${port}`, { port, headers: { "x-forwarded-host": `localhost:${app.port}` } })).status).toBe(421);
+    // The control: the /oidc proxy's own Host, and the public route in front of it.
+    expect((await get(app, discovery, `127.0.0.1:${port}`, { port })).status).toBe(200);
+    expect((await get(app, discovery, `localhost:${app.port}`)).status).toBe(200);
   });
 
   it("refuses a request without a Host header: HTTP/1.1 with 400 (RFC 9112 §3.2), HTTP/1.0 with 421", async () => {
@@ -109,21 +139,32 @@ describe("npm start (scripts/serve.mjs)", () => {
     const app = await startApp({ HOST: "" }, { throughServeScript: true });
     try {
       expect((await get(app, "/api/health", `localhost:${app.port}`)).status).toBe(200);
-      await expect(get(app, "/api/health", `localhost:${app.port}`, "GET", lanAddress())).rejects.toMatchObject({ code: "ECONNREFUSED" });
+      await expect(get(app, "/api/health", `localhost:${app.port}`, { address: lanAddress() })).rejects.toMatchObject({ code: "ECONNREFUSED" });
       expect(app.output()).not.toMatch(/\[serve\] HOST=/);
     } finally {
       await app.stop();
     }
   });
 
-  it("listens on every interface with HOST=0.0.0.0, warns, and still answers only PUBLIC_URL's host", async () => {
+  it("listens on every interface with HOST=0.0.0.0, and says what that exposes", async () => {
     const app = await startApp({ HOST: "0.0.0.0" }, { throughServeScript: true });
     try {
-      expect(app.output()).toMatch(/\[serve\] HOST=0\.0\.0\.0: listening beyond this machine/);
+      expect(app.output()).toMatch(/\[serve\] listening on 0\.0\.0\.0, beyond this machine: anyone who can reach it can read the dashboard/);
       const lan = lanAddress();
-      // A neighbour reaches the server now, but the app answers only for PUBLIC_URL (localhost here).
-      expect((await get(app, "/api/health", `${lan}:${app.port}`, "GET", lan)).status).toBe(421);
-      expect((await get(app, "/api/health", `localhost:${app.port}`, "GET", lan)).status).toBe(200);
+      // A page on the network's own address is refused (not PUBLIC_URL's host) ...
+      expect((await get(app, "/api/health", `${lan}:${app.port}`, { address: lan })).status).toBe(421);
+      // ... but a client on the network sends whatever Host it likes: the warning is what protects.
+      expect((await get(app, "/api/health", `localhost:${app.port}`, { address: lan })).status).toBe(200);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it("takes -H passed through as the interface, and warns as for HOST", async () => {
+    const app = await startApp({ HOST: "" }, { throughServeScript: true, extraArgs: ["-H", "0.0.0.0"] });
+    try {
+      expect(app.output()).toMatch(/\[serve\] listening on 0\.0\.0\.0, beyond this machine/);
+      expect((await get(app, "/api/health", `localhost:${app.port}`, { address: lanAddress() })).status).toBe(200);
     } finally {
       await app.stop();
     }

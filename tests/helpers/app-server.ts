@@ -84,6 +84,8 @@ export interface StartOptions {
    * default) instead of `next start -H 127.0.0.1`. kill() then ends only the script.
    */
   throughServeScript?: boolean;
+  /** More command-line options, after the port. */
+  extraArgs?: string[];
 }
 
 export async function startApp(env: Record<string, string> = {}, options: StartOptions = {}): Promise<AppServer> {
@@ -99,8 +101,8 @@ export async function startApp(env: Record<string, string> = {}, options: StartO
     child = spawn(
       process.execPath,
       options.throughServeScript
-        ? [path.join(ROOT, "scripts", "serve.mjs"), "start", "-p", String(port)]
-        : [path.join(ROOT, "node_modules", "next", "dist", "bin", "next"), "start", "-p", String(port), "-H", "127.0.0.1"],
+        ? [path.join(ROOT, "scripts", "serve.mjs"), "start", "-p", String(port), ...(options.extraArgs ?? [])]
+        : [path.join(ROOT, "node_modules", "next", "dist", "bin", "next"), "start", "-p", String(port), "-H", "127.0.0.1", ...(options.extraArgs ?? [])],
       {
         cwd: ROOT,
         env: {

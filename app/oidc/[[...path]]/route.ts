@@ -1,6 +1,7 @@
 import { notFound } from "@/lib/errors";
 import { errorResponse, json } from "@/lib/http";
 import { proxyToEmbeddedIdp } from "@/lib/idp/proxy";
+import { refuseMisdirected } from "@/lib/net/allowed-hosts";
 import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
@@ -12,6 +13,9 @@ export const dynamic = "force-dynamic";
  * chosen at start-up.
  */
 async function forward(request: Request): Promise<Response> {
+  // Requests with a body skip proxy.ts: the same Host check, first (lib/net/allowed-hosts.ts).
+  const misdirected = refuseMisdirected(request);
+  if (misdirected) return misdirected;
   const rt = await getRuntime();
   if (!rt.idp) {
     return errorResponse(notFound(`The embedded identity server is off (AUTH_PROVIDER=${rt.config.auth.provider}).`));

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { agentView } from "@/lib/agent";
 import { notFound } from "@/lib/errors";
 import { errorResponse, json } from "@/lib/http";
+import { refuseMisdirected } from "@/lib/net/allowed-hosts";
 import { getRuntime } from "@/lib/runtime";
 import { runningAgent } from "../control";
 
@@ -16,6 +17,9 @@ const Action = z.enum(["pause", "resume"]);
  * Origin is refused. /api/agent/mandate is its own route.
  */
 export async function POST(request: Request, context: { params: Promise<{ action: string }> }): Promise<Response> {
+  // Requests with a body skip proxy.ts: the same Host check, first (lib/net/allowed-hosts.ts).
+  const misdirected = refuseMisdirected(request);
+  if (misdirected) return misdirected;
   try {
     const action = Action.safeParse((await context.params).action);
     if (!action.success) throw notFound("Unknown agent action.");

@@ -2,6 +2,7 @@ import { MandateUpdate } from "@/lib/agent/mandate";
 import { agentView } from "@/lib/agent";
 import { invalidRequest } from "@/lib/errors";
 import { errorResponse, json, readJsonBody } from "@/lib/http";
+import { refuseMisdirected } from "@/lib/net/allowed-hosts";
 import { getRuntime } from "@/lib/runtime";
 import { runningAgent } from "../control";
 
@@ -14,6 +15,9 @@ const NOT_JSON = 'The request body must be JSON like {"threshold":"140.00","budg
  * decimal strings (lib/money parseMoney); anything else is a 400 and changes nothing.
  */
 export async function POST(request: Request): Promise<Response> {
+  // Requests with a body skip proxy.ts: the same Host check, first (lib/net/allowed-hosts.ts).
+  const misdirected = refuseMisdirected(request);
+  if (misdirected) return misdirected;
   try {
     const rt = await getRuntime();
     const agent = await runningAgent(request, rt, { emptyBody: false });

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { runDemoAction } from "@/lib/demo";
 import { notFound } from "@/lib/errors";
 import { assertSameOrigin, errorResponse, json, readEmptyBody } from "@/lib/http";
+import { refuseMisdirected } from "@/lib/net/allowed-hosts";
 import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
@@ -13,6 +14,9 @@ const Action = z.enum(["crash", "stabilize", "reset"]);
  * methods with 405); the body must be empty or `{}`; a foreign Origin is refused.
  */
 export async function POST(request: Request, context: { params: Promise<{ action: string }> }): Promise<Response> {
+  // Requests with a body skip proxy.ts: the same Host check, first (lib/net/allowed-hosts.ts).
+  const misdirected = refuseMisdirected(request);
+  if (misdirected) return misdirected;
   try {
     const action = Action.safeParse((await context.params).action);
     if (!action.success) throw notFound("Unknown market action.");

@@ -79,7 +79,8 @@ describe("dashboard in Chromium", () => {
     await dashboard.page.reload();
     await dashboard.page.getByTestId("market-price").waitFor();
     expect(await dashboard.chartPoints()).toBeGreaterThanOrEqual(before);
-    await expect(dashboard.page.locator("canvas").first().isVisible()).resolves.toBe(true);
+    // The chart library loads in the browser after the page: wait for it to draw.
+    await dashboard.page.locator("canvas").first().waitFor({ state: "visible", timeout: 10_000 });
     await dashboard.page.close();
   });
 

@@ -12,7 +12,13 @@ const has = (text: string | undefined, pattern: RegExp) => pattern.test(text ?? 
 
 /** Why the agent could not get its own token. */
 export function agentTokenHints(provider: Provider, error: string, description?: string): string[] {
+  if (error === "issuer_mismatch") {
+    return provider === "wso2"
+      ? ["Leave AUTH_ISSUER unset: the agent and the MCP server then trust the issuer WSO2's discovery document names (its configured public URL).", "Or set AUTH_ISSUER to the issuer the server signs with (above)."]
+      : ["Leave AUTH_ISSUER unset, or set it to the issuer the server signs with (above)."];
+  }
   if (provider === "wso2") {
+    if (error === "invalid_configuration") return ["Check WSO2_BASE_URL, including an organisation path (/t/{tenant} or /o/{org}), or set AUTH_ISSUER to the server's issuer."];
     if (error === "ABA-60007") return ["Enable App-Native Authentication: Applications → Aurelius Trading Agent → Advanced → App-Native Authentication → Update."];
     if (error === "ABA-60005" || error === "invalid_client") {
       return ["AGENT_CLIENT_ID / AGENT_CLIENT_SECRET must be the Client ID and Client Secret of the application (General → Protocol tab).", "The application must be confidential: untick Public Client."];
@@ -52,7 +58,7 @@ export function cibaHints(provider: Provider, error: string, description?: strin
       ? ["INVESTOR_USER_ID must be Alice's user_id (User Management → Users → Alice, e.g. auth0|65f…).", "Alice must be enrolled for Guardian push or email notifications (Security → Multi-factor Auth)."]
       : ["INVESTOR_EMAIL must be the username of a valid user (User Management → Users); in the tutorial the username is her email address.", "Her email address must be verified, or WSO2 cannot send the approval mail."];
   }
-  if (has(description, /owner of the acting agent/i)) return ["This agent may only ask its owner: set INVESTOR_EMAIL / INVESTOR_USER_ID to the agent's owner, or create the agent under Alice."];
+  if (provider === "wso2" && has(description, /^Invalid actor_token: Invalid issuer/)) return agentTokenHints("wso2", "issuer_mismatch");
   if (has(description, /notification channel/i)) return ["Select Email under CIBA → Allowed Notification Delivery Methods, or set WSO2_NOTIFICATION_CHANNEL to a method the application allows."];
   if (error === "invalid_authorization_details") {
     return [`Register the authorization details type urn:auth0:schemas:authorization-details:v1:<AUTH0_RAR_TYPE> on the API (APIs → Stock Trading MCP → Permissions → Authorization Details).`];

@@ -277,11 +277,11 @@ describe("WSO2 CIBA", () => {
     ["Alice denies", "deny"],
     ["someone signs in as another user", "signInAsAnotherUser"],
     ["the sign-in fails", "failSignIn"],
-  ] as const)("%s: access_denied at once (denial before pace)", async (_name, decision) => {
+  ] as const)("%s: access_denied at once (denial before pace), marked as possibly a failed sign-in", async (_name, decision) => {
     const { fake, profile, request } = await started();
     const { authReqId } = await profile.startCiba(request);
     fake[decision](authReqId);
-    expect(await profile.pollCiba(authReqId)).toEqual({ kind: "denied", error: "access_denied", description: "User denied authentication" });
+    expect(await profile.pollCiba(authReqId)).toEqual({ kind: "denied", error: "access_denied", description: "User denied authentication", alsoMeans: "failed_sign_in" });
   });
 
   it("expired: expired_token, checked first", async () => {

@@ -25,7 +25,9 @@ import { signInAgent } from "./wso2-app-native";
  *   getCibaAuthCodeRequestFromParams), so the order never travels in the token: the MCP server
  *   binds the trade to the approval recorded in the store ("recorded-approval" rule).
  * - Polling (CibaGrantHandler#validateGrant): expiry is `expired_token`; `slow_down` makes the
- *   poller wait longer; a redeemed id gives `invalid_grant`.
+ *   poller wait longer; a redeemed id gives `invalid_grant`. A denied consent, a sign-in as another
+ *   user than Alice and a failed sign-in all answer `access_denied` "User denied authentication"
+ *   (CibaResponseTypeHandler marks the last two FAILED): the outcome says it is ambiguous.
  * - DPoP (RFC 9449): the code exchange and every CIBA poll carry a proof signed with the agent's
  *   in-memory key. An application whose access-token binding type is DPoP gets both tokens bound
  *   (`token_type: DPoP`, `cnf.jkt`; WSO2's DPoP connector then requires the proof on every token
@@ -109,7 +111,12 @@ export function createWso2Profile(o: Wso2ProfileOptions): IdentityServerProfile 
     startCiba: (request: CibaRequest): Promise<CibaAcknowledgement> =>
       withRequestErrors(async () => toAcknowledgement(await client.initiateBackchannelAuthentication(await configuration(), wso2CibaParameters(o, request)))),
 
-    pollCiba: (authReqId: string): Promise<CibaPollOutcome> => pollCibaGrant(configuration(), authReqId, { dpop }),
+    async pollCiba(authReqId: string): Promise<CibaPollOutcome> {
+      const outcome = await pollCibaGrant(configuration(), authReqId, { dpop });
+      // CibaGrantHandler answers CONSENT_DENIED and FAILED (another user signed in, the sign-in
+      // failed) alike: access_denied "User denied authentication".
+      return outcome.kind === "denied" ? { ...outcome, alsoMeans: "failed_sign_in" } : outcome;
+    },
 
     readActor: actSubActor,
 

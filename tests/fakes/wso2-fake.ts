@@ -182,7 +182,8 @@ export async function startWso2Fake(options: Wso2FakeOptions = {}) {
   function discovery(component: string, res: http.ServerResponse) {
     if (component !== "token" && component !== "oidcdiscovery") {
       res.writeHead(400, { "content-type": "text/plain" });
-      return res.end(`Invalid path to the discovery document. Received path : ${component} is not resolvable`);
+      res.end(`Invalid path to the discovery document. Received path : ${component} is not resolvable`);
+      return;
     }
     return sendJson(res, 200, {
       issuer,
@@ -221,7 +222,8 @@ export async function startWso2Fake(options: Wso2FakeOptions = {}) {
     // .java:101-116); anything else is the browser flow, which redirects to the login page.
     if (f.response_mode !== "direct") {
       res.writeHead(302, { location: `${publicBase}/authenticationendpoint/login.do` });
-      return res.end();
+      res.end();
+      return;
     }
     // OAuth2AuthzEndpoint.java:102-106 → AuthzUtil.java:5295-5302 → ApiAuthnUtils.java:182-202:
     // HTTP 401 {code:"401", message:"Unauthorized", description: the client authentication error}.

@@ -88,7 +88,6 @@ const EnvSchema = z.object({
   WSO2_REDIRECT_URI: optionalUrl,
   WSO2_NOTIFICATION_CHANNEL: z.enum(["email", "sms", "external"]).default("email"),
   WSO2_CA_FILE: optionalString,
-  WSO2_AUTHORIZATION_DETAILS: flag,
   AUTH0_DOMAIN: optionalString,
   AUTH0_RAR_TYPE: z
     .string()
@@ -169,8 +168,18 @@ export interface AppConfig {
   };
   auth: {
     provider: Env["AUTH_PROVIDER"];
-    /** The issuer the MCP server trusts (`iss`), and where it reads the signing keys. */
+    /**
+     * The issuer the MCP server trusts (`iss`) and the agent checks ID tokens against. For WSO2
+     * without AUTH_ISSUER this is only where the server usually is (`{base}/oauth2/token`): both
+     * sides trust the issuer named by `issuerDiscovery` instead (lib/net/issuer-discovery.ts).
+     */
     issuer: string;
+    /**
+     * WSO2 without AUTH_ISSUER: the discovery document whose `issuer` is trusted. WSO2 signs with
+     * the issuer of its configured public URL, which the base URL does not tell (a
+     * /t/carbon.super path, a proxy, another host name).
+     */
+    issuerDiscovery?: string;
     jwksUri: string;
     /** The `aud` the MCP server requires: its resource URL, or the client id for WSO2. */
     audience: string;
@@ -178,10 +187,10 @@ export interface AppConfig {
     agentClientSecret?: string;
     /**
      * How the broker binds a trade to Alice's approval: "rar" when the identity server puts the
-     * order into the token (authorization_details), "recorded-approval" when it cannot (WSO2
-     * without WSO2_AUTHORIZATION_DETAILS): then the order must be approved in the store and the
-     * token must be the one recorded for that approval (mcp/stored-order.ts). Never taken
-     * from the token: a token without authorization_details is refused under "rar".
+     * order into the token (authorization_details), "recorded-approval" when it cannot (WSO2,
+     * whose CIBA endpoint reads no authorization_details): then the order must be approved in the
+     * store and the token must be the one recorded for that approval (mcp/stored-order.ts). Never
+     * taken from the token: a token without authorization_details is refused under "rar".
      */
     binding: "rar" | "recorded-approval";
     /** A PEM file of extra trusted CAs for the identity server (WSO2_CA_FILE; self-signed 9443). */
@@ -195,8 +204,6 @@ export interface AppConfig {
     agentSecret?: string;
     redirectUri: string;
     notificationChannel: "email" | "sms" | "external";
-    /** Send the order as authorization_details and require it back (RAR) instead of the fallback. */
-    authorizationDetails: boolean;
   };
   /** AUTH_PROVIDER=auth0 (docs/auth0.md). */
   auth0?: {
@@ -289,6 +296,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
     auth: {
       provider: e.AUTH_PROVIDER,
       issuer: tenant.issuer,
+      issuerDiscovery: tenant.issuerDiscovery,
       jwksUri: tenant.jwksUri,
       audience: tenant.audience,
       agentClientId: e.AGENT_CLIENT_ID,
@@ -322,7 +330,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
 function tenantSettings(e: Env, source: Record<string, string | undefined>, publicUrl: string, resourceUrl: string) {
   const problems: string[] = [];
   const secretNeeded = e.AGENT_ENABLED;
-  let result: Pick<AppConfig["auth"], "issuer" | "jwksUri" | "audience" | "binding" | "caFile"> & {
+  let result: Pick<AppConfig["auth"], "issuer" | "issuerDiscovery" | "jwksUri" | "audience" | "binding" | "caFile"> & {
     agentId: string;
     wso2?: AppConfig["wso2"];
     auth0?: AppConfig["auth0"];
@@ -334,20 +342,24 @@ function tenantSettings(e: Env, source: Record<string, string | undefined>, publ
       break;
     }
     case "wso2": {
-      // The issuer of WSO2 Identity Server / Asgardeo is `{base}/oauth2/token`; accept it in place
-      // of the base URL too.
+      // The issuer of WSO2 Identity Server / Asgardeo is usually `{base}/oauth2/token`; accept it
+      // in place of the base URL too.
       const base = (e.WSO2_BASE_URL ?? e.AUTH_ISSUER?.replace(/\/oauth2\/token\/?$/, ""))?.replace(/\/+$/, "");
       if (!base) problems.push("WSO2_BASE_URL: required when AUTH_PROVIDER is wso2 (AUTH_ISSUER, AUTH_JWKS_URI and every endpoint derive from it), e.g. https://localhost:9443");
       else if (!isHttpsOrLoopback(base)) problems.push("WSO2_BASE_URL: must be https (plain http only on localhost)");
       if (secretNeeded && !e.AGENT_CLIENT_SECRET) problems.push("AGENT_CLIENT_SECRET: required when AUTH_PROVIDER is wso2 (the application's client secret)");
       if (secretNeeded && !e.WSO2_AGENT_SECRET) problems.push("WSO2_AGENT_SECRET: required when AUTH_PROVIDER is wso2 (the agent identity's secret; its id is AGENT_ID)");
-      const issuer = e.AUTH_ISSUER ?? `${base}/oauth2/token`;
       result = {
-        issuer,
+        // AUTH_ISSUER overrides what the server's discovery document (served below the token
+        // endpoint's path) names, for the agent and the MCP server alike.
+        issuer: e.AUTH_ISSUER ?? `${base}/oauth2/token`,
+        issuerDiscovery: e.AUTH_ISSUER ? undefined : `${base}/oauth2/token/.well-known/openid-configuration`,
         jwksUri: e.AUTH_JWKS_URI ?? `${base}/oauth2/jwks`,
         // WSO2 puts the application's client id into `aud`.
         audience: e.MCP_AUDIENCE ?? e.AGENT_CLIENT_ID,
-        binding: e.WSO2_AUTHORIZATION_DETAILS ? "rar" : "recorded-approval",
+        // WSO2's CIBA endpoint builds its request from login_hint, scope, binding_message,
+        // requested_expiry and notification_channel only: the order cannot travel in the token.
+        binding: "recorded-approval",
         caFile: e.WSO2_CA_FILE,
         agentId: e.AGENT_ID,
         wso2: {
@@ -355,7 +367,6 @@ function tenantSettings(e: Env, source: Record<string, string | undefined>, publ
           agentSecret: e.WSO2_AGENT_SECRET,
           redirectUri: e.WSO2_REDIRECT_URI ?? `${publicUrl}/callback`,
           notificationChannel: e.WSO2_NOTIFICATION_CHANNEL,
-          authorizationDetails: e.WSO2_AUTHORIZATION_DETAILS,
         },
       };
       break;

@@ -1,4 +1,5 @@
 import type { AppConfig } from "../lib/config";
+import { trustedIssuer } from "../lib/net/issuer-discovery";
 import { SCOPE_READ, SCOPE_TRADE, STOCK_TRADE_TYPE } from "../lib/protocol";
 import { DPOP_ALGORITHMS } from "./dpop";
 
@@ -11,10 +12,10 @@ export const SCOPES_SUPPORTED = ["openid", SCOPE_READ, SCOPE_TRADE];
  * tokens are accepted with proofs signed by these algorithms, and not required: a bearer token
  * without `cnf` is still accepted (RFC 9728 §2 `dpop_bound_access_tokens_required`).
  */
-export function protectedResourceMetadata(config: AppConfig) {
+export function protectedResourceMetadata(config: AppConfig, issuer = config.auth.issuer) {
   return {
     resource: config.mcp.resourceUrl,
-    authorization_servers: [config.auth.issuer],
+    authorization_servers: [issuer],
     scopes_supported: SCOPES_SUPPORTED,
     bearer_methods_supported: ["header"],
     dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
@@ -24,9 +25,14 @@ export function protectedResourceMetadata(config: AppConfig) {
   };
 }
 
-/** GET/HEAD handler body shared by the two well-known routes. Public data: any origin may read it. */
-export function protectedResourceMetadataResponse(config: AppConfig): Response {
-  return Response.json(protectedResourceMetadata(config), {
-    headers: { "Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*" },
+/**
+ * GET/HEAD handler body shared by the two well-known routes. Public data: any origin may read it.
+ * The authorization server is named by the issuer the gate trusts (for WSO2 the one its discovery
+ * document names); while that cannot be read, by the configured one, and the answer is not cached.
+ */
+export async function protectedResourceMetadataResponse(config: AppConfig): Promise<Response> {
+  const issuer = await trustedIssuer(config.auth).catch(() => undefined);
+  return Response.json(protectedResourceMetadata(config, issuer), {
+    headers: { "Cache-Control": issuer ? "public, max-age=300" : "no-store", "Access-Control-Allow-Origin": "*" },
   });
 }

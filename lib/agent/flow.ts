@@ -298,12 +298,21 @@ async function awaitDecision(ctx: AgentContext, approval: ApprovalRecord, order:
     case "approved":
       return next(final.token);
     case "denied":
-      return end(decided(ctx, approval, order, "denied", `${investor} denied the request`));
+      return end(decided(ctx, approval, order, "denied", final.alsoMeans === "failed_sign_in" ? deniedOrFailedSignIn(investor, final) : `${investor} denied the request`));
     case "expired":
       return end(decided(ctx, approval, order, "expired", `the request expired before ${investor} decided`));
     case "invalid":
       return end(decided(ctx, approval, order, "failed", `the identity server ended the request: ${final.error}${final.description ? ` (${final.description})` : ""}`));
   }
+}
+
+/**
+ * A denial the server cannot tell from a failed sign-in (WSO2 answers a denied consent, a sign-in
+ * as another user and a failed sign-in alike): say what it may mean, not that the user said no.
+ */
+function deniedOrFailedSignIn(investor: string, final: { error: string; description?: string }): string {
+  const answer = final.description ? `${final.error} ("${final.description}")` : final.error;
+  return `the identity server ended the request with ${answer}: ${investor} denied it, or the approver signed in as another user than ${investor}, or the sign-in failed (the server answers all three the same way)`;
 }
 
 function pollCiba(ctx: AgentContext, approval: ApprovalRecord): Promise<CibaFinal> {

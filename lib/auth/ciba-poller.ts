@@ -1,5 +1,5 @@
 import "server-only";
-import type { CibaPollOutcome, TokenResult } from "./profiles/types";
+import type { CibaPollOutcome } from "./profiles/types";
 
 /**
  * Poll mode of OpenID CIBA Core 1.0 as a resumable loop. The caller persists every change of
@@ -33,9 +33,7 @@ export interface CibaPollState {
   failures: number;
 }
 
-export type CibaFinal =
-  | { kind: "approved"; token: TokenResult }
-  | { kind: "denied" | "expired" | "invalid"; error: string; description?: string };
+export type CibaFinal = Extract<CibaPollOutcome, { kind: "approved" | "denied" | "expired" | "invalid" }>;
 
 /** The interval to use from the acknowledgement's `interval` (§7.3: absent means 5 s). */
 export function initialInterval(interval: number | undefined): number {

@@ -24,10 +24,13 @@ export function decodeTokenClaims(token: string): TokenClaims {
   for (const name of SHOWN) {
     if (payload[name] !== undefined) (claims as unknown as Record<string, unknown>)[name] = payload[name];
   }
+  // WSO2 with enableJwtScopeAsArray sends `scope` as an array: shown as the usual string.
+  if (Array.isArray(payload.scope)) claims.scope = scopesOf(payload.scope).join(" ");
   return claims;
 }
 
-/** The space-separated scopes of a token response or claim set, as a list. */
+/** The scopes of a token response or claim set, as a list: a space-separated string, or an array of strings. */
 export function scopesOf(scope: unknown): string[] {
+  if (Array.isArray(scope)) return scope.filter((s): s is string => typeof s === "string" && s !== "");
   return typeof scope === "string" ? scope.split(" ").filter(Boolean) : [];
 }

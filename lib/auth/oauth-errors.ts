@@ -12,7 +12,8 @@ import { ProtocolError } from "../errors";
  */
 export type ClassifiedError =
   | { kind: "oauth"; error: string; description?: string; status: number; retryAfterSeconds?: number; intervalSeconds?: number }
-  | { kind: "untrusted"; message: string }
+  /** `code`: `issuer_mismatch` when an ID token names another issuer than the one trusted, else `invalid_response`. */
+  | { kind: "untrusted"; code: "invalid_response" | "issuer_mismatch"; message: string }
   | { kind: "unreachable"; message: string };
 
 /**
@@ -47,10 +48,12 @@ export async function classifyOAuthError(error: unknown): Promise<ClassifiedErro
     }
   }
   // A token response the profile itself refused (lib/errors.ts invalidResponse).
-  if (error instanceof ProtocolError && error.code === "invalid_response") return { kind: "untrusted", message: error.description };
+  if (error instanceof ProtocolError && error.code === "invalid_response") return { kind: "untrusted", code: "invalid_response", message: error.description };
   if (error instanceof ClientError && typeof error.code === "string" && UNTRUSTED_CODES.has(error.code)) {
+    const mismatch = issuerMismatch(error);
+    if (mismatch) return { kind: "untrusted", code: "issuer_mismatch", message: mismatch };
     const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
-    return { kind: "untrusted", message: `${error.message}${cause}`.slice(0, 200) };
+    return { kind: "untrusted", code: "invalid_response", message: `${error.message}${cause}`.slice(0, 200) };
   }
   if (error instanceof ResponseBodyError) {
     if (error.status >= 500 || SERVER_TROUBLE.has(error.error)) {
@@ -66,6 +69,17 @@ export async function classifyOAuthError(error: unknown): Promise<ClassifiedErro
     };
   }
   return { kind: "unreachable", message: describe(error) };
+}
+
+/**
+ * An ID token whose `iss` is not the issuer the client trusts (OpenID Connect Core §3.1.3.7 step 2;
+ * oauth4webapi reports it as a JWT claim comparison on `iss`): the configuration names another
+ * issuer than the server signs with. A sentence naming both, or undefined for any other failure.
+ */
+function issuerMismatch(error: InstanceType<typeof ClientError>): string | undefined {
+  const detail = (error.cause as { cause?: { claim?: unknown; expected?: unknown; claims?: { iss?: unknown } } } | undefined)?.cause;
+  if (error.code !== "OAUTH_JWT_CLAIM_COMPARISON_FAILED" || detail?.claim !== "iss") return undefined;
+  return `the server signed its ID token as issuer ${String(detail.claims?.iss).slice(0, 200)}, but this app trusts ${String(detail.expected).slice(0, 200)}`;
 }
 
 /** Retry-After in seconds (delta form only; Auth0 sends it with slow_down). */

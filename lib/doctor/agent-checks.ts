@@ -6,11 +6,11 @@ import { scopesOf } from "../auth/claims";
 import { createIdentityServerProfile } from "../auth/profiles";
 import type { TokenResult } from "../auth/profiles/types";
 import { ProtocolError } from "../errors";
-import { agentOwnerMismatch } from "../auth/profiles/wso2";
 import type { AppConfig } from "../config";
+import { trustedIssuer } from "../net/issuer-discovery";
 import { SCOPE_READ, SCOPE_TRADE } from "../protocol";
 import { verifyAccessToken, verifyOptionsFor } from "../protected-resource/verify-access-token";
-import { agentTokenHints, BROAD_SCOPE_HINTS, cibaHints, notificationHints, SCOPE_HINTS } from "./hints";
+import { agentTokenHints, BROAD_SCOPE_HINTS, cibaHints, isUnknownWso2User, notificationHints, SCOPE_HINTS, TOKEN_TYPE_HINTS } from "./hints";
 import { oauthError, probeCiba, tenantEndpoints, unreachableHints } from "./probes";
 import type { DoctorReport } from "./report";
 
@@ -47,15 +47,13 @@ export async function checkAgentToken(report: DoctorReport, config: AppConfig, f
   const c = token.claims;
   const seconds = Math.round((token.expiresAt.getTime() - Date.now()) / 1000);
   report.ok("agent-token", `Agent token obtained: sub ${c.sub ?? "?"}, scope ${token.scopes.join(" ") || "none"}, aud ${[c.aud ?? "?"].flat().join(" ")}, expires in ${seconds} s`);
+  if (token.claims.opaque) {
+    report.fail("agent-token.type", "The agent token is not a JWT: the MCP server cannot verify it", undefined, TOKEN_TYPE_HINTS[config.auth.provider]);
+    return token;
+  }
   checkScopes(report, config, token);
   checkSubject(report, config, token);
-  await checkMcpAcceptance(report, config, token);
-  if (config.auth.provider === "wso2") {
-    const owner = agentOwnerMismatch(token.accessToken, config.investor.userId);
-    if (owner) {
-      report.fail("agent-token.owner", `The agent belongs to ${owner}, not to INVESTOR_USER_ID ${config.investor.userId}`, "WSO2 accepts approval requests from an agent only for its owner.", cibaHints("wso2", "invalid_request", "owner of the acting agent"));
-    }
-  }
+  await checkMcpAcceptance(report, config, token, fetch);
   return token;
 }
 
@@ -83,7 +81,7 @@ function checkSubject(report: DoctorReport, config: AppConfig, token: TokenResul
   }
 }
 
-async function checkMcpAcceptance(report: DoctorReport, config: AppConfig, token: TokenResult): Promise<void> {
+async function checkMcpAcceptance(report: DoctorReport, config: AppConfig, token: TokenResult, fetch: FetchLike): Promise<void> {
   try {
     const principal = await verifyAccessToken(token.accessToken, verifyOptionsFor(config));
     if (principal.subjectKind !== "agent") report.warn("mcp-audience", "The MCP server accepts the agent token but does not recognise its subject as the agent");
@@ -94,7 +92,7 @@ async function checkMcpAcceptance(report: DoctorReport, config: AppConfig, token
     const hints = /aud/.test(description)
       ? [`MCP_AUDIENCE is ${config.auth.audience}; the token's audience is ${aud || "missing"}.`, config.auth.provider === "wso2" ? "For WSO2 leave MCP_AUDIENCE unset (the client id)." : "Set MCP_AUDIENCE to the API identifier the agent asks for."]
       : /iss/.test(description)
-        ? [`AUTH_ISSUER is ${config.auth.issuer}; the token's issuer is ${token.claims.iss}.`]
+        ? [`The MCP server trusts ${await trustedIssuer(config.auth, fetch).catch(() => config.auth.issuer)}; the token's issuer is ${token.claims.iss}.`, "Leave AUTH_ISSUER unset or set it to the token's issuer."]
         : ["Check AUTH_JWKS_URI and the server's signing keys."];
     report.fail("mcp-audience", "The MCP server would refuse the agent token", description, hints);
   }
@@ -112,7 +110,12 @@ export async function checkCibaEndpoint(report: DoctorReport, config: AppConfig,
   if (result.status === 404 || !e) return report.fail("ciba", `CIBA endpoint ${endpoint} answered HTTP ${result.status} without an OAuth error`, undefined, cibaHints(config.auth.provider, "unauthorized_client"));
   const clientRefused = e.error === "invalid_client" || e.error === "unauthorized_client" || (e.error === "access_denied" && result.status === 401);
   if (clientRefused) return report.fail("ciba", `The CIBA endpoint refuses the client: ${e.error}`, e.description, cibaHints(config.auth.provider, e.error, e.description));
-  if (e.error === "invalid_request") return report.ok("ciba", "The CIBA endpoint accepts the client (a probe without login_hint was refused as invalid_request; nobody was notified)");
+  if (config.auth.provider === "wso2") {
+    if (e.error === "invalid_binding_message") return report.ok("ciba", "The CIBA endpoint accepts the client and its CIBA grant (the probe's binding_message was refused before any user was looked up; nobody was notified)");
+    if (e.error === "invalid_request" && isUnknownWso2User(e.description)) return report.ok("ciba", "The CIBA endpoint accepts the client and its CIBA grant (the probe's login_hint names nobody; nobody was notified)");
+  } else if (e.error === "invalid_request") {
+    return report.ok("ciba", "The CIBA endpoint accepts the client (a probe without login_hint was refused as invalid_request; nobody was notified)");
+  }
   report.warn("ciba", `The CIBA endpoint answered the probe with ${e.error}`, e.description);
 }
 

@@ -12,14 +12,23 @@ const has = (text: string | undefined, pattern: RegExp) => pattern.test(text ?? 
 
 /** Why the agent could not get its own token. */
 export function agentTokenHints(provider: Provider, error: string, description?: string): string[] {
+  if (error === "issuer_mismatch") {
+    return provider === "wso2"
+      ? ["Leave AUTH_ISSUER unset: the agent and the MCP server then trust the issuer WSO2's discovery document names (its configured public URL).", "Or set AUTH_ISSUER to the issuer the server signs with (above)."]
+      : ["Leave AUTH_ISSUER unset, or set it to the issuer the server signs with (above)."];
+  }
   if (provider === "wso2") {
+    if (error === "invalid_configuration") return ["Check WSO2_BASE_URL, including an organisation path (/t/{tenant} or /o/{org}), or set AUTH_ISSUER to the server's issuer."];
     if (error === "ABA-60007") return ["Enable App-Native Authentication: Applications → Aurelius Trading Agent → Advanced → App-Native Authentication → Update."];
-    if (error === "ABA-60005" || error === "invalid_client") {
+    // App-native authentication refuses the client at /oauth2/authorize with HTTP 401
+    // {code: "401", message: "Unauthorized"}; the token and CIBA endpoints say invalid_client.
+    if (error === "401" || error === "ABA-60005" || error === "invalid_client") {
       return ["AGENT_CLIENT_ID / AGENT_CLIENT_SECRET must be the Client ID and Client Secret of the application (General → Protocol tab).", "The application must be confidential: untick Public Client."];
     }
     if (error === "authentication_failed") return ["AGENT_ID / WSO2_AGENT_SECRET must be the Agent ID and Agent Secret shown when the agent (Agents → Aurelius Bot) was created; create a new secret if it was lost."];
     if (error === "authenticator_unavailable" || error === "unexpected_step") return ["The application's login flow must be a single 'Username & Password' step (Login Flow tab): an agent cannot answer other steps."];
-    if (error === "invalid_request" && has(description, /callback|redirect/i)) return ["WSO2_REDIRECT_URI must be one of the application's Authorized redirect URLs (Protocol tab)."];
+    // A redirect_uri the application does not list: ABA-60001 "invalid_callback - callback.not.match".
+    if (error === "ABA-60001" && has(description, /invalid_callback|callback\.not\.match/)) return ["WSO2_REDIRECT_URI must be one of the application's Authorized redirect URLs (Protocol tab)."];
     if (error === "unauthorized_client" || error === "unsupported_grant_type") return ["Enable the Code grant type on the application (Protocol → Allowed grant types)."];
   }
   if (provider === "auth0") {
@@ -47,7 +56,7 @@ export function cibaHints(provider: Provider, error: string, description?: strin
         ? ["Enable the Client Initiated Backchannel Authentication (CIBA) grant: the application → Advanced Settings → Grant Types (the tenant needs CIBA, which Auth0 offers on its Enterprise plans)."]
         : ["The embedded server's agent client is missing the CIBA grant; reset the data directory (DATA_DIR)."];
   }
-  if (error === "unknown_user_id" || has(description, /user not found|unknown user|does not exist/i)) {
+  if (error === "unknown_user_id" || (provider === "wso2" && isUnknownWso2User(description)) || has(description, /user not found|unknown user|does not exist/i)) {
     return provider === "auth0"
       ? ["INVESTOR_USER_ID must be Alice's user_id (User Management → Users → Alice, e.g. auth0|65f…).", "Alice must be enrolled for Guardian push or email notifications (Security → Multi-factor Auth)."]
       : ["INVESTOR_EMAIL must be the username of a valid user (User Management → Users); in the tutorial the username is her email address.", "Her email address must be verified, or WSO2 cannot send the approval mail."];
@@ -65,7 +74,8 @@ export function cibaHints(provider: Provider, error: string, description?: strin
     const register = "Register the authorization details type urn:auth0:schemas:authorization-details:v1:<AUTH0_RAR_TYPE> on the API (APIs → Stock Trading MCP → Permissions → Add an Authorization Details type).";
     return has(description, /grant/i) ? [grant, register] : [register, grant];
   }
-  if (has(description, /owner of the acting agent/i)) return ["This agent may only ask its owner: set INVESTOR_EMAIL / INVESTOR_USER_ID to the agent's owner, or create the agent under Alice."];
+  if (provider === "wso2" && has(description, /^Invalid actor_token: Error while parsing/)) return TOKEN_TYPE_HINTS.wso2;
+  if (provider === "wso2" && has(description, /^Invalid actor_token: Invalid issuer/)) return agentTokenHints("wso2", "issuer_mismatch");
   if (has(description, /notification channel/i)) return ["Select Email under CIBA → Allowed Notification Delivery Methods, or set WSO2_NOTIFICATION_CHANNEL to a method the application allows."];
   if (error === "invalid_authorization_details") {
     return [`Register the authorization details type urn:auth0:schemas:authorization-details:v1:<AUTH0_RAR_TYPE> on the API (APIs → Stock Trading MCP → Permissions → Authorization Details).`];
@@ -73,6 +83,22 @@ export function cibaHints(provider: Provider, error: string, description?: strin
   if (error === "invalid_scope") return ["Define stock:read and stock:trade on the API / MCP resource, and allow the user to be granted them (roles or user access policy)."];
   return [`The server answered ${error}${description ? ` (${description})` : ""}.`];
 }
+
+/**
+ * WSO2's answer for a login_hint that names nobody: invalid_request "Invalid ciba request."
+ * (identity-inbound-auth-oauth DefaultCibaUserResolver#resolveUser).
+ */
+export const isUnknownWso2User = (description: string | undefined) => has(description, /^Invalid ciba request\.?$/);
+
+/** The agent token is opaque: the MCP server verifies JWTs, and WSO2 takes only a JWT it signed as actor_token. */
+export const TOKEN_TYPE_HINTS: Record<Provider, string[]> = {
+  wso2: [
+    "Set the application's access token type to JWT: Applications → Aurelius Trading Agent → Protocol → Access Token → Token type → JWT, then Update.",
+    "The MCP server verifies JWTs, and WSO2's CIBA endpoint accepts only a JWT it signed as actor_token.",
+  ],
+  auth0: ["Request the token for the API (MCP_AUDIENCE): Auth0 issues JWT access tokens only for an API audience."],
+  embedded: ["The embedded server issues JWT access tokens; reset DATA_DIR if it was changed."],
+};
 
 /** An approval request was sent: what to check when nothing arrives. */
 export function notificationHints(provider: Provider): string[] {

@@ -66,14 +66,28 @@ export function unreachableHints(config: AppConfig, message: string, url: string
 }
 
 /**
- * A backchannel authentication request that names no user (no login_hint). CIBA Core §7.1
- * requires exactly one hint, so a server that accepts the client answers invalid_request, and no
- * one is notified. A wrong secret answers invalid_client (Auth0: access_denied "Unauthorized"); a
- * client without the CIBA grant answers unauthorized_client.
+ * A backchannel authentication request that cannot notify anyone, built to pass the client and
+ * grant checks and fail right after them.
+ *
+ * - Auth0 and the embedded server: no login_hint. CIBA Core §7.1 requires exactly one hint, so a
+ *   server that accepts the client answers invalid_request. A wrong secret answers invalid_client
+ *   (Auth0: access_denied "Unauthorized"); a client without the CIBA grant unauthorized_client.
+ * - WSO2 checks scope and login_hint before the client's grant types (identity-inbound-auth-oauth
+ *   OAuth2CibaEndpoint#ciba), so a probe without login_hint says nothing about the CIBA grant.
+ *   This one sends both, a login_hint that names nobody and a binding_message with `<` that its
+ *   binding-message rule refuses right after the grant check, before any user is looked up:
+ *   invalid_binding_message means the client and its CIBA grant are accepted;
+ *   unauthorized_client (HTTP 400) means CIBA is not an allowed grant type.
  */
+export const WSO2_PROBE = { loginHint: "sleeping-guardian-doctor-probe", bindingMessage: "<doctor probe: never sent to anyone>" };
+
 export async function probeCiba(fetch: FetchLike, endpoint: string, config: AppConfig, clientSecret: string, clientAuth: TenantEndpoints["clientAuth"]): Promise<JsonResult> {
   const form = new URLSearchParams({ scope: "openid" });
   if (config.auth.provider === "auth0") form.set("audience", config.auth.audience);
+  if (config.auth.provider === "wso2") {
+    form.set("login_hint", WSO2_PROBE.loginHint);
+    form.set("binding_message", WSO2_PROBE.bindingMessage);
+  }
   const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded", accept: "application/json" };
   if (clientAuth === "client_secret_basic") {
     const encode = (s: string) => encodeURIComponent(s).replace(/%20/g, "+");

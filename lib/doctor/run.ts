@@ -4,6 +4,7 @@ import { createAppFetch, type FetchLike } from "../auth/app-fetch";
 import type { TokenResult } from "../auth/profiles/types";
 import { readCaFile, withCaFile } from "../net/ca-fetch";
 import type { AppConfig } from "../config";
+import { trustedIssuer } from "../net/issuer-discovery";
 import { resourceMetadataUrl } from "../protected-resource/metadata-url";
 import { checkAgentToken, checkCibaEndpoint, checkUser } from "./agent-checks";
 import { getJson, tenantEndpoints, unreachableHints } from "./probes";
@@ -52,7 +53,7 @@ function summarize(report: DoctorReport, config: AppConfig): void {
   const a = config.auth;
   const set = (v: string | undefined) => (v ? "set" : "missing");
   const lines = [
-    `issuer ${a.issuer}`,
+    a.issuerDiscovery ? `issuer: the one named at ${a.issuerDiscovery}` : `issuer ${a.issuer}`,
     `keys ${a.jwksUri}`,
     `MCP audience ${a.audience}, resource ${config.mcp.resourceUrl}`,
     `client ${a.agentClientId} (secret ${set(a.agentClientSecret)}), agent ${config.agent.id}${config.wso2 ? ` (secret ${set(config.wso2.agentSecret)})` : ""}`,
@@ -86,14 +87,12 @@ async function checkDiscovery(report: DoctorReport, config: AppConfig, fetch: Fe
     return undefined;
   }
   const doc = result.body;
-  if (doc.issuer !== config.auth.issuer) {
-    report.fail("discovery.issuer", "Issuer mismatch: the MCP server would refuse every token", `the server says ${String(doc.issuer)}\nthe app trusts  ${config.auth.issuer}`, [
-      config.auth.provider === "auth0" ? "Leave AUTH_ISSUER unset (it is https://AUTH0_DOMAIN/ with the trailing slash) or set it to the value above." : "Leave AUTH_ISSUER unset (derived from the base URL) or set it to the value above.",
+  checkIssuer(report, config, doc.issuer);
+  if (doc.jwks_uri !== config.auth.jwksUri) {
+    report.warn("discovery.jwks", `The server publishes its keys at ${String(doc.jwks_uri)}, the app reads ${config.auth.jwksUri}`, undefined, [
+      config.auth.provider === "wso2" ? "WSO2 names its configured public URL; the app reads the keys below WSO2_BASE_URL. Fine when both reach this server; otherwise set AUTH_JWKS_URI." : "Leave AUTH_JWKS_URI unset or set it to the published value.",
     ]);
-  } else {
-    report.ok("discovery", `Discovery reachable; issuer ${config.auth.issuer}`);
   }
-  if (doc.jwks_uri !== config.auth.jwksUri) report.warn("discovery.jwks", `The server publishes its keys at ${String(doc.jwks_uri)}, the app reads ${config.auth.jwksUri}`, undefined, ["Leave AUTH_JWKS_URI unset or set it to the published value."]);
   if (tokenEndpoint && doc.token_endpoint !== tokenEndpoint) report.warn("discovery.token", `The token endpoint is ${String(doc.token_endpoint)}, the app uses ${tokenEndpoint}`);
   const backchannel = typeof doc.backchannel_authentication_endpoint === "string" ? doc.backchannel_authentication_endpoint : undefined;
   if (!backchannel) {
@@ -102,6 +101,31 @@ async function checkDiscovery(report: DoctorReport, config: AppConfig, fetch: Fe
     ]);
   }
   return { backchannel, metadata: metadataFromDiscovery(doc) };
+}
+
+/**
+ * The issuer the server names against the one the app trusts. Without AUTH_ISSUER a WSO2 app trusts
+ * the named one itself (it may differ from `{base}/oauth2/token`: the server's public URL); with
+ * AUTH_ISSUER, or for a provider with a fixed issuer, both must be equal or every ID token and
+ * access token is refused.
+ */
+function checkIssuer(report: DoctorReport, config: AppConfig, named: unknown): void {
+  if (typeof named !== "string") {
+    report.fail("discovery.issuer", "The discovery document names no issuer", undefined, ["Check the server's OIDC configuration; AUTH_ISSUER can name the issuer meanwhile."]);
+  } else if (config.auth.issuerDiscovery) {
+    const usual = named === config.auth.issuer ? undefined : `It is not ${config.auth.issuer}: WSO2 names its configured public URL (host name, proxy; the super tenant without /t/carbon.super). The agent and the MCP server trust the named issuer.`;
+    report.ok("discovery", `Discovery reachable; issuer ${named} (named by the server)`, usual);
+  } else if (named !== config.auth.issuer) {
+    report.fail("discovery.issuer", "Issuer mismatch: the agent and the MCP server would refuse every token", `the server says ${named}\nthe app trusts  ${config.auth.issuer}`, [
+      config.auth.provider === "auth0"
+        ? "Leave AUTH_ISSUER unset (it is https://AUTH0_DOMAIN/ with the trailing slash) or set it to the value above."
+        : config.auth.provider === "wso2"
+          ? "Leave AUTH_ISSUER unset (the app then trusts the issuer the discovery document names) or set it to the value above."
+          : "Leave AUTH_ISSUER unset (derived from PUBLIC_URL) or set it to the value above.",
+    ]);
+  } else {
+    report.ok("discovery", `Discovery reachable; issuer ${config.auth.issuer}`);
+  }
 }
 
 async function checkJwks(report: DoctorReport, config: AppConfig, fetch: FetchLike): Promise<void> {
@@ -137,9 +161,10 @@ async function checkApp(report: DoctorReport, config: AppConfig, fetch: FetchLik
     return;
   }
   const servers = Array.isArray(result.body.authorization_servers) ? result.body.authorization_servers : [];
-  if (result.body.resource !== config.mcp.resourceUrl || !servers.includes(config.auth.issuer)) {
+  const issuer = await trustedIssuer(config.auth, fetch).catch(() => config.auth.issuer);
+  if (result.body.resource !== config.mcp.resourceUrl || !servers.includes(issuer)) {
     report.fail("app", "The running app uses another configuration", `resource ${String(result.body.resource)}, authorization servers ${servers.join(" ")}`, ["Restart the app after changing .env."]);
     return;
   }
-  report.ok("app", `The running app's MCP server names ${config.auth.issuer} for ${config.mcp.resourceUrl}`);
+  report.ok("app", `The running app's MCP server names ${issuer} for ${config.mcp.resourceUrl}`);
 }

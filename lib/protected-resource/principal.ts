@@ -43,7 +43,12 @@ export const AccessTokenClaims = z.looseObject({
   sub: z.string().min(1).max(256),
   exp: z.number(),
   jti: z.string().min(1).max(256).optional(),
-  scope: z.string().max(2048).optional(),
+  /**
+   * RFC 9068 §2.2.3 / RFC 8693 §4.2: a space-separated string. WSO2 sends a JSON array of strings
+   * instead when enableJwtScopeAsArray is on (identity-inbound-auth-oauth JWTTokenIssuer). Any
+   * other shape makes the token invalid.
+   */
+  scope: z.union([z.string().max(2048), z.array(z.string().max(256)).max(64)]).optional(),
   /** Some servers (Okta, Entra) send scopes as an array. */
   scp: z.array(z.string().max(256)).max(64).optional(),
   client_id: z.string().min(1).max(256).optional(),
@@ -87,7 +92,8 @@ export function isAgentSubject(claims: AccessTokenClaims, agent: AgentIdentity):
 }
 
 export function toPrincipal(claims: AccessTokenClaims, agent: AgentIdentity): Principal {
-  const scopes = new Set<string>([...(claims.scope?.split(" ") ?? []), ...(claims.scp ?? [])]);
+  const listed = typeof claims.scope === "string" ? claims.scope.split(" ") : (claims.scope ?? []);
+  const scopes = new Set<string>([...listed, ...(claims.scp ?? [])]);
   scopes.delete("");
   const clientId = claims.client_id ?? claims.azp ?? null;
   return {

@@ -1,6 +1,7 @@
 import "server-only";
 import { errors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import type { AppConfig } from "../config";
+import { trustedIssuer } from "../net/issuer-discovery";
 import { remoteKeys } from "./issuer-keys";
 import { AccessTokenClaims, toPrincipal, type AgentIdentity, type Principal } from "./principal";
 import { invalidToken, ProtocolError, unreachable } from "../errors";
@@ -27,7 +28,8 @@ export const CLOCK_TOLERANCE_SECONDS = 30;
 const ALLOWED_TYP = new Set(["at+jwt", "application/at+jwt", "jwt"]);
 
 export interface VerifyOptions extends AgentIdentity {
-  issuer: string;
+  /** The trusted issuer, or how to learn it (WSO2: from the server's discovery document). */
+  issuer: string | (() => Promise<string>);
   audience: string;
   /** The key source: the remote JWKS in the app, a local set in unit tests. */
   keys: JWTVerifyGetKey;
@@ -36,7 +38,7 @@ export interface VerifyOptions extends AgentIdentity {
 /** The MCP server's verification settings for a configuration: its issuer, audience, JWKS and agent. */
 export function verifyOptionsFor(config: AppConfig): VerifyOptions {
   return {
-    issuer: config.auth.issuer,
+    issuer: config.auth.issuerDiscovery ? () => trustedIssuer(config.auth) : config.auth.issuer,
     audience: config.auth.audience,
     keys: remoteKeys(config.auth.jwksUri, { caFile: config.auth.caFile }),
     agentId: config.agent.id,
@@ -51,10 +53,11 @@ export function verifyOptionsFor(config: AppConfig): VerifyOptions {
  */
 
 export async function verifyAccessToken(token: string, options: VerifyOptions): Promise<Principal> {
+  const issuer = await issuerOf(options);
   let payload: unknown;
   try {
     const result = await jwtVerify(token, options.keys, {
-      issuer: options.issuer,
+      issuer,
       audience: options.audience,
       algorithms: ALLOWED_ALGORITHMS,
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
@@ -71,6 +74,16 @@ export async function verifyAccessToken(token: string, options: VerifyOptions): 
   const claims = AccessTokenClaims.safeParse(payload);
   if (!claims.success) throw invalidToken("The token's claims are malformed.");
   return toPrincipal(claims.data, options);
+}
+
+/** The trusted issuer; when it cannot be learnt the token may be fine: 503, retryable, like unreachable keys. */
+async function issuerOf(options: VerifyOptions): Promise<string> {
+  if (typeof options.issuer === "string") return options.issuer;
+  try {
+    return await options.issuer();
+  } catch {
+    throw unreachable("temporarily_unavailable", "The issuer's discovery document could not be read.");
+  }
 }
 
 function toTokenError(error: unknown): ProtocolError {

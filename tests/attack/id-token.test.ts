@@ -15,6 +15,7 @@ import { EventBus } from "@/lib/events/bus";
 import { startAuth0Fake, type Auth0Fake } from "../fakes/auth0-fake";
 import { startWso2Fake, wso2ProfileFor, type Wso2Fake } from "../fakes/wso2-fake";
 import { startEmbeddedWorld, type EmbeddedWorld } from "../helpers/embedded-world";
+import { wso2EnvFor } from "../helpers/wso2-env";
 import { openTestDb } from "../helpers/store";
 
 /**
@@ -122,7 +123,7 @@ describe("WSO2: the whole agent, when the approval comes back with a forged ID t
   let fake: Wso2Fake;
   const agents: Agent[] = [];
   beforeAll(async () => {
-    fake = await startWso2Fake({ rar: true });
+    fake = await startWso2Fake();
   });
   afterEach(async () => {
     for (const a of agents.splice(0)) await a.stop();
@@ -134,11 +135,12 @@ describe("WSO2: the whole agent, when the approval comes back with a forged ID t
   async function runAgent(forgery: Forgery | undefined) {
     const mitm = interceptor();
     mitm.forge(CIBA_GRANT, forgery);
-    const config = parseConfig({ NODE_ENV: "test", AGENT_ID: fake.options.agentId, INVESTOR_USER_ID: fake.options.users["alice@example.com"]!, AGENT_COOLDOWN_SECONDS: "30" });
+    // WSO2's configuration: the recorded-approval binding, as for every WSO2 tenant.
+    const config = parseConfig({ NODE_ENV: "test", ...wso2EnvFor(fake), INVESTOR_USER_ID: fake.options.users["alice@example.com"]!, AGENT_COOLDOWN_SECONDS: "30" });
     const db = await openTestDb();
     const bus = new EventBus();
     const activity = new ActivityLog(db, bus);
-    const profile = wso2ProfileFor(fake, { authorizationDetails: true, fetch: mitm.fetch })
+    const profile = wso2ProfileFor(fake, { fetch: mitm.fetch });
     const broker = new RecordingMcpClient();
     const agent = new Agent({ config, db, bus, activity, clientSecret: "unused", model: { model: createRulesModel(), label: "rules", kind: "rules" }, profile, mcpClient: () => broker, tickMs: 3_600_000 });
     agents.push(agent);

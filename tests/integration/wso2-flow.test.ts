@@ -13,6 +13,8 @@ import { wso2EnvFor } from "../helpers/wso2-env";
  * with app-native authentication, meets the broker's 403, asks Alice through CIBA with its token
  * as actor_token, and after the fake's approval trades once with the OBO token (act.sub = agent).
  * WSO2 issues no authorization_details, so the broker applies the "recorded-approval" rule.
+ * The app is configured with the tutorial's base URL, `/t/carbon.super`, whose issuer WSO2 names
+ * without the tenant path: the agent and /mcp trust the issuer its discovery document names.
  */
 const ALICE_ID = "5d4c3b2a-1e0f-4a9b-8c7d-alice";
 let fake: Wso2Fake;
@@ -40,6 +42,9 @@ describe("agent flow against WSO2 (fake)", () => {
     expect(agent.authProvider).toBe("wso2");
     expect(agent.binding).toBe("recorded-approval");
     expect(agent.tokens.agent).toMatchObject({ sub: fake.options.agentId, aut: "AGENT", aud: fake.options.clientId, scope: "openid stock:read", iss: fake.issuer });
+    expect(fake.issuer).not.toBe(`${fake.base}/oauth2/token`);
+    const metadata = (await (await fetch(`${app.url}/.well-known/oauth-protected-resource/mcp`)).json()) as { authorization_servers: string[] };
+    expect(metadata.authorization_servers).toEqual([fake.issuer]);
     expect(fake.requestsTo("/oauth2/authorize").length).toBeGreaterThanOrEqual(1);
     expect(fake.requestsTo("/oauth2/authn").length).toBeGreaterThanOrEqual(1);
   });
@@ -89,16 +94,19 @@ describe("agent flow against WSO2 (fake)", () => {
     expect(fake.ciba).toHaveLength(1);
   });
 
-  it("deny: no trade, DENIED", async () => {
+  it("a sign-in as another user (WSO2: access_denied): no trade, DENIED, and the log does not claim Alice denied", async () => {
     expect((await press(app.url, "/api/market/reset")).status).toBe(200);
     await waitUntil(() => agentOf(app.url), (a) => a.state === "MONITORING" && a.order === null, 10_000, "MONITORING after reset");
     expect((await press(app.url, "/api/market/crash")).status).toBe(200);
     const request = await fake.waitForCiba(2, 45_000);
-    fake.deny(request.authReqId);
+    fake.signInAsAnotherUser(request.authReqId);
     const denied = await waitUntil(() => agentOf(app.url), (a) => a.state === "DENIED", 20_000, "DENIED");
     expect(denied.approval?.status).toBe("denied");
     expect(denied.order?.status).toBe("denied");
-    expect((await dashboardOf(app.url)).trades).toEqual([]);
+    const state = await dashboardOf(app.url);
+    expect(state.trades).toEqual([]);
+    const line = state.activity.find((e) => e.kind === "agent.denied")?.message;
+    expect(line).toMatch(/access_denied \("User denied authentication"\): Alice denied it, or the approver signed in as another user than Alice, or the sign-in failed/);
   });
 
   it("the MCP audit names Alice as sub and the agent as actor, with the recorded-approval rule", async () => {

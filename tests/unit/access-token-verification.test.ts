@@ -40,7 +40,10 @@ describe("verifyAccessToken refuses", () => {
     ["no audience", () => issuer.mint({}, { audience: null })],
     ["a token that is not an access token (typ)", () => issuer.mint({}, { typ: "dpop+jwt" })],
     ["a malformed act claim", () => issuer.mint({ act: "aurelius" })],
-    ["a non-string scope", () => issuer.mint({ scope: ["stock:trade"] })],
+    ["a numeric scope", () => issuer.mint({ scope: 5 })],
+    ["a scope array with a non-string entry", () => issuer.mint({ scope: ["stock:read", 7] })],
+    ["a scope object", () => issuer.mint({ scope: { "stock:trade": true } })],
+    ["a null scope", () => issuer.mint({ scope: null })],
     ["a non-array authorization_details", () => issuer.mint({ authorization_details: { type: "stock_trade" } })],
     ["a token not yet valid", () => issuer.mint({ nbf: Math.floor(Date.now() / 1000) + 120 })],
   ])("%s with invalid_token", async (_name, make) => {
@@ -65,6 +68,15 @@ describe("verifyAccessToken accepts", () => {
     expect(p).toMatchObject({ sub: "alice", subjectKind: "user", actor: "aurelius", actorChain: act, clientId: "aurelius-agent", authorizationDetails: details });
     expect(p.scopes).toEqual(["openid", "stock:read", "stock:trade"]);
     expect(p.jti).toMatch(/^[0-9a-f]{24}$/);
+  });
+
+  it.each([
+    ["a space-separated string", "openid stock:read stock:trade"],
+    // WSO2 with enableJwtScopeAsArray (identity-inbound-auth-oauth JWTTokenIssuer).
+    ["a JSON array of strings", ["openid", "stock:read", "stock:trade"]],
+  ])("scope as %s", async (_name, scope) => {
+    const p = await verifyAccessToken(await issuer.mint({ sub: "alice", act: { sub: "aurelius" }, scope }), options);
+    expect(p.scopes).toEqual(["openid", "stock:read", "stock:trade"]);
   });
 
   it("RS256 and a 20 s clock skew", async () => {

@@ -208,7 +208,10 @@ describe("Auth0 CIBA (/bc-authorize)", () => {
     fake.slowDownNext();
     const waits: number[] = [];
     let polls = 0;
-    const final = await pollUntilDecided(startPollState(ack, new Date()), {
+    // The poller's clock moves by exactly the waits it asks for, so they read back as asked.
+    let clock = Date.now();
+    const final = await pollUntilDecided(startPollState(ack, new Date(clock)), {
+      now: () => new Date(clock),
       poll: async (id) => {
         const outcome = await profile.pollCiba(id);
         if (++polls === 2) fake.approve(id);
@@ -217,6 +220,7 @@ describe("Auth0 CIBA (/bc-authorize)", () => {
       // Records the wait the poller asks for; really waits just past the fake's 1 s interval.
       sleep: async (ms) => {
         waits.push(ms);
+        clock += ms;
         await sleep(1100);
       },
     });

@@ -26,14 +26,20 @@ export async function withRequestErrors<T>(request: () => Promise<T>): Promise<T
 
 /**
  * What a failed request to the identity server becomes: its OAuth error or an untrusted answer is
- * final; an unreachable server may pass (`retryable`: try again later).
+ * final (an ID token of another issuer is `issuer_mismatch`, a configuration error); an
+ * unreachable server may pass (`retryable`: try again later). A ProtocolError raised on the way
+ * (the issuer's discovery, app-native authentication) is kept as it is.
  */
 async function requestFailure(error: unknown): Promise<ProtocolError> {
+  if (error instanceof ProtocolError && error.code !== "invalid_response") return error;
   const c = await classifyOAuthError(error);
   if (c.kind === "oauth") return new ProtocolError(c.error, c.description ?? "", { status: c.status });
-  if (c.kind === "untrusted") return invalidResponse(c.message);
+  if (c.kind === "untrusted") return c.code === "issuer_mismatch" ? issuerMismatchError(c.message) : invalidResponse(c.message);
   return unreachable("unreachable", c.message);
 }
+
+/** An ID token of another issuer than the trusted one: the configuration is wrong, not the network. */
+const issuerMismatchError = (message: string) => new ProtocolError("issuer_mismatch", message, { status: 502 });
 
 /**
  * openid-client's DPoP option for one token request (RFC 9449 §5), plus the key the answer may be

@@ -11,7 +11,7 @@ export function toPollOutcome(c: ClassifiedError, onDenied?: (description: strin
   if (c.kind === "unreachable") return { kind: "unreachable", message: c.message };
   // The answer arrived but failed the client's checks (a forged ID token, say): the request is
   // over at the server, and what came back is never used.
-  if (c.kind === "untrusted") return { kind: "invalid", error: "invalid_response", description: c.message };
+  if (c.kind === "untrusted") return { kind: "invalid", error: c.code, description: c.message };
   switch (c.error) {
     case "authorization_pending":
       return { kind: "pending" };
@@ -24,8 +24,9 @@ export function toPollOutcome(c: ClassifiedError, onDenied?: (description: strin
     case "expired_token":
       return { kind: "expired", error: c.error, description: c.description };
     default:
-      // invalid_grant (unknown or another client's id), invalid_request (WSO2: an id already
-      // redeemed, or polled too fast), invalid_client, ...: this auth_req_id is finished.
+      // invalid_grant (unknown, another client's or, at WSO2, an already redeemed id),
+      // invalid_request (polled too fast, CIBA Core §11), invalid_client, ...: this auth_req_id
+      // is finished.
       return { kind: "invalid", error: c.error, description: c.description };
   }
 }

@@ -49,7 +49,12 @@ export type CibaPollOutcome =
   | { kind: "pending" }
   /** CIBA Core §11; the wait a server names, in a Retry-After header or an `interval` in the body (Auth0). */
   | { kind: "slow_down"; retryAfterSeconds?: number; intervalSeconds?: number }
-  | { kind: "denied"; error: string; description?: string }
+  /**
+   * The server ended the request as denied. `alsoMeans: "failed_sign_in"`: its answer is the same
+   * when the approver signed in as another user or failed to sign in (WSO2), so it does not show
+   * that the user said no.
+   */
+  | { kind: "denied"; error: string; description?: string; alsoMeans?: "failed_sign_in" }
   | { kind: "expired"; error: string; description?: string }
   | { kind: "invalid"; error: string; description?: string }
   /** Network failure, timeout or 5xx: the request may still be alive; keep it and back off. */

@@ -1,10 +1,10 @@
 import "server-only";
-import { decodeJwt } from "jose";
 import * as client from "openid-client";
 import type { AppConfig } from "../../config";
 import type { FetchLike } from "../app-fetch";
 import { createDPoPKeySource } from "../dpop";
 import { withCaFile } from "../../net/ca-fetch";
+import { readDiscoveredIssuer } from "../../net/issuer-discovery";
 import { actSubActor, dpopFor, grantedDetails, pollCibaGrant, toAcknowledgement, toTokenResult, withRequestErrors } from "./common";
 import { ACCESS_TOKEN_TYPE, AGENT_SCOPE, USER_SCOPE } from "../../protocol";
 import { createStaticConfiguration } from "./static-client";
@@ -20,18 +20,25 @@ import { signInAgent } from "./wso2-app-native";
  * - CIBA at {base}/oauth2/ciba with HTTP Basic client authentication: login_hint = Alice's
  *   username, binding_message, notification_channel, the agent token as actor_token; the server
  *   answers `interval: 2`, `expires_in: 120`;
- * - OBO token: `sub` = Alice, `act.sub` = agent, `aut` = APPLICATION_USER. WSO2 does not issue
- *   authorization_details unless configured (WSO2_AUTHORIZATION_DETAILS): without them the MCP
- *   server binds the trade to the approval recorded in the store ("recorded-approval" rule).
- * - Expiry is `expired_token`; `slow_down` makes the poller wait longer; a redeemed id gives
- *   `invalid_request`.
+ * - OBO token: `sub` = Alice, `act.sub` = agent, `aut` = APPLICATION_USER. WSO2's CIBA endpoint
+ *   reads no authorization_details (identity-inbound-auth-oauth OAuth2CibaEndpoint
+ *   getCibaAuthCodeRequestFromParams), so the order never travels in the token: the MCP server
+ *   binds the trade to the approval recorded in the store ("recorded-approval" rule).
+ * - Polling (CibaGrantHandler#validateGrant): expiry is `expired_token`; `slow_down` makes the
+ *   poller wait longer; a redeemed id gives `invalid_grant`. A denied consent, a sign-in as another
+ *   user than Alice and a failed sign-in all answer `access_denied` "User denied authentication"
+ *   (CibaResponseTypeHandler marks the last two FAILED): the outcome says it is ambiguous.
  * - DPoP (RFC 9449): the code exchange and every CIBA poll carry a proof signed with the agent's
  *   in-memory key. An application whose access-token binding type is DPoP gets both tokens bound
  *   (`token_type: DPoP`, `cnf.jkt`; WSO2's DPoP connector then requires the proof on every token
  *   request of that client); any other binding type ignores the header and issues bearer tokens
  *   (identity-oauth-dpop OauthDPoPInterceptorHandlerProxy#onPreTokenIssue).
  * - ID tokens (the code exchange and the CIBA grant answer one) are verified against
- *   {base}/oauth2/jwks (static-client.ts).
+ *   {base}/oauth2/jwks (static-client.ts) and the server's issuer: AUTH_ISSUER, else the one its
+ *   discovery document at {base}/oauth2/token/.well-known/openid-configuration names
+ *   (OAuth2Util.getIdTokenIssuer: the configured public URL, which need not be the base URL).
+ *   The code exchange answers an ID token too, so a wrong issuer stops the agent at its own
+ *   token, before an approval request could be spent on an answer the agent cannot accept.
  *
  * Organisations (`/t/{tenant}`, `/o/{org}`) are part of the base URL; every path is below it.
  */
@@ -44,34 +51,46 @@ export interface Wso2ProfileOptions {
   redirectUri: string;
   /** Alice's username at the server (the tutorial uses her email address). */
   loginHint: string;
-  investorUserId: string;
   notificationChannel: "email" | "sms" | "external";
-  /** Send the order as authorization_details (servers configured for RAR). */
-  authorizationDetails: boolean;
+  /** AUTH_ISSUER; unset: the issuer the server's discovery document names. */
+  issuer?: string;
   fetch: FetchLike;
-  /** Told once when the agent's owner is not the investor (the server will refuse). */
-  onWarning?: (message: string) => void;
 }
+
+/** Where WSO2 serves its discovery document (OIDCDiscoveryEndpoint: {base}/oauth2/token/.well-known/openid-configuration). */
+export const wso2DiscoveryUrl = (baseUrl: string) => `${baseUrl.replace(/\/+$/, "")}/oauth2/token/.well-known/openid-configuration`;
 
 export function createWso2Profile(o: Wso2ProfileOptions): IdentityServerProfile {
   const base = o.baseUrl.replace(/\/+$/, "");
-  const configuration = createStaticConfiguration({
-    issuer: `${base}/oauth2/token`,
-    tokenEndpoint: `${base}/oauth2/token`,
-    backchannelEndpoint: `${base}/oauth2/ciba`,
-    jwksUri: `${base}/oauth2/jwks`,
-    clientId: o.clientId,
-    clientSecret: o.clientSecret,
-    clientAuth: "client_secret_basic",
-    fetch: o.fetch,
-  });
+  let pending: Promise<client.Configuration> | undefined;
+  /** The client configuration, once the issuer is known; a failed discovery is tried again next time. */
+  const configuration = (): Promise<client.Configuration> => {
+    pending ??= (o.issuer ? Promise.resolve(o.issuer) : readDiscoveredIssuer(wso2DiscoveryUrl(base), o.fetch)).then(
+      (issuer) =>
+        createStaticConfiguration({
+          issuer,
+          tokenEndpoint: `${base}/oauth2/token`,
+          backchannelEndpoint: `${base}/oauth2/ciba`,
+          jwksUri: `${base}/oauth2/jwks`,
+          clientId: o.clientId,
+          clientSecret: o.clientSecret,
+          clientAuth: "client_secret_basic",
+          fetch: o.fetch,
+        }),
+      (error: unknown) => {
+        pending = undefined;
+        throw error;
+      },
+    );
+    return pending;
+  };
   const dpop = createDPoPKeySource();
-  let warnedOwner = false;
 
   return {
     name: "wso2",
 
     async getAgentToken(): Promise<TokenResult> {
+      const config = await withRequestErrors(configuration);
       const { code, codeVerifier } = await signInAgent({
         baseUrl: base,
         clientId: o.clientId,
@@ -83,32 +102,34 @@ export function createWso2Profile(o: Wso2ProfileOptions): IdentityServerProfile 
         fetch: o.fetch,
       });
       return withRequestErrors(async () => {
-        const proof = await dpopFor(configuration, dpop);
-        const response = await client.genericGrantRequest(configuration, "authorization_code", { code, redirect_uri: o.redirectUri, code_verifier: codeVerifier }, proof.options);
+        const proof = await dpopFor(config, dpop);
+        const response = await client.genericGrantRequest(config, "authorization_code", { code, redirect_uri: o.redirectUri, code_verifier: codeVerifier }, proof.options);
         return toTokenResult(response, proof.key);
       });
     },
 
-    async startCiba(request: CibaRequest): Promise<CibaAcknowledgement> {
-      const owner = agentOwnerMismatch(request.actorToken, o.investorUserId);
-      if (owner && !warnedOwner) {
-        warnedOwner = true;
-        o.onWarning?.(`The agent belongs to user ${owner}, not to INVESTOR_USER_ID ${o.investorUserId}: WSO2 accepts approval requests only for the agent's owner.`);
-      }
-      return withRequestErrors(async () => toAcknowledgement(await client.initiateBackchannelAuthentication(configuration, wso2CibaParameters(o, request))));
-    },
+    startCiba: (request: CibaRequest): Promise<CibaAcknowledgement> =>
+      withRequestErrors(async () => toAcknowledgement(await client.initiateBackchannelAuthentication(await configuration(), wso2CibaParameters(o, request)))),
 
-    pollCiba: (authReqId: string): Promise<CibaPollOutcome> => pollCibaGrant(configuration, authReqId, { dpop }),
+    async pollCiba(authReqId: string): Promise<CibaPollOutcome> {
+      const outcome = await pollCibaGrant(configuration(), authReqId, { dpop });
+      // CibaGrantHandler answers CONSENT_DENIED and FAILED (another user signed in, the sign-in
+      // failed) alike: access_denied "User denied authentication".
+      return outcome.kind === "denied" ? { ...outcome, alsoMeans: "failed_sign_in" } : outcome;
+    },
 
     readActor: actSubActor,
 
-    // Undefined when WSO2 issued none: the MCP server then applies the "recorded-approval" rule.
+    // WSO2 issues none; a token that did carry them is still checked against the order.
     readGrantedOrder: grantedDetails,
   };
 }
 
-/** The backchannel authentication request as WSO2 takes it (CIBA Core §7.1 + actor_token). */
-export function wso2CibaParameters(o: Pick<Wso2ProfileOptions, "loginHint" | "notificationChannel" | "authorizationDetails">, request: CibaRequest): Record<string, string> {
+/**
+ * The backchannel authentication request as WSO2 takes it (CIBA Core §7.1 + actor_token): the
+ * parameters its CIBA endpoint reads, and nothing else (no authorization_details).
+ */
+export function wso2CibaParameters(o: Pick<Wso2ProfileOptions, "loginHint" | "notificationChannel">, request: CibaRequest): Record<string, string> {
   return {
     scope: USER_SCOPE,
     login_hint: o.loginHint,
@@ -117,25 +138,7 @@ export function wso2CibaParameters(o: Pick<Wso2ProfileOptions, "loginHint" | "no
     requested_expiry: String(request.requestedExpirySeconds),
     actor_token: request.actorToken,
     actor_token_type: ACCESS_TOKEN_TYPE,
-    ...(o.authorizationDetails ? { authorization_details: JSON.stringify([request.order]) } : {}),
   };
-}
-
-/**
- * WSO2 binds an agent to its owner: when the agent token carries `agent_owner`
- * (`<userId>` or `<userId>@<tenant>`), the server accepts CIBA requests only for that user.
- * Returns the owner when it is not `investorUserId`, else undefined.
- */
-export function agentOwnerMismatch(agentToken: string, investorUserId: string): string | undefined {
-  let owner: unknown;
-  try {
-    owner = decodeJwt(agentToken).agent_owner;
-  } catch {
-    return undefined;
-  }
-  if (typeof owner !== "string" || owner === "") return undefined;
-  const id = owner.includes("@") ? owner.slice(0, owner.lastIndexOf("@")) : owner;
-  return id.toLowerCase() === investorUserId.toLowerCase() || owner.toLowerCase() === investorUserId.toLowerCase() ? undefined : owner;
 }
 
 /** The profile for the app's configuration (AUTH_PROVIDER=wso2). */
@@ -150,10 +153,8 @@ export function createWso2ProfileFromConfig(config: AppConfig, options: { client
     agentSecret: wso2.agentSecret ?? "",
     redirectUri: wso2.redirectUri,
     loginHint: config.investor.email,
-    investorUserId: config.investor.userId,
     notificationChannel: wso2.notificationChannel,
-    authorizationDetails: wso2.authorizationDetails,
+    issuer: config.auth.issuerDiscovery ? undefined : config.auth.issuer,
     fetch: withCaFile(options.fetch, config.auth.caFile),
-    onWarning: (message) => console.warn(`[wso2] ${message}`),
   });
 }

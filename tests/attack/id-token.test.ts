@@ -7,12 +7,11 @@ import { deriveBindingMessage } from "@/lib/orders/binding-message";
 import { freezeOrder } from "@/lib/orders/freeze";
 import { createRulesModel } from "@/lib/agent/models/rules-model";
 import type { FetchLike } from "@/lib/auth/app-fetch";
-import { createAuth0Profile } from "@/lib/auth/profiles/auth0";
 import { type CibaPollOutcome, type IdentityServerProfile } from "@/lib/auth/profiles/types";
 import { parseConfig } from "@/lib/config";
 import { ActivityLog } from "@/lib/events/activity";
 import { EventBus } from "@/lib/events/bus";
-import { startAuth0Fake, type Auth0Fake } from "../fakes/auth0-fake";
+import { auth0ProfileFor, startAuth0Fake, type Auth0Fake } from "../fakes/auth0-fake";
 import { startWso2Fake, wso2ProfileFor, type Wso2Fake } from "../fakes/wso2-fake";
 import { startEmbeddedWorld, type EmbeddedWorld } from "../helpers/embedded-world";
 import { wso2EnvFor } from "../helpers/wso2-env";
@@ -214,16 +213,7 @@ describe("WSO2 agent token and Auth0 approval", () => {
     ["as Auth0 signed it (control)", "approved", undefined, 0],
   ])("Auth0: an approval whose ID token is %s ends %s", async (_name, kind, forgery, forged) => {
     const mitm = interceptor();
-    const profile = createAuth0Profile({
-      origin: auth0.origin,
-      clientId: auth0.options.clientId,
-      clientSecret: auth0.options.clientSecret,
-      clientAuth: "client_secret_post",
-      audience: auth0.options.api.identifier,
-      userId: auth0.options.users[0]!,
-      rarType: "stock_trade",
-      fetch: mitm.fetch,
-    });
+    const profile = auth0ProfileFor(auth0, { fetch: mitm.fetch });
     mitm.forge(CIBA_GRANT, forgery);
     const order = freezeOrder({ symbol: "NVDA", side: "buy", quantity: 2, limitPriceCents: 13120, maxNotionalCents: 500000, expiresAt: new Date(Date.now() + 180_000) });
     const ack = await profile.startCiba({ order, bindingMessage: deriveBindingMessage(order), actorToken: "unused-at-auth0", requestedExpirySeconds: 120 });

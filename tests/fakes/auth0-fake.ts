@@ -1,4 +1,5 @@
 import type http from "node:http";
+import { createAuth0Profile, type Auth0ProfileOptions } from "@/lib/auth/profiles/auth0";
 import { checkTokenRequestProof, createSigningKey, nowSeconds, randomId, sendJson, startFakeServer, waitFor, type RecordedRequest } from "./fake-http";
 
 /**
@@ -487,4 +488,19 @@ export async function startAuth0Fake(options: Auth0FakeOptions = {}) {
     slowDownNext: () => void (slowDownNext = true),
     close: server.close,
   };
+}
+
+/** The app's Auth0 profile pointed at this fake as the configuration would point it; `overrides` change single options. */
+export function auth0ProfileFor(fake: Auth0Fake, overrides: Partial<Auth0ProfileOptions> = {}) {
+  return createAuth0Profile({
+    origin: fake.origin,
+    clientId: fake.options.clientId,
+    clientSecret: fake.options.clientSecret,
+    clientAuth: "client_secret_post",
+    audience: fake.options.api.identifier,
+    userId: fake.options.users[0]!,
+    rarType: "stock_trade",
+    fetch: (input, init) => fetch(input, init),
+    ...overrides,
+  });
 }

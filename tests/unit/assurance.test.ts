@@ -1,11 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { assuranceFor, metadataFromDiscovery, type Assurance, type GuaranteeId, type ServerMetadata } from "@/lib/assurance";
 import { deriveAssurance, type AssuranceInput } from "@/lib/assurance/derive";
-import { createAuth0Profile } from "@/lib/auth/profiles/auth0";
 import { proofOfPossessionFor } from "@/lib/auth/profiles/proof-of-possession";
 import type { TokenClaims } from "@/lib/auth/types";
 import { parseConfig } from "@/lib/config";
-import { startAuth0Fake, type Auth0Fake } from "../fakes/auth0-fake";
+import { auth0ProfileFor, startAuth0Fake, type Auth0Fake } from "../fakes/auth0-fake";
 import { sampleCibaRequest } from "../helpers/orders";
 
 /**
@@ -100,16 +99,7 @@ describe("the inputs match what the code and the server do", () => {
 
   it("Auth0's profile sends a DPoP proof with the agent token and none with the CIBA poll, as proofOfPossessionFor says", async () => {
     fake = await startAuth0Fake({ interval: 1, senderConstraining: "allowed" });
-    const profile = createAuth0Profile({
-      origin: fake.origin,
-      clientId: fake.options.clientId,
-      clientSecret: fake.options.clientSecret,
-      clientAuth: "client_secret_post",
-      audience: fake.options.api.identifier,
-      userId: fake.options.users[0]!,
-      rarType: "stock_trade",
-      fetch: (i, init) => fetch(i, init),
-    });
+    const profile = auth0ProfileFor(fake);
     const agent = await profile.getAgentToken();
     const { authReqId } = await profile.startCiba(sampleCibaRequest(agent.accessToken));
     fake.approve(authReqId);

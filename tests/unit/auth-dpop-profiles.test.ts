@@ -3,12 +3,11 @@ import { ProtocolError } from "@/lib/errors";
 import type * as client from "openid-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { generateDPoPKey } from "@/lib/auth/dpop";
-import { createAuth0Profile } from "@/lib/auth/profiles/auth0";
 import { toTokenResult } from "@/lib/auth/profiles/common";
 import type { TokenResult } from "@/lib/auth/profiles/types";
 import { remoteKeys } from "@/lib/protected-resource/issuer-keys";
 import { verifyAccessToken } from "@/lib/protected-resource/verify-access-token";
-import { startAuth0Fake, type Auth0Fake, type Auth0FakeOptions } from "../fakes/auth0-fake";
+import { auth0ProfileFor, startAuth0Fake, type Auth0Fake, type Auth0FakeOptions } from "../fakes/auth0-fake";
 import type { RecordedRequest } from "../fakes/fake-http";
 import { startWso2Fake, wso2ProfileFor, type Wso2Fake, type Wso2FakeOptions } from "../fakes/wso2-fake";
 import { sampleCibaRequest } from "../helpers/orders";
@@ -39,16 +38,7 @@ async function wso2Profile(options: Wso2FakeOptions) {
 async function auth0Profile(options: Auth0FakeOptions) {
   auth0 = await startAuth0Fake({ interval: 1, ...options });
   const fake = auth0;
-  const profile = createAuth0Profile({
-    origin: fake.origin,
-    clientId: fake.options.clientId,
-    clientSecret: fake.options.clientSecret,
-    clientAuth: "client_secret_post",
-    audience: fake.options.api.identifier,
-    userId: fake.options.users[0]!,
-    rarType: "stock_trade",
-    fetch: (input, init) => fetch(input, init),
-  });
+  const profile = auth0ProfileFor(fake);
   return { fake, profile };
 }
 

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ProtocolError } from "@/lib/errors";
 import { grantedMatchesOrder } from "@/lib/orders/check";
-import { auth0LoginHint, createAuth0Profile, type Auth0ProfileOptions } from "@/lib/auth/profiles/auth0";
+import { auth0LoginHint, type Auth0ProfileOptions } from "@/lib/auth/profiles/auth0";
 import { pollUntilDecided, startPollState } from "@/lib/auth/ciba-poller";
-import { DENIED_OR_EXPIRED, startAuth0Fake, type Auth0Fake, type Auth0FakeOptions } from "../fakes/auth0-fake";
+import { auth0ProfileFor, DENIED_OR_EXPIRED, startAuth0Fake, type Auth0Fake, type Auth0FakeOptions } from "../fakes/auth0-fake";
 import { rejection } from "../helpers/failures";
 import { sampleCibaRequest } from "../helpers/orders";
 
@@ -23,17 +23,7 @@ const RAR_TYPE = "urn:auth0:schemas:authorization-details:v1:stock_trade";
 
 async function setup(fakeOptions: Auth0FakeOptions = {}, profileOptions: Partial<Auth0ProfileOptions> = {}) {
   fake = await startAuth0Fake({ interval: 1, ...fakeOptions });
-  const profile = createAuth0Profile({
-    origin: fake.origin,
-    clientId: fake.options.clientId,
-    clientSecret: fake.options.clientSecret,
-    clientAuth: "client_secret_post",
-    audience: API,
-    userId: ALICE,
-    rarType: "stock_trade",
-    fetch: (input, init) => fetch(input, init),
-    ...profileOptions,
-  });
+  const profile = auth0ProfileFor(fake, profileOptions);
   return { fake, profile };
 }
 
@@ -127,7 +117,7 @@ describe("Auth0 CIBA (/bc-authorize)", () => {
   });
 
   it.each([
-    ["unknown user", { users: [] }, {}, cibaRequest(), "unknown_user_id", /does not exist/],
+    ["unknown user", { users: [] }, { userId: ALICE }, cibaRequest(), "unknown_user_id", /does not exist/],
     ["RAR type not registered on the API", {}, { rarType: "not_registered" }, cibaRequest(), "invalid_authorization_details", /not registered/],
     ["CIBA grant not enabled", { grantTypes: ["client_credentials"] }, {}, cibaRequest(), "unauthorized_client", /ciba' not allowed/],
     ["bad binding message", {}, {}, { ...cibaRequest(), bindingMessage: "BUY <38> NVDA" }, "invalid_binding_message", /64/],

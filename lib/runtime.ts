@@ -63,7 +63,12 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   if (config.auth.provider === "embedded") {
     try {
       const { startEmbeddedIdp } = await import("./idp");
-      idp = await startEmbeddedIdp({ config, db, onMail: (id) => bus.publish("mail", { id }) });
+      idp = await startEmbeddedIdp({
+        config,
+        db,
+        onMail: (id) => bus.publish("mail", { id }),
+        onDecision: (authReqId) => bus.publish("ciba-decided", { authReqId }),
+      });
     } catch (error) {
       market.stop();
       await db.close();

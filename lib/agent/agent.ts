@@ -345,6 +345,7 @@ export class Agent {
       signal,
       now: this.now,
       sleep: this.deps.sleep,
+      onDecided: (authReqId, listener) => this.deps.bus.subscribe("ciba-decided", (event) => event.authReqId === authReqId && listener()),
       row: () => this.state,
       transition: (event, patch) => {
         signal.throwIfAborted();

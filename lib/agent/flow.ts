@@ -1,6 +1,6 @@
 import "server-only";
 import type { AgentTokenSource } from "../auth/agent-token";
-import { pollUntilDecided, startPollState, type CibaFinal, type CibaPollState } from "../auth/ciba-poller";
+import { abortableSleep, pollUntilDecided, startPollState, type CibaFinal, type CibaPollState } from "../auth/ciba-poller";
 import { scopesOf } from "../auth/claims";
 import type { IdentityServerProfile, TokenResult } from "../auth/profiles/types";
 import { ProtocolError } from "../errors";
@@ -72,6 +72,11 @@ export interface AgentContext {
   now(): Date;
   /** Waits between CIBA polls; the real timer unless a test follows its own clock. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Calls `listener` when the identity server says in-process that this request was decided
+   * (only the embedded server can); returns the unsubscribe.
+   */
+  onDecided(authReqId: string, listener: () => void): () => void;
   row(): AgentRow;
   transition(event: AgentEvent, patch?: AgentPatch): Promise<AgentRow>;
   /** Persists a change that is not a transition (token claims, arming), publishes it. */
@@ -324,10 +329,34 @@ function pollCiba(ctx: AgentContext, approval: ApprovalRecord): Promise<CibaFina
     nextPollAt: approval.nextPollAt,
     failures: approval.consecutiveFailures,
   };
+  // Alice's decision cuts the wait short: the next poll goes out at once and fetches the token
+  // over HTTP as any poll does. Without such a notice (WSO2, Auth0) the wait is the interval.
+  let decided = false;
+  let wake: (() => void) | undefined;
+  const unsubscribe = ctx.onDecided(approval.authReqId, () => {
+    decided = true;
+    wake?.();
+  });
+  const sleep = ctx.sleep ?? abortableSleep;
+  const waitForNextPoll = async (ms: number, signal?: AbortSignal): Promise<void> => {
+    const cut = new AbortController();
+    const onAbort = () => cut.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    wake = () => cut.abort("decided");
+    try {
+      if (!decided) await sleep(ms, cut.signal);
+    } catch (error) {
+      if (!decided || signal?.aborted) throw error;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      wake = undefined;
+      decided = false;
+    }
+  };
   return pollUntilDecided(state, {
     signal: ctx.signal,
     now: () => ctx.now(),
-    sleep: ctx.sleep,
+    sleep: waitForNextPoll,
     poll: async (id) => {
       const outcome = await ctx.profile.pollCiba(id);
       if (outcome.kind !== "unreachable" && unreachableSince) {
@@ -351,7 +380,7 @@ function pollCiba(ctx: AgentContext, approval: ApprovalRecord): Promise<CibaFina
         ctx.changed("idp_unreachable");
       }
     },
-  });
+  }).finally(unsubscribe);
 }
 
 /** Alice said no, the request expired, or the identity server ended it. */

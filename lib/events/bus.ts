@@ -15,6 +15,12 @@ export interface AppEvents {
   agent: { reason: string };
   /** A mail landed in the embedded mailbox. */
   mail: { id: string };
+  /**
+   * The embedded identity server recorded Alice's decision on a CIBA request: its client may poll
+   * now rather than at the next interval. In-process only, never sent to browsers (/api/events
+   * forwards a fixed list of events).
+   */
+  "ciba-decided": { authReqId: string };
 }
 
 export type AppEventName = keyof AppEvents;

@@ -44,13 +44,19 @@ export interface StartIdpOptions {
   db: Queryable;
   /** Called when a mail lands in the embedded mailbox (the runtime publishes it on the bus). */
   onMail?: (id: string) => void;
+  /**
+   * Called when the user has decided a CIBA request, with its auth_req_id: the in-process stand-in
+   * for CIBA ping mode, whose notification endpoint must be https (CIBA Core §4), which a laptop's
+   * http://localhost is not. The client still redeems the request over HTTP.
+   */
+  onDecision?: (authReqId: string) => void;
   /** Extra clients (tests); IDP_TEST_CLIENT adds one too. */
   extraClients?: ClientMetadata[];
 }
 
 const SWEEP_INTERVAL_MS = 10 * 60_000;
 
-export async function startEmbeddedIdp({ config, db, onMail, extraClients = [] }: StartIdpOptions): Promise<EmbeddedIdp> {
+export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraClients = [] }: StartIdpOptions): Promise<EmbeddedIdp> {
   assertDevDefaultAllowed(config, "The embedded authorization server (AUTH_PROVIDER=embedded)");
   const issuer = `${config.publicUrl}${MOUNT_PATH}`;
   if (config.auth.issuer !== issuer) {
@@ -95,6 +101,7 @@ export async function startEmbeddedIdp({ config, db, onMail, extraClients = [] }
     investorPassword: secrets.investorPassword,
     sessions: createSessionCodec(secrets.cookieKey),
     limiter: new SignInLimiter(),
+    onDecision,
   });
   const server = await listen(config.idp.port, createInternalRouter(provider.callback(), { path: DECISION_PAGE_PATH, handle: decisionPage }));
   const sweep = setInterval(() => {

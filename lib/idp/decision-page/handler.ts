@@ -62,6 +62,8 @@ export interface DecisionPageDeps {
   investorPassword: string;
   sessions: SessionCodec;
   limiter: SignInLimiter;
+  /** Told the auth_req_id of each request the user decides (StartIdpOptions.onDecision). */
+  onDecision?: (authReqId: string) => void;
 }
 
 const ROUTE = new RegExp(`^${DECISION_PAGE_PATH}/(apr_[A-Za-z0-9_-]{20,80})(?:/(sign-in|decision))?$`);
@@ -148,7 +150,10 @@ export function createDecisionPageHandler(deps: DecisionPageDeps) {
     if (!(await deps.sessions.formTokenValid(form.get("csrf"), "decision", handle, [session.sessionId]))) return expiredForm();
     if (decision !== "approve" && decision !== "deny") return page(400, "Bad request", badRequestView("Choose Approve or Deny."));
     const outcome = await decide(deps.provider, deps.db, cibaRequest, decision);
-    if (outcome !== "not_pending") console.log(`[idp] ${cibaRequest.accountId} ${outcome} the request of client ${cibaRequest.clientId} (mail ${cibaRequest.mailId})`);
+    if (outcome !== "not_pending") {
+      console.log(`[idp] ${cibaRequest.accountId} ${outcome} the request of client ${cibaRequest.clientId} (mail ${cibaRequest.mailId})`);
+      deps.onDecision?.(cibaRequest.authReqId);
+    }
     // The session was for this request only, which is now decided.
     return back(undefined, [sessionCookie(handle, "", 0)]);
   };

@@ -105,4 +105,10 @@ async function build() {
   process.stderr.write(`[tests] build ${ok ? "done" : "FAILED"} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
-if (process.argv[1] === SELF && process.argv[2] === "--build") await build();
+// No top-level await: the benchmarks load this module through tsx as CommonJS.
+if (process.argv[1] === SELF && process.argv[2] === "--build") {
+  build().catch((error) => {
+    process.stderr.write(`[tests] the build process failed: ${error}\n`);
+    process.exitCode = 1;
+  });
+}

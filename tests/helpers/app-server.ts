@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { waitForBuild } from "../../scripts/test-build.mjs";
 import { startTestIssuer, type TestIssuer } from "./jwks-server";
-import { seedDataDir } from "./store";
+import { seedDataDir } from "./store-snapshot";
 
 export { waitForBuild };
 

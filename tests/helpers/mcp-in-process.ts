@@ -7,7 +7,7 @@ import { MarketSimulator } from "../../lib/market/simulator";
 import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
 import type { BrokerDeps } from "../../mcp/tool-context";
 import { startTestIssuer, type TestIssuer } from "./jwks-server";
-import { openTestDb } from "./store";
+import { openTestDb } from "./store-snapshot";
 
 /**
  * Just what the MCP server needs, in memory: store (migrated), bus, activity log, market (no

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import type { Db } from "@/lib/store/db";
 
 /**
  * The migrated store snapshot of a run. A fresh PGlite cluster takes seconds to create (initdb)
@@ -16,9 +17,18 @@ const SNAPSHOT_DIR = path.join(ROOT, ".next-test-pglite");
 const MIGRATIONS_DIR = path.join(ROOT, "lib", "store", "migrations");
 const snapshotPath = () => path.join(SNAPSHOT_DIR, `${migrationsHash()}.tar`);
 
+/** A migrated store: in memory unless a directory is given (a new one starts from the snapshot). */
+export async function openTestDb(dataDir = "memory://"): Promise<Db> {
+  const [{ openDb }, { migrate }] = await Promise.all([import("@/lib/store/db"), import("@/lib/store/migrate")]);
+  const fresh = dataDir.startsWith("memory://") || !fs.existsSync(path.join(dataDir, "pglite", "PG_VERSION"));
+  const db = await openDb({ dataDir, initialData: fresh ? await migratedSnapshot() : undefined });
+  await migrate(db); // nothing to do unless the snapshot is older than a migration
+  return db;
+}
+
 let snapshot: Promise<Blob> | undefined;
 
-export function migratedSnapshot(): Promise<Blob> {
+function migratedSnapshot(): Promise<Blob> {
   snapshot ??= migratedSnapshotFile().then((file) => new Blob([fs.readFileSync(file)]));
   return snapshot;
 }

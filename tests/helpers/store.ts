@@ -1,23 +1,12 @@
-import fs from "node:fs";
-import path from "node:path";
 import { afterAll, beforeAll, beforeEach } from "vitest";
-import { openDb, type Db } from "@/lib/store/db";
-import { migrate } from "@/lib/store/migrate";
-import { migratedSnapshot } from "./store-snapshot";
+import type { Db } from "@/lib/store/db";
+import { openTestDb } from "./store-snapshot";
 
-export { seedDataDir } from "./store-snapshot";
+export { openTestDb, seedDataDir } from "./store-snapshot";
 
 // Stores for lib-level tests, each started from the run's migrated snapshot
 // (tests/helpers/store-snapshot.ts). A test file opens one store and empties it between cases
 // (`emptyTables`; `useTestDb` registers the hooks).
-
-/** A migrated store: in memory unless a directory is given (a new one starts from the snapshot). */
-export async function openTestDb(dataDir = "memory://"): Promise<Db> {
-  const fresh = dataDir.startsWith("memory://") || !fs.existsSync(path.join(dataDir, "pglite", "PG_VERSION"));
-  const db = await openDb({ dataDir, initialData: fresh ? await migratedSnapshot() : undefined });
-  await migrate(db); // nothing to do unless the snapshot is older than a migration
-  return db;
-}
 
 /**
  * Deletes every row except in `kept` (the schema's own bookkeeping always stays). DELETE rather

@@ -1,0 +1,28 @@
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+
+/**
+ * The benchmarks (bench/, run with tsx, outside vitest) start the app and the in-process MCP
+ * server through the tests' helpers. Those helpers must load without vitest and, for the app,
+ * without the react-server condition that lets lib/ modules import "server-only".
+ */
+const ROOT = path.resolve(__dirname, "..", "..");
+const TSX = path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
+
+function load(modules: string[], conditions: string[] = []): string {
+  const code = modules.map((m) => `require(${JSON.stringify(path.join(ROOT, m))});`).join("") + "console.log('loaded');";
+  // Only what a shell would give a benchmark: none of vitest's variables or its worker's options.
+  const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_OPTIONS: conditions.map((c) => `--conditions=${c}`).join(" ") };
+  return execFileSync(process.execPath, [TSX, "-e", code], { cwd: ROOT, encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+describe("the helpers the benchmarks load", () => {
+  it("load outside vitest: the app starter and the browser (bench/flow.ts, bench/sse.ts)", () => {
+    expect(load(["tests/helpers/app-server.ts", "tests/helpers/agent-alice.ts", "tests/helpers/browser.ts", "scripts/test-build.mjs"])).toContain("loaded");
+  });
+
+  it("load outside vitest under react-server: the in-process MCP server (bench/mcp.ts)", () => {
+    expect(load(["tests/helpers/mcp-in-process.ts", "tests/helpers/jwks-server.ts"], ["react-server"])).toContain("loaded");
+  });
+});

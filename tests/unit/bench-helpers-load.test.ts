@@ -14,7 +14,14 @@ function load(modules: string[], conditions: string[] = []): string {
   const code = modules.map((m) => `require(${JSON.stringify(path.join(ROOT, m))});`).join("") + "console.log('loaded');";
   // Only what a shell would give a benchmark: none of vitest's variables or its worker's options.
   const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_OPTIONS: conditions.map((c) => `--conditions=${c}`).join(" ") };
-  return execFileSync(process.execPath, [TSX, "-e", code], { cwd: ROOT, encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    return execFileSync(process.execPath, [TSX, "-e", code], { cwd: ROOT, encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    // The first lines of what the child printed: the module that could not load, and why.
+    const stderr = String((error as { stderr?: unknown }).stderr ?? error);
+    const lines = stderr.split("\n").filter((l) => l.trim() && !l.includes("sourceMappingURL") && !/^\s+at /.test(l));
+    throw new Error(`the helpers did not load outside vitest:\n${lines.slice(0, 8).join("\n")}`);
+  }
 }
 
 describe("the helpers the benchmarks load", () => {

@@ -89,9 +89,9 @@ function isDb(store: Db | Queryable): store is Db {
   return typeof (store as Db).transaction === "function";
 }
 
-/** The chain in order, `batch` records at a time (an export streams it). */
-export async function* readChain(db: Queryable, batch = 1000): AsyncGenerator<ChainRecord> {
-  let after = 0;
+/** The chain in order after seq `from`, `batch` records at a time (an export streams it). */
+export async function* readChain(db: Queryable, batch = 1000, from = 0): AsyncGenerator<ChainRecord> {
+  let after = from;
   for (;;) {
     const rows = await db.query<Record<string, unknown>>(
       `SELECT seq, at, source, event, decision, reason, sub, actor_chain, client_id, jti, scopes, order_id, tool, args_digest, binding_rule, prev_hash, hash

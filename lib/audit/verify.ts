@@ -36,15 +36,8 @@ export function verifyChain(lines: readonly string[], expectedHead?: string): Ve
       if (later || r.seq < expectedSeq) return fail(expectedSeq, `record ${expectedSeq} is out of order: record ${r.seq} stands where it should be`);
       return fail(expectedSeq, `record ${expectedSeq} was removed: record ${r.seq} follows record ${expectedSeq - 1}`);
     }
-    if (hashRecord(r) !== r.hash) return fail(r.seq, `record ${r.seq} was changed: its hash is not the hash of its content`);
-    if (r.prev_hash !== (prev?.hash ?? GENESIS_HASH)) {
-      return fail(
-        r.seq,
-        prev
-          ? `record ${r.seq} does not follow record ${prev.seq}: its prev_hash is not that record's hash (record ${prev.seq} or ${r.seq} was rewritten)`
-          : `record ${r.seq} does not start the chain: its prev_hash is not the genesis hash`,
-      );
-    }
+    const problem = checkLink(prev, r);
+    if (problem) return fail(r.seq, problem);
     prev = r;
   }
   if (expectedHead !== undefined) {
@@ -54,6 +47,20 @@ export function verifyChain(lines: readonly string[], expectedHead?: string): Ve
     if (extra) return { ok: false, count, seq: extra.record.seq, line: extra.line, problem: `record ${extra.record.seq} comes after the expected head (record ${entries[at]!.record.seq})` };
   }
   return { ok: true, count, head: prev ? { seq: prev.seq, hash: prev.hash } : null };
+}
+
+/**
+ * What is wrong with `r` as the record after `prev` (undefined: the chain's first), if anything:
+ * its seq, its hash, its prev_hash, in that order.
+ */
+export function checkLink(prev: Pick<ChainRecord, "seq" | "hash"> | undefined, r: ChainRecord): string | undefined {
+  const expectedSeq = (prev?.seq ?? 0) + 1;
+  if (r.seq !== expectedSeq) return `record ${expectedSeq} is missing or out of order: record ${r.seq} stands where it should be`;
+  if (hashRecord(r) !== r.hash) return `record ${r.seq} was changed: its hash is not the hash of its content`;
+  if (r.prev_hash === (prev?.hash ?? GENESIS_HASH)) return undefined;
+  return prev
+    ? `record ${r.seq} does not follow record ${prev.seq}: its prev_hash is not that record's hash (record ${prev.seq} or ${r.seq} was rewritten)`
+    : `record ${r.seq} does not start the chain: its prev_hash is not the genesis hash`;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

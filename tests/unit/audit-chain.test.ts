@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { canonicalize } from "@/lib/audit/canonical-json";
 import { appendAudit, readChain, readHead } from "@/lib/audit/chain";
 import { exportLine, GENESIS_HASH, hashRecord, type ChainRecord } from "@/lib/audit/record";
+import { AuditHeadReader } from "@/lib/audit/head";
 import { verifyChain } from "@/lib/audit/verify";
 import { emptyTables, useTestDb } from "../helpers/store";
 
@@ -200,5 +201,45 @@ describe("verify, against a tampered export", () => {
     lines.splice(1, 0, "{not json");
     expect(verifyChain(lines)).toMatchObject({ ok: false, seq: null, line: 2, problem: "not a JSON line" });
     expect(verifyChain([edit(lines[0]!, (r) => (r.token = "eyJ..."))])).toMatchObject({ ok: false, problem: "unknown field token" });
+  });
+});
+
+describe("the head the dashboard shows", () => {
+  it("counts the records and verifies the chain in the store", async () => {
+    const reader = new AuditHeadReader(db);
+    expect(await reader.read()).toEqual({ count: 0, head: null, verified: true });
+    await appendSome(3);
+    const head = (await readHead(db))!;
+    expect(await reader.read()).toEqual({ count: 3, head: { seq: 3, hash: head.hash, at: head.at }, verified: true });
+  });
+
+  it("finds a row edited in the store after it was verified: the last verified one at once, an older one at the next full check", async () => {
+    let now = 0;
+    const reader = new AuditHeadReader(db, () => now);
+    await appendSome(4);
+    expect(await reader.read()).toMatchObject({ verified: true, count: 4 });
+
+    await db.query("UPDATE audit_log SET sub = 'mallory' WHERE seq = 4");
+    expect(await reader.read()).toMatchObject({ verified: false, brokenAt: 4, problem: expect.stringContaining("record 4 was changed") });
+    await db.query("UPDATE audit_log SET sub = 'alice' WHERE seq = 4");
+    expect(await reader.read()).toMatchObject({ verified: true });
+
+    await db.query("UPDATE audit_log SET reason = 'nothing happened' WHERE seq = 2");
+    await appendSome(1);
+    expect(await reader.read()).toMatchObject({ verified: true, count: 5 }); // only the new record is checked
+    now += 11 * 60_000;
+    expect(await reader.read()).toMatchObject({ verified: false, brokenAt: 2 });
+  });
+
+  it("finds a deleted row and two swapped rows", async () => {
+    await appendSome(4);
+    await db.query("DELETE FROM audit_log WHERE seq = 2");
+    expect(await new AuditHeadReader(db).read()).toMatchObject({ verified: false, brokenAt: 2, problem: expect.stringContaining("record 2 is missing") });
+
+    await emptyTables(db);
+    await appendSome(4);
+    await db.query("UPDATE audit_log SET seq = -seq WHERE seq IN (2, 3)");
+    await db.query("UPDATE audit_log SET seq = CASE seq WHEN -2 THEN 3 ELSE 2 END WHERE seq IN (-2, -3)");
+    expect(await new AuditHeadReader(db).read()).toMatchObject({ verified: false, brokenAt: 2 });
   });
 });

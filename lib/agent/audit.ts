@@ -1,6 +1,6 @@
 import "server-only";
 import { appendAudit } from "../audit/chain";
-import type { Db } from "../store/db";
+import type { Db, Queryable } from "../store/db";
 
 /**
  * The agent's own decisions in the audit chain: the order it froze, the approval it asked for, the
@@ -21,9 +21,10 @@ export interface AgentAuditContext {
   config: { investor: { userId: string }; agent: { id: string } };
 }
 
-export async function auditAgentDecision(ctx: AgentAuditContext, orderId: string, e: AgentAuditEvent): Promise<void> {
+/** In `tx` when given, so the record commits with the decision it records. */
+export async function auditAgentDecision(ctx: AgentAuditContext, orderId: string, e: AgentAuditEvent, tx?: Queryable): Promise<void> {
   const claimed = e.event === "token.received" ? e : undefined;
-  await appendAudit(ctx.db, {
+  await appendAudit(tx ?? ctx.db, {
     source: "agent",
     event: e.event,
     decision: e.decision,

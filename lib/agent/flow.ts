@@ -199,11 +199,14 @@ async function freezeProposal(ctx: AgentContext, raw: RawProposal, quote: Quote,
 
   const expiresAt = new Date(ctx.now().getTime() + (config.agent.approvalExpirySeconds + ORDER_EXECUTION_WINDOW_SECONDS) * 1000);
   const order = freezeOrder({ symbol: p.symbol, side: "buy", quantity: p.quantity, limitPriceCents: p.limitPriceCents, maxNotionalCents: mandate.budgetCents, expiresAt });
-  await insertOrder(ctx.db, order, config.investor.userId, { symbol: raw.symbol, quantity: raw.quantity, reason: p.reason });
-  await auditAgentDecision(ctx, order.order_id, {
-    event: "order.frozen",
-    decision: "frozen",
-    reason: `buy ${order.quantity} ${order.symbol}, limit ${order.limit_price} USD, max ${order.max_notional} USD, expires ${order.expires_at}`,
+  // The order and its audit record commit together.
+  await ctx.db.transaction(async (tx) => {
+    await insertOrder(tx, order, config.investor.userId, { symbol: raw.symbol, quantity: raw.quantity, reason: p.reason });
+    await auditAgentDecision(ctx, order.order_id, {
+      event: "order.frozen",
+      decision: "frozen",
+      reason: `buy ${order.quantity} ${order.symbol}, limit ${order.limit_price} USD, max ${order.max_notional} USD, expires ${order.expires_at}`,
+    }, tx);
   });
   await ctx.log(
     "info",
@@ -277,8 +280,11 @@ async function requestApproval(ctx: AgentContext, order: StockTradeDetail, scope
     createdAt: ctx.now(),
     decidedAt: null,
   };
-  await insertApproval(ctx.db, approval);
-  await auditAgentDecision(ctx, order.order_id, { event: "ciba.requested", decision: "requested", reason: `binding_message "${bindingMessage}", scope ${scope}, expires in ${ack.expiresIn} s` });
+  await ctx.db.transaction(async (tx) => {
+    await insertApproval(tx, approval);
+    const reason = `binding_message "${bindingMessage}", scope ${scope}, expires in ${ack.expiresIn} s`;
+    await auditAgentDecision(ctx, order.order_id, { event: "ciba.requested", decision: "requested", reason }, tx);
+  });
   await setOrderStatus(ctx.db, order.order_id, "awaiting_approval");
   await ctx.transition("approval_requested");
   await ctx.log(

@@ -56,7 +56,8 @@ async function appendLocked(tx: Queryable, e: AuditEntry, now: Date): Promise<Ch
     binding_rule: e.bindingRule ?? null,
     prev_hash: head?.hash ?? GENESIS_HASH,
   };
-  // The stored JSONB is read back with its keys reordered: canonical JSON makes that harmless.
+  // Hash the actor chain as the store will give it back: plain JSON (JSONB reorders its keys too,
+  // which canonical JSON makes harmless).
   fields.act = fields.act === null ? null : JSON.parse(JSON.stringify(fields.act));
   const record: ChainRecord = { ...fields, hash: hashRecord(fields) };
   await tx.query(

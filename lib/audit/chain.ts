@@ -8,8 +8,8 @@ import { GENESIS_HASH, hashRecord, type AuditSource, type ChainFields, type Chai
  * whatever process or connection they come from (PostgreSQL), and the unique `seq` is the
  * backstop. Given a transaction, the record commits or rolls back with the caller's decision;
  * given the database, the append runs in a transaction of its own. In a caller's transaction the
- * append comes last, after its row locks: the lock is then only ever waited for by transactions
- * that hold nothing it could need, so it cannot deadlock.
+ * append comes last, after its row locks: whoever holds the lock then waits for nothing more, so
+ * waiting for it cannot deadlock.
  */
 export interface AuditEntry {
   source: AuditSource;

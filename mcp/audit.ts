@@ -18,10 +18,15 @@ export interface ToolDecision {
   args: unknown;
   orderId?: string | null;
   bindingRule?: string | null;
+  /** The chain's event; by default `trade.executed` / `trade.refused` for trades, `tool.allowed` / `tool.refused` otherwise. */
+  event?: string;
 }
+
+const TRADE_TOOLS = new Set(["buy_stock", "sell_stock"]);
 
 export async function auditToolCall(db: Queryable, principal: Principal | undefined, d: ToolDecision): Promise<void> {
   await recordAudit(db, {
+    event: d.event ?? (TRADE_TOOLS.has(d.tool) ? `trade.${d.decision === "allowed" ? "executed" : "refused"}` : `tool.${d.decision}`),
     tool: d.tool,
     decision: d.decision,
     reason: d.reason.slice(0, 500),

@@ -102,6 +102,7 @@ export function requireScope(
     const args = (request.params as { arguments?: unknown } | undefined)?.arguments;
     try {
       await auditToolCall(ctx.deps.db, principal, {
+        event: "step_up.required",
         tool,
         decision: "refused",
         reason: `insufficient_scope: ${message}`,

@@ -1,8 +1,9 @@
 import { formatUsd } from "@/lib/money";
 import type { Trade } from "@/lib/types";
+import AuditHeadLine from "./audit-head";
 import { Card, Empty, formatTime } from "./ui";
 
-/** Trades, attributed to the user (`sub`) with the acting agent (`act.sub`) beside it. */
+/** Trades, attributed to the user (`sub`) with the acting agent (`act.sub`) beside it, and the audit chain's head. */
 export default function TradeHistory({ trades, userName, userId }: { trades: Trade[]; userName: string; userId: string }) {
   return (
     <Card title="Trade history" testId="trade-history">
@@ -38,6 +39,7 @@ export default function TradeHistory({ trades, userName, userId }: { trades: Tra
           </table>
         </div>
       )}
+      <AuditHeadLine />
     </Card>
   );
 }

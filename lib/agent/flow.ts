@@ -14,6 +14,7 @@ import { SCOPE_TRADE } from "../protocol";
 import type { Db } from "../store/db";
 import { findTradeForOrder } from "../store/orders";
 import type { ActivityLevel, Trade as LedgerTrade } from "../types";
+import { auditAgentDecision, type AgentAuditEvent } from "./audit";
 import { validateProposal, type Mandate } from "./mandate";
 import type { McpClientPort, Quote } from "./mcp-client";
 import type { ModelChoice } from "./models/select";
@@ -203,7 +204,15 @@ async function freezeProposal(ctx: AgentContext, raw: RawProposal, quote: Quote,
 
   const expiresAt = new Date(ctx.now().getTime() + (config.agent.approvalExpirySeconds + ORDER_EXECUTION_WINDOW_SECONDS) * 1000);
   const order = freezeOrder({ symbol: p.symbol, side: "buy", quantity: p.quantity, limitPriceCents: p.limitPriceCents, maxNotionalCents: mandate.budgetCents, expiresAt });
-  await insertOrder(ctx.db, order, config.investor.userId, { symbol: raw.symbol, quantity: raw.quantity, reason: p.reason });
+  // The order and its audit record commit together.
+  await ctx.db.transaction(async (tx) => {
+    await insertOrder(tx, order, config.investor.userId, { symbol: raw.symbol, quantity: raw.quantity, reason: p.reason });
+    await auditAgentDecision(ctx, order.order_id, {
+      event: "order.frozen",
+      decision: "frozen",
+      reason: `buy ${order.quantity} ${order.symbol}, limit ${order.limit_price} USD, max ${order.max_notional} USD, expires ${order.expires_at}`,
+    }, tx);
+  });
   await ctx.log(
     "info",
     "agent.order",
@@ -276,7 +285,11 @@ async function requestApproval(ctx: AgentContext, order: StockTradeDetail, scope
     createdAt: ctx.now(),
     decidedAt: null,
   };
-  await insertApproval(ctx.db, approval);
+  await ctx.db.transaction(async (tx) => {
+    await insertApproval(tx, approval);
+    const reason = `binding_message "${bindingMessage}", scope ${scope}, expires in ${ack.expiresIn} s`;
+    await auditAgentDecision(ctx, order.order_id, { event: "ciba.requested", decision: "requested", reason }, tx);
+  });
   await setOrderStatus(ctx.db, order.order_id, "awaiting_approval");
   await ctx.transition("approval_requested");
   await ctx.log(
@@ -299,6 +312,7 @@ async function requestApproval(ctx: AgentContext, order: StockTradeDetail, scope
 async function awaitDecision(ctx: AgentContext, approval: ApprovalRecord, order: StockTradeDetail): Promise<Step<TokenResult>> {
   const final = await pollCiba(ctx, approval);
   const investor = ctx.config.investor.name;
+  await auditAgentDecision(ctx, order.order_id, pollAnswer(final));
   switch (final.kind) {
     case "approved":
       return next(final.token);
@@ -308,6 +322,20 @@ async function awaitDecision(ctx: AgentContext, approval: ApprovalRecord, order:
       return end(decided(ctx, approval, order, "expired", `the request expired before ${investor} decided`));
     case "invalid":
       return end(decided(ctx, approval, order, "failed", `the identity server ended the request: ${final.error}${final.description ? ` (${final.description})` : ""}`));
+  }
+}
+
+/** The poll's final answer as the agent's audit record (the token itself only by its jti, later). */
+function pollAnswer(final: CibaFinal): AgentAuditEvent {
+  switch (final.kind) {
+    case "approved":
+      return { event: "ciba.approved", decision: "approved", reason: "the token endpoint issued a token" };
+    case "denied":
+      return { event: "ciba.denied", decision: "denied", reason: `the token endpoint answered ${final.error}` };
+    case "expired":
+      return { event: "ciba.expired", decision: "expired", reason: `the token endpoint answered ${final.error}` };
+    case "invalid":
+      return { event: "ciba.failed", decision: "failed", reason: `the token endpoint answered ${final.error}` };
   }
 }
 
@@ -410,6 +438,15 @@ async function verifyGrant(ctx: AgentContext, approval: ApprovalRecord, order: S
   await ctx.log("success", "agent.approved", `${config.investor.name} approved the request "${approval.bindingMessage}".`, { orderId: order.order_id });
 
   const mismatch = grantMismatch(ctx, token, order);
+  await auditAgentDecision(ctx, order.order_id, {
+    event: "token.received",
+    decision: mismatch ? "rejected" : "accepted",
+    reason: mismatch ?? "the on-behalf-of token grants the frozen order",
+    jti: typeof token.claims.jti === "string" ? token.claims.jti : null,
+    scopes: token.scopes.join(" "),
+    sub: typeof token.claims.sub === "string" ? token.claims.sub : null,
+    act: token.claims.act ?? (profile.readActor(token.claims) ? { sub: profile.readActor(token.claims) } : null),
+  });
   if (mismatch) {
     return end({
       event: "approval_failed",

@@ -130,8 +130,8 @@ export async function setCibaRequestMail(db: Queryable, handle: string, mailId: 
   await db.query("UPDATE idp_approvals SET mail_id = $2 WHERE handle = $1", [handle, mailId]);
 }
 
-/** The actor (the agent) recorded with the CIBA request that produced this grant, if any. */
-export async function findActorByGrant(db: Queryable, grantId: string): Promise<string | undefined> {
-  const rows = await db.query<{ actor_sub: string | null }>("SELECT actor_sub FROM idp_approvals WHERE grant_id = $1", [grantId]);
-  return rows[0]?.actor_sub ?? undefined;
+/** The CIBA request that produced this grant, if any. */
+export async function findCibaRequestByGrant(db: Queryable, grantId: string): Promise<StoredCibaRequest | undefined> {
+  const rows = await db.query<Row>("SELECT * FROM idp_approvals WHERE grant_id = $1", [grantId]);
+  return rows[0] ? fromRow(rows[0]) : undefined;
 }

@@ -2,6 +2,7 @@ import "server-only";
 import { errors, type BackchannelAuthenticationRequest, type Client, type KoaContextWithOIDC } from "oidc-provider";
 import type { AppConfig } from "../config";
 import type { Queryable } from "../store/db";
+import { auditCibaRequested } from "./audit";
 import { type Investor, resolveLoginHint } from "./accounts";
 import { recordCibaRequest, countPendingCibaRequests, newCibaRequestHandle, setCibaRequestMail } from "./ciba-requests";
 import { bindingMessageProblem } from "../orders/binding-message";
@@ -165,6 +166,15 @@ async function notifyUser(deps: CibaDeps, ctx: KoaContextWithOIDC, request: Back
     bindingMessage: params.binding_message ?? null,
     authorizationDetails: details,
     expiresAt,
+  });
+
+  await auditCibaRequested(db, {
+    accountId: request.accountId!,
+    actorSub: actors.get(ctx) ?? null,
+    clientId: client.clientId,
+    scope: request.scope ?? "",
+    authorizationDetails: details,
+    bindingMessage: params.binding_message ?? null,
   });
 
   const approveUrl = `${deps.approvalBaseUrl}/${handle}`;

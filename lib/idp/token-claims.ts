@@ -2,7 +2,8 @@ import "server-only";
 import type { KoaContextWithOIDC } from "oidc-provider";
 import type { AppConfig } from "../config";
 import type { Queryable } from "../store/db";
-import { findActorByGrant } from "./ciba-requests";
+import { auditTokenIssued } from "./audit";
+import { findCibaRequestByGrant } from "./ciba-requests";
 
 /**
  * The claims this server adds to its JWT access tokens (RFC 9068), beyond oidc-provider's own
@@ -13,7 +14,7 @@ import { findActorByGrant } from "./ciba-requests";
  * - OBO token (CIBA, token exchange): `act: {sub: agent}` (RFC 8693 §4.1) and
  *   `aut: "APPLICATION_USER"`.
  */
-type TokenLike = { kind: string; clientId?: string; gty?: string; grantId?: string };
+type TokenLike = { kind: string; clientId?: string; gty?: string; grantId?: string; jti?: string; scope?: string };
 
 /** Claims decided by the token-exchange handler for a token it is about to save. */
 const presetClaims = new WeakMap<object, Record<string, unknown>>();
@@ -30,7 +31,10 @@ export function createExtraTokenClaims(config: AppConfig, db: Queryable) {
       return { aut: token.clientId === config.auth.agentClientId ? "AGENT" : "APPLICATION" };
     }
     if (token.kind === "AccessToken" && token.gty === "ciba") {
-      const actor = token.grantId ? await findActorByGrant(db, token.grantId) : undefined;
+      const request = token.grantId ? await findCibaRequestByGrant(db, token.grantId) : undefined;
+      const actor = request?.actorSub ?? undefined;
+      // Called once per token, as it is issued: the audit record names it by its jti.
+      if (request) await auditTokenIssued(db, request, token.jti, token.scope);
       return { aut: "APPLICATION_USER", ...(actor ? { act: { sub: actor } } : {}) };
     }
     return undefined;

@@ -1,9 +1,11 @@
 import "server-only";
-import type { Queryable } from "../store/db";
+import { appendAudit } from "../audit/chain";
+import type { Db, Queryable } from "../store/db";
 
 /**
- * The audit log: one record per decision the resource server makes. It names the user (`sub`),
- * the whole actor chain, the client, the token id and a digest of the arguments: never the token.
+ * The resource server's records in the audit chain (lib/audit/): one per decision it makes. It
+ * names the user (`sub`), the whole actor chain, the client, the token id and a digest of the
+ * arguments: never the token.
  */
 export interface AuditInput {
   tool: string;
@@ -17,36 +19,37 @@ export interface AuditInput {
   orderId?: string | null;
   argsDigest?: string | null;
   bindingRule?: string | null;
+  /** Defaults to `tool.allowed` / `tool.refused`; trades say `trade.executed` / `trade.refused`. */
+  event?: string;
 }
 
-export interface AuditRecord extends Required<Omit<AuditInput, "actorChain">> {
+export interface AuditRecord extends Required<Omit<AuditInput, "actorChain" | "event">> {
   id: number;
   at: string;
   actorChain: unknown;
 }
 
-export async function recordAudit(db: Queryable, a: AuditInput): Promise<void> {
-  await db.query(
-    `INSERT INTO audit_log (tool, decision, reason, sub, actor_chain, client_id, jti, scopes, order_id, args_digest, binding_rule)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [
-      a.tool,
-      a.decision,
-      a.reason ?? null,
-      a.sub ?? null,
-      a.actorChain === undefined || a.actorChain === null ? null : JSON.stringify(a.actorChain),
-      a.clientId ?? null,
-      a.jti ?? null,
-      a.scopes ?? null,
-      a.orderId ?? null,
-      a.argsDigest ?? null,
-      a.bindingRule ?? null,
-    ],
-  );
+/** Appends in the caller's transaction when given one, so the record commits with the decision. */
+export async function recordAudit(db: Db | Queryable, a: AuditInput): Promise<void> {
+  await appendAudit(db, {
+    source: "resource_server",
+    event: a.event ?? `tool.${a.decision}`,
+    decision: a.decision,
+    reason: a.reason,
+    sub: a.sub,
+    act: a.actorChain,
+    clientId: a.clientId,
+    jti: a.jti,
+    scopes: a.scopes,
+    orderId: a.orderId,
+    tool: a.tool,
+    argsDigest: a.argsDigest,
+    bindingRule: a.bindingRule,
+  });
 }
 
 export async function listAudit(db: Queryable, limit = 100): Promise<AuditRecord[]> {
-  const rows = await db.query<Record<string, unknown>>("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1", [limit]);
+  const rows = await db.query<Record<string, unknown>>("SELECT * FROM audit_log WHERE source = 'resource_server' ORDER BY id DESC LIMIT $1", [limit]);
   return rows.map((r) => ({
     id: r.id as number,
     at: new Date(r.at as string).toISOString(),

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import type { Pool, PoolClient } from "pg";
+import { lockDataDir, type StoreLock } from "./pglite-lock";
 
 /**
  * One database interface over two engines: PGlite (embedded PostgreSQL, the default, under
@@ -38,12 +39,20 @@ export async function openDb(options: OpenOptions): Promise<Db> {
 async function openPglite(dataDir: string, initialData?: Blob): Promise<Db> {
   const { PGlite } = await import("@electric-sql/pglite");
   let target = dataDir;
+  let lock: StoreLock | undefined;
   if (!dataDir.startsWith("memory://")) {
     target = path.resolve(dataDir, "pglite");
     fs.mkdirSync(target, { recursive: true });
+    lock = lockDataDir(path.resolve(dataDir));
   }
-  // BIGINT (int8) columns hold cents and ids well below 2^53: read them as numbers.
-  const pg: PGlite = await PGlite.create(target, { parsers: { 20: (v: string) => Number(v) }, loadDataDir: initialData });
+  let pg: PGlite;
+  try {
+    // BIGINT (int8) columns hold cents and ids well below 2^53: read them as numbers.
+    pg = await PGlite.create(target, { parsers: { 20: (v: string) => Number(v) }, loadDataDir: initialData });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const run = async <T>(q: Pick<PGlite, "query">, sql: string, params?: unknown[]) =>
     (await q.query<T>(sql, params as unknown[])).rows;
   return {
@@ -54,7 +63,13 @@ async function openPglite(dataDir: string, initialData?: Blob): Promise<Db> {
       await pg.exec(sql);
     },
     dump: () => pg.dumpDataDir("none"),
-    close: () => pg.close(),
+    close: async () => {
+      try {
+        await pg.close();
+      } finally {
+        lock?.release();
+      }
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import { getPortfolio } from "../../lib/ledger/portfolio";
 import { listTrades } from "../../lib/ledger/trades";
 import { deriveBindingMessage } from "../../lib/orders/binding-message";
 import type { StockTradeDetail } from "../../lib/orders/order";
+import type { Db } from "../../lib/store/db";
 import { createMcpEndpoint, type McpEndpoint } from "../../mcp/endpoint";
 import { onFreePort } from "./app-server";
 import { inProcessFetch, startMcpDeps } from "./mcp-in-process";
@@ -25,6 +26,8 @@ const AGENT_SECRET = "agent-secret-for-in-process-tests-0123";
 
 export interface EmbeddedWorld {
   config: AppConfig;
+  /** The one in-memory store of the server, the endpoint and the ledger. */
+  db: Db;
   idp: EmbeddedIdp;
   endpoint: McpEndpoint;
   /** /mcp served in-process, the way the route serves it: gate, then handle. */
@@ -77,6 +80,7 @@ export async function startEmbeddedWorld(env: Record<string, string> = {}): Prom
 
   return {
     config,
+    db: broker.db,
     idp,
     endpoint,
     mcpFetch,

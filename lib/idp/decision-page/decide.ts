@@ -1,6 +1,7 @@
 import "server-only";
 import { errors, type Provider } from "oidc-provider";
 import type { Queryable } from "../../store/db";
+import { auditCibaDecided } from "../audit";
 import { type StoredCibaRequest, recordCibaDecision, setCibaRequestGrant } from "../ciba-requests";
 
 /**
@@ -18,6 +19,7 @@ export async function decide(provider: Provider, db: Queryable, cibaRequest: Sto
   const request = await provider.BackchannelAuthenticationRequest.find(cibaRequest.authReqId, { ignoreExpiration: true });
   if (!request || request.isExpired || request.grantId || request.error || request.consumed) return "not_pending";
   if (!(await recordCibaDecision(db, cibaRequest.handle, decision === "approve" ? "approved" : "denied"))) return "not_pending";
+  await auditCibaDecided(db, cibaRequest, decision === "approve" ? "approved" : "denied");
 
   if (decision === "deny") {
     await provider.backchannelResult(request, new errors.AccessDenied("the user denied the request"));

@@ -8,7 +8,8 @@ import { freePort } from "./app-server";
  * A throwaway PostgreSQL server for tests of what PGlite cannot show (several connections at
  * once): initdb into a temporary directory, pg_ctl start on a free loopback port, trust
  * authentication. Needs PostgreSQL's binaries (POSTGRES_BIN, or Debian's /usr/lib/postgresql/N/bin);
- * run as root, the server runs as `nobody`, since PostgreSQL refuses root. Undefined without them.
+ * run as root, the server runs as `nobody`, since PostgreSQL refuses root. `.ci/run` installs
+ * them where they are missing.
  */
 export interface TestPostgres {
   url: string;
@@ -28,11 +29,9 @@ function listVersions(): string[] {
   }
 }
 
-export const postgresAvailable = (): boolean => binDir() !== undefined;
-
 export async function startTestPostgres(): Promise<TestPostgres> {
   const bin = binDir();
-  if (!bin) throw new Error("no PostgreSQL binaries (set POSTGRES_BIN)");
+  if (!bin) throw new Error("no PostgreSQL binaries: apt-get install postgresql (as .ci/run does), or set POSTGRES_BIN");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "test-pg-"));
   const asRoot = process.getuid?.() === 0;
   if (asRoot) execFileSync("chown", ["nobody", dir]);

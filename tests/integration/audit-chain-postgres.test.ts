@@ -4,7 +4,7 @@ import { exportLine } from "@/lib/audit/record";
 import { verifyChain } from "@/lib/audit/verify";
 import { openDb, type Db } from "@/lib/store/db";
 import { migrate } from "@/lib/store/migrate";
-import { postgresAvailable, startTestPostgres, type TestPostgres } from "../helpers/postgres";
+import { startTestPostgres, type TestPostgres } from "../helpers/postgres";
 
 /**
  * Concurrent appends on a real PostgreSQL server, where they run on separate connections at the
@@ -17,7 +17,7 @@ let pg: TestPostgres;
 let a: Db;
 let b: Db;
 
-describe.skipIf(!postgresAvailable())("the audit chain on PostgreSQL", () => {
+describe("the audit chain on PostgreSQL", () => {
   beforeAll(async () => {
     pg = await startTestPostgres();
     a = await openDb({ databaseUrl: pg.url, dataDir: "unused" });

@@ -13,7 +13,7 @@ const TSX = path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 function load(modules: string[], conditions: string[] = []): string {
   const code = modules.map((m) => `require(${JSON.stringify(path.join(ROOT, m))});`).join("") + "console.log('loaded');";
   // Only what a shell would give a benchmark: none of vitest's variables or its worker's options.
-  const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_OPTIONS: conditions.map((c) => `--conditions=${c}`).join(" ") };
+  const env: NodeJS.ProcessEnv = { NODE_ENV: "development", PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_OPTIONS: conditions.map((c) => `--conditions=${c}`).join(" ") };
   try {
     return execFileSync(process.execPath, [TSX, "-e", code], { cwd: ROOT, encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
   } catch (error) {

@@ -98,11 +98,13 @@ class Crash {
 
   constructor(private readonly at: { after?: (event: string, n: number) => boolean; before?: (event: string) => boolean } = {}) {}
 
-  async step<T>(event: string, run: () => Promise<T>): Promise<T> {
+  /** `named`: the event's full name, known once `run` is done (a transaction names its statements). */
+  async step<T>(event: string, run: () => Promise<T>, named?: () => string): Promise<T> {
     if (this.dead) return never();
     if (this.at.before?.(event)) return this.die();
     this.events.push(event);
     const result = await run();
+    if (named) this.events[this.events.length - 1] = event = named();
     if (this.dead) return never();
     if (this.at.after?.(event, this.events.length)) return this.die();
     return result;
@@ -132,16 +134,23 @@ const sqlEvent = (sql: string, params: unknown[] = []) => {
 
 /** The agent's store as the dying process sees it; storing a CIBA request lets a poll interval pass. */
 function crashingDb(world: World, crash: Crash): Db {
-  const query = <T>(q: Queryable, sql: string, params?: unknown[]) =>
-    crash.step(`sql: ${sqlEvent(sql, params)}`, async () => {
-      const rows = await q.query<T>(sql, params);
-      if (sql.includes("INSERT INTO pending_approvals")) world.offsetMs += 1000; // simulated time: no real sleep before the first poll
-      return rows;
-    });
+  const run = async <T>(q: Queryable, sql: string, params?: unknown[]) => {
+    const rows = await q.query<T>(sql, params);
+    if (sql.includes("INSERT INTO pending_approvals")) world.offsetMs += 1000; // simulated time: no real sleep before the first poll
+    return rows;
+  };
+  const query = <T>(q: Queryable, sql: string, params?: unknown[]) => crash.step(`sql: ${sqlEvent(sql, params)}`, () => run<T>(q, sql, params));
+  // A transaction is one step: a kill inside it is a kill before it (nothing of it commits). Its
+  // event names the statements it committed: "sql: transaction: INSERT INTO orders …; INSERT …".
+  const transaction: Db["transaction"] = (work) => {
+    const inside: string[] = [];
+    const recording = (tx: Queryable): Queryable => ({ ...tx, query: <T>(sql: string, params?: unknown[]) => (inside.push(sqlEvent(sql, params)), run<T>(tx, sql, params)) });
+    return crash.step("sql: transaction", () => db.transaction((tx) => work(recording(tx) as typeof tx)), () => `sql: transaction: ${inside.join("; ")}`);
+  };
   return {
     engine: db.engine,
     query: (sql, params) => query(db, sql, params),
-    transaction: (work) => crash.step("sql: transaction", () => db.transaction(work)),
+    transaction,
     exec: (sql) => db.exec(sql),
     close: async () => undefined,
   };
@@ -335,7 +344,7 @@ describe("crash and restart within one fall", () => {
   });
 
   it("kill -9 between storing the CIBA request and moving on: the stored request is resumed and trades once", async () => {
-    await firstLife({ after: (e) => e.startsWith("sql: INSERT INTO pending_approvals") });
+    await firstLife({ after: (e) => e.startsWith("sql: transaction:") && e.includes("INSERT INTO pending_approvals") });
     expect(await row()).toMatchObject({ state: "EXECUTING" });
     await secondLife();
     const { trades: t } = await expectOneFallInvariants();
@@ -345,7 +354,7 @@ describe("crash and restart within one fall", () => {
   });
 
   it("kill -9 while PROPOSING, after the order was frozen: the open order is closed, Alice is asked once after the cooldown", async () => {
-    await firstLife({ after: (e) => e.startsWith("sql: INSERT INTO orders") });
+    await firstLife({ after: (e) => e.startsWith("sql: transaction:") && e.includes("INSERT INTO orders") });
     expect(await row()).toMatchObject({ state: "PROPOSING", orderId: null });
     expect(await orders()).toMatchObject([{ status: "open" }]);
     await secondLife();

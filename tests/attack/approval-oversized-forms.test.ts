@@ -2,6 +2,7 @@ import http from "node:http";
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type AppServer } from "../helpers/app-server";
+import { retryOnReset } from "../helpers/retry-on-reset";
 import { clientFor, idpEnv, PASSWORD, pollOnce } from "../integration/idp-support";
 import { ledgerOf, pendingRequest, type PendingRequest } from "./approval-support";
 
@@ -62,8 +63,12 @@ interface Answer {
   ms: number;
 }
 
-/** POSTs `prefix` padded to `total` bytes, declared or chunked; stops uploading once answered. */
+/** POSTs `prefix` padded to `total` bytes, declared or chunked; stops uploading once answered; a reset before the answer is tried again (retryOnReset). */
 function upload(path: string, prefix: string, total: number, options: { chunked?: boolean; contentType?: string } = {}): Promise<Answer> {
+  return retryOnReset(() => uploadOnce(path, prefix, total, options));
+}
+
+function uploadOnce(path: string, prefix: string, total: number, options: { chunked?: boolean; contentType?: string }): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const req = http.request(`${app.url}${path}`, {

@@ -3,6 +3,7 @@ import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentOf, dashboardOf, waitUntil } from "../helpers/agent-app";
 import { startApp, type AppServer } from "../helpers/app-server";
+import { retryOnReset } from "../helpers/retry-on-reset";
 import { agentToken, clientFor, idpEnv } from "../integration/idp-support";
 
 /**
@@ -56,9 +57,13 @@ interface UploadOptions {
 
 /**
  * POSTs `total` bytes, with a `Content-Length` (the default) or chunked, and stops uploading as
- * soon as the response starts.
+ * soon as the response starts; a reset before the answer is tried again (retryOnReset).
  */
 function upload(path: string, total: number, options: UploadOptions = {}): Promise<Answer> {
+  return retryOnReset(() => uploadOnce(path, total, options));
+}
+
+function uploadOnce(path: string, total: number, options: UploadOptions): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const request = http.request(`${app.url}${path}`, {

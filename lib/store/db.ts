@@ -3,6 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import type { Pool, PoolClient } from "pg";
+import type { Migration } from "./migrate";
+import { ensureCluster } from "./pglite-cluster";
 
 /**
  * One database interface over two engines: PGlite (embedded PostgreSQL, the default, under
@@ -29,21 +31,38 @@ export interface OpenOptions {
   dataDir: string;
   /** A PGlite data directory dump (`dumpDataDir`) to start from instead of an empty cluster. */
   initialData?: Blob;
+  /**
+   * PGlite on disk: the migrations that a new cluster gets before it opens. A new cluster is
+   * created in a child process (pglite-cluster.ts), which keeps initdb's memory out of this one.
+   */
+  migrations?: Migration[];
 }
+
+/**
+ * PGlite runs PostgreSQL's defaults, whose 128 MB of shared buffers PGlite fills at start; this
+ * app's store holds a few MB. Passed at every start, never written into the cluster's files.
+ */
+const PGLITE_SETTINGS = ["-c", "shared_buffers=16MB"];
 
 export async function openDb(options: OpenOptions): Promise<Db> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl) : openPglite(options.dataDir, options.initialData);
+  return options.databaseUrl ? openPostgres(options.databaseUrl) : openPglite(options);
 }
 
-async function openPglite(dataDir: string, initialData?: Blob): Promise<Db> {
+async function openPglite({ dataDir, initialData, migrations }: OpenOptions): Promise<Db> {
   const { PGlite } = await import("@electric-sql/pglite");
   let target = dataDir;
   if (!dataDir.startsWith("memory://")) {
     target = path.resolve(dataDir, "pglite");
-    fs.mkdirSync(target, { recursive: true });
+    // A dump to start from is unpacked by PGlite itself, in this process.
+    if (initialData) fs.mkdirSync(target, { recursive: true });
+    else await ensureCluster(target, migrations ?? []);
   }
-  // BIGINT (int8) columns hold cents and ids well below 2^53: read them as numbers.
-  const pg: PGlite = await PGlite.create(target, { parsers: { 20: (v: string) => Number(v) }, loadDataDir: initialData });
+  const pg: PGlite = await PGlite.create(target, {
+    // BIGINT (int8) columns hold cents and ids well below 2^53: read them as numbers.
+    parsers: { 20: (v: string) => Number(v) },
+    loadDataDir: initialData,
+    startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS],
+  });
   const run = async <T>(q: Pick<PGlite, "query">, sql: string, params?: unknown[]) =>
     (await q.query<T>(sql, params as unknown[])).rows;
   return {

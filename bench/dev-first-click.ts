@@ -25,6 +25,8 @@ const DIST = ".next-bench-dev";
 
 async function main() {
   const root = path.resolve(__dirname, "..");
+  // next dev adds its dist folder's types to tsconfig.json: put the file back afterwards.
+  const tsconfig = fs.readFileSync(path.join(root, "tsconfig.json"), "utf8");
   fs.rmSync(path.join(root, DIST), { recursive: true, force: true });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sg-bench-dev-"));
   const app = await startNext("dev", { DATA_DIR: dataDir, NEXT_DIST_DIR: DIST });
@@ -52,6 +54,7 @@ async function main() {
     await app.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(path.join(root, DIST), { recursive: true, force: true });
+    fs.writeFileSync(path.join(root, "tsconfig.json"), tsconfig);
   }
   console.log("\nCold `next dev`, first and second request:");
   for (const [name, first, second] of rows) console.log(`  ${name.padEnd(52)} first ${ms(first)}   then ${ms(second)}`);

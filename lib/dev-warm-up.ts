@@ -1,8 +1,8 @@
 /**
  * Development only: `next dev` compiles each route on its first request, so the first click on a
  * control (or the first open of the mailbox) waits seconds for a compiler. Once the server answers,
- * warmRoutes() requests each route that the dashboard, the mailbox and the approval page use, one
- * after another in the order a user reaches them, so that they are compiled before anyone clicks.
+ * warmRoutes() requests each route that the dashboard, the mailbox and the approval page use, all at
+ * once (the compiler shares the work between them), so that they are compiled before anyone clicks.
  *
  * Every request is a GET that changes nothing: a route that takes only POST answers a GET with
  * 405 from Next itself (compiled, never run); a page's redirect is not followed (it could open a
@@ -46,8 +46,8 @@ export async function warmRoutes(baseUrl: string, options: WarmUpOptions = {}): 
       if (Date.now() - started > readyTimeoutMs) return log(`[dev] route warm-up skipped: ${baseUrl} did not answer`);
       await new Promise((r) => setTimeout(r, 250));
     }
-    const failed: string[] = [];
-    for (const path of WARM_PATHS) if (!(await warm(get, baseUrl, path))) failed.push(path);
+    const answered = await Promise.all(WARM_PATHS.map((path) => warm(get, baseUrl, path)));
+    const failed = WARM_PATHS.filter((_, i) => !answered[i]);
     log(
       `[dev] routes warmed: ${WARM_PATHS.length - failed.length} of ${WARM_PATHS.length} in ${((Date.now() - started) / 1000).toFixed(1)} s` +
         (failed.length ? ` (no answer: ${failed.join(", ")})` : ""),

@@ -43,7 +43,7 @@ describe("dev route warm-up", () => {
     await warmRoutes("http://localhost:3000", { fetch: server.fetch, log: (m) => logs.push(m) });
     expect(server.calls.filter((c) => c.method !== "GET")).toEqual([]);
     const pages = server.calls.filter((c) => !c.url.includes("/_next/static/") && !c.url.endsWith("/api/health"));
-    expect(pages.map((c) => new URL(c.url).pathname)).toEqual([...WARM_PATHS]);
+    expect(pages.map((c) => new URL(c.url).pathname).sort()).toEqual([...WARM_PATHS].sort());
     expect(pages.every((c) => c.redirect === "manual")).toBe(true);
     expect(server.calls.some((c) => c.url.includes("/oidc/auth"))).toBe(false);
     expect(server.calls.find((c) => c.url.endsWith("/api/events"))!.signal!.aborted).toBe(true);

@@ -39,10 +39,11 @@ export interface OpenOptions {
 }
 
 /**
- * PGlite runs PostgreSQL's defaults, whose 128 MB of shared buffers PGlite fills at start; this
- * app's store holds a few MB. Passed at every start, never written into the cluster's files.
+ * PGlite runs PostgreSQL's defaults, sized for a server: 128 MB of shared buffers, which PGlite
+ * fills at start, and shared memory for 100 connections. This app's store holds a few MB and
+ * PGlite serves one connection. Passed at every start, never written into the cluster's files.
  */
-const PGLITE_SETTINGS = ["-c", "shared_buffers=16MB"];
+const PGLITE_SETTINGS = ["-c", "shared_buffers=8MB", "-c", "max_connections=5"];
 
 export async function openDb(options: OpenOptions): Promise<Db> {
   return options.databaseUrl ? openPostgres(options.databaseUrl) : openPglite(options);

@@ -10,7 +10,7 @@ import { ensurePortfolio } from "./ledger/portfolio";
 import { MarketSimulator } from "./market/simulator";
 import { formatMoney } from "./money";
 import { openDb, type Db } from "./store/db";
-import { migrate } from "./store/migrate";
+import { migrate, readMigrations } from "./store/migrate";
 
 /**
  * The background runtime: the store, the event bus, the market ticker, the embedded identity
@@ -125,7 +125,7 @@ async function openStore(config: AppConfig): Promise<Db> {
       `Embedded PostgreSQL (PGlite) at ${path.resolve(config.store.dataDir)}: set DATABASE_URL for a PostgreSQL server.`,
     );
   }
-  return openDb({ databaseUrl: config.store.databaseUrl, dataDir: config.store.dataDir });
+  return openDb({ databaseUrl: config.store.databaseUrl, dataDir: config.store.dataDir, migrations: readMigrations() });
 }
 
 /** Stops the runtime on SIGTERM/SIGINT, once. */

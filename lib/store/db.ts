@@ -3,6 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import type { Pool, PoolClient } from "pg";
+import type { Migration } from "./migrate";
+import { ensureCluster } from "./pglite-cluster";
 import { lockDataDir, type StoreLock } from "./pglite-lock";
 
 /**
@@ -30,25 +32,47 @@ export interface OpenOptions {
   dataDir: string;
   /** A PGlite data directory dump (`dumpDataDir`) to start from instead of an empty cluster. */
   initialData?: Blob;
+  /**
+   * PGlite on disk: the migrations that a new cluster gets before it opens. A new cluster is
+   * created in a child process (pglite-cluster.ts), which keeps initdb's memory out of this one.
+   */
+  migrations?: Migration[];
 }
+
+/**
+ * PGlite runs PostgreSQL's defaults, sized for a server: 128 MB of shared buffers, which PGlite
+ * fills at start, and shared memory for 100 connections. This app's store holds a few MB and
+ * PGlite serves one connection. Passed at every start, never written into the cluster's files.
+ */
+const PGLITE_SETTINGS = ["-c", "shared_buffers=8MB", "-c", "max_connections=5"];
 
 export async function openDb(options: OpenOptions): Promise<Db> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl) : openPglite(options.dataDir, options.initialData);
+  return options.databaseUrl ? openPostgres(options.databaseUrl) : openPglite(options);
 }
 
-async function openPglite(dataDir: string, initialData?: Blob): Promise<Db> {
+async function openPglite({ dataDir, initialData, migrations }: OpenOptions): Promise<Db> {
   const { PGlite } = await import("@electric-sql/pglite");
   let target = dataDir;
   let lock: StoreLock | undefined;
   if (!dataDir.startsWith("memory://")) {
     target = path.resolve(dataDir, "pglite");
-    fs.mkdirSync(target, { recursive: true });
+    // One process at a time on a store (pglite-lock.ts); the lock sits beside the cluster.
+    fs.mkdirSync(path.resolve(dataDir), { recursive: true });
     lock = lockDataDir(path.resolve(dataDir));
   }
   let pg: PGlite;
   try {
-    // BIGINT (int8) columns hold cents and ids well below 2^53: read them as numbers.
-    pg = await PGlite.create(target, { parsers: { 20: (v: string) => Number(v) }, loadDataDir: initialData });
+    if (!dataDir.startsWith("memory://")) {
+      // A dump to start from is unpacked by PGlite itself, in this process.
+      if (initialData) fs.mkdirSync(target, { recursive: true });
+      else await ensureCluster(target, migrations ?? []);
+    }
+    pg = await PGlite.create(target, {
+      // BIGINT (int8) columns hold cents and ids well below 2^53: read them as numbers.
+      parsers: { 20: (v: string) => Number(v) },
+      loadDataDir: initialData,
+      startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS],
+    });
   } catch (error) {
     lock?.release();
     throw error;

@@ -4,8 +4,8 @@
  * that tsx runs it without the test helpers.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
+import { freePort } from "../tests/helpers/app-server";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -65,15 +65,4 @@ export async function startNext(mode: "start" | "dev", env: Record<string, strin
     await new Promise((r) => setTimeout(r, 100));
   }
   return { url, pid: child.pid!, readyAfterMs: Date.now() - started, output: () => log, stop };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -20,7 +20,7 @@ export function createInternalRouter(providerCallback: NodeHandler, approval: { 
   return (req, res) => {
     // Only the /oidc proxy calls this listener (Host 127.0.0.1:<port>): a page rebound to this
     // port names its own host and is refused, as on the app's port (lib/net/allowed-hosts.ts).
-    if (!hostAllowed(req.headers.host ?? null, allowedHosts([`http://127.0.0.1:${req.socket.localPort}`]))) {
+    if (!hostAllowed(req.headers.host ?? null, ownHosts(req.socket.localPort))) {
       res.writeHead(421, { "Content-Type": "text/plain; charset=utf-8" }).end("Misdirected request.\n");
       return;
     }
@@ -38,6 +38,15 @@ export function createInternalRouter(providerCallback: NodeHandler, approval: { 
     }
     res.writeHead(404, { "Content-Type": "application/json" }).end('{"error":"not_found"}');
   };
+}
+
+const hostsByPort = new Map<number | undefined, ReadonlySet<string>>();
+
+/** The Host values of this listener's own loopback address, made once per port. */
+function ownHosts(port: number | undefined): ReadonlySet<string> {
+  let hosts = hostsByPort.get(port);
+  if (!hosts) hostsByPort.set(port, (hosts = allowedHosts([`http://127.0.0.1:${port}`])));
+  return hosts;
 }
 
 export async function listen(port: number, handler: NodeHandler): Promise<http.Server> {

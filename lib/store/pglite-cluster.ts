@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { MIGRATIONS_TABLE, RECORD_MIGRATION, type Migration } from "./migrate";
+import { isRunning } from "./pglite-lock";
 
 /**
  * Creates a PGlite cluster on disk without keeping initdb's memory: a fresh cluster grows the
@@ -76,7 +77,7 @@ function removeAbandonedInits(dir: string): void {
   for (const name of fs.readdirSync(path.dirname(dir))) {
     if (!name.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length).split("-")[0]);
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) continue;
+    if (Number.isInteger(pid) && pid > 0 && isRunning(pid)) continue;
     fs.rmSync(path.join(path.dirname(dir), name), { recursive: true, force: true });
   }
 }
@@ -101,13 +102,4 @@ function setAsideIncomplete(dir: string): void {
   const aside = `${dir}.incomplete-${Date.now()}`;
   fs.renameSync(dir, aside);
   console.warn(`[store] ${dir} held no complete PGlite store: moved to ${aside}, creating a new one.`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -18,6 +18,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { asInvestor } from "../tests/helpers/investor-session";
 import { startNext } from "./next-server";
 
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 120_000);
@@ -47,7 +48,7 @@ async function main() {
       rows.push([`GET ${p}`, await get(p), await get(p)]);
     }
     rows.push(["click: crash shown", await crashShown(app.url), 0]);
-    await fetch(`${app.url}/api/market/reset`, { method: "POST", headers: { "content-type": "application/json", origin: app.url }, body: "{}" });
+    await asInvestor(app.url, "/api/market/reset", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     await sleep(1500);
     rows[rows.length - 1]![2] = await crashShown(app.url);
   } finally {

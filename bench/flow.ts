@@ -21,6 +21,7 @@ import type { AgentView } from "../lib/agent/view";
 import type { DashboardState } from "../lib/demo";
 import { Alice } from "../tests/helpers/agent-alice";
 import { startApp } from "../tests/helpers/app-server";
+import { asInvestor } from "../tests/helpers/investor-session";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 12);
 const PASSWORD = "bench-alice-password";
@@ -33,8 +34,8 @@ async function main() {
   }
   const app = await startApp({ PRICE_THRESHOLD: "149.00", INVESTOR_PASSWORD: PASSWORD, AGENT_COOLDOWN_SECONDS: "5" });
   const alice = new Alice(app.url, "alice@example.com", PASSWORD);
-  const get = async <T>(p: string) => (await (await fetch(`${app.url}${p}`)).json()) as T;
-  const post = (p: string) => fetch(`${app.url}${p}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  const get = async <T>(p: string) => (await (await asInvestor(app.url, p)).json()) as T;
+  const post = (p: string) => asInvestor(app.url, p, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
   const until = async <T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 60_000): Promise<T> => {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {

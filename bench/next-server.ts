@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import { rememberInvestorPassword, TEST_INVESTOR_PASSWORD } from "../tests/helpers/investor-session";
 import { freePort } from "../tests/helpers/app-server";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -21,6 +22,8 @@ export interface NextServer {
 export async function startNext(mode: "start" | "dev", env: Record<string, string>): Promise<NextServer> {
   const port = await freePort();
   const url = `http://localhost:${port}`;
+  const password = env.INVESTOR_PASSWORD ?? TEST_INVESTOR_PASSWORD;
+  rememberInvestorPassword(url, password);
   let log = "";
   const started = Date.now();
   const child: ChildProcess = spawn(
@@ -36,6 +39,7 @@ export async function startNext(mode: "start" | "dev", env: Record<string, strin
         ALLOW_DEV_DEFAULTS_IN_PRODUCTION: "true",
         PORT: String(port),
         PUBLIC_URL: url,
+        INVESTOR_PASSWORD: password,
         ...env,
       },
       stdio: ["ignore", "pipe", "pipe"],

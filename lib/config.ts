@@ -81,6 +81,10 @@ const EnvSchema = z.object({
   MCP_AUDIENCE: optionalString,
   AGENT_CLIENT_ID: z.string().min(1).default("aurelius-agent"),
   AGENT_CLIENT_SECRET: optionalString,
+  // Alice's sign-in to the dashboard (authorization code + PKCE at the same identity server).
+  DASHBOARD_CLIENT_ID: z.string().min(1).default("sleeping-guardian-dashboard"),
+  DASHBOARD_CLIENT_SECRET: optionalString,
+  SESSION_MAX_AGE_SECONDS: z.coerce.number().int().min(300).max(30 * 86400).default(86400),
 
   // A real tenant (AUTH_PROVIDER=wso2 | auth0); see docs/wso2.md and docs/auth0.md.
   WSO2_BASE_URL: optionalUrl,
@@ -214,6 +218,14 @@ export interface AppConfig {
     clientAuth: "client_secret_post" | "client_secret_basic";
   };
   mcp: { resourceUrl: string };
+  /**
+   * Alice's sign-in to the dashboard: a confidential client of the identity server using the
+   * authorization code flow with PKCE. The embedded server registers it itself (with a generated
+   * secret unless DASHBOARD_CLIENT_SECRET is set); at WSO2 or Auth0 it is an application of the
+   * tenant whose callback is `redirectUri`. Without a secret there, nobody can sign in and the
+   * dashboard shows only the public market.
+   */
+  signIn: { clientId: string; clientSecret?: string; redirectUri: string; sessionMaxAgeSeconds: number };
   /** The embedded authorization server (AUTH_PROVIDER=embedded). */
   idp: {
     /** Internal loopback port; 0 picks a free one. The public face is PUBLIC_URL/oidc. */
@@ -307,6 +319,12 @@ export function parseConfig(source: Record<string, string | undefined> = process
     wso2: tenant.wso2,
     auth0: tenant.auth0,
     mcp: { resourceUrl },
+    signIn: {
+      clientId: e.DASHBOARD_CLIENT_ID,
+      clientSecret: e.DASHBOARD_CLIENT_SECRET,
+      redirectUri: `${publicUrl}/auth/callback`,
+      sessionMaxAgeSeconds: e.SESSION_MAX_AGE_SECONDS,
+    },
     idp: {
       port: e.EMBEDDED_IDP_PORT,
       investorPassword: e.INVESTOR_PASSWORD,

@@ -61,7 +61,12 @@ async function resetDemo(rt: Runtime): Promise<MarketSnapshot> {
 export interface DashboardState {
   market: MarketSnapshot;
   history: MarketTick[];
-  thresholdCents: number;
+  /** Whether the browser asking is signed in as the investor: without it, her data is left out. */
+  signedIn: boolean;
+  /** False when no dashboard client is configured at the identity server: nobody can sign in. */
+  signInAvailable: boolean;
+  /** The mandate's buy threshold: hers, so null when signed out. */
+  thresholdCents: number | null;
   portfolio: Portfolio | null;
   trades: Trade[];
   activity: ActivityEntry[];
@@ -71,9 +76,24 @@ export interface DashboardState {
   serverTime: string;
 }
 
-export async function getDashboardState(rt: Runtime): Promise<DashboardState> {
+/**
+ * The dashboard's state for one browser: the public market for anyone; the portfolio, trades,
+ * activity and mandate only when `signedIn` (the caller checked her session).
+ */
+export async function getDashboardState(rt: Runtime, signedIn: boolean): Promise<DashboardState> {
   const market = rt.market.snapshot();
   const { investor, agent } = rt.config;
+  const common = {
+    market,
+    history: rt.market.history(),
+    signedIn,
+    signInAvailable: rt.signIn.available,
+    investor: { name: investor.name, email: investor.email, userId: investor.userId },
+    agent: { id: agent.id, name: agent.name },
+    authProvider: rt.config.auth.provider,
+    serverTime: new Date().toISOString(),
+  };
+  if (!signedIn) return { ...common, thresholdCents: null, portfolio: null, trades: [], activity: [] };
   const [portfolio, trades, activity, mandate] = await Promise.all([
     getPortfolio(rt.db, investor.userId, pricesAt(market)),
     listTrades(rt.db, { userSub: investor.userId, limit: 50 }),
@@ -81,16 +101,11 @@ export async function getDashboardState(rt: Runtime): Promise<DashboardState> {
     readMandate(rt.db, rt.config),
   ]);
   return {
-    market,
-    history: rt.market.history(),
+    ...common,
     // The mandate in force: Alice may have edited the threshold on the dashboard.
     thresholdCents: mandate.thresholdCents,
     portfolio,
     trades,
     activity,
-    investor: { name: investor.name, email: investor.email, userId: investor.userId },
-    agent: { id: agent.id, name: agent.name },
-    authProvider: rt.config.auth.provider,
-    serverTime: new Date().toISOString(),
   };
 }

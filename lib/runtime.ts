@@ -11,6 +11,10 @@ import { MarketSimulator } from "./market/simulator";
 import { formatMoney } from "./money";
 import { openDb, type Db } from "./store/db";
 import { migrate, readMigrations } from "./store/migrate";
+import { createAppFetch } from "./auth/app-fetch";
+import { withCaFile } from "./net/ca-fetch";
+import { createSignIn, type SignIn } from "./session/sign-in";
+import { sweepSessions } from "./session/store";
 
 /**
  * The background runtime: the store, the event bus, the market ticker, the embedded identity
@@ -28,6 +32,8 @@ export interface Runtime {
   idp?: EmbeddedIdp;
   /** The agent loop; absent with AGENT_ENABLED=false or when it could not start. */
   agent?: Agent;
+  /** Alice's sign-in to the dashboard and her sessions (lib/session). */
+  signIn: SignIn;
   startedAt: string;
   /** Stops background work and closes the store. Safe to call twice. */
   stop(): Promise<void>;
@@ -92,6 +98,24 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   }
   // --- end agent loop
 
+  const signIn = createSignIn({
+    config,
+    db,
+    issuer: idp?.issuer ?? config.auth.issuerDiscovery ?? config.auth.issuer,
+    clientSecret: config.signIn.clientSecret ?? idp?.dashboardClientSecret,
+    fetch: withCaFile(createAppFetch(config.publicUrl, config.agent.internalUrl), config.auth.caFile),
+  });
+  if (!signIn.available) {
+    console.warn(
+      `[runtime] sign-in is off: no DASHBOARD_CLIENT_SECRET for ${config.auth.provider}. The dashboard shows only the public market; ` +
+        `see docs/${config.auth.provider}.md to register the dashboard (callback ${config.signIn.redirectUri}).`,
+    );
+  }
+  const sweep = setInterval(() => {
+    sweepSessions(db).catch((error) => console.warn("[runtime] session sweep failed:", (error as Error).message));
+  }, 10 * 60_000);
+  sweep.unref();
+
   let stopped = false;
   const runtime: Runtime = {
     config,
@@ -101,10 +125,12 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
     activity,
     idp,
     agent,
+    signIn,
     startedAt: new Date().toISOString(),
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(sweep);
       market.stop();
       await agent?.stop();
       await idp?.stop();

@@ -10,8 +10,11 @@ import { Card } from "./ui";
 
 type Action = "crash" | "stabilize" | "reset";
 
-/** The demo controls. Each is a POST; the new state arrives over the event stream. */
-export default function Controls({ status }: { status: MarketStatus }) {
+/**
+ * The demo controls. Each is a POST; the new state arrives over the event stream. Crash and
+ * Stabilize drive the public simulator; Reset clears Alice's ledger, so it needs her session.
+ */
+export default function Controls({ status, signedIn }: { status: MarketStatus; signedIn: boolean }) {
   const [busy, setBusy] = useState<Action | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [confirmReset, setConfirmReset] = useState(false);
@@ -64,13 +67,22 @@ export default function Controls({ status }: { status: MarketStatus }) {
             </button>
           </div>
         ) : (
-          <button type="button" data-testid="reset-button" onClick={() => setConfirmReset(true)} disabled={busy !== null} className={`${base} border border-slate-700 text-slate-300 hover:bg-slate-800 focus-visible:ring-slate-500`}>
+          <button
+            type="button"
+            data-testid="reset-button"
+            onClick={() => setConfirmReset(true)}
+            disabled={busy !== null || !signedIn}
+            title={signedIn ? undefined : "Sign in to reset: it clears the investor's trades and holdings"}
+            className={`${base} border border-slate-700 text-slate-300 hover:bg-slate-800 focus-visible:ring-slate-500`}
+          >
             <ResetIcon /> Reset demo
           </button>
         )}
       </div>
       <p className="mt-3 text-xs text-slate-500">
-        Reset restores the initial cash, clears trades and the activity log, and puts the price back to the open.
+        {signedIn
+          ? "Reset restores the initial cash, clears trades and the activity log, and puts the price back to the open."
+          : "Anyone may crash or stabilize the simulated market. Reset clears the investor's ledger: sign in to use it."}
       </p>
       {error && (
         <p role="alert" data-testid="controls-error" className="mt-3 rounded-lg bg-rose-500/10 px-3 py-2 text-sm text-rose-300">

@@ -10,6 +10,7 @@ import PortfolioCard from "./portfolio-card";
 import TokenInspector from "./token-inspector";
 import TradeHistory from "./trade-history";
 import { MailIcon, ShieldIcon } from "./icons";
+import { SessionControl, SignInCard } from "./session-control";
 import { Skeleton } from "./ui";
 import { useAgent } from "./use-agent";
 import { useLiveState, type StreamStatus } from "./use-live-state";
@@ -22,7 +23,8 @@ const STREAM_LABEL: Record<StreamStatus, { text: string; dot: string }> = {
 
 export default function Dashboard() {
   const { data, error, isLoading, mutate, streamStatus } = useLiveState();
-  const agent = useAgent();
+  const signedIn = data?.signedIn ?? false;
+  const agent = useAgent(signedIn);
   const stream = STREAM_LABEL[streamStatus];
 
   return (
@@ -50,11 +52,12 @@ export default function Dashboard() {
           <span className="inline-flex items-center gap-1.5 rounded-full bg-slate-800 px-2.5 py-1 text-slate-300" data-testid="stream-status" data-status={streamStatus} role="status">
             <span className={`h-2 w-2 rounded-full ${stream.dot}`} aria-hidden /> {stream.text}
           </span>
+          {data && <SessionControl signedIn={signedIn} name={data.investor.name} signInAvailable={data.signInAvailable} />}
         </div>
       </header>
 
       <FlowStrip />
-      <AssurancePanel investorName={data?.investor.name} />
+      {signedIn && <AssurancePanel investorName={data?.investor.name} />}
 
       {error && !data ? (
         <div role="alert" data-testid="state-error" className="rounded-2xl border border-rose-800 bg-rose-950/40 p-6 text-rose-200">
@@ -66,6 +69,17 @@ export default function Dashboard() {
         </div>
       ) : isLoading || !data ? (
         <LoadingGrid />
+      ) : !signedIn ? (
+        // A stranger sees the public market and its simulator; Alice's cards wait for her sign-in.
+        <div className="flex flex-col gap-4 lg:grid lg:grid-cols-3 lg:items-start">
+          <div className="lg:col-span-2">
+            <MarketCard market={data.market} history={data.history} thresholdCents={null} />
+          </div>
+          <div className="flex flex-col gap-4">
+            <Controls status={data.market.status} signedIn={false} />
+            <SignInCard name={data.investor.name} agentName={data.agent.name} signInAvailable={data.signInAvailable} />
+          </div>
+        </div>
       ) : (
         // Two columns on wide screens; on a phone the columns dissolve (`contents`) so the cards
         // can be ordered by what a person needs first: price, buttons, the pending approval.
@@ -89,7 +103,7 @@ export default function Dashboard() {
               <AgentPanel agent={agent.data} error={agent.error as Error | undefined} />
             </div>
             <div className="order-2">
-              <Controls status={data.market.status} />
+              <Controls status={data.market.status} signedIn />
             </div>
             <div className="order-5">
               <PortfolioCard portfolio={data.portfolio} name={data.investor.name} />

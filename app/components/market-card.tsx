@@ -3,9 +3,9 @@ import type { MarketSnapshot, MarketTick } from "@/lib/types";
 import PriceChart from "./price-chart";
 import { Card, StatusBadge } from "./ui";
 
-export default function MarketCard({ market, history, thresholdCents }: { market: MarketSnapshot; history: MarketTick[]; thresholdCents: number }) {
+export default function MarketCard({ market, history, thresholdCents }: { market: MarketSnapshot; history: MarketTick[]; thresholdCents: number | null }) {
   const down = market.changeCents < 0;
-  const below = market.priceCents < thresholdCents;
+  const below = thresholdCents !== null && market.priceCents < thresholdCents;
   return (
     <Card title={`Market · ${market.symbol}`} testId="market-card" action={<StatusBadge status={market.status} />}>
       <div className="flex flex-wrap items-end gap-x-4 gap-y-1">
@@ -17,11 +17,17 @@ export default function MarketCard({ market, history, thresholdCents }: { market
         </p>
       </div>
       <p className="mt-1 text-sm text-slate-400">
-        Buy threshold <span className="tabular font-semibold text-amber-300" data-testid="threshold">{formatUsd(thresholdCents)}</span>
-        {below ? (
-          <span className="ml-2 rounded bg-amber-500/15 px-1.5 py-0.5 text-xs font-semibold text-amber-300">below threshold</span>
+        {thresholdCents === null ? (
+          <span data-testid="threshold-hidden">The agent&apos;s buy threshold is shown once you sign in.</span>
         ) : (
-          <span className="ml-2 text-xs text-slate-500">{formatUsd(market.priceCents - thresholdCents)} above</span>
+          <>
+            Buy threshold <span className="tabular font-semibold text-amber-300" data-testid="threshold">{formatUsd(thresholdCents)}</span>
+            {below ? (
+              <span className="ml-2 rounded bg-amber-500/15 px-1.5 py-0.5 text-xs font-semibold text-amber-300">below threshold</span>
+            ) : (
+              <span className="ml-2 text-xs text-slate-500">{formatUsd(market.priceCents - thresholdCents)} above</span>
+            )}
+          </>
         )}
         <span className="ml-2 text-xs text-slate-500">open {formatUsd(market.openCents)}</span>
       </p>

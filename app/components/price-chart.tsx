@@ -6,9 +6,10 @@ import type { MarketTick } from "@/lib/types";
 
 /**
  * The price chart of recent ticks (lightweight-charts), with the agent's buy threshold as a
- * dashed line. The library draws on a canvas, so it is loaded in the browser only.
+ * dashed line (when the viewer may see it: it is Alice's). The library draws on a canvas, so it is
+ * loaded in the browser only.
  */
-export default function PriceChart({ history, thresholdCents }: { history: MarketTick[]; thresholdCents: number }) {
+export default function PriceChart({ history, thresholdCents }: { history: MarketTick[]; thresholdCents: number | null }) {
   const container = useRef<HTMLDivElement>(null);
   const chart = useRef<ChartRefs | null>(null);
   const points = useMemo(() => toPoints(history), [history]);
@@ -37,8 +38,9 @@ export default function PriceChart({ history, thresholdCents }: { history: Marke
         // Keep the threshold line in view even while the price is far above it.
         autoscaleInfoProvider: (original: () => AutoscaleInfo | null) => {
           const info = original();
-          const threshold = latest.current.thresholdCents / 100;
-          if (!info?.priceRange) return info;
+          const { thresholdCents } = latest.current;
+          if (!info?.priceRange || thresholdCents === null) return info;
+          const threshold = thresholdCents / 100;
           const { minValue, maxValue } = info.priceRange;
           return { ...info, priceRange: { minValue: Math.min(minValue, threshold - 1), maxValue: Math.max(maxValue, threshold + 1) } };
         },
@@ -71,8 +73,13 @@ export default function PriceChart({ history, thresholdCents }: { history: Marke
 type ChartRefs = { api: IChartApi; series: ISeriesApi<"Area">; threshold?: IPriceLine };
 type ChartPoint = { time: UTCTimestamp; value: number };
 
-function draw(refs: ChartRefs, points: ChartPoint[], thresholdCents: number, dashed: number) {
+function draw(refs: ChartRefs, points: ChartPoint[], thresholdCents: number | null, dashed: number) {
   refs.series.setData(points);
+  if (thresholdCents === null) {
+    if (refs.threshold) refs.series.removePriceLine(refs.threshold);
+    refs.threshold = undefined;
+    return;
+  }
   const price = thresholdCents / 100;
   if (refs.threshold) refs.threshold.applyOptions({ price });
   else refs.threshold = refs.series.createPriceLine({ price, color: "#f59e0b", lineWidth: 1, lineStyle: dashed, axisLabelVisible: true, title: "buy threshold" });

@@ -11,8 +11,9 @@ import { fetchJson } from "./use-live-state";
  */
 export const AGENT_KEY = "/api/agent";
 
-export function useAgent() {
-  return useSWR<AgentView>(AGENT_KEY, fetchJson, { revalidateOnFocus: true, keepPreviousData: true });
+export function useAgent(signedIn: boolean) {
+  // The agent's state is Alice's: fetched only with her session.
+  return useSWR<AgentView>(signedIn ? AGENT_KEY : null, fetchJson, { revalidateOnFocus: true, keepPreviousData: true });
 }
 
 /** The current time, re-rendered every `ms` (countdowns). */

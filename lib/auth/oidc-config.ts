@@ -4,10 +4,10 @@ import { isLoopbackHost } from "../net/loopback";
 import type { FetchLike } from "./app-fetch";
 
 /**
- * The openid-client Configuration for the agent's client: discovered once from the issuer
- * (OpenID Connect Discovery, which also validates that the document names the same issuer),
- * retried on the next use when discovery failed (the server may still be starting: the embedded
- * one answers through this very process).
+ * The openid-client Configuration for one of the app's clients (the agent's, the dashboard's):
+ * discovered once from the issuer (OpenID Connect Discovery, which also validates that the
+ * document names the same issuer), retried on the next use when discovery failed (the server may
+ * still be starting: the embedded one answers through this very process).
  *
  * ID tokens in token responses are verified: openid-client always checks their claims (OpenID
  * Connect Core §3.1.3.7: iss, aud, azp, exp, iat) and, with enableNonRepudiationChecks, their
@@ -19,6 +19,8 @@ export interface ClientSettings {
   issuer: string;
   clientId: string;
   clientSecret: string;
+  /** How the client authenticates at the token endpoint; HTTP Basic unless said otherwise. */
+  clientAuth?: "client_secret_basic" | "client_secret_post";
   fetch: FetchLike;
   /** Seconds before openid-client gives up on one request. */
   timeoutSeconds?: number;
@@ -40,9 +42,10 @@ export function createConfigurationLoader(settings: ClientSettings): () => Promi
   };
 }
 
-async function discover({ issuer, clientId, clientSecret, fetch, timeoutSeconds = 10, allowHttp = false }: ClientSettings): Promise<client.Configuration> {
+async function discover({ issuer, clientId, clientSecret, clientAuth, fetch, timeoutSeconds = 10, allowHttp = false }: ClientSettings): Promise<client.Configuration> {
   const url = new URL(issuer);
-  const configuration = await client.discovery(url, clientId, { client_secret: clientSecret }, client.ClientSecretBasic(clientSecret), {
+  const authentication = clientAuth === "client_secret_post" ? client.ClientSecretPost(clientSecret) : client.ClientSecretBasic(clientSecret);
+  const configuration = await client.discovery(url, clientId, { client_secret: clientSecret }, authentication, {
     execute: [
       ...(url.protocol === "http:" && (allowHttp || isLoopbackHost(url.hostname)) ? [client.allowInsecureRequests] : []),
       client.enableNonRepudiationChecks,

@@ -25,6 +25,26 @@ export function agentClient(config: AppConfig, secret: string): ClientMetadata {
 }
 
 /**
+ * The dashboard, where Alice signs in: a confidential web client using the authorization code
+ * flow with PKCE (the server requires PKCE of every client), returning only to the app's own
+ * callback. It asks for OpenID scopes alone; its grant names no resource, so its tokens cannot
+ * call /mcp.
+ */
+export function dashboardClient(config: AppConfig, secret: string): ClientMetadata {
+  return {
+    client_id: config.signIn.clientId,
+    client_secret: secret,
+    client_name: "Sleeping Guardian dashboard",
+    grant_types: ["authorization_code"],
+    response_types: ["code"],
+    redirect_uris: [config.signIn.redirectUri],
+    post_logout_redirect_uris: [`${config.publicUrl}/`],
+    token_endpoint_auth_method: "client_secret_basic",
+    scope: "openid profile email",
+  };
+}
+
+/**
  * A second client for tests only: IDP_TEST_CLIENT="client_id:secret" seeds one with the same
  * capabilities, so tests can show that one client cannot redeem another's auth_req_id. Nothing
  * but tests may use it: it announces itself and is fenced like every development default.

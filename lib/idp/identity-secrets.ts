@@ -11,6 +11,7 @@ import { generateSigningKey, loadOrCreateSecret, randomPassword, randomSecret } 
  *
  * - signing keys: generated, never printed;
  * - the agent's client secret: never printed (the runtime hands it to the agent in-process);
+ * - the dashboard's client secret: never printed (the app's sign-in uses it in-process);
  * - Alice's password: printed once, when generated, so that the person running the demo can sign
  *   in; INVESTOR_PASSWORD chooses one instead.
  */
@@ -18,6 +19,7 @@ export interface IdentitySecrets {
   signingKeys: JWK[];
   cookieKey: string;
   agentClientSecret: string;
+  dashboardClientSecret: string;
   investorPassword: string;
 }
 
@@ -43,6 +45,9 @@ export async function loadIdentitySecrets(config: AppConfig, db: Queryable): Pro
     );
   }
 
+  // The dashboard's secret is used only inside this process (Alice's sign-in): never printed.
+  const dashboardClientSecret = config.signIn.clientSecret ?? (await loadOrCreateSecret(db, "dashboard_client_secret", randomSecret)).value;
+
   let investorPassword = config.idp.investorPassword;
   if (!investorPassword) {
     const stored = await loadOrCreateSecret(db, "investor_password", randomPassword);
@@ -57,5 +62,5 @@ export async function loadIdentitySecrets(config: AppConfig, db: Queryable): Pro
     );
   }
 
-  return { signingKeys: keys.value, cookieKey: cookieKey.value, agentClientSecret, investorPassword };
+  return { signingKeys: keys.value, cookieKey: cookieKey.value, agentClientSecret, dashboardClientSecret, investorPassword };
 }

@@ -8,7 +8,9 @@ import { sweepExpiredModels } from "./adapter";
 import { createDecisionPageHandler } from "./decision-page/handler";
 import { DECISION_PAGE_PATH } from "./decision-page/pages";
 import { createSessionCodec } from "./decision-page/session";
-import { agentClient, testClientFromConfig } from "./clients";
+import { agentClient, dashboardClient, testClientFromConfig } from "./clients";
+import { createLoginPageHandler } from "./login-page/handler";
+import { LOGIN_PAGE_PATH } from "./login-page/views";
 import { loadIdentitySecrets } from "./identity-secrets";
 import { createMailer } from "./mailer";
 import { createOwnTokenVerifier } from "./own-tokens";
@@ -36,6 +38,8 @@ export interface EmbeddedIdp {
   port: number;
   /** The agent's client secret, from AGENT_CLIENT_SECRET or generated; for the in-process agent. */
   agentClientSecret: string;
+  /** The dashboard's client secret, from DASHBOARD_CLIENT_SECRET or generated; for Alice's sign-in. */
+  dashboardClientSecret: string;
   stop(): Promise<void>;
 }
 
@@ -70,7 +74,12 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
   const mailer = createMailer({ config, db, onMail });
   const resources = createResourcePolicy(config);
   const testClient = testClientFromConfig(config);
-  const clients = [agentClient(config, secrets.agentClientSecret), ...(testClient ? [testClient] : []), ...extraClients];
+  const clients = [
+    agentClient(config, secrets.agentClientSecret),
+    dashboardClient(config, secrets.dashboardClientSecret),
+    ...(testClient ? [testClient] : []),
+    ...extraClients,
+  ];
 
   const provider = new Provider(
     issuer,
@@ -93,17 +102,26 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
   provider.use(createCibaMiddleware(config.idp.cibaIntervalSeconds));
   provider.on("server_error", (_ctx, error) => console.error("[idp] server error:", error.message));
 
-  const decisionPage = createDecisionPageHandler({
+  // One limiter and one codec for both pages where Alice types her password.
+  const sessions = createSessionCodec(secrets.cookieKey);
+  const limiter = new SignInLimiter();
+  const decisionPage = createDecisionPageHandler({ config, db, provider, investor, investorPassword: secrets.investorPassword, sessions, limiter, onDecision });
+  const loginPage = createLoginPageHandler({
     config,
-    db,
     provider,
     investor,
     investorPassword: secrets.investorPassword,
-    sessions: createSessionCodec(secrets.cookieKey),
-    limiter: new SignInLimiter(),
-    onDecision,
+    sessions,
+    limiter,
+    firstPartyClients: new Set([config.signIn.clientId]),
   });
-  const server = await listen(config.idp.port, createInternalRouter(provider.callback(), { path: DECISION_PAGE_PATH, handle: decisionPage }));
+  const server = await listen(
+    config.idp.port,
+    createInternalRouter(provider.callback(), [
+      { path: DECISION_PAGE_PATH, web: decisionPage },
+      { path: LOGIN_PAGE_PATH, node: loginPage },
+    ]),
+  );
   const sweep = setInterval(() => {
     sweepExpiredModels(db).catch((error) => console.warn("[idp] sweep failed:", (error as Error).message));
   }, SWEEP_INTERVAL_MS);
@@ -116,6 +134,7 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
     issuer,
     port,
     agentClientSecret: secrets.agentClientSecret,
+    dashboardClientSecret: secrets.dashboardClientSecret,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -9,6 +9,7 @@ import { stockTradeProblem } from "./authorization-details";
 import { backchannelRequestTtl, createCibaExtraParams, createCibaFeature, type CibaDeps } from "./ciba";
 import type { ResourcePolicy } from "./resource-server";
 import { createExtraTokenClaims, createJwtCustomizer } from "./token-claims";
+import { LOGIN_PAGE_PATH } from "./login-page/views";
 
 /**
  * oidc-provider's configuration for the embedded server: which features are on and the hooks
@@ -37,8 +38,11 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
     scopes: ["openid", "email", "profile", SCOPE_READ, SCOPE_TRADE],
     extraParams: createCibaExtraParams(input.verifyOwnToken),
-    // No browser login at the authorization endpoint: users only ever approve CIBA requests.
-    responseTypes: ["none"],
+    // The browser flow is the authorization code flow with PKCE (S256, required of every client),
+    // used by the dashboard for Alice's sign-in; the login page is ours (login-page/handler.ts).
+    responseTypes: ["code"],
+    pkce: { required: () => true },
+    interactions: { url: async (_ctx: KoaContextWithOIDC, interaction: { uid: string }) => `${LOGIN_PAGE_PATH}/${interaction.uid}` },
     clientBasedCORS: () => false,
     clientAuthMethods: ["client_secret_basic", "client_secret_post"],
     features: {

@@ -34,11 +34,14 @@ export function createResourcePolicy(config: AppConfig): ResourcePolicy {
   const known = new Set([resourceUrl, config.auth.audience]);
   const policy: ResourcePolicy = {
     oboTtlSeconds: config.idp.oboTokenTtlSeconds,
-    async defaultResource(_ctx, _client, oneOf) {
+    async defaultResource(ctx, _client, oneOf) {
+      // The dashboard signs Alice in and needs no resource: its access token is for userinfo only.
+      if (ctx.oidc?.client?.clientId === config.signIn.clientId) return undefined as never;
       return oneOf ?? resourceUrl;
     },
     async getResourceServerInfo(ctx, resourceIndicator) {
       if (resourceIndicator !== resourceUrl) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+      if (ctx.oidc?.client?.clientId === config.signIn.clientId) throw new errors.InvalidTarget("the dashboard's sign-in grants no resource");
       const params = (ctx.oidc?.params ?? {}) as Record<string, unknown>;
       if (params.grant_type === "client_credentials") {
         const requested = String(params.scope ?? "").split(" ");

@@ -7,7 +7,7 @@ import { allowedHosts, hostAllowed } from "../net/allowed-hosts";
 /**
  * The embedded server's internal HTTP listener on a loopback port. oidc-provider needs Node's
  * req/res, which a Next.js route handler does not have, so app/oidc/[[...path]]/route.ts proxies
- * /oidc/* here. Requests keep their public path (/oidc/...): the approval page is matched on it,
+ * /oidc/* here. Requests keep their public path (/oidc/...): the approval and login pages are matched on it,
  * and for oidc-provider the /oidc mount is stripped the way Express mounting does it
  * (req.originalUrl keeps the full path, so the URLs it builds include /oidc).
  */
@@ -16,7 +16,10 @@ export const MOUNT_PATH = "/oidc";
 export type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 export type WebHandler = (request: Request) => Promise<Response>;
 
-export function createInternalRouter(providerCallback: NodeHandler, approval: { path: string; handle: WebHandler }): NodeHandler {
+/** A page the embedded server serves itself, below the mount, written against Web or Node APIs. */
+export type OwnPage = { path: string } & ({ web: WebHandler } | { node: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> });
+
+export function createInternalRouter(providerCallback: NodeHandler, pages: OwnPage[]): NodeHandler {
   return (req, res) => {
     // Only the /oidc proxy calls this listener (Host 127.0.0.1:<port>): a page rebound to this
     // port names its own host and is refused, as on the app's port (lib/net/allowed-hosts.ts).
@@ -26,8 +29,9 @@ export function createInternalRouter(providerCallback: NodeHandler, approval: { 
     }
     const url = req.url ?? "/";
     const path = url.split("?")[0]!;
-    if (path === approval.path || path.startsWith(`${approval.path}/`)) {
-      serveWeb(req, res, approval.handle).catch((error) => failed(res, error));
+    const page = pages.find((p) => path === p.path || path.startsWith(`${p.path}/`));
+    if (page) {
+      ("web" in page ? serveWeb(req, res, page.web) : page.node(req, res)).catch((error) => failed(res, error));
       return;
     }
     if (path === MOUNT_PATH || path.startsWith(`${MOUNT_PATH}/`)) {
@@ -99,7 +103,7 @@ async function serveWeb(req: http.IncomingMessage, res: http.ServerResponse, han
 }
 
 function failed(res: http.ServerResponse, error: unknown): void {
-  console.error("[idp] approval page error:", error instanceof Error ? error.message : error);
+  console.error("[idp] page error:", error instanceof Error ? error.message : error);
   if (!res.headersSent) res.writeHead(500, { "Content-Type": "text/plain; charset=utf-8" });
   res.end("Something went wrong on the identity server.");
 }

@@ -4,6 +4,7 @@ import os from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentOf, dashboardOf, press, waitUntil } from "../helpers/agent-app";
 import { startApp, type AppServer } from "../helpers/app-server";
+import { investorCookie } from "../helpers/investor-session";
 
 /**
  * DNS rebinding. A page on the attacker's name (rebind.attacker.example) first resolves to the
@@ -69,14 +70,16 @@ describe("a request for another host (DNS rebinding)", () => {
   afterAll(async () => app?.stop());
 
   it("reads nothing: the mailbox, the dashboard, the pages and the identity server answer 421", async () => {
+    // Even with Alice's session cookie (which a browser would not send to the attacker's name).
+    const cookie = await investorCookie(app.url);
     for (const path of ["/api/inbox", "/api/state", "/", "/inbox", "/api/events", "/oidc/.well-known/openid-configuration", "/.well-known/oauth-protected-resource/mcp"]) {
-      const answer = await get(app, path, `${ATTACKER}:${app.port}`);
+      const answer = await get(app, path, `${ATTACKER}:${app.port}`, { headers: { cookie } });
       expect(answer.status, path).toBe(421);
       expect(answer.body, path).toMatch(/^Misdirected request/);
       expect(answer.body, path).not.toMatch(/approve|auth_req_id|NVDA|issuer/i);
     }
     // The same requests for the app's own host are answered (the control).
-    expect((await get(app, "/api/inbox", `localhost:${app.port}`)).body).toMatch(/approve/i);
+    expect((await get(app, "/api/inbox", `localhost:${app.port}`, { headers: { cookie } })).body).toMatch(/approve/i);
   });
 
   it("changes nothing: the controls refuse with 421; no reset, no stabilize, no pause, the approval still pending", async () => {

@@ -1,3 +1,4 @@
+import { asInvestor } from "../helpers/investor-session";
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startApp, type AppServer } from "../helpers/app-server";
@@ -36,7 +37,7 @@ it("another client that fills its slots for Alice does not starve the agent, and
   const refused = await oauthError(oidc.initiateBackchannelAuthentication(other, cibaParams(order())));
   expect(refused).toMatchObject({ error: "access_denied", status: 400 });
   expect(refused.description).toMatch(/too many pending approval requests from this client/);
-  const mails = (await (await fetch(`${app.url}/api/inbox`)).json()) as { messages: unknown[] };
+  const mails = (await (await asInvestor(app.url, "/api/inbox")).json()) as { messages: unknown[] };
   expect(mails.messages).toHaveLength(LIMIT + 1);
 
   // The agent has its own share: it can fill it up, and is then refused the same way.

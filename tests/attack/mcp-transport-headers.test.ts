@@ -1,3 +1,4 @@
+import { asInvestor } from "../helpers/investor-session";
 import type { JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MCP_ACCEPT, startAppWithTestIssuer, type AppServer } from "../helpers/app-server";
@@ -48,7 +49,7 @@ function send(method: string, headers: Record<string, string>, body?: unknown): 
 }
 
 async function ledger() {
-  const state = (await (await fetch(`${app.url}/api/state`)).json()) as { trades: unknown[]; portfolio: { cashCents: number; holdings: unknown[] } };
+  const state = (await (await asInvestor(app.url, "/api/state")).json()) as { trades: unknown[]; portfolio: { cashCents: number; holdings: unknown[] } };
   return { trades: state.trades, cashCents: state.portfolio.cashCents, holdings: state.portfolio.holdings.map((h) => (h as { quantity: number }).quantity) };
 }
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentOf, dashboardOf, waitUntil } from "../helpers/agent-app";
 import { startApp, type AppServer } from "../helpers/app-server";
 import { retryOnReset } from "../helpers/retry-on-reset";
+import { investorCookie } from "../helpers/investor-session";
 import { agentToken, clientFor, idpEnv } from "../integration/idp-support";
 
 /**
@@ -59,8 +60,10 @@ interface UploadOptions {
  * POSTs `total` bytes, with a `Content-Length` (the default) or chunked, and stops uploading as
  * soon as the response starts; a reset before the answer is tried again (retryOnReset).
  */
-function upload(path: string, total: number, options: UploadOptions = {}): Promise<Answer> {
-  return retryOnReset(() => uploadOnce(path, total, options));
+/** An upload from Alice's own dashboard (her session, the app's Origin) unless `headers` say otherwise. */
+async function upload(path: string, total: number, options: UploadOptions = {}): Promise<Answer> {
+  const headers = { cookie: await investorCookie(app.url), origin: app.url, ...options.headers };
+  return retryOnReset(() => uploadOnce(path, total, { ...options, headers }));
 }
 
 function uploadOnce(path: string, total: number, options: UploadOptions): Promise<Answer> {
@@ -190,6 +193,19 @@ describe("the agent's pause control", () => {
     for (const answer of chunked.result) expectTooLarge(answer);
     expect(chunked.growth).toBeLessThan(RSS_BOUND);
 
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("refuses a stranger's 50 MB upload with 401 at once, before reading it", async () => {
+    const before = await snapshot();
+    for (const answer of await Promise.all([
+      upload("/api/agent/pause", TOTAL, { stallAfter: 64 * 1024, headers: { cookie: "" } }),
+      upload("/api/agent/pause", TOTAL, { chunked: true, stallAfter: 64 * 1024, headers: { cookie: "" } }),
+    ])) {
+      expect(answer.status).toBe(401);
+      expect(answer.body).toEqual({ error: "login_required", error_description: expect.any(String) });
+      expect(answer.ms).toBeLessThan(QUICK_MS);
+    }
     expect(await snapshot()).toEqual(before);
   });
 

@@ -169,6 +169,6 @@ export async function afterCooldowns(rig: RecoveryRig) {
   const since = Date.now();
   const agent = await waitUntil(() => agentOf(rig.app.url), (a) => a.lastPrice !== null && Date.parse(a.lastPrice.at) > since + 3 * COOLDOWN_SECONDS * 1000, 20_000, "three cooldowns of ticks");
   const state = await dashboardOf(rig.app.url);
-  expect(state.market.priceCents).toBeLessThan(state.thresholdCents);
+  expect(state.market.priceCents).toBeLessThan(state.thresholdCents!);
   return { agent, state, mails: await rig.alice.inbox() };
 }

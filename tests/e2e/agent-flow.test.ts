@@ -1,11 +1,12 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type AppServer } from "../helpers/app-server";
-import { artifact, launchBrowser } from "../helpers/browser";
+import { artifact, launchBrowser, signInInBrowser } from "../helpers/browser";
 
 /**
- * The story in real Chromium: a fresh app, Trigger Market Crash, the agent's approval request on
- * the dashboard, Alice's mailbox, the identity server's sign-in and approval page, and back on
+ * The story in real Chromium: a fresh app, Alice signed in to her dashboard, Trigger Market
+ * Crash, the agent's approval request on the dashboard, her mailbox, the identity server's
+ * sign-in again (a dashboard session approves nothing) and approval page, and back on
  * the dashboard the trade, the new balance and holdings, and the OBO token's claims
  * (sub = Alice, act.sub = the agent). A screenshot of every step goes to test-results/screenshots.
  */
@@ -65,6 +66,7 @@ describe("agent flow in Chromium", () => {
 
   it("crash → pending approval → mailbox → sign in → approve → trade, balance, holdings and OBO claims on the dashboard", async () => {
     const dashboard = new DashboardPage(await context.newPage());
+    await signInInBrowser(dashboard.page, app.url, PASSWORD);
     await dashboard.open(app.url);
     expect(await dashboard.text("agent-model")).toMatch(/rules/);
     expect(await dashboard.claim("agent", "sub")).toBe("aurelius");

@@ -1,7 +1,8 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type AppServer } from "../helpers/app-server";
-import { artifact, launchBrowser } from "../helpers/browser";
+import { investorPasswordFor } from "../helpers/investor-session";
+import { artifact, launchBrowser, signInInBrowser } from "../helpers/browser";
 
 /** The dashboard in real Chromium against the built app. */
 class DashboardPage {
@@ -28,8 +29,46 @@ describe("dashboard in Chromium", () => {
     await app?.stop();
   });
 
+  it("shows a stranger the market and its simulator only; Alice signs in, sees her side, and signs out again", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await new DashboardPage(page).open(app.url);
+    await page.getByTestId("sign-in-card").waitFor();
+    expect(await page.getByTestId("crash-button").isEnabled()).toBe(true);
+    expect(await page.getByTestId("reset-button").isDisabled()).toBe(true);
+    expect(await page.getByTestId("threshold-hidden").isVisible()).toBe(true);
+    for (const hidden of ["portfolio-card", "agent-panel", "token-inspector-slot", "approval-slot", "assurance-panel", "activity-log"]) {
+      expect(await page.getByTestId(hidden).count(), hidden).toBe(0);
+    }
+    await page.screenshot({ path: artifact("dashboard-signed-out.png"), fullPage: true });
+
+    // Sign in from the card (Tab to it, Enter), on the embedded server's login page.
+    await page.getByTestId("sign-in-card-link").focus();
+    await page.keyboard.press("Enter");
+    await page.getByTestId("login-form").waitFor();
+    expect(await page.getByTestId("login-return-origin").innerText()).toBe(new URL(app.url).origin);
+    await page.screenshot({ path: artifact("login-page.png"), fullPage: true });
+    await page.getByTestId("sign-in-password").fill("not her password");
+    await page.getByTestId("sign-in-submit").click();
+    expect(await page.getByTestId("sign-in-error").innerText()).toBe("Wrong email or password.");
+    await page.getByTestId("sign-in-password").fill(investorPasswordFor(app.url));
+    await Promise.all([page.waitForURL(`${app.url}/`), page.getByTestId("sign-in-submit").click()]);
+    await page.getByTestId("portfolio-card").waitFor();
+    await page.getByTestId("session").waitFor();
+    expect(await page.getByTestId("threshold").innerText()).toBe("$140.00");
+    expect(await page.getByTestId("reset-button").isEnabled()).toBe(true);
+    await page.screenshot({ path: artifact("dashboard-signed-in.png"), fullPage: true });
+
+    await Promise.all([page.waitForURL(`${app.url}/`), page.getByTestId("sign-out-button").click()]);
+    await page.getByTestId("sign-in-card").waitFor();
+    expect(await page.getByTestId("portfolio-card").count()).toBe(0);
+    // The session is gone on the server: the cookie it had no longer reads her state.
+    expect(await page.evaluate(async () => (await (await fetch("/api/agent")).json()).error)).toBe("login_required");
+    await page.close();
+  });
+
   it("shows the assurance in force for the embedded default: the order in the token, no recorded approval needed, DPoP-bound", async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await signInInBrowser(page, app.url);
     await new DashboardPage(page).open(app.url);
     const item = (id: string) => page.locator(`[data-testid="assurance-item"][data-id="${id}"]`);
     // The DPoP state settles once the agent holds its first token (an agent event refetches it).
@@ -87,6 +126,7 @@ describe("dashboard in Chromium", () => {
   it("works on a phone-width screen and resets through the keyboard", async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     const dashboard = new DashboardPage(page);
+    await signInInBrowser(page, app.url);
     await dashboard.open(app.url);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     expect(width).toBeLessThanOrEqual(390);

@@ -2,7 +2,7 @@ import * as oidc from "openid-client";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type AppServer } from "../helpers/app-server";
-import { artifact, launchBrowser } from "../helpers/browser";
+import { artifact, launchBrowser, openSignedIn } from "../helpers/browser";
 import { ACCESS_TOKEN_TYPE, agentToken, cibaParams, clientFor, idpEnv, oauthError, order, PASSWORD, pollOnce } from "../integration/idp-support";
 
 /**
@@ -13,7 +13,8 @@ class MailboxPage {
   constructor(readonly page: Page) {}
   items = () => this.page.getByTestId("mail-item");
   async open(url: string) {
-    await this.page.goto(`${url}/inbox`);
+    // The mailbox is Alice's: the first visit signs her in and comes back.
+    await openSignedIn(this.page, `${url}/inbox`);
     await this.page.getByTestId("mailbox").waitFor();
   }
   itemFor(orderHeadline: string) {

@@ -1,10 +1,10 @@
 /**
  * Alice, driven over HTTP like a person with a mail client and a browser: she reads the embedded
- * mailbox (/api/inbox), opens the link from the approval email, signs in on the identity
+ * mailbox (/api/inbox, signed in to the dashboard), opens the link from the approval email, signs in on the identity
  * server's page and presses Approve or Deny. Cookies and CSRF tokens are handled as a browser
  * would; nothing here reaches into the app's internals.
  */
-import { getOnce } from "./agent-app";
+import { asInvestor } from "./investor-session";
 
 export interface MailSummary {
   id: string;
@@ -22,7 +22,7 @@ export class Alice {
   ) {}
 
   async inbox(): Promise<MailSummary[]> {
-    const res = await getOnce(`${this.appUrl}/api/inbox`);
+    const res = await asInvestor(this.appUrl, "/api/inbox");
     if (!res.ok) throw new Error(`/api/inbox answered ${res.status}`);
     return ((await res.json()) as { messages: MailSummary[] }).messages;
   }
@@ -34,7 +34,7 @@ export class Alice {
       // A polling loop tolerates a dropped connection (a keep-alive socket the server just closed).
       const fresh = (await this.inbox().catch(() => [] as MailSummary[])).find((m) => !seen.includes(m.id));
       if (fresh) {
-        const mail = (await (await fetch(`${this.appUrl}/api/inbox/${fresh.id}`)).json()) as { links: Record<string, string> };
+        const mail = (await (await asInvestor(this.appUrl, `/api/inbox/${fresh.id}`)).json()) as { links: Record<string, string> };
         if (mail.links.approve && mail.links.deny) return { id: fresh.id, approve: mail.links.approve, deny: mail.links.deny };
       }
       await new Promise((r) => setTimeout(r, 250));

@@ -1,34 +1,27 @@
 import type { AgentView } from "@/lib/agent/view";
 import type { DashboardState } from "@/lib/demo";
-
-/** Reading and driving the running app over its public HTTP API, as the dashboard does. */
+import { asInvestor } from "./investor-session";
 
 /**
- * GET, once more if the connection dropped: a reused keep-alive socket may be closed by the
- * server at the very moment it is used ("other side closed"); a GET is safe to repeat.
+ * Reading and driving the running app over its public HTTP API, as the dashboard does, signed in
+ * as Alice (investor-session.ts).
  */
-export async function getOnce(url: string): Promise<Response> {
-  try {
-    return await fetch(url);
-  } catch {
-    return fetch(url);
-  }
-}
 
 export async function agentOf(appUrl: string): Promise<AgentView> {
-  const res = await getOnce(`${appUrl}/api/agent`);
+  const res = await asInvestor(appUrl, "/api/agent");
   if (!res.ok) throw new Error(`/api/agent answered ${res.status}`);
   return (await res.json()) as AgentView;
 }
 
 export async function dashboardOf(appUrl: string): Promise<DashboardState> {
-  const res = await getOnce(`${appUrl}/api/state`);
+  const res = await asInvestor(appUrl, "/api/state");
   if (!res.ok) throw new Error(`/api/state answered ${res.status}`);
   return (await res.json()) as DashboardState;
 }
 
-export async function press(appUrl: string, path: string, body: unknown = {}): Promise<Response> {
-  return fetch(`${appUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+/** A POST of Alice's dashboard: her session, the app's Origin, a JSON body. */
+export async function press(appUrl: string, path: string, body: unknown = {}, headers: Record<string, string> = {}): Promise<Response> {
+  return asInvestor(appUrl, path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
 }
 
 /** Polls `read` until `done` holds; returns the last value. Fails with the last value shown. */

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { waitForBuild } from "../../scripts/test-build.mjs";
 import { startTestIssuer, type TestIssuer } from "./jwks-server";
+import { rememberInvestorPassword, TEST_INVESTOR_PASSWORD } from "./investor-session";
 import { seedDataDir } from "./store-snapshot";
 
 export { waitForBuild };
@@ -91,9 +92,11 @@ export interface StartOptions {
 export async function startApp(env: Record<string, string> = {}, options: StartOptions = {}): Promise<AppServer> {
   await waitForBuild();
   const port = await freePort();
+  const password = env.INVESTOR_PASSWORD ?? TEST_INVESTOR_PASSWORD;
   const dataDir = env.DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "sg-test-"));
   if (!options.freshStore && !env.DATABASE_URL && !dataDir.startsWith("memory://")) await seedDataDir(dataDir);
   const url = `http://localhost:${port}`;
+  rememberInvestorPassword(url, password);
   let child: ChildProcess | undefined;
   let log = "";
 
@@ -114,6 +117,7 @@ export async function startApp(env: Record<string, string> = {}, options: StartO
           PORT: String(port),
           PUBLIC_URL: url,
           DATA_DIR: dataDir,
+          INVESTOR_PASSWORD: password,
           ...env,
         },
         stdio: ["ignore", "pipe", "pipe"],

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { investorPasswordFor } from "./investor-session";
 
 /** Debian's Chromium driven by playwright-core (no browser download). */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
@@ -20,4 +21,26 @@ export async function launchBrowser(): Promise<Browser> {
 
 export function artifact(name: string): string {
   return path.join(ARTIFACTS_DIR, name);
+}
+
+/**
+ * Opens `url` in the page as Alice: where the app sends her to sign in first (the embedded
+ * identity server's login page), she types her password and comes back to `url`. The page's
+ * browser context keeps the session for its other pages.
+ */
+export async function openSignedIn(page: Page, url: string, password = investorPasswordFor(new URL(url).origin)): Promise<void> {
+  await page.goto(url);
+  const form = page.getByTestId("login-form");
+  if (await form.isVisible().catch(() => false)) {
+    await page.getByTestId("sign-in-password").fill(password);
+    await Promise.all([page.waitForURL((u) => u.pathname === new URL(url).pathname), page.getByTestId("sign-in-submit").click()]);
+  }
+}
+
+/** Signs the page's browser context in at the app (its dashboard shows her side afterwards). */
+export async function signInInBrowser(page: Page, appUrl: string, password?: string): Promise<void> {
+  await page.goto(`${appUrl}/auth/sign-in`);
+  await page.getByTestId("login-form").waitFor();
+  await page.getByTestId("sign-in-password").fill(password ?? investorPasswordFor(appUrl));
+  await Promise.all([page.waitForURL(`${appUrl}/`), page.getByTestId("sign-in-submit").click()]);
 }

@@ -1,3 +1,4 @@
+import { asInvestor } from "../helpers/investor-session";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { afterAgentTicks, agentOf, dashboardOf, press, waitUntil } from "../helpers/agent-app";
 import { Alice } from "../helpers/agent-alice";
@@ -51,7 +52,7 @@ describe("agent flow against the embedded identity server and /mcp", () => {
     const { mail, agent } = await crashAndWaitForMail();
     const order = agent.order!;
     expect(order).toMatchObject({ symbol: "NVDA", side: "buy", status: "awaiting_approval" });
-    const text = ((await (await fetch(`${app.url}/api/inbox/${mail.id}`)).json()) as { text: string }).text;
+    const text = ((await (await asInvestor(app.url, `/api/inbox/${mail.id}`)).json()) as { text: string }).text;
     expect(text).toContain(agent.approval!.bindingMessage);
     // Nothing is bought before the approval.
     expect((await dashboardOf(app.url)).trades).toEqual([]);
@@ -114,8 +115,11 @@ describe("agent flow against the embedded identity server and /mcp", () => {
   });
 
   it("refuses a control request from another origin, a bad mandate and an unknown action, and applies a good mandate", async () => {
-    const foreign = await fetch(`${app.url}/api/agent/pause`, { method: "POST", headers: { origin: "https://evil.example", "content-type": "application/json" }, body: "{}" });
+    const stranger = await fetch(`${app.url}/api/agent/pause`, { method: "POST", headers: { origin: app.url, "content-type": "application/json" }, body: "{}" });
+    expect(stranger.status).toBe(401);
+    const foreign = await press(app.url, "/api/agent/pause", {}, { origin: "https://evil.example" });
     expect(foreign.status).toBe(403);
+    expect((await agentOf(app.url)).paused).toBe(false);
     const bad = await press(app.url, "/api/agent/mandate", { threshold: "-1", budget: "100.00" });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toBe("invalid_request");

@@ -1,3 +1,4 @@
+import { asInvestor } from "../helpers/investor-session";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Agent } from "@/lib/agent/agent";
 import { parseConfig } from "@/lib/config";
@@ -71,7 +72,7 @@ describe("prompt-injected model proposal", () => {
     // What Alice reads is the real order, and the binding message is derived from it.
     const [approval] = await db.query<{ binding_message: string }>("SELECT binding_message FROM pending_approvals");
     expect(approval!.binding_message).toMatch(new RegExp(`^BUY ${order!.quantity} NVDA max ${order!.detail.limit_price.replace(".", "\\.")} USD #[0-9A-Z]{4}$`));
-    const mailText = ((await (await fetch(`${app.url}/api/inbox/${mail.id}`)).json()) as { text: string }).text;
+    const mailText = ((await (await asInvestor(app.url, `/api/inbox/${mail.id}`)).json()) as { text: string }).text;
     expect(mailText).toContain(approval!.binding_message);
     expect(mailText).not.toMatch(/10,?000/);
     expect(mailText).not.toContain("already approved");

@@ -1,3 +1,4 @@
+import { asInvestor } from "../helpers/investor-session";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentOf, dashboardOf, press, waitUntil } from "../helpers/agent-app";
 import { Alice } from "../helpers/agent-alice";
@@ -49,7 +50,7 @@ describe("the app's agent with an OpenAI-compatible model", () => {
     const agent = await waitUntil(() => agentOf(app.url), (a) => a.state === "AWAITING_APPROVAL" && a.approval?.status === "pending", 10_000, "AWAITING_APPROVAL");
     expect(agent.order).toMatchObject({ symbol: "NVDA", side: "buy", quantity: QUANTITY, status: "awaiting_approval" });
     expect(agent.approval!.bindingMessage).toMatch(new RegExp(`^BUY ${QUANTITY} NVDA max \\d+\\.\\d{2} USD #[0-9A-Z]{4}$`));
-    const text = ((await (await fetch(`${app.url}/api/inbox/${mail.id}`)).json()) as { text: string }).text;
+    const text = ((await (await asInvestor(app.url, `/api/inbox/${mail.id}`)).json()) as { text: string }).text;
     expect(text).toContain(agent.approval!.bindingMessage);
 
     // What the app sent the model: its name, the proposal tools, the key as a bearer token.

@@ -1,3 +1,4 @@
+import { asInvestor } from "../helpers/investor-session";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listAudit } from "@/lib/ledger/audit";
 import { afterAgentTicks, agentOf, dashboardOf, press, waitUntil } from "../helpers/agent-app";
@@ -48,7 +49,7 @@ describe("agent flow against Auth0 (fake)", () => {
   });
 
   it("shows the assurance in force at Auth0: the order in the token, and a bearer trade token (Auth0 does not sender-constrain CIBA)", async () => {
-    const res = await fetch(`${app.url}/api/agent/assurance`);
+    const res = await asInvestor(app.url, "/api/agent/assurance");
     expect(res.status).toBe(200);
     const assurance = (await res.json()) as { provider: string; guarantees: { id: string; state: string; basis: string[] }[] };
     expect(assurance.provider).toBe("auth0");

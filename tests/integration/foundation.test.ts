@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DashboardState } from "@/lib/demo";
 import { startApp, type AppServer } from "../helpers/app-server";
+import { asInvestor } from "../helpers/investor-session";
 
 /** The foundation over real HTTP against the built app. */
 describe("foundation API", () => {
   let app: AppServer;
-  const state = async () => (await (await fetch(`${app.url}/api/state`)).json()) as DashboardState;
-  const post = (path: string, init: RequestInit = {}) => fetch(`${app.url}${path}`, { method: "POST", ...init });
+  // Signed in as Alice: the state then includes her portfolio, and reset (her ledger) is allowed.
+  const state = async () => (await (await asInvestor(app.url, "/api/state")).json()) as DashboardState;
+  const post = (path: string, init: RequestInit = {}) => asInvestor(app.url, path, { method: "POST", ...init });
 
   beforeAll(async () => {
     // The one app of the suite that creates its store from nothing, as a first `npm run dev` does.

@@ -1,3 +1,4 @@
+import { asInvestor } from "../helpers/investor-session";
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type AppServer } from "../helpers/app-server";
@@ -43,7 +44,7 @@ describe("the built app's approval mail over SMTP", () => {
     const approve = urlsOf(text).find((u) => u.startsWith(`${app.url}/oidc/approve/`) && !u.includes("?"));
     expect(approve).toBeDefined();
     expect(hrefsOf(html)).toEqual(expect.arrayContaining([approve, `${approve}?decision=deny`]));
-    const copy = (await (await fetch(`${app.url}/api/inbox`)).json()) as { messages: { id: string; delivery: string; subject: string }[] };
+    const copy = (await (await asInvestor(app.url, "/api/inbox")).json()) as { messages: { id: string; delivery: string; subject: string }[] };
     expect(copy.messages.find((m) => m.subject === received.parsed.subject)?.delivery).toBe("smtp");
 
     // The link, opened over HTTP, shows the app's approval page for this request.

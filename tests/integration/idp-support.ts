@@ -3,6 +3,7 @@ import * as oidc from "openid-client";
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTHeaderParameters } from "jose";
 import { parseConfig, type AppConfig } from "@/lib/config";
 import type { AppServer } from "../helpers/app-server";
+import { asInvestor } from "../helpers/investor-session";
 
 /**
  * Shared by the embedded-IdP tests (tests/integration/idp-*.test.ts, tests/e2e/idp-*.test.ts):
@@ -128,9 +129,9 @@ export interface InboxMail {
 export async function mailForOrder(server: AppServer, orderId: string): Promise<InboxMail> {
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
-    const list = (await (await fetch(`${server.url}/api/inbox`)).json()) as { messages: Array<{ id: string }> };
+    const list = (await (await asInvestor(server.url, "/api/inbox")).json()) as { messages: Array<{ id: string }> };
     for (const summary of list.messages) {
-      const mail = (await (await fetch(`${server.url}/api/inbox/${summary.id}`)).json()) as InboxMail;
+      const mail = (await (await asInvestor(server.url, `/api/inbox/${summary.id}`)).json()) as InboxMail;
       if (mail.text.includes(orderId)) return mail;
     }
     await new Promise((r) => setTimeout(r, 100));

@@ -1,3 +1,4 @@
+import { asInvestor } from "../helpers/investor-session";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAppWithTestIssuer, type AppServer } from "../helpers/app-server";
 import type { TestIssuer } from "../helpers/jwks-server";
@@ -129,7 +130,7 @@ function fuzzCase(r: ReturnType<typeof prng>): { body: string; headers: Record<s
 }
 
 async function ledger() {
-  const state = (await (await fetch(`${app.url}/api/state`)).json()) as { trades: unknown[]; portfolio: { cashCents: number; holdings: unknown[] } };
+  const state = (await (await asInvestor(app.url, "/api/state")).json()) as { trades: unknown[]; portfolio: { cashCents: number; holdings: unknown[] } };
   return { trades: state.trades.length, cash: state.portfolio.cashCents, holdings: state.portfolio.holdings.length };
 }
 

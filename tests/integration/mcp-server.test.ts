@@ -1,3 +1,4 @@
+import { asInvestor } from "../helpers/investor-session";
 import { randomBytes } from "node:crypto";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import type { JWTPayload } from "jose";
@@ -87,7 +88,7 @@ function toolText(result: unknown): string {
 }
 
 async function ledger(): Promise<{ trades: { id: number; userSub: string; actorSub: string; orderId: string; bindingRule: string; quantity: number }[]; cashCents: number }> {
-  const state = (await (await fetch(`${app.url}/api/state`)).json()) as { trades: never[]; portfolio: { cashCents: number } };
+  const state = (await (await asInvestor(app.url, "/api/state")).json()) as { trades: never[]; portfolio: { cashCents: number } };
   return { trades: state.trades, cashCents: state.portfolio.cashCents };
 }
 

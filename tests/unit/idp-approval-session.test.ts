@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { crossOriginProblem } from "@/lib/idp/decision-page/origin-check";
+import { crossOriginProblem } from "@/lib/net/origin-check";
 import { browserNonces, cookieValues, createSessionCodec, DEVICE_TTL_SECONDS, newBrowserNonce, parseCookies, serializeCookie } from "@/lib/idp/decision-page/session";
 
 /**

@@ -52,13 +52,20 @@ describe("embedded authorization server as a development default", () => {
 
   it("uses configured secrets without generating or printing them", async () => {
     await db.query("DELETE FROM idp_secrets");
-    const config = parseConfig({ NODE_ENV: "test", DATA_DIR: "memory://", AGENT_CLIENT_SECRET: "configured-secret-value-1", INVESTOR_PASSWORD: "configured-password" });
+    const config = parseConfig({
+      NODE_ENV: "test",
+      DATA_DIR: "memory://",
+      AGENT_CLIENT_SECRET: "configured-secret-value-1",
+      DASHBOARD_CLIENT_SECRET: "configured-dashboard-secret-1",
+      INVESTOR_PASSWORD: "configured-password",
+    });
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     announced().clear();
     const secrets = await loadIdentitySecrets(config, db);
-    expect(secrets).toMatchObject({ agentClientSecret: "configured-secret-value-1", investorPassword: "configured-password" });
+    expect(secrets).toMatchObject({ agentClientSecret: "configured-secret-value-1", dashboardClientSecret: "configured-dashboard-secret-1", investorPassword: "configured-password" });
     const log = warn.mock.calls.flat().join("\n");
     expect(log).not.toContain("configured-secret-value-1");
+    expect(log).not.toContain("configured-dashboard-secret-1");
     expect(log).not.toContain("configured-password");
     const names = (await db.query<{ name: string }>("SELECT name FROM idp_secrets ORDER BY name")).map((r) => r.name);
     expect(names).toEqual(["cookie_key", "signing_keys"]);

@@ -37,7 +37,7 @@ beforeAll(async () => {
     seen.push({ where: "approval", path: new URL(request.url).pathname, origin: request.headers.get("origin"), site: request.headers.get("sec-fetch-site"), bytes });
     return new Response("ok", { status: 200 });
   };
-  server = await listen(0, createInternalRouter(provider, { path: "/oidc/approve", handle: approval }));
+  server = await listen(0, createInternalRouter(provider, [{ path: "/oidc/approve", web: approval }]));
   port = portOf(server);
 });
 

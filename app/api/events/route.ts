@@ -4,6 +4,8 @@ import { getRuntime } from "@/lib/runtime";
 export const dynamic = "force-dynamic";
 
 const FORWARDED: AppEventName[] = ["tick", "activity", "ledger", "agent", "mail"];
+/** What anyone may follow; the rest is Alice's and needs her session. */
+const PUBLIC: ReadonlySet<AppEventName> = new Set(["tick"]);
 const HEARTBEAT_MS = 15_000;
 const encoder = new TextEncoder();
 
@@ -27,9 +29,15 @@ function encodeEvent(name: AppEventName, payload: object): Uint8Array {
  * GET /api/events — the one Server-Sent Events stream behind the live dashboard. Each bus event
  * becomes an SSE event of the same name with a JSON payload; a comment line every 15 s keeps
  * proxies from closing an idle stream; `retry` tells the browser to reconnect after 2 s.
+ *
+ * Without Alice's session the stream carries only the market's ticks. With it, everything; the
+ * session is checked again at every heartbeat, and a stream whose session ended (signed out,
+ * expired) closes, so the browser reconnects as a stranger.
  */
 export async function GET(request: Request): Promise<Response> {
   const rt = await getRuntime();
+  const cookieHeader = request.headers.get("cookie");
+  const signedIn = Boolean(await rt.signIn.current(cookieHeader));
   const unsubscribers: Array<() => void> = [];
   let heartbeat: NodeJS.Timeout | undefined;
 
@@ -51,17 +59,25 @@ export async function GET(request: Request): Promise<Response> {
       send(`retry: 2000\n: connected\n\n`);
       send(`event: tick\ndata: ${JSON.stringify(rt.market.snapshot())}\n\n`);
       for (const name of FORWARDED) {
+        if (!signedIn && !PUBLIC.has(name)) continue;
         unsubscribers.push(rt.bus.subscribe(name, (payload) => sendBytes(encodeEvent(name, payload))));
       }
-      heartbeat = setInterval(() => send(`: ping\n\n`), HEARTBEAT_MS);
-      request.signal.addEventListener("abort", () => {
+      const close = () => {
         cleanup();
         try {
           controller.close();
         } catch {
           // already closed
         }
-      });
+      };
+      heartbeat = setInterval(() => {
+        if (!signedIn) return send(`: ping\n\n`);
+        rt.signIn.current(cookieHeader).then(
+          (session) => (session ? send(`: ping\n\n`) : close()),
+          () => send(`: ping\n\n`),
+        );
+      }, HEARTBEAT_MS);
+      request.signal.addEventListener("abort", close);
     },
     cancel: cleanup,
   });

@@ -4,10 +4,15 @@ import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
 
-/** The dashboard's initial state; live changes then arrive over /api/events. */
-export async function GET(): Promise<Response> {
+/**
+ * The dashboard's initial state; live changes then arrive over /api/events. Anyone sees the
+ * market; Alice's portfolio, trades, activity and mandate need her session.
+ */
+export async function GET(request: Request): Promise<Response> {
   try {
-    return json(await getDashboardState(await getRuntime()));
+    const rt = await getRuntime();
+    const session = await rt.signIn.current(request.headers.get("cookie"));
+    return json(await getDashboardState(rt, Boolean(session)));
   } catch (error) {
     return errorResponse(error);
   }

@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { getMail, listMail, MAIL_ID_PATTERN, markMailRead } from "@/lib/idp/mailbox";
 import { getRuntime } from "@/lib/runtime";
+import { investorOrSignIn } from "@/lib/session/page-guard";
 import { MailboxView } from "../mailbox-view";
 
 export const dynamic = "force-dynamic";
@@ -11,6 +12,7 @@ export const metadata: Metadata = { title: "Mailbox · Sleeping Guardian" };
 export default async function MailPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;
   const rt = await getRuntime();
+  await investorOrSignIn(rt.signIn, MAIL_ID_PATTERN.test(id) ? `/inbox/${id}` : "/inbox");
   const mail = MAIL_ID_PATTERN.test(id) ? await getMail(rt.db, id) : undefined;
   if (!mail) notFound();
   await markMailRead(rt.db, id);

@@ -10,7 +10,7 @@ import { declaredTooLarge, readLimitedBody } from "../../net/body-limit";
 import { type SignInLimiter, signInKeys } from "../rate-limit";
 import { decide } from "./decide";
 import { COUNTDOWN_SCRIPT, pageCsp, renderFrame } from "./layout";
-import { crossOriginProblem } from "./origin-check";
+import { crossOriginProblem } from "../../net/origin-check";
 import {
   DECISION_PAGE_PATH,
   badRequestView,
@@ -214,7 +214,7 @@ function html(status: number, title: string, body: string, setCookies: string[],
     "Cache-Control": "no-store",
     "Content-Security-Policy": pageCsp(nonce),
     "X-Frame-Options": "DENY",
-    // Not no-referrer: under it a browser posts its own forms with `Origin: null` (origin-check.ts).
+    // Not no-referrer: under it a browser posts its own forms with `Origin: null` (lib/net/origin-check.ts).
     "Referrer-Policy": "same-origin",
     ...extra,
   });

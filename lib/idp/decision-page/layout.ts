@@ -62,7 +62,7 @@ export function renderFrame(frame: PageFrame): string {
 <meta name="referrer" content="same-origin"><title>${e(frame.title)} · Sleeping Guardian</title><style>${STYLE}</style></head>
 <body><div class="wrap"><div class="brand">${SHIELD}Sleeping Guardian <small>Identity</small></div>
 <main class="card">${frame.body}</main>
-<footer>Embedded identity server (development) · approvals for CIBA requests</footer></div>
+<footer>Embedded identity server (development) · sign-in and approvals</footer></div>
 ${frame.script ? `<script nonce="${e(frame.nonce)}">${frame.script}</script>` : ""}</body></html>`;
 }
 

@@ -2,6 +2,9 @@ import "server-only";
 import { hkdfSync, randomBytes } from "node:crypto";
 import { sealData, unsealData } from "iron-session";
 import { constantTimeEqual } from "../constant-time";
+import { cookieValues, parseCookies, serializeCookie, type CookieOptions } from "../../net/cookies";
+
+export { cookieValues, parseCookies, serializeCookie, type CookieOptions };
 
 /**
  * Cookies and form tokens of the approval page.
@@ -22,7 +25,7 @@ import { constantTimeEqual } from "../constant-time";
  *   It is never a copy of a cookie, so a cookie set from another port of the same host (cookies
  *   ignore ports) gives an attacker nothing to submit.
  *
- * Cookies are HttpOnly and SameSite; the Origin / Sec-Fetch-Site check in origin-check.ts is the
+ * Cookies are HttpOnly and SameSite; the Origin / Sec-Fetch-Site check in lib/net/origin-check.ts is the
  * first line against cross-origin posts, these tokens the second.
  */
 export const SESSION_COOKIE = "sg_idp_session";
@@ -45,42 +48,6 @@ export interface SignInSession {
 export interface KnownDevice {
   accountId: string;
   deviceId: string;
-}
-
-export interface CookieOptions {
-  path: string;
-  secure: boolean;
-  maxAgeSeconds: number;
-  sameSite: "Strict" | "Lax";
-}
-
-export function parseCookies(header: string | null): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (header ?? "").split(";")) {
-    const i = part.indexOf("=");
-    if (i < 1) continue;
-    const name = part.slice(0, i).trim();
-    if (!(name in out)) out[name] = part.slice(i + 1).trim();
-  }
-  return out;
-}
-
-/**
- * Every value sent for one cookie name. A browser sends several when cookies of the same name
- * exist for different paths or domains (one of them may have been planted by another site on
- * this host), so readers try each instead of trusting the first.
- */
-export function cookieValues(header: string | null, name: string): string[] {
-  const out: string[] = [];
-  for (const part of (header ?? "").split(";")) {
-    const i = part.indexOf("=");
-    if (i >= 1 && part.slice(0, i).trim() === name) out.push(part.slice(i + 1).trim());
-  }
-  return out;
-}
-
-export function serializeCookie(name: string, value: string, o: CookieOptions): string {
-  return `${name}=${value}; Path=${o.path}; Max-Age=${o.maxAgeSeconds}; HttpOnly; SameSite=${o.sameSite}${o.secure ? "; Secure" : ""}`;
 }
 
 const NONCE = /^[A-Za-z0-9_-]{43}$/;

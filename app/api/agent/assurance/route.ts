@@ -1,13 +1,16 @@
 import { runningAssurance } from "@/lib/assurance/running";
 import { errorResponse, json } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
+import { requireInvestor } from "@/lib/session/guard";
 
 export const dynamic = "force-dynamic";
 
-/** GET /api/agent/assurance — which guarantees bind a trade to Alice's approval here, and why. */
-export async function GET(): Promise<Response> {
+/** GET /api/agent/assurance — which guarantees bind a trade to Alice's approval here, and why (her session). */
+export async function GET(request: Request): Promise<Response> {
   try {
-    return json(await runningAssurance(await getRuntime()));
+    const rt = await getRuntime();
+    await requireInvestor(request, rt.signIn);
+    return json(await runningAssurance(rt));
   } catch (error) {
     return errorResponse(error);
   }

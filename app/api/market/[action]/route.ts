@@ -4,6 +4,7 @@ import { notFound } from "@/lib/errors";
 import { assertSameOrigin, errorResponse, json, readEmptyBody } from "@/lib/http";
 import { refuseMisdirected } from "@/lib/net/allowed-hosts";
 import { getRuntime } from "@/lib/runtime";
+import { requireInvestorWrite } from "@/lib/session/guard";
 
 export const dynamic = "force-dynamic";
 
@@ -11,7 +12,8 @@ const Action = z.enum(["crash", "stabilize", "reset"]);
 
 /**
  * POST /api/market/crash | stabilize | reset — the demo controls. POST only (Next answers other
- * methods with 405); the body must be empty or `{}`; a foreign Origin is refused.
+ * methods with 405); the body must be empty or `{}`; a foreign Origin is refused. Reset needs
+ * Alice's session.
  */
 export async function POST(request: Request, context: { params: Promise<{ action: string }> }): Promise<Response> {
   // Requests with a body skip proxy.ts: the same Host check, first (lib/net/allowed-hosts.ts).
@@ -21,7 +23,10 @@ export async function POST(request: Request, context: { params: Promise<{ action
     const action = Action.safeParse((await context.params).action);
     if (!action.success) throw notFound("Unknown market action.");
     const rt = await getRuntime();
-    assertSameOrigin(request, rt.config.publicUrl);
+    // The simulator's buttons are public (anyone may crash the simulated market); resetting
+    // deletes Alice's trades and holdings, so it is hers alone.
+    if (action.data === "reset") await requireInvestorWrite(request, rt.signIn, rt.config.publicUrl);
+    else assertSameOrigin(request, rt.config.publicUrl);
     await readEmptyBody(request);
     const market = await runDemoAction(rt, action.data);
     return json({ ok: true, market });

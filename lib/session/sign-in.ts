@@ -1,0 +1,161 @@
+import "server-only";
+import * as client from "openid-client";
+import type { AppConfig } from "../config";
+import { ProtocolError } from "../errors";
+import type { FetchLike } from "../net/fetch";
+import { createConfigurationLoader } from "../auth/oidc-config";
+import type { Queryable } from "../store/db";
+import { CALLBACK_PATH, createCookieJar, safeReturnPath, SIGN_IN_PATH } from "./cookies";
+import { createSession, deleteSession, findSession, sealingKey, type InvestorSession } from "./store";
+
+/**
+ * Alice's sign-in to the dashboard: the authorization code flow with PKCE (RFC 7636, S256) and an
+ * ID token (OpenID Connect Core §3.1), all protocol work done by openid-client, against the
+ * configured identity server: the embedded one (its login page) or WSO2 / Auth0 (their hosted
+ * login). What this module adds is the app's side:
+ *
+ * - begin: a fresh state, nonce and PKCE verifier, sealed into a short cookie on the callback's
+ *   path, and `prompt=login`, so signing in always asks for her password (signing out then means
+ *   something even while the identity server still remembers her);
+ * - complete: openid-client checks state, `iss` (RFC 9207), the code exchange with the verifier,
+ *   and the ID token (signature, iss, aud, exp, nonce); then the `sub` must be the investor this
+ *   app serves (INVESTOR_USER_ID), or nobody is signed in;
+ * - a server-side session (store.ts) whose id travels in a sealed cookie; sign-out deletes it.
+ */
+export interface SignInDeps {
+  config: AppConfig;
+  db: Queryable;
+  /** The identity server she signs in at: the embedded one's issuer, or the tenant's (or its discovery URL). */
+  issuer: string;
+  /** The dashboard client's secret; undefined when none is configured (then sign-in is off). */
+  clientSecret: string | undefined;
+  /** How the app reaches the identity server (the embedded one through AGENT_INTERNAL_URL). */
+  fetch: FetchLike;
+}
+
+export type SignInStart = { location: string; setCookie: string };
+export type SignInEnd = { location: string; setCookies: string[]; session: InvestorSession };
+
+const SCOPE = "openid profile email";
+
+export function createSignIn({ config, db, issuer, clientSecret, fetch }: SignInDeps) {
+  const secure = config.publicUrl.startsWith("https://");
+  const loadConfiguration = clientSecret
+    ? createConfigurationLoader({
+        issuer,
+        clientId: config.signIn.clientId,
+        clientSecret,
+        clientAuth: config.auth.provider === "auth0" ? "client_secret_post" : "client_secret_basic",
+        fetch,
+        allowHttp: config.auth.provider === "embedded",
+      })
+    : undefined;
+  let jar: Promise<ReturnType<typeof createCookieJar>> | undefined;
+  const cookies = () =>
+    (jar ??= sealingKey(db)
+      .then((key) => createCookieJar(key, { secure, sessionMaxAgeSeconds: config.signIn.sessionMaxAgeSeconds }))
+      .catch((error: unknown) => {
+        jar = undefined;
+        throw error;
+      }));
+
+  async function sessionOf(cookieHeader: string | null): Promise<{ id: string; session: InvestorSession } | undefined> {
+    for (const id of await (await cookies()).sessionIds(cookieHeader)) {
+      const session = await findSession(db, id);
+      if (session && session.sub === config.investor.userId) return { id, session };
+    }
+    return undefined;
+  }
+
+  return {
+    /** False when the identity server has no dashboard client configured (WSO2 / Auth0 without one). */
+    available: loadConfiguration !== undefined,
+
+    /** The signed-in investor's session for this Cookie header, or undefined. */
+    async current(cookieHeader: string | null): Promise<InvestorSession | undefined> {
+      return (await sessionOf(cookieHeader))?.session;
+    },
+
+    /** Where to send the browser to sign in, and the cookie that remembers this attempt. */
+    async begin(returnTo: string | null): Promise<SignInStart> {
+      if (!loadConfiguration) throw signInUnavailable(config);
+      const configuration = await loadConfiguration();
+      const verifier = client.randomPKCECodeVerifier();
+      const pending = { state: client.randomState(), nonce: client.randomNonce(), verifier, returnTo: safeReturnPath(returnTo) };
+      const url = client.buildAuthorizationUrl(configuration, {
+        redirect_uri: config.signIn.redirectUri,
+        scope: SCOPE,
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: "S256",
+        state: pending.state,
+        nonce: pending.nonce,
+        prompt: "login",
+        login_hint: config.investor.email,
+      });
+      return { location: url.href, setCookie: await (await cookies()).signInCookie(pending) };
+    },
+
+    /**
+     * The callback: `search` is the query the identity server sent the browser back with. Throws
+     * a ProtocolError for anything that does not end in Alice's session (a refusal at the
+     * server, a forged or replayed callback, another user).
+     */
+    async complete(search: string, cookieHeader: string | null): Promise<SignInEnd> {
+      if (!loadConfiguration) throw signInUnavailable(config);
+      const jarNow = await cookies();
+      const params = new URLSearchParams(search);
+      const pending = (await jarNow.pendingSignIns(cookieHeader)).find((p) => p.state === params.get("state"));
+      if (!pending) throw new ProtocolError("invalid_request", "This sign-in was not started in this browser, or it took longer than ten minutes. Start again.", { status: 400 });
+      const error = params.get("error");
+      if (error) {
+        const described = params.get("error_description")?.slice(0, 200);
+        throw new ProtocolError(error === "access_denied" ? "access_denied" : "invalid_request", `The identity server did not sign you in (${error.slice(0, 40)}${described ? `: ${described}` : ""}).`, { status: 403 });
+      }
+      const configuration = await loadConfiguration();
+      const callbackUrl = new URL(config.signIn.redirectUri);
+      callbackUrl.search = search;
+      let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+      try {
+        tokens = await client.authorizationCodeGrant(configuration, callbackUrl, {
+          pkceCodeVerifier: pending.verifier,
+          expectedState: pending.state,
+          expectedNonce: pending.nonce,
+          idTokenExpected: true,
+        });
+      } catch (cause) {
+        console.warn(`[sign-in] the code exchange failed: ${(cause as Error).message}`);
+        throw new ProtocolError("invalid_grant", "The identity server's answer could not be verified. Start the sign-in again.", { status: 400 });
+      }
+      const claims = tokens.claims()!;
+      if (claims.sub !== config.investor.userId) {
+        console.warn(`[sign-in] refused ${String(claims.sub).slice(0, 80)}: this app serves ${config.investor.userId} (INVESTOR_USER_ID)`);
+        throw new ProtocolError("access_denied", `You signed in as someone other than ${config.investor.name}, the investor this app serves.`, { status: 403 });
+      }
+      const name = typeof claims.name === "string" && claims.name ? claims.name.slice(0, 100) : config.investor.name;
+      const { id, session } = await createSession(db, { sub: claims.sub, name }, config.signIn.sessionMaxAgeSeconds);
+      console.log(`[sign-in] ${claims.sub} signed in to the dashboard`);
+      return { location: pending.returnTo, setCookies: [await jarNow.sessionCookie(id), jarNow.clearSignInCookie()], session };
+    },
+
+    /** Ends the browser's session on the server; the cookie to clear it. */
+    async signOut(cookieHeader: string | null): Promise<{ setCookie: string; ended: boolean }> {
+      const jarNow = await cookies();
+      let ended = false;
+      for (const id of await jarNow.sessionIds(cookieHeader)) ended = (await deleteSession(db, id)) || ended;
+      if (ended) console.log("[sign-in] a dashboard session was signed out");
+      return { setCookie: jarNow.clearSessionCookie(), ended };
+    },
+  };
+}
+
+export type SignIn = ReturnType<typeof createSignIn>;
+
+function signInUnavailable(config: AppConfig): ProtocolError {
+  return new ProtocolError(
+    "sign_in_unavailable",
+    `Sign-in is not configured: register a web application at the identity server with the callback ${config.signIn.redirectUri} and set DASHBOARD_CLIENT_ID and DASHBOARD_CLIENT_SECRET.`,
+    { status: 503 },
+  );
+}
+
+export { CALLBACK_PATH, SIGN_IN_PATH };

@@ -1,0 +1,131 @@
+/**
+ * Alice signing in to the dashboard over real HTTP, as her browser would: the app's
+ * /auth/sign-in, the embedded identity server's login page (form token, Origin), the redirect
+ * back with the code, and the session cookie the app sets. Nothing here reaches into the app.
+ *
+ * Test helpers that read or press Alice's things (agentOf, press, Alice.inbox) go through
+ * `asInvestor`, which signs in once per app and keeps the cookie; the store keeps sessions, so
+ * they survive a restart of the app.
+ */
+
+/** The password startApp gives the investor unless a test chooses one (INVESTOR_PASSWORD). */
+export const TEST_INVESTOR_PASSWORD = "alice-test-password-default";
+export const TEST_INVESTOR_EMAIL = "alice@example.com";
+
+const passwords = new Map<string, string>();
+const sessions = new Map<string, Promise<string>>();
+
+/** Which password the app at `appUrl` was started with (startApp calls this). */
+export function rememberInvestorPassword(appUrl: string, password: string): void {
+  passwords.set(appUrl, password);
+  sessions.delete(appUrl);
+}
+
+/** The investor's password at the app at `appUrl` (startApp's, or the default). */
+export function investorPasswordFor(appUrl: string): string {
+  return passwords.get(appUrl) ?? TEST_INVESTOR_PASSWORD;
+}
+
+/** A cookie jar that sends every cookie it holds; enough for one origin's redirects. */
+export class CookieJar {
+  private readonly cookies = new Map<string, string>();
+
+  keep(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(";");
+      const eq = pair!.indexOf("=");
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      if (value === "" || /max-age=0\b/i.test(line)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  get(name: string): string | undefined {
+    return this.cookies.get(name);
+  }
+
+  header(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  }
+}
+
+export interface SignInTrace {
+  /** The `sg_session` cookie, as a Cookie header value. */
+  cookie: string;
+  /** Every URL the browser was sent to, in order (redirects included). */
+  visited: string[];
+  jar: CookieJar;
+}
+
+/**
+ * Signs in at the app like a browser: follows the redirects by hand (keeping cookies), fills the
+ * login form, and returns the session cookie. Throws with the page shown when anything differs
+ * from a successful sign-in.
+ */
+export async function signInOverHttp(appUrl: string, credentials: { username?: string; password?: string } = {}, jar = new CookieJar()): Promise<SignInTrace> {
+  const username = credentials.username ?? TEST_INVESTOR_EMAIL;
+  const password = credentials.password ?? investorPasswordFor(appUrl);
+  const visited: string[] = [];
+  const origin = new URL(appUrl).origin;
+  const go = async (url: string, init: RequestInit = {}): Promise<Response> => {
+    visited.push(url);
+    const res = await fetch(url, { ...init, headers: { ...(init.headers as Record<string, string>), cookie: jar.header() }, redirect: "manual" });
+    jar.keep(res);
+    return res;
+  };
+  const follow = async (res: Response): Promise<Response> => {
+    while (res.status === 302 || res.status === 303) {
+      const location = new URL(res.headers.get("location")!, appUrl).toString();
+      await res.arrayBuffer();
+      res = await go(location);
+    }
+    return res;
+  };
+
+  const form = await follow(await go(`${appUrl}/auth/sign-in`));
+  const html = await form.text();
+  const action = /action="([^"]*\/login)"/.exec(html)?.[1];
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+  if (form.status !== 200 || !action || !csrf) throw new Error(`no login form (status ${form.status}):\n${html.slice(0, 600)}`);
+  const posted = await go(new URL(action, appUrl).toString(), {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin },
+    body: new URLSearchParams({ csrf, username, password }).toString(),
+  });
+  if (posted.status !== 303) throw new Error(`the login form answered ${posted.status}:\n${(await posted.text()).slice(0, 600)}`);
+  const end = await follow(posted);
+  await end.arrayBuffer();
+  const session = jar.get("sg_session");
+  if (!session) throw new Error(`no session after sign-in (last page ${visited.at(-1)} answered ${end.status})`);
+  return { cookie: `sg_session=${session}`, visited, jar };
+}
+
+/** Alice's session cookie for the app at `appUrl`, signing in the first time. */
+export function investorCookie(appUrl: string): Promise<string> {
+  let pending = sessions.get(appUrl);
+  if (!pending) {
+    pending = signInOverHttp(appUrl).then((t) => t.cookie);
+    pending.catch(() => sessions.delete(appUrl));
+    sessions.set(appUrl, pending);
+  }
+  return pending;
+}
+
+/**
+ * A request of Alice's own browser: her session cookie, and for anything but GET the app's
+ * Origin, as a browser sends it. Signs in again once if the session was refused (401).
+ */
+export async function asInvestor(appUrl: string, path: string, init: RequestInit = {}): Promise<Response> {
+  const send = async () => {
+    const headers = new Headers(init.headers);
+    headers.set("cookie", await investorCookie(appUrl));
+    if ((init.method ?? "GET") !== "GET" && !headers.has("origin")) headers.set("origin", new URL(appUrl).origin);
+    return fetch(`${appUrl}${path}`, { ...init, headers });
+  };
+  const res = await send().catch(() => send());
+  if (res.status !== 401) return res;
+  sessions.delete(appUrl);
+  await res.arrayBuffer();
+  return send();
+}

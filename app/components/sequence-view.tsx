@@ -1,6 +1,6 @@
 "use client";
 
-import { useEffect, useRef, useState, type KeyboardEvent } from "react";
+import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from "react";
 import useSWR from "swr";
 import type { MessageTone, OrderSequence, Party, PartyView, SequenceMessage, SequenceOutcome, SequenceResponse } from "@/lib/sequence/types";
 import { Card, Empty, formatTime } from "./ui";
@@ -85,12 +85,42 @@ function OrderSelect({ orders, value, onChange }: { orders: SequenceResponse["or
 
 // --- the diagram ---------------------------------------------------------------------------------
 
-const WIDTH = 860;
-const GUTTER = 72;
-const LANE = 150;
-const HEADER = 58;
-const ROW = 46;
-const laneX = (i: number) => GUTTER + LANE / 2 + i * LANE;
+/**
+ * Two layouts of one diagram. Wide: a time gutter, lanes 150 units apart, each label on its arrow.
+ * Compact (a container narrower than COMPACT_BELOW px, a phone): all five lanes in the width, short
+ * lane names, and each row's step, time and label on a line of its own above its arrow.
+ */
+interface Layout {
+  compact: boolean;
+  width: number;
+  gutter: number;
+  lane: number;
+  header: number;
+  row: number;
+  /** The arrow's y within its row. */
+  arrowY: number;
+}
+
+const WIDE: Layout = { compact: false, width: 860, gutter: 72, lane: 150, header: 58, row: 46, arrowY: 30 };
+const COMPACT: Layout = { compact: true, width: 360, gutter: 0, lane: 72, header: 54, row: 50, arrowY: 36 };
+/** Lane names that fit a compact lane (two short lines); the agent and the investor keep their names. */
+const COMPACT_NAME: Partial<Record<Party, [string, string]>> = { mcp: ["MCP", "server"], as: ["Auth", "server"], mailbox: ["Mailbox", "email"] };
+const COMPACT_BELOW = 640;
+const laneX = (l: Layout, i: number) => l.gutter + l.lane / 2 + i * l.lane;
+
+/** The width of the element `ref` points at, followed as it changes. */
+function useWidth<T extends Element>(): [(el: T | null) => void, number | undefined] {
+  const [width, setWidth] = useState<number>();
+  const observer = useRef<ResizeObserver | null>(null);
+  const ref = useCallback((el: T | null) => {
+    observer.current?.disconnect();
+    if (!el) return;
+    setWidth(el.getBoundingClientRect().width);
+    observer.current = new ResizeObserver(([entry]) => setWidth(entry!.contentRect.width));
+    observer.current.observe(el);
+  }, []);
+  return [ref, width];
+}
 
 const TONE: Record<MessageTone, { stroke: string; text: string; dash?: string }> = {
   request: { stroke: "#38bdf8", text: "#e2e8f0" },
@@ -119,9 +149,11 @@ function SequenceBody({ sequence, parties }: { sequence: OrderSequence; parties:
     if (followsLast.current) setSelected(messages.length - 1);
   }, [messages.length]);
 
+  const [measure, boxWidth] = useWidth<HTMLDivElement>();
+  const layout = boxWidth !== undefined && boxWidth < COMPACT_BELOW ? COMPACT : WIDE;
   const laneOf = new Map<Party, number>(parties.map((p, i) => [p.id, i]));
   const nameOf = new Map<Party, string>(parties.map((p) => [p.id, p.name]));
-  const height = HEADER + messages.length * ROW + 24;
+  const height = layout.header + messages.length * layout.row + 24;
   const current = messages[Math.min(selected, messages.length - 1)];
 
   const select = (i: number) => {
@@ -147,11 +179,11 @@ function SequenceBody({ sequence, parties }: { sequence: OrderSequence; parties:
         </span>{" "}
         <code className="text-xs text-slate-500">{sequence.orderId}</code>
       </p>
-      <div className="-mx-1 overflow-x-auto px-1 pb-1" data-testid="sequence-scroll">
+      <div ref={measure} className="-mx-1 overflow-x-auto px-1 pb-1" data-testid="sequence-scroll" data-layout={layout.compact ? "compact" : "wide"}>
         <svg
-          viewBox={`0 0 ${WIDTH} ${height}`}
+          viewBox={`0 0 ${layout.width} ${height}`}
           width="100%"
-          style={{ minWidth: 720 }}
+          style={{ minWidth: layout.compact ? 300 : 720 }}
           role="group"
           aria-label={`Message sequence of order ${sequence.orderId}: ${messages.length} messages. Use Tab or the arrow keys to move between messages.`}
           data-testid="sequence-diagram"
@@ -164,25 +196,31 @@ function SequenceBody({ sequence, parties }: { sequence: OrderSequence; parties:
               </marker>
             ))}
           </defs>
-          {parties.map((p, i) => (
-            <g key={p.id} data-testid="sequence-lane" data-party={p.id}>
-              <rect x={laneX(i) - 68} y={6} width={136} height={40} rx={8} fill="#0f172a" stroke="#334155" />
-              <text x={laneX(i)} y={23} textAnchor="middle" fontSize={13} fontWeight={600} fill="#e2e8f0">
-                {p.name}
-              </text>
-              <text x={laneX(i)} y={38} textAnchor="middle" fontSize={10.5} fill="#94a3b8">
-                {p.role}
-              </text>
-              <line x1={laneX(i)} y1={46} x2={laneX(i)} y2={height - 8} stroke="#334155" strokeDasharray="3 4" />
-            </g>
-          ))}
+          {parties.map((p, i) => {
+            const x = laneX(layout, i);
+            const half = layout.lane / 2 - 7;
+            return (
+              <g key={p.id} data-testid="sequence-lane" data-party={p.id}>
+                <title>{`${p.name} (${p.role})`}</title>
+                <rect x={x - half} y={6} width={half * 2} height={40} rx={8} fill="#0f172a" stroke="#334155" />
+                <text x={x} y={23} textAnchor="middle" fontSize={layout.compact ? 11 : 13} fontWeight={600} fill="#e2e8f0">
+                  {layout.compact ? (COMPACT_NAME[p.id]?.[0] ?? p.name) : p.name}
+                </text>
+                <text x={x} y={38} textAnchor="middle" fontSize={layout.compact ? 9.5 : 10.5} fill="#94a3b8">
+                  {layout.compact ? (COMPACT_NAME[p.id]?.[1] ?? p.role) : p.role}
+                </text>
+                <line x1={x} y1={46} x2={x} y2={height - 8} stroke="#334155" strokeDasharray="3 4" />
+              </g>
+            );
+          })}
           {messages.map((m, i) => (
             <Arrow
               key={`${m.kind}-${m.step}`}
               message={m}
-              y={HEADER + i * ROW + 30}
-              fromX={laneX(laneOf.get(m.from) ?? 0)}
-              toX={laneX(laneOf.get(m.to) ?? 0)}
+              layout={layout}
+              y={layout.header + i * layout.row + layout.arrowY}
+              fromX={laneX(layout, laneOf.get(m.from) ?? 0)}
+              toX={laneX(layout, laneOf.get(m.to) ?? 0)}
               selected={i === selected}
               description={`Step ${m.step}: ${nameOf.get(m.from)} to ${nameOf.get(m.to)} at ${formatTime(m.at)}: ${m.label}`}
               onSelect={() => select(i)}
@@ -209,6 +247,7 @@ function SequenceBody({ sequence, parties }: { sequence: OrderSequence; parties:
 }
 
 interface ArrowProps {
+  layout: Layout;
   message: SequenceMessage;
   y: number;
   fromX: number;
@@ -220,10 +259,11 @@ interface ArrowProps {
   ref: (el: SVGGElement | null) => void;
 }
 
-function Arrow({ message: m, y, fromX, toX, selected, description, onSelect, onKey, ref }: ArrowProps) {
+function Arrow({ layout: l, message: m, y, fromX, toX, selected, description, onSelect, onKey, ref }: ArrowProps) {
   const tone = TONE[m.tone];
   const self = fromX === toX;
-  const labelX = self ? fromX + 44 : (fromX + toX) / 2;
+  const labelX = l.compact ? 4 : self ? fromX + 44 : (fromX + toX) / 2;
+  const labelY = l.compact ? y - 18 : y - 7;
   const spec = m.specs[0]!;
   return (
     <g data-testid="sequence-message" data-kind={m.kind} data-step={m.step} data-from={m.from} data-to={m.to}>
@@ -238,13 +278,26 @@ function Arrow({ message: m, y, fromX, toX, selected, description, onSelect, onK
         onKeyDown={onKey}
         className="cursor-pointer outline-none [&:focus-visible>rect]:stroke-sky-400"
       >
-        <rect x={4} y={y - 27} width={WIDTH - 40} height={ROW - 4} rx={6} fill={selected ? "rgba(56,189,248,0.08)" : "transparent"} stroke={selected ? "#0ea5e9" : "transparent"} strokeWidth={1.5} />
-        <text x={10} y={y - 8} fontSize={10.5} fill="#64748b" fontFamily="ui-monospace, monospace">
-          {formatTime(m.at)}
-        </text>
-        <text x={10} y={y + 6} fontSize={10.5} fill="#64748b">
-          #{m.step}
-        </text>
+        <rect
+          x={l.compact ? 1 : 4}
+          y={y - l.arrowY + 3}
+          width={l.width - (l.compact ? 2 : 40)}
+          height={l.row - 4}
+          rx={6}
+          fill={selected ? "rgba(56,189,248,0.08)" : "transparent"}
+          stroke={selected ? "#0ea5e9" : "transparent"}
+          strokeWidth={1.5}
+        />
+        {!l.compact && (
+          <>
+            <text x={10} y={y - 8} fontSize={10.5} fill="#64748b" fontFamily="ui-monospace, monospace">
+              {formatTime(m.at)}
+            </text>
+            <text x={10} y={y + 6} fontSize={10.5} fill="#64748b">
+              #{m.step}
+            </text>
+          </>
+        )}
         {self ? (
           <path d={`M${fromX},${y - 10} h28 v16 h-26`} fill="none" stroke={tone.stroke} strokeWidth={1.75} markerEnd={`url(#seq-head-${m.tone})`} />
         ) : (
@@ -252,9 +305,9 @@ function Arrow({ message: m, y, fromX, toX, selected, description, onSelect, onK
         )}
         <text
           x={labelX}
-          y={y - 7}
-          textAnchor={self ? "start" : "middle"}
-          fontSize={12}
+          y={labelY}
+          textAnchor={self || l.compact ? "start" : "middle"}
+          fontSize={l.compact ? 11 : 12}
           fill={tone.text}
           stroke="#0b1120"
           strokeWidth={4}
@@ -262,11 +315,16 @@ function Arrow({ message: m, y, fromX, toX, selected, description, onSelect, onK
           strokeLinejoin="round"
           data-testid="sequence-label"
         >
-          {m.label}
+          {l.compact && (
+            <tspan fill="#64748b">
+              #{m.step} {formatTime(m.at)}{" "}
+            </tspan>
+          )}
+          <tspan data-testid="sequence-label-text">{m.label}</tspan>
         </text>
       </g>
       <a href={spec.href} target="_blank" rel="noreferrer" aria-label={`Spec for step ${m.step}: ${spec.label} (opens in a new tab)`} data-testid="sequence-spec-link">
-        <text x={WIDTH - 22} y={y + 4} fontSize={13} fill="#7dd3fc" textAnchor="middle" className="hover:underline">
+        <text x={l.width - (l.compact ? 8 : 22)} y={l.compact ? labelY : y + 4} fontSize={13} fill="#7dd3fc" textAnchor="middle" className="hover:underline">
           §
         </text>
         <title>{spec.label}</title>

@@ -152,6 +152,7 @@ describe("the sequence view in Chromium", () => {
 
     await view.page.bringToFront();
     await view.ending("executed").waitFor({ timeout: 30_000 });
+    expect(await view.view().getByTestId("sequence-scroll").getAttribute("data-layout")).toBe("wide");
     const kinds = await view.kinds();
     const always = ["order_frozen", "agent_call", "challenge", "ciba_request", "ciba_ack", "notification", "mail_opened", "user_approves", "final_poll", "token_response", "trade_call", "trade_executed"];
     // authorization_pending shows when a poll fell before Alice's decision (it did unless she was very quick).
@@ -165,7 +166,7 @@ describe("the sequence view in Chromium", () => {
     // Each arrow between the right lanes, with its decoded label.
     const arrow = async (kind: string) => {
       const m = view.message(kind);
-      return `${await m.getAttribute("data-from")}>${await m.getAttribute("data-to")} ${await m.getByTestId("sequence-label").textContent()}`;
+      return `${await m.getAttribute("data-from")}>${await m.getAttribute("data-to")} ${await m.getByTestId("sequence-label-text").textContent()}`;
     };
     expect(await arrow("agent_call")).toBe("agent>mcp buy_stock · agent token");
     expect(await arrow("challenge")).toBe("mcp>agent 403 insufficient_scope · stock:trade");
@@ -219,17 +220,25 @@ describe("the sequence view in Chromium", () => {
     await view.page.close();
   });
 
-  it("keeps the lanes readable on a phone: the diagram scrolls sideways, the page does not", async () => {
+  it("keeps all five lanes on a phone's screen in the compact form, without sideways scrolling", async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
     const view = new SequencePage(await phone.newPage());
     await view.open(app.url);
     await view.ending("executed").waitFor();
     expect(await view.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    const scroll = view.view().getByTestId("sequence-scroll");
+    const scroll = view.view().locator('[data-testid="sequence-scroll"][data-layout="compact"]');
+    await scroll.waitFor();
     const [scrollWidth, clientWidth] = await scroll.evaluate((el) => [el.scrollWidth, el.clientWidth]);
-    expect(scrollWidth).toBeGreaterThan(clientWidth);
-    // The diagram is drawn no narrower than its minimum: lane names keep their size.
-    expect((await view.view().getByTestId("sequence-diagram").boundingBox())!.width).toBeGreaterThanOrEqual(720);
+    expect(scrollWidth).toBeLessThanOrEqual(clientWidth);
+    const lanes = view.view().getByTestId("sequence-lane");
+    expect(await lanes.count()).toBe(5);
+    for (const box of await Promise.all((await lanes.all()).map((l) => l.locator("rect").boundingBox()))) {
+      expect(box!.x).toBeGreaterThanOrEqual(0);
+      expect(box!.x + box!.width).toBeLessThanOrEqual(390);
+      expect(box!.width).toBeGreaterThanOrEqual(50);
+    }
+    // Each row still names its step and time next to the label.
+    expect(await view.message("challenge").getByTestId("sequence-label").textContent()).toMatch(/^#3 \d\d:\d\d:\d\d 403 insufficient_scope · stock:trade$/);
     await view.message("trade_executed").getByRole("button").focus();
     await view.view().scrollIntoViewIfNeeded();
     await view.shot("sequence-phone.png");

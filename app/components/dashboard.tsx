@@ -7,6 +7,7 @@ import AssurancePanel from "./assurance-panel";
 import Controls from "./controls";
 import MarketCard from "./market-card";
 import PortfolioCard from "./portfolio-card";
+import SequenceView from "./sequence-view";
 import TokenInspector from "./token-inspector";
 import TradeHistory from "./trade-history";
 import { MailIcon, ShieldIcon } from "./icons";
@@ -90,6 +91,9 @@ export default function Dashboard() {
             </div>
             <div data-testid="approval-slot" className="order-3">
               <ApprovalCard agent={agent.data} />
+            </div>
+            <div data-testid="sequence-slot" className="order-4 min-w-0">
+              <SequenceView agentName={data.agent.name} />
             </div>
             <div className="order-6">
               <TradeHistory trades={data.trades} userName={data.investor.name} userId={data.investor.userId} />

@@ -61,9 +61,10 @@ function subscribe(key: string, { next }: SWRSubscriptionOptions<Live, Error>) {
     // A reset empties the log and the chart: forget what was pushed before it.
     if (reason === "reset") publish({ ticks: [], activity: [] });
     void globalMutate(STATE_KEY);
+    void globalMutate((k) => typeof k === "string" && k.startsWith("/api/sequence"));
   });
-  on("agent", () => void globalMutate((k) => typeof k === "string" && k.startsWith("/api/agent")));
-  on("mail", () => void globalMutate((k) => typeof k === "string" && k.startsWith("/api/inbox")));
+  on("agent", () => void globalMutate((k) => typeof k === "string" && (k.startsWith("/api/agent") || k.startsWith("/api/sequence"))));
+  on("mail", () => void globalMutate((k) => typeof k === "string" && (k.startsWith("/api/inbox") || k.startsWith("/api/sequence"))));
   return () => source.close();
 }
 

@@ -22,7 +22,20 @@ export interface ProtocolErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * Marks every ProtocolError, whichever copy of this module made it. Next.js loads route handlers
+ * and instrumentation.ts as separate module instances, so an error thrown by the runtime's objects
+ * (made by one instance) reaches a route that imported another: `instanceof` checks this mark,
+ * not the class identity.
+ */
+const BRAND = Symbol.for("sleeping-guardian.protocol-error");
+
 export class ProtocolError extends Error {
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
+  readonly [BRAND] = true;
   readonly status: number;
   readonly retryable: boolean;
   readonly detail: string | undefined;

@@ -82,7 +82,7 @@ describe("without a session", () => {
     // A cookie sealed by iron-session under another password is well-formed and still nobody's.
     const { sealData } = await import("iron-session");
     const foreign = await sealData({ k: "session", sid: "x".repeat(43), exp: Math.floor(Date.now() / 1000) + 3600 }, { password: "p".repeat(64) });
-    for (const value of ["nonsense", flipped, foreign, "x".repeat(5000), `${real};`]) {
+    for (const value of ["nonsense", flipped, foreign, "x".repeat(5000), real.slice(0, real.indexOf("~") - 3)]) {
       for (const path of ["/api/agent", "/api/inbox"]) {
         expect((await fetch(`${app.url}${path}`, { headers: { cookie: `sg_session=${value}` } })).status, `${path} ${value.slice(0, 20)}`).toBe(401);
       }
@@ -309,7 +309,7 @@ describe("the login page", () => {
     for (let i = 0; i < 5; i++) statuses.push((await guess(`wrong-${i}`)).status);
     expect(statuses.slice(0, 3)).toEqual([401, 401, 401]);
     const limited = await guess("wrong-again");
-    expect(limited.status).toBe(429);
+    expect(limited.status, `${statuses.join(",")} then ${limited.status} ${limited.headers.get("location")} ${(await limited.clone().text()).slice(0, 300)}`).toBe(429);
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
     // A right password during the wait is not even checked.
     expect((await guess(investorPasswordFor(app.url))).status).toBe(429);

@@ -6,7 +6,8 @@ import type { SequenceResponse } from "@/lib/sequence/types";
 import { agentOf, press, waitUntil } from "../helpers/agent-app";
 import { Alice } from "../helpers/agent-alice";
 import { startApp, type AppServer } from "../helpers/app-server";
-import { artifact, launchBrowser } from "../helpers/browser";
+import { artifact, launchBrowser, signInInBrowser } from "../helpers/browser";
+import { asInvestor } from "../helpers/investor-session";
 
 /**
  * The sequence view in real Chromium against the built app: the empty state, an approved run
@@ -60,7 +61,7 @@ function expectInOrder(list: string[], sub: string[]) {
 }
 
 async function sequenceJson(query = ""): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${app.url}/api/sequence${query}`);
+  const res = await asInvestor(app.url, `/api/sequence${query}`);
   return { status: res.status, text: await res.text() };
 }
 
@@ -82,6 +83,10 @@ beforeAll(async () => {
     launchBrowser(),
   ]);
   context = await browser.newContext({ viewport: { width: 1440, height: 1100 } });
+  // The sequence is Alice's: the browser signs in once, its pages share the session.
+  const signIn = await context.newPage();
+  await signInInBrowser(signIn, app.url, PASSWORD);
+  await signIn.close();
   alice = new Alice(app.url, "alice@example.com", PASSWORD);
 });
 afterAll(async () => {
@@ -91,6 +96,14 @@ afterAll(async () => {
 });
 
 describe("GET /api/sequence refuses what is not an order of the investor", () => {
+  it("answers a stranger 401 login_required, whatever the query", async () => {
+    for (const query of ["", "?order=ord_ABCDEFGHJKLMNPQR2345", "?order=1"]) {
+      const res = await fetch(`${app.url}/api/sequence${query}`);
+      expect(res.status, query).toBe(401);
+      expect(((await res.json()) as { error: string }).error).toBe("login_required");
+    }
+  });
+
   it.each([
     ["?order=1", 400],
     ["?order=ord_short", 400],
@@ -223,6 +236,7 @@ describe("the sequence view in Chromium", () => {
   it("keeps all five lanes on a phone's screen in the compact form, without sideways scrolling", async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
     const view = new SequencePage(await phone.newPage());
+    await signInInBrowser(view.page, app.url, PASSWORD);
     await view.open(app.url);
     await view.ending("executed").waitFor();
     expect(await view.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);

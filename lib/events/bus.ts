@@ -21,6 +21,11 @@ export interface AppEvents {
    * forwards a fixed list of events).
    */
   "ciba-decided": { authReqId: string };
+  /**
+   * The kill switch changed the agent's revocation record (lib/kill-switch): the resource server
+   * drops its cached copy so that the agent's next call is checked against the new one. In-process.
+   */
+  "agent-revocation": { version: number };
 }
 
 export type AppEventName = keyof AppEvents;

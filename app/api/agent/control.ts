@@ -2,10 +2,20 @@ import { ProtocolError } from "@/lib/errors";
 import { assertSameOrigin, readEmptyBody } from "@/lib/http";
 import type { Runtime } from "@/lib/runtime";
 
-/** Shared guard of the agent's POST routes: same origin, and a running agent to act on. */
-export async function runningAgent(request: Request, rt: Runtime, options: { emptyBody: boolean }) {
+/**
+ * The shared guard of every agent POST route (pause, resume, mandate, revoke, re-enable): same
+ * origin, and an empty body where the action takes none. Every write to Alice's agent passes here
+ * first, so a requirement added here covers them all.
+ */
+export async function guardAgentControl(request: Request, rt: Runtime, options: { emptyBody: boolean }): Promise<void> {
   assertSameOrigin(request, rt.config.publicUrl);
   if (options.emptyBody) await readEmptyBody(request);
+}
+
+/** The guard, and a running, not revoked agent to act on. */
+export async function runningAgent(request: Request, rt: Runtime, options: { emptyBody: boolean }) {
+  await guardAgentControl(request, rt, options);
   if (!rt.agent) throw new ProtocolError("agent_not_running", "The agent is not running in this process (AGENT_ENABLED=false or it failed to start).", { status: 409 });
+  if (rt.agent.revoked) throw new ProtocolError("agent_revoked", `${rt.config.agent.name}'s access is revoked; re-enable it first.`, { status: 409 });
   return rt.agent;
 }

@@ -71,7 +71,7 @@ describe("before the kill switch", () => {
     ["a foreign Origin", () => postRevoke({ headers: { origin: "https://evil.example" } }), 403, "forbidden_origin"],
     ["a foreign Host", () => postRevokeForHost("evil.example"), 421, ""],
     ["a foreign Origin on re-enable", () => fetch(`${app.url}/api/agent/reenable`, { method: "POST", headers: { origin: "https://evil.example" } }), 403, "forbidden_origin"],
-  ])("a revoke with %s is refused (%i %s) and changes nothing", async (_name, send, status, error) => {
+  ])("a revoke with %s is refused (%s %s) and changes nothing", async (_name, send, status, error) => {
     const res = await send();
     expect(res.status).toBe(status);
     if (error) expect(((await res.json()) as { error?: string }).error).toBe(error);

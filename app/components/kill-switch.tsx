@@ -21,16 +21,22 @@ export default function KillSwitch({ agent }: { agent: AgentView }) {
   const [problem, setProblem] = useState<string | null>(null);
   const revokeButton = useRef<HTMLButtonElement>(null);
   const confirmButton = useRef<HTMLButtonElement>(null);
+  /** Set by Cancel / Escape: the focus goes back to "Revoke" once it is on screen again. */
+  const refocus = useRef(false);
   const name = agent.agent.name;
   const revoked = agent.revocation?.status === "revoked";
 
   useEffect(() => {
     if (confirming) confirmButton.current?.focus();
+    else if (refocus.current) {
+      refocus.current = false;
+      revokeButton.current?.focus();
+    }
   }, [confirming]);
 
   function cancel() {
+    refocus.current = true;
     setConfirming(false);
-    revokeButton.current?.focus();
   }
 
   async function send(path: string) {
@@ -46,7 +52,7 @@ export default function KillSwitch({ agent }: { agent: AgentView }) {
       <div className="mt-3 rounded-xl border border-rose-500/40 bg-rose-500/10 p-3" data-testid="agent-revoked" role="status">
         <p className="text-sm font-semibold text-rose-200">{name} is revoked and stopped.</p>
         <p className="mt-1 text-sm text-rose-100/80" data-testid="agent-revoked-reason">
-          {agent.revocation!.reason} at {formatTime(agent.revocation!.revokedAt)}. The broker refuses its tokens and its pending approvals were cancelled
+          Since {formatTime(agent.revocation!.revokedAt)}: {agent.revocation!.reason}. The broker refuses its tokens and its pending approvals were cancelled
           {agent.revocation!.completed ? "." : " (finishing…)."}
         </p>
         <button type="button" data-testid="agent-reenable" disabled={busy} onClick={() => void send("/api/agent/reenable")} className={`${BUTTON} mt-3 bg-sky-600 text-white hover:bg-sky-500 focus-visible:ring-sky-400`}>

@@ -48,7 +48,7 @@ export function createMcpEndpoint(deps: BrokerDeps, options: EndpointOptions = {
   const metadataUrl = resourceMetadataUrl(config.mcp.resourceUrl);
   const verify: TokenVerifier = options.verify ?? verifierFor(verifyOptionsFor(config));
   const revocation = createRevocationCheck({ db: deps.db, identity: { agentId: config.agent.id, agentClientId: config.auth.agentClientId } });
-  const unsubscribe = deps.bus.subscribe("agent-revocation", () => revocation.invalidate());
+  const unsubscribe = deps.bus.subscribe("agent-revocation", ({ record }) => revocation.invalidate(record));
   const gate = createGate({
     resourceUrl: config.mcp.resourceUrl,
     resourceMetadataUrl: metadataUrl,

@@ -14,8 +14,9 @@ import type { Queryable } from "../lib/store/db";
  * revocation that has since been lifted. A token without `iat` counts as issued before.
  *
  * Cost: the record is cached for `ttlMs` (one indexed primary-key read per TTL, not per call) and
- * only tokens of the agent look at it. The kill switch in this process drops the cache at once
- * (`invalidate`, wired to the event bus), so refusal here is immediate; another instance sharing
+ * only tokens of the agent look at it. The kill switch in this process hands the new record over
+ * the event bus once it has committed (`invalidate(record)`), so the next call is refused without
+ * waiting for the store (which is busy with the rest of the revocation); another instance sharing
  * the PostgreSQL store sees the change within `ttlMs` (250 ms by default, well inside the 1 s the
  * kill switch promises). A store error fails closed: the caller answers 503, never lets it pass.
  */
@@ -24,8 +25,11 @@ export const REVOCATION_CACHE_TTL_MS = 250;
 export interface RevocationCheck {
   /** Why the token is refused, or undefined when the agent's revocation does not concern it. */
   refusal(principal: Principal): Promise<string | undefined>;
-  /** Forget the cached record (the kill switch just changed it). */
-  invalidate(): void;
+  /**
+   * The kill switch just changed the record: take `record` as the current one (no store read, so
+   * the very next call is checked against it), or forget the cached copy when none is given.
+   */
+  invalidate(record?: AgentRevocation): void;
 }
 
 export function createRevocationCheck(options: {
@@ -68,9 +72,9 @@ export function createRevocationCheck(options: {
       if ((principal.issuedAt ?? 0) < record.notBefore) return "The token was issued before the agent's access was revoked.";
       return undefined;
     },
-    invalidate() {
+    invalidate(record) {
       generation++;
-      cached = undefined;
+      cached = record ? { record, at: now() } : undefined;
       loading = undefined;
     },
   };

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { AgentRevocation } from "../store/agent-revocations";
 import type { ActivityEntry, MarketSnapshot } from "../types";
 
 /**
@@ -22,10 +23,11 @@ export interface AppEvents {
    */
   "ciba-decided": { authReqId: string };
   /**
-   * The kill switch changed the agent's revocation record (lib/kill-switch): the resource server
-   * drops its cached copy so that the agent's next call is checked against the new one. In-process.
+   * The kill switch changed the agent's revocation record (lib/kill-switch), committed: the
+   * resource server takes it as its cached copy, so that the agent's next call is checked against
+   * it. In-process only.
    */
-  "agent-revocation": { version: number };
+  "agent-revocation": { record: AgentRevocation };
 }
 
 export type AppEventName = keyof AppEvents;

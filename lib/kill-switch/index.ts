@@ -1,6 +1,6 @@
 import "server-only";
 import { auditAgentAccess } from "../agent/audit";
-import { cancelOpenWork } from "../agent/repository";
+import { cancelOpenWork, saveAgentRow } from "../agent/repository";
 import { ProtocolError } from "../errors";
 import type { Runtime } from "../runtime";
 import {
@@ -44,7 +44,7 @@ export function revokeAgent(rt: Runtime, reason = `revoked by ${rt.config.invest
       if (result.changed) await auditAgentAccess({ db, config }, { event: "agent.revoked", reason }, tx);
       return result;
     });
-    rt.bus.publish("agent-revocation", { version: written.record.version });
+    rt.bus.publish("agent-revocation", { record: written.record });
     if (!written.changed && written.record.completedAt) return written;
     return { record: await finishRevocation(rt, written.record), changed: written.changed };
   });
@@ -107,12 +107,14 @@ export function reenableAgent(rt: Runtime): Promise<KillSwitchOutcome> {
       return done;
     });
     if (!updated) return { record: (await readAgentRevocation(db, config.agent.id))!, changed: false };
-    rt.bus.publish("agent-revocation", { version: updated.version });
+    rt.bus.publish("agent-revocation", { record: updated });
     await rt.activity.add({
       level: "success",
       kind: "agent.reenabled",
       message: `${config.agent.name} re-enabled by ${config.investor.name} with fresh credentials${rt.idp ? " (a new client secret; the old one is refused)" : ""}; tokens issued before the revocation stay refused.`,
     });
+    // The last outcome the panel shows is no longer the revocation; the new agent loads this row.
+    await saveAgentRow(db, config.agent.id, { reason: `Re-enabled with fresh credentials after: ${updated.reason}.` });
     if (config.agent.enabled) await rt.restartAgent(clientSecret);
     rt.bus.publish("agent", { reason: "reenabled" });
     return { record: updated, changed: true };

@@ -65,6 +65,17 @@ describe("the revocation check", () => {
     expect(await check.refusal(principal({ issuedAt: CUT_OFF }))).toBeUndefined();
   });
 
+  it("a record handed over by the kill switch applies to the very next call, without a store read", async () => {
+    let reads = 0;
+    const counting: Queryable = { query: (sql, params) => (reads++, db.query(sql, params)) };
+    const check = createRevocationCheck({ db: counting, identity, ttlMs: 250, now: () => 0 });
+    expect(await check.refusal(agentToken)).toBeUndefined();
+    const { record } = await revoke();
+    check.invalidate(record);
+    expect(await check.refusal(agentToken)).toMatch(/revoked/);
+    expect(reads).toBe(1);
+  });
+
   it("reads the store once per TTL, not once per call, and only for the agent's tokens", async () => {
     let reads = 0;
     const counting: Queryable = { query: (sql, params) => (reads++, db.query(sql, params)) };

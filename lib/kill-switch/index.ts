@@ -1,6 +1,6 @@
 import "server-only";
 import { auditAgentAccess } from "../agent/audit";
-import { cancelOpenWork, saveAgentRow } from "../agent/repository";
+import { cancelOpenWork, loadAgentRow, saveAgentRow } from "../agent/repository";
 import { ProtocolError } from "../errors";
 import type { Runtime } from "../runtime";
 import {
@@ -114,6 +114,7 @@ export function reenableAgent(rt: Runtime): Promise<KillSwitchOutcome> {
       message: `${config.agent.name} re-enabled by ${config.investor.name} with fresh credentials${rt.idp ? " (a new client secret; the old one is refused)" : ""}; tokens issued before the revocation stay refused.`,
     });
     // The last outcome the panel shows is no longer the revocation; the new agent loads this row.
+    await loadAgentRow(db, config.agent.id); // made if the agent never ran here
     await saveAgentRow(db, config.agent.id, { reason: `Re-enabled with fresh credentials after: ${updated.reason}.` });
     if (config.agent.enabled) await rt.restartAgent(clientSecret);
     rt.bus.publish("agent", { reason: "reenabled" });

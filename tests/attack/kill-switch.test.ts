@@ -64,14 +64,14 @@ describe("before the kill switch", () => {
     expect(await pollCiba(app, authReqId)).toEqual({ status: 400, error: "authorization_pending" });
   });
 
-  it.each<[string, () => Promise<Response>, number, string]>([
-    ["a body", () => postRevoke({ headers: { "content-type": "application/json" }, body: JSON.stringify({ agent: "aurelius" }) }), 400, "invalid_request"],
-    ["a body that is not JSON", () => postRevoke({ headers: { "content-type": "application/json" }, body: "revoke!" }), 400, "invalid_request"],
-    ["an oversized body", () => postRevoke({ headers: { "content-type": "application/json" }, body: JSON.stringify({ x: "a".repeat(5000) }) }), 413, "invalid_request"],
-    ["a foreign Origin", () => postRevoke({ headers: { origin: "https://evil.example" } }), 403, "forbidden_origin"],
-    ["a foreign Host", () => postRevokeForHost("evil.example"), 421, ""],
-    ["a foreign Origin on re-enable", () => fetch(`${app.url}/api/agent/reenable`, { method: "POST", headers: { origin: "https://evil.example" } }), 403, "forbidden_origin"],
-  ])("a revoke with %s is refused (%s %s) and changes nothing", async (_name, send, status, error) => {
+  it.each<[string, number, string, () => Promise<Response>]>([
+    ["a revoke with a body", 400, "invalid_request", () => postRevoke({ headers: { "content-type": "application/json" }, body: JSON.stringify({ agent: "aurelius" }) })],
+    ["a revoke with a body that is not JSON", 400, "invalid_request", () => postRevoke({ headers: { "content-type": "application/json" }, body: "revoke!" })],
+    ["a revoke with an oversized body", 413, "invalid_request", () => postRevoke({ headers: { "content-type": "application/json" }, body: JSON.stringify({ x: "a".repeat(5000) }) })],
+    ["a revoke from a foreign Origin", 403, "forbidden_origin", () => postRevoke({ headers: { origin: "https://evil.example" } })],
+    ["a revoke for a foreign Host", 421, "", () => postRevokeForHost("evil.example")],
+    ["a re-enable from a foreign Origin", 403, "forbidden_origin", () => fetch(`${app.url}/api/agent/reenable`, { method: "POST", headers: { origin: "https://evil.example" } })],
+  ])("%s is refused (%i %s) and changes nothing", async (_name, status, error, send) => {
     const res = await send();
     expect(res.status).toBe(status);
     if (error) expect(((await res.json()) as { error?: string }).error).toBe(error);

@@ -34,6 +34,11 @@ export interface Runtime {
   agent?: Agent;
   /** Alice's sign-in to the dashboard and her sessions (lib/session). */
   signIn: SignIn;
+  /**
+   * Stops the agent loop and starts a new one with `clientSecret` (the kill switch's re-enable):
+   * a new Agent has a new DPoP key and no token yet.
+   */
+  restartAgent(clientSecret: string): Promise<Agent | undefined>;
   startedAt: string;
   /** Stops background work and closes the store. Safe to call twice. */
   stop(): Promise<void>;
@@ -86,16 +91,17 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   // --- Agent loop: after the identity server that issues its tokens. It reaches /oidc
   // and /mcp over HTTP like any client, retrying until this server listens. A failure to start
   // leaves the dashboard running without an agent rather than taking the app down.
-  let agent: Agent | undefined;
-  if (config.agent.enabled) {
+  // The embedded server's secret first: the kill switch may have rotated AGENT_CLIENT_SECRET away.
+  const launchAgent = async (clientSecret: string): Promise<Agent | undefined> => {
     try {
       const { startAgent } = await import("./agent");
-      const clientSecret = config.auth.agentClientSecret ?? idp?.agentClientSecret ?? "";
-      agent = await startAgent({ config, db, bus, activity, clientSecret });
+      return await startAgent({ config, db, bus, activity, clientSecret });
     } catch (error) {
       console.error("[runtime] the agent could not start:", error instanceof Error ? error.message : error);
+      return undefined;
     }
-  }
+  };
+  const agent = config.agent.enabled ? await launchAgent(idp?.agentClientSecret ?? config.auth.agentClientSecret ?? "") : undefined;
   // --- end agent loop
 
   const signIn = createSignIn({
@@ -127,16 +133,26 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
     agent,
     signIn,
     startedAt: new Date().toISOString(),
+    async restartAgent(clientSecret) {
+      await runtime.agent?.stop();
+      runtime.agent = stopped ? undefined : await launchAgent(clientSecret);
+      return runtime.agent;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(sweep);
       market.stop();
-      await agent?.stop();
+      await runtime.agent?.stop();
       await idp?.stop();
       await db.close();
     },
   };
+  // A revocation the last run did not finish (stopped or killed half-way) is finished first.
+  const { finishInterruptedRevocation } = await import("./kill-switch");
+  await finishInterruptedRevocation(runtime).catch((error: unknown) =>
+    console.error("[runtime] finishing the interrupted revocation failed:", error instanceof Error ? error.message : error),
+  );
   console.log(
     `[runtime] started: ${config.market.symbol} at ${formatMoney(market.snapshot().priceCents)} USD, ` +
       `store ${db.engine}, auth ${config.auth.provider}, public URL ${config.publicUrl}`,

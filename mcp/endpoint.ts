@@ -11,6 +11,7 @@ import {
 import { jsonRpcErrorResponse } from "./challenge";
 import { createStoreReplayStore } from "./dpop-replay";
 import { createGate, principalOf, type TokenVerifier } from "./gate";
+import { createRevocationCheck } from "./revocation";
 import { resourceMetadataUrl } from "../lib/protected-resource/metadata-url";
 import { brokerSchemas, createBrokerServer } from "./server";
 import type { BrokerDeps } from "./tool-context";
@@ -46,12 +47,15 @@ export function createMcpEndpoint(deps: BrokerDeps, options: EndpointOptions = {
   const { config } = deps;
   const metadataUrl = resourceMetadataUrl(config.mcp.resourceUrl);
   const verify: TokenVerifier = options.verify ?? verifierFor(verifyOptionsFor(config));
+  const revocation = createRevocationCheck({ db: deps.db, identity: { agentId: config.agent.id, agentClientId: config.auth.agentClientId } });
+  const unsubscribe = deps.bus.subscribe("agent-revocation", ({ record }) => revocation.invalidate(record));
   const gate = createGate({
     resourceUrl: config.mcp.resourceUrl,
     resourceMetadataUrl: metadataUrl,
     allowedOrigins: [new URL(config.publicUrl).origin, new URL(config.mcp.resourceUrl).origin],
     verify,
     proofs: createStoreReplayStore(deps.db),
+    revoked: (principal) => revocation.refusal(principal),
   });
 
   const schemas = brokerSchemas(deps);
@@ -100,7 +104,14 @@ export function createMcpEndpoint(deps: BrokerDeps, options: EndpointOptions = {
     }
   }
 
-  return { gate, handle, close: () => modern.close() };
+  return {
+    gate,
+    handle,
+    close: () => {
+      unsubscribe();
+      return modern.close();
+    },
+  };
 }
 
 /** JWKS verification with settings computed once per endpoint, not per request. */

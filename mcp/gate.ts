@@ -27,6 +27,8 @@ import type { Principal } from "../lib/protected-resource/principal";
  * 4. A malformed Authorization header → 400 invalid_request.
  * 5. The token is verified (lib/protected-resource/verify-access-token.ts) → 401 invalid_token,
  *    or 503 if the keys are unreachable.
+ * 5b. A token of a revoked agent (the kill switch, revocation.ts) → 401 invalid_token; 503 when the
+ *    revocation record cannot be read (fail closed).
  * 6. Sender constraint (RFC 9449 §7): a token with `cnf` must come with the DPoP scheme and a valid
  *    proof from the key it names (dpop.ts) → else 401 invalid_token (bound token as Bearer, §7.2;
  *    a `cnf` without `jkt`, which this server cannot check; a DPoP-scheme token without `cnf`) or
@@ -43,6 +45,8 @@ export interface GateOptions {
   verify: TokenVerifier;
   /** Where accepted DPoP proofs are remembered, so that each is used once (RFC 9449 §11.1). */
   proofs: ProofReplayStore;
+  /** Why a verified token is refused anyway (a revoked agent), or undefined. */
+  revoked?: (principal: Principal) => Promise<string | undefined>;
   now?: () => number;
 }
 
@@ -76,6 +80,16 @@ export function createGate(options: GateOptions): (request: Request) => Promise<
       if (error instanceof ProtocolError && error.retryable) return keysUnavailableResponse();
       const description = error instanceof ProtocolError ? error.description : "The token is invalid.";
       return invalidTokenResponse(description, metadata, scheme);
+    }
+    if (options.revoked) {
+      let refusal: string | undefined;
+      try {
+        refusal = await options.revoked(principal);
+      } catch (error) {
+        console.error("[mcp] revocation check failed:", error instanceof Error ? error.message : "unknown error");
+        return keysUnavailableResponse("The token's revocation status could not be checked; retry shortly.");
+      }
+      if (refusal) return invalidTokenResponse(refusal, metadata, scheme);
     }
     const refused = await checkSenderConstraint(request, scheme, token, principal);
     if (refused) return refused;

@@ -6,6 +6,7 @@ import type { AgentView } from "@/lib/agent/view";
 import type { AgentState } from "@/lib/agent/state-machine";
 import { formatMoney, formatUsd } from "@/lib/money";
 import { PauseIcon } from "./icons";
+import KillSwitch from "./kill-switch";
 import { Card, formatTime } from "./ui";
 import { AGENT_KEY, postJson, useNow } from "./use-agent";
 import { STATE_KEY } from "./use-live-state";
@@ -21,6 +22,8 @@ const STATE_STYLE: Record<AgentState, string> = {
   EXPIRED: "bg-slate-500/20 text-slate-300 ring-slate-500/40",
   FAILED: "bg-rose-500/15 text-rose-300 ring-rose-500/40",
 };
+
+const REVOKED_STYLE = "bg-rose-600/25 text-rose-200 ring-rose-500/60";
 
 export default function AgentPanel({ agent, error }: { agent: AgentView | undefined; error?: Error }) {
   const [busy, setBusy] = useState(false);
@@ -42,6 +45,7 @@ export default function AgentPanel({ agent, error }: { agent: AgentView | undefi
     setBusy(false);
   }
 
+  const revoked = agent.revocation?.status === "revoked";
   const cooldownLeft = agent.cooldownUntil ? Math.max(0, Math.round((Date.parse(agent.cooldownUntil) - now) / 1000)) : 0;
   const button =
     "inline-flex items-center justify-center gap-2 rounded-xl px-3 py-2 text-sm font-semibold transition focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-offset-2 focus-visible:ring-offset-slate-900 disabled:cursor-not-allowed disabled:opacity-50";
@@ -50,8 +54,8 @@ export default function AgentPanel({ agent, error }: { agent: AgentView | undefi
       title={`Agent · ${agent.agent.name}`}
       testId="agent-panel"
       action={
-        <span data-testid="agent-state" data-state={agent.state} className={`inline-flex items-center rounded-full px-2.5 py-0.5 text-xs font-bold tracking-wide ring-1 ${STATE_STYLE[agent.state]}`}>
-          {agent.paused ? "PAUSED" : agent.state.replace("_", " ")}
+        <span data-testid="agent-state" data-state={revoked ? "REVOKED" : agent.state} className={`inline-flex items-center rounded-full px-2.5 py-0.5 text-xs font-bold tracking-wide ring-1 ${revoked ? REVOKED_STYLE : STATE_STYLE[agent.state]}`}>
+          {revoked ? "REVOKED" : agent.paused ? "PAUSED" : agent.state.replace("_", " ")}
         </span>
       }
     >
@@ -69,7 +73,7 @@ export default function AgentPanel({ agent, error }: { agent: AgentView | undefi
           </dd>
         </div>
       </dl>
-      {!agent.running && (
+      {!agent.running && !revoked && (
         <p className="mt-2 rounded-lg bg-amber-500/10 px-3 py-2 text-sm text-amber-300" data-testid="agent-not-running">
           The agent loop is not running in this server ({agent.enabled ? "it could not start; see the server log" : "AGENT_ENABLED=false"}).
         </p>
@@ -95,12 +99,13 @@ export default function AgentPanel({ agent, error }: { agent: AgentView | undefi
           type="button"
           data-testid={agent.paused ? "agent-resume" : "agent-pause"}
           onClick={() => void toggle()}
-          disabled={busy || !agent.running}
+          disabled={busy || !agent.running || revoked}
           className={`${button} ${agent.paused ? "bg-sky-600 text-white hover:bg-sky-500 focus-visible:ring-sky-400" : "bg-slate-700 text-slate-100 hover:bg-slate-600 focus-visible:ring-slate-400"}`}
         >
           <PauseIcon /> {agent.paused ? "Resume agent" : "Pause agent"}
         </button>
       </div>
+      <KillSwitch agent={agent} />
       <MandateEditor agent={agent} />
       {problem && (
         <p role="alert" data-testid="agent-error" className="mt-3 rounded-lg bg-rose-500/10 px-3 py-2 text-sm text-rose-300">

@@ -15,6 +15,7 @@ import type { Mandate } from "./mandate";
 import { selectModel, type ModelChoice } from "./models/select";
 import { recoverFromLedger } from "./recovery";
 import { getOrder } from "../store/orders";
+import { readAgentRevocation } from "../store/agent-revocations";
 import { cancelOpenWork, findApprovalForOrder, type AgentPatch, type AgentRow } from "./repository";
 import { mandateFrom, readMandate, readPaused, writeMandate, writePaused, type MandateInForce } from "./settings";
 import { isTerminal, type AgentEvent } from "./state-machine";
@@ -64,6 +65,8 @@ export class Agent {
   private readonly now: () => Date;
   private readonly store: AgentStateStore;
   private paused = false;
+  /** Why Alice revoked the agent (the kill switch); set, the loop does nothing until a new Agent starts. */
+  private revokedReason: string | undefined;
   /** The mandate in force, kept in memory: loaded by start(), replaced by updateMandate(). */
   private mandate: MandateInForce | undefined;
   private running = false;
@@ -98,6 +101,13 @@ export class Agent {
     if (this.running) return;
     this.running = true;
     await this.store.load();
+    const revocation = await readAgentRevocation(this.deps.db, this.deps.config.agent.id);
+    if (revocation?.status === "revoked") {
+      // Revoked before this start (or the app stopped mid-revocation): no token, no tick.
+      this.revokedReason = revocation.reason;
+      await this.log("warn", "agent.start", `${this.deps.config.agent.name} stays stopped: its access was revoked (${revocation.reason}). Re-enable it from the dashboard.`);
+      return;
+    }
     this.paused = await readPaused(this.deps.db);
     this.mandate = await readMandate(this.deps.db, this.deps.config);
     await this.recoverInterruptedWork();
@@ -124,7 +134,7 @@ export class Agent {
   /** One tick: token, price, and (maybe) a new unit of work. A tick in flight is joined, not repeated. */
   tick(): Promise<void> {
     if (this.tickRun) return this.tickRun;
-    if (!this.running || this.paused || Date.now() < this.report.retryAt) return Promise.resolve();
+    if (!this.running || this.paused || this.revokedReason !== undefined || Date.now() < this.report.retryAt) return Promise.resolve();
     this.tickRun = this.tickOnce().finally(() => {
       this.tickRun = undefined;
     });
@@ -173,6 +183,28 @@ export class Agent {
     await this.log("info", "agent.resumed", `${this.deps.config.agent.name} resumed (${this.state.state}).`);
     this.changed("resumed");
     void this.tick();
+  }
+
+  /**
+   * The kill switch, in this process: no more ticks, the unit of work in flight is aborted, the
+   * tokens are forgotten, and the state says why. Stays so until a new Agent is started with fresh
+   * credentials (lib/kill-switch re-enables through the runtime). Safe to call twice.
+   */
+  async revoke(reason: string): Promise<void> {
+    if (this.revokedReason !== undefined) return;
+    this.revokedReason = reason;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.abortWork();
+    await this.tickRun?.catch(() => undefined);
+    this.tokens.clear();
+    this.lastQuote = undefined;
+    await this.transition("reset", { reason: `Access revoked: ${reason}`, cooldownUntil: null, agentTokenClaims: null, oboTokenClaims: null });
+    this.changed("revoked");
+  }
+
+  get revoked(): boolean {
+    return this.revokedReason !== undefined;
   }
 
   async updateMandate(m: { thresholdCents: number; budgetCents: number }): Promise<Mandate> {

@@ -36,3 +36,23 @@ export async function auditAgentDecision(ctx: AgentAuditContext, orderId: string
     orderId,
   });
 }
+
+/**
+ * The kill switch: Alice (`sub`) revoked the agent (`act`), or gave it fresh credentials. In `tx`
+ * when given, so the record commits with the revocation it records.
+ */
+export async function auditAgentAccess(
+  ctx: AgentAuditContext & { config: { auth: { agentClientId: string } } },
+  e: { event: "agent.revoked" | "agent.reenabled"; reason: string },
+  tx?: Queryable,
+): Promise<void> {
+  await appendAudit(tx ?? ctx.db, {
+    source: "agent",
+    event: e.event,
+    decision: e.event === "agent.revoked" ? "revoked" : "reenabled",
+    reason: e.reason,
+    sub: ctx.config.investor.userId,
+    act: { sub: ctx.config.agent.id },
+    clientId: ctx.config.auth.agentClientId,
+  });
+}

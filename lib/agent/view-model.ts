@@ -4,6 +4,7 @@ import type { Queryable } from "../store/db";
 import type { Quote } from "./mcp-client";
 import type { ModelChoice } from "./models/select";
 import { getOrder } from "../store/orders";
+import { readAgentRevocation } from "../store/agent-revocations";
 import { findApprovalForOrder, type AgentRow } from "./repository";
 import type { MandateInForce } from "./settings";
 import type { AgentView } from "./view";
@@ -21,13 +22,23 @@ export async function buildView(input: {
   now: Date;
 }): Promise<AgentView> {
   const { db, config, row, mandate } = input;
-  const [order, approval] = await Promise.all([
+  const [order, approval, revocation] = await Promise.all([
     row.orderId ? getOrder(db, row.orderId) : undefined,
     row.orderId ? findApprovalForOrder(db, row.orderId) : undefined,
+    readAgentRevocation(db, config.agent.id),
   ]);
   return {
     enabled: config.agent.enabled,
-    running: input.running,
+    running: input.running && revocation?.status !== "revoked",
+    revocation: revocation
+      ? {
+          status: revocation.status,
+          reason: revocation.reason,
+          revokedAt: revocation.revokedAt.toISOString(),
+          completed: revocation.completedAt !== null,
+          reenabledAt: revocation.reenabledAt?.toISOString() ?? null,
+        }
+      : null,
     state: row.state,
     paused: input.paused,
     reason: row.reason,

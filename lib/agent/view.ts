@@ -30,9 +30,21 @@ export interface AgentApprovalView {
   decidedAt: string | null;
 }
 
+/** The kill switch's record: revoked (and why), or re-enabled after a revocation. */
+export interface AgentRevocationView {
+  status: "revoked" | "enabled";
+  reason: string;
+  revokedAt: string;
+  /** False while the revocation's steps are still running (or were interrupted by a crash). */
+  completed: boolean;
+  reenabledAt: string | null;
+}
+
 export interface AgentView {
   enabled: boolean;
   running: boolean;
+  /** Null when the agent was never revoked. */
+  revocation: AgentRevocationView | null;
   state: AgentState;
   paused: boolean;
   reason: string | null;

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { AgentRevocation } from "../store/agent-revocations";
 import type { ActivityEntry, MarketSnapshot } from "../types";
 
 /**
@@ -21,6 +22,12 @@ export interface AppEvents {
    * forwards a fixed list of events).
    */
   "ciba-decided": { authReqId: string };
+  /**
+   * The kill switch changed the agent's revocation record (lib/kill-switch), committed: the
+   * resource server takes it as its cached copy, so that the agent's next call is checked against
+   * it. In-process only.
+   */
+  "agent-revocation": { record: AgentRevocation };
 }
 
 export type AppEventName = keyof AppEvents;

@@ -8,7 +8,7 @@ import { toDate } from "../time";
  * request, keyed by an opaque handle that goes into the email links. The auth_req_id never leaves
  * the client/server channel (a link in a mailbox is not the place for it).
  */
-export type CibaRequestStatus = "pending" | "approved" | "denied";
+export type CibaRequestStatus = "pending" | "approved" | "denied" | "cancelled";
 
 export interface StoredCibaRequest {
   handle: string;

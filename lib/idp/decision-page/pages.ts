@@ -117,6 +117,15 @@ export function expiredView(v: RequestView): string {
   Nothing was approved. If ${e(v.agentName)} still needs your approval, it will ask again.</p></div>`;
 }
 
+/** The client's access was revoked (the kill switch) while the request was pending. */
+export function cancelledView(v: RequestView): string {
+  return `<div class="result neutral" data-testid="approval-cancelled">
+  <div class="icon" aria-hidden="true">⊘</div>
+  <h1>This request was cancelled</h1>
+  <p class="muted">${e(headlineOf(v))}, but ${e(v.agentName)}'s access was revoked before you decided.
+  It can no longer be approved, and nothing changes in your portfolio.</p></div>`;
+}
+
 export function unknownView(): string {
   return `<div class="result neutral" data-testid="approval-unknown">
   <div class="icon" aria-hidden="true">?</div>

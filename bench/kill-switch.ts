@@ -18,6 +18,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { MCP_ACCEPT, startAppWithTestIssuer } from "../tests/helpers/app-server";
+import { asInvestor } from "../tests/helpers/investor-session";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const CALLERS = 2;
@@ -30,7 +31,7 @@ async function main() {
   }
   const world = await startAppWithTestIssuer();
   const { app, issuer, mcpUrl } = world;
-  const post = (p: string) => fetch(`${app.url}${p}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  const post = (p: string) => asInvestor(app.url, p, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
   const call = async (token: string) => {
     const res = await fetch(mcpUrl, { method: "POST", headers: { "content-type": "application/json", accept: MCP_ACCEPT, authorization: `Bearer ${token}` }, body: BODY });
     const json = (await res.json()) as { error?: string };

@@ -5,6 +5,7 @@ import type { AgentView } from "../../lib/agent/view";
 import { agentOf, dashboardOf, press, waitUntil } from "../helpers/agent-app";
 import { Alice } from "../helpers/agent-alice";
 import { startApp, type AppServer } from "../helpers/app-server";
+import { asInvestor } from "../helpers/investor-session";
 import { sampleCibaRequest } from "../helpers/orders";
 import { AGENT_SECRET, agentProfile, clientCredentials, KILL_SWITCH_ENV, PASSWORD, pollCiba, readPrice } from "./kill-switch-support";
 
@@ -41,7 +42,8 @@ afterAll(async () => {
   await app?.stop();
 });
 
-const postRevoke = (init: RequestInit = {}) => fetch(`${app.url}/api/agent/revoke`, { method: "POST", ...init });
+/** A revoke from Alice's own dashboard (her session and origin) unless `init` says otherwise. */
+const postRevoke = (init: RequestInit = {}) => asInvestor(app.url, "/api/agent/revoke", { method: "POST", ...init });
 
 /** POST /api/agent/revoke naming another Host (fetch always sends the URL's own). */
 function postRevokeForHost(host: string): Promise<Response> {
@@ -70,7 +72,9 @@ describe("before the kill switch", () => {
     ["a revoke with an oversized body", 413, "invalid_request", () => postRevoke({ headers: { "content-type": "application/json" }, body: JSON.stringify({ x: "a".repeat(5000) }) })],
     ["a revoke from a foreign Origin", 403, "forbidden_origin", () => postRevoke({ headers: { origin: "https://evil.example" } })],
     ["a revoke for a foreign Host", 421, "", () => postRevokeForHost("evil.example")],
-    ["a re-enable from a foreign Origin", 403, "forbidden_origin", () => fetch(`${app.url}/api/agent/reenable`, { method: "POST", headers: { origin: "https://evil.example" } })],
+    ["a revoke without Alice's session", 401, "login_required", () => fetch(`${app.url}/api/agent/revoke`, { method: "POST", headers: { origin: app.url } })],
+    ["a re-enable without Alice's session", 401, "login_required", () => fetch(`${app.url}/api/agent/reenable`, { method: "POST", headers: { origin: app.url } })],
+    ["a re-enable from a foreign Origin", 403, "forbidden_origin", () => asInvestor(app.url, "/api/agent/reenable", { method: "POST", headers: { origin: "https://evil.example" } })],
   ])("%s is refused (%i %s) and changes nothing", async (_name, status, error, send) => {
     const res = await send();
     expect(res.status).toBe(status);

@@ -1,7 +1,8 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type AppServer } from "../helpers/app-server";
-import { artifact, launchBrowser } from "../helpers/browser";
+import { artifact, launchBrowser, signInInBrowser } from "../helpers/browser";
+import { asInvestor } from "../helpers/investor-session";
 
 /** The kill switch on the dashboard's agent panel, in real Chromium against the built app. */
 class AgentPanelPage {
@@ -9,7 +10,8 @@ class AgentPanelPage {
   panel = () => this.page.getByTestId("agent-panel");
   state = () => this.page.getByTestId("agent-state");
   async open(url: string) {
-    await this.page.goto(url);
+    // The agent panel is Alice's: sign in first (the sign-in lands on the dashboard).
+    await signInInBrowser(this.page, url);
     await this.page.locator('[data-testid="stream-status"][data-status="live"]').waitFor();
     // The agent is up once it has read a price through MCP.
     await this.page.locator('[data-testid="agent-last-price"]', { hasText: "$" }).waitFor({ timeout: 30_000 });
@@ -46,7 +48,7 @@ describe("the kill switch in Chromium", () => {
     await ui.page.keyboard.press("Escape");
     await confirm.waitFor({ state: "detached" });
     expect(await ui.page.getByTestId("agent-revoke").evaluate((el) => el === document.activeElement)).toBe(true);
-    expect(((await (await fetch(`${app.url}/api/agent`)).json()) as { revocation: unknown }).revocation).toBeNull();
+    expect(((await (await asInvestor(app.url, "/api/agent")).json()) as { revocation: unknown }).revocation).toBeNull();
     await ui.page.close();
   });
 
@@ -72,7 +74,7 @@ describe("the kill switch in Chromium", () => {
     const deadline = Date.now() + 20_000;
     let agent: { running: boolean; lastPrice: unknown; tokens: { agent: unknown } } | undefined;
     while (Date.now() < deadline) {
-      agent = (await (await fetch(`${app.url}/api/agent`)).json()) as typeof agent;
+      agent = (await (await asInvestor(app.url, "/api/agent")).json()) as typeof agent;
       if (agent!.running && agent!.lastPrice !== null && agent!.tokens.agent !== null) break;
       await new Promise((r) => setTimeout(r, 250));
     }

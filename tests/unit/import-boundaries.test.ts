@@ -55,6 +55,8 @@ describe("import boundaries", () => {
     ["lib/orders", ["lib/agent", "lib/idp", "mcp", "lib/ledger", "app"]],
     // The sequence view reads the records of every party from the store, never their code.
     ["lib/sequence", ["lib/agent", "lib/idp", "mcp", "lib/ledger", "app"]],
+    // Alice's sign-in and sessions: an OpenID client like any other, never the identity server itself.
+    ["lib/session", ["lib/idp", "lib/agent", "mcp", "lib/ledger", "app"]],
     // lib/ as a whole: never the UI, never the MCP server.
     ["lib", ["app", "mcp"]],
   ])("%s imports none of %j", (dir, forbidden) => {

@@ -29,6 +29,8 @@ ${form.error ? `<div class="alert" role="alert" data-testid="sign-in-error">${e(
   <input id="password" name="password" type="password" autocomplete="current-password" required autofocus data-testid="sign-in-password">
   <div class="actions"><button class="btn primary" type="submit" data-testid="sign-in-submit">Sign in</button></div>
 </form>
+<p class="small muted" data-testid="password-hint">Development server: the password was printed in the app's terminal when it first
+started, unless <code>INVESTOR_PASSWORD</code> sets one.</p>
 <form method="post" action="${base}/abort" data-testid="abort-form">
   <input type="hidden" name="csrf" value="${e(form.csrf)}">
   <div class="actions"><button class="btn deny" type="submit" data-testid="sign-in-cancel">Cancel</button></div>

@@ -28,6 +28,7 @@ export async function buildView(input: {
   return {
     enabled: config.agent.enabled,
     running: input.running,
+    owner: null,
     state: row.state,
     paused: input.paused,
     reason: row.reason,

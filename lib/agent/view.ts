@@ -33,6 +33,8 @@ export interface AgentApprovalView {
 export interface AgentView {
   enabled: boolean;
   running: boolean;
+  /** The instance that runs the agent (several instances on one PostgreSQL), or null when none does. */
+  owner: string | null;
   state: AgentState;
   paused: boolean;
   reason: string | null;

@@ -47,6 +47,7 @@ export async function startEventRelay({ url, instanceId, bus, readActivity }: Re
   let stopped = false;
   let reconnect: NodeJS.Timeout | undefined;
   let delivering: Promise<void> = Promise.resolve();
+  let sending: Promise<unknown> = Promise.resolve();
 
   const deliver = async (envelope: Envelope) => {
     if (envelope.ref !== undefined) {
@@ -110,8 +111,10 @@ export async function startEventRelay({ url, instanceId, bus, readActivity }: Re
       }
       text = JSON.stringify({ o: instanceId, n: name, p: null, ref: (payload as ActivityEntry).id } satisfies Envelope);
     }
-    // One connection sends in order: pg queues a client's queries.
-    c.query("SELECT pg_notify($1, $2)", [EVENTS_CHANNEL, text]).catch((e: unknown) => console.error("[events] notify failed:", e instanceof Error ? e.message : e));
+    // One connection, one NOTIFY at a time: the other instances receive them in this order.
+    sending = sending
+      .then(() => c.query("SELECT pg_notify($1, $2)", [EVENTS_CHANNEL, text]))
+      .catch((e: unknown) => console.error("[events] notify failed:", e instanceof Error ? e.message : e));
   });
 
   return {
@@ -121,6 +124,7 @@ export async function startEventRelay({ url, instanceId, bus, readActivity }: Re
       bus.relayTo(undefined);
       const c = client;
       client = undefined;
+      await sending;
       await delivering.catch(() => undefined);
       await c?.end().catch(() => undefined);
     },

@@ -90,6 +90,13 @@ export function postgresLeases({ url, instanceId, checkMs = 1000 }: PostgresLeas
   let backendPid: number | undefined;
   let stopped = false;
   let round: Promise<void> = Promise.resolve();
+  /** The lock connection runs one query at a time: the checks and holderOf() take turns. */
+  let turn: Promise<unknown> = Promise.resolve();
+  const serially = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = turn.then(work, work);
+    turn = next.catch(() => undefined);
+    return next;
+  };
 
   const loseAll = async (why: string) => {
     const lost = [...held];
@@ -126,7 +133,7 @@ export function postgresLeases({ url, instanceId, checkMs = 1000 }: PostgresLeas
     try {
       c = client ?? (await connect());
       // The connection is alive: a lock held on it is still ours.
-      await c.query("SELECT 1");
+      await serially(() => c.query("SELECT 1"));
     } catch (error) {
       await loseAll(`lock connection unavailable (${error instanceof Error ? error.message : "unknown"})`);
       return;
@@ -135,7 +142,7 @@ export function postgresLeases({ url, instanceId, checkMs = 1000 }: PostgresLeas
       if (held.has(name) || stopped) continue;
       let got = false;
       try {
-        got = (await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok", [name])).rows[0]!.ok;
+        got = (await serially(() => c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok", [name]))).rows[0]!.ok;
       } catch {
         return; // the error handler drops the connection; the next round reconnects
       }
@@ -147,7 +154,7 @@ export function postgresLeases({ url, instanceId, checkMs = 1000 }: PostgresLeas
       } catch (error) {
         console.error(`[leases] ${name} could not start, giving the lease back:`, error instanceof Error ? error.message : error);
         held.delete(name);
-        await c.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [name]).catch(() => undefined);
+        await serially(() => c.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [name])).catch(() => undefined);
       }
     }
   };
@@ -173,12 +180,12 @@ export function postgresLeases({ url, instanceId, checkMs = 1000 }: PostgresLeas
       if (!c) return undefined;
       // pg_locks shows a bigint advisory key as classid (high 32 bits) and objid (low 32 bits).
       const rows = (
-        await c.query<{ name: string }>(
+        await serially(() => c.query<{ name: string }>(
           `SELECT a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
               AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($1, 0)`,
           [name],
-        )
+        ))
       ).rows;
       const holder = rows[0]?.name;
       return holder?.startsWith(APP_PREFIX) ? holder.slice(APP_PREFIX.length) : undefined;

@@ -86,6 +86,8 @@ export interface StartOptions {
   throughServeScript?: boolean;
   /** More command-line options, after the port. */
   extraArgs?: string[];
+  /** More environment that names the app's own URL (e.g. AGENT_INTERNAL_URL behind a shared PUBLIC_URL). */
+  envForOwnUrl?: (url: string) => Record<string, string>;
 }
 
 export async function startApp(env: Record<string, string> = {}, options: StartOptions = {}): Promise<AppServer> {
@@ -115,6 +117,7 @@ export async function startApp(env: Record<string, string> = {}, options: StartO
           PUBLIC_URL: url,
           DATA_DIR: dataDir,
           ...env,
+          ...options.envForOwnUrl?.(url),
         },
         stdio: ["ignore", "pipe", "pipe"],
       },

@@ -88,6 +88,20 @@ describe("three instances on one PostgreSQL", () => {
     expect(perSecond).toBeLessThan(5.5);
   });
 
+  it("passes pause, resume and a mandate change taken on another instance to the one that runs the agent", async () => {
+    const { owners } = await roles();
+    const owner = owners[0]!;
+    const other = cluster.apps.find((a) => a !== owner)!;
+    // The owner's view shows its agent's state in memory: it changes only if the control arrived.
+    expect((await press(other.url, "/api/agent/pause")).status).toBe(200);
+    await waitUntil(() => agentOf(owner.url), (a) => a.paused, 5_000, "paused on the owner");
+    expect((await press(other.url, "/api/agent/resume")).status).toBe(200);
+    await waitUntil(() => agentOf(owner.url), (a) => !a.paused, 5_000, "resumed on the owner");
+    expect((await press(other.url, "/api/agent/mandate", { threshold: "148.00", budget: "4000.00" })).status).toBe(200);
+    const view = await waitUntil(() => agentOf(owner.url), (a) => a.mandate.budgetCents === 400_000, 5_000, "the new budget on the owner");
+    expect(view.mandate).toMatchObject({ thresholdCents: 14_800, budgetCents: 400_000, edited: true });
+  });
+
   it("shows a crash pressed on one instance identically on all three streams, once each", async () => {
     const { leaders, owners } = await roles();
     const streams = await Promise.all(cluster.apps.map((a) => openEventStream(`${a.url}/api/events`)));
@@ -187,5 +201,16 @@ describe("three instances on one PostgreSQL", () => {
     expect(since.length).toBeLessThanOrEqual(Math.ceil(((Date.now() - killedAt - gap) / TICK_MS) * 1.4) + 1);
     expect(await count("trades")).toBe(1);
     await leader.start();
+  });
+
+  it("resets the agent where it runs when the demo reset is pressed on another instance", async () => {
+    const { owners } = await roles();
+    const owner = owners[0]!;
+    const other = live().find((a) => a !== owner)!;
+    expect((await agentOf(owner.url)).state).toBe("DONE");
+    expect((await press(other.url, "/api/market/reset")).status).toBe(200);
+    const view = await waitUntil(() => agentOf(owner.url), (a) => a.state === "MONITORING" && a.order === null, 5_000, "MONITORING on the owner");
+    expect(view.armed).toBe(true);
+    expect(await count("trades")).toBe(0);
   });
 });

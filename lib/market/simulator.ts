@@ -144,7 +144,8 @@ export class MarketSimulator {
 
   /** A tick of the instance that leads (another instance's event): this one shows it too. */
   follow(snapshot: MarketSnapshot): void {
-    if (snapshot.symbol !== this.symbol) return;
+    // A change made on another instance may arrive after a later tick this one already shows.
+    if (snapshot.symbol !== this.symbol || snapshot.at < this.lastAt) return;
     const anchorCents = snapshot.status === this.state.status ? this.state.anchorCents : snapshot.priceCents;
     this.state = { status: snapshot.status, priceCents: snapshot.priceCents, openCents: snapshot.openCents, anchorCents };
     this.remember({ at: snapshot.at, priceCents: snapshot.priceCents, status: snapshot.status });

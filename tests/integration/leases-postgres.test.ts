@@ -126,4 +126,30 @@ describe("leases and events on PostgreSQL", () => {
       await Promise.all(relays.map((r) => r.stop()));
     }
   });
+
+  it("reconnects a relay whose connection was cut, and delivers again", async () => {
+    const a = new EventBus();
+    const b = new EventBus();
+    const seen: string[] = [];
+    b.subscribe("ledger", ({ reason }) => seen.push(reason));
+    const relays = [
+      await startEventRelay({ url: pg.url, instanceId: "ra", bus: a, readActivity: async () => undefined }),
+      await startEventRelay({ url: pg.url, instanceId: "rb", bus: b, readActivity: async () => undefined }),
+    ];
+    try {
+      a.publish("ledger", { reason: "before" });
+      await waitFor(() => seen.includes("before"), 3000);
+      const relayPid = async () => (await db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'sleeping-guardian-events:rb'"))[0]?.pid;
+      const cut = await relayPid();
+      await db.query("SELECT pg_terminate_backend($1)", [cut]);
+      // A new session of relay b, listening again.
+      await waitFor(async () => ![undefined, cut].includes(await relayPid()), 5000);
+      await sleep(200);
+      a.publish("ledger", { reason: "after" });
+      await waitFor(() => seen.includes("after"), 3000);
+      expect(seen).toEqual(["before", "after"]);
+    } finally {
+      await Promise.all(relays.map((r) => r.stop()));
+    }
+  });
 });

@@ -12,6 +12,11 @@ import type { Queryable } from "./db";
  *
  * A lease is named by a string (`market:NVDA`, `agent:<investor sub>:<agent id>`); the lock key
  * is PostgreSQL's `hashtextextended(name, 0)`.
+ *
+ * A holder that hangs without dying (stopped, its event loop stuck) keeps its connection open, so
+ * the lock connection sets `idle_session_timeout` (PostgreSQL 14+) to ten checks: a live holder
+ * checks every `checkMs` and is never idle that long; a hung one is disconnected by the server,
+ * which frees its leases.
  */
 export interface LeaseHandlers {
   /** This instance now holds the lease: start the job. A throw gives the lease back. */
@@ -113,7 +118,14 @@ export function postgresLeases({ url, instanceId, checkMs = 1000 }: PostgresLeas
 
   const connect = async (): Promise<Client> => {
     const { Client } = await import("pg");
-    const c = new Client({ connectionString: url, application_name: `${APP_PREFIX}${instanceId}`.slice(0, 63), keepAlive: true });
+    const c = new Client({
+      connectionString: url,
+      application_name: `${APP_PREFIX}${instanceId}`.slice(0, 63),
+      keepAlive: true,
+      // A server that stops answering must not hold up the checks: it counts as a lost connection.
+      connectionTimeoutMillis: 5000,
+      query_timeout: 5000,
+    });
     c.on("error", (e) => {
       if (client === c) void loseAll(`lock connection failed (${e.message})`);
     });
@@ -121,6 +133,7 @@ export function postgresLeases({ url, instanceId, checkMs = 1000 }: PostgresLeas
       if (client === c) void loseAll("lock connection closed");
     });
     await c.connect();
+    await c.query(`SET idle_session_timeout = ${Math.max(1000, checkMs * 10)}`).catch(() => undefined);
     const [row] = (await c.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows;
     client = c;
     backendPid = row!.pid;

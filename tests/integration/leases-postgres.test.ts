@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventBus } from "@/lib/events/bus";
 import { startEventRelay, type EventRelay } from "@/lib/events/relay";
@@ -152,4 +154,36 @@ describe("leases and events on PostgreSQL", () => {
       await Promise.all(relays.map((r) => r.stop()));
     }
   });
+
+  it("takes a lease from a holder that hangs without dying, once the server ends its idle session", async () => {
+    // The holder in a process of its own (lib/ loads under the react-server condition, as in the app).
+    const root = path.resolve(__dirname, "..", "..");
+    const code = `const { postgresLeases } = require(${JSON.stringify(path.join(root, "lib/store/leases.ts"))});
+      const l = postgresLeases({ url: ${JSON.stringify(pg.url)}, instanceId: "hung", checkMs: 200 });
+      l.want("market:HUNG", { onGained: () => console.log("held"), onLost: () => undefined });`;
+    // One node process (tsx as a loader, not its CLI, which would run the code in a child of its own).
+    const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", "-e", code], {
+      cwd: root,
+      env: { NODE_ENV: "development", PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    const other = postgresLeases({ url: pg.url, instanceId: "other", checkMs: 200 });
+    try {
+      await waitFor(() => out.includes("held"), 30_000);
+      await other.want("market:HUNG", { onGained: () => undefined, onLost: () => undefined });
+      await sleep(1000);
+      expect(other.holds("market:HUNG")).toBe(false);
+      expect(await other.holderOf("market:HUNG")).toBe("hung");
+      child.kill("SIGSTOP");
+      // Ten checks (2 s) of silence end the hung holder's session; the next check takes the lease.
+      const took = await waitFor(() => other.holds("market:HUNG"), 6000);
+      expect(took).toBeGreaterThan(1000);
+      expect(await other.holderOf("market:HUNG")).toBe("other");
+    } finally {
+      child.kill("SIGKILL");
+      await other.stop();
+    }
+  }, 60_000);
 });

@@ -109,6 +109,8 @@ const EnvSchema = z.object({
 
   DATABASE_URL: optionalUrl,
   DATA_DIR: z.string().min(1).default(".data"),
+  INSTANCE_ID: optionalString.pipe(z.string().regex(/^[A-Za-z0-9._:-]{1,40}$/, "INSTANCE_ID must be 1-40 letters, digits or ._:-").optional()),
+  LEASE_CHECK_MS: z.coerce.number().int().min(100).max(10000).default(1000),
 
   // The agent's model (lib/agent/models): Gemini, an OpenAI-compatible server, or the rules model.
   MODEL_PROVIDER: optionalString.pipe(z.enum(MODEL_PROVIDERS, `MODEL_PROVIDER must be one of ${MODEL_PROVIDERS.join(", ")}`).optional()),
@@ -239,6 +241,11 @@ export interface AppConfig {
     testClient?: string;
   };
   store: { databaseUrl?: string; dataDir: string };
+  /**
+   * Several instances on one PostgreSQL: this instance's name (INSTANCE_ID, or host and process id)
+   * and how often it asks for a free lease (lib/store/leases.ts).
+   */
+  instance: { id?: string; leaseCheckMs: number };
   model: {
     /** Which model the agent asks: MODEL_PROVIDER, or the one whose settings are present. */
     provider: ModelProvider;
@@ -335,6 +342,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
       testClient: e.IDP_TEST_CLIENT,
     },
     store: { databaseUrl: e.DATABASE_URL, dataDir: e.DATA_DIR },
+    instance: { id: e.INSTANCE_ID, leaseCheckMs: e.LEASE_CHECK_MS },
     model: modelSettings(e),
     mail: { smtpUrl: e.SMTP_URL, from: e.SMTP_FROM },
   };

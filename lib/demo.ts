@@ -1,4 +1,5 @@
 import "server-only";
+import { agentControls } from "./agent/control";
 import { readMandate } from "./agent/settings";
 import { formatMoney } from "./money";
 import { ensurePortfolio, getPortfolio } from "./ledger/portfolio";
@@ -40,7 +41,7 @@ export async function runDemoAction(rt: Runtime, action: DemoAction): Promise<Ma
 async function resetDemo(rt: Runtime): Promise<MarketSnapshot> {
   const { investor } = rt.config;
   // Open orders and approvals are cancelled; the agent watches again from MONITORING.
-  await rt.agent?.reset();
+  if (rt.config.agent.enabled) await agentControls(rt).reset();
   await rt.db.transaction(async (tx) => {
     await tx.query("DELETE FROM trades");
     await tx.query("DELETE FROM holdings");

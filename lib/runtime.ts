@@ -1,15 +1,19 @@
 import "server-only";
+import os from "node:os";
 import path from "node:path";
+import { randomBytes } from "node:crypto";
 import { getConfig, type AppConfig } from "./config";
 import { announceDevDefault } from "./dev-defaults";
 import { ActivityLog } from "./events/activity";
 import { EventBus } from "./events/bus";
+import { startEventRelay, type EventRelay } from "./events/relay";
 import type { Agent } from "./agent";
 import type { EmbeddedIdp } from "./idp";
 import { ensurePortfolio } from "./ledger/portfolio";
 import { MarketSimulator } from "./market/simulator";
 import { formatMoney } from "./money";
 import { openDb, type Db } from "./store/db";
+import { agentLease, localLeases, marketLease, postgresLeases, runExclusively, type Leases } from "./store/leases";
 import { migrate, readMigrations } from "./store/migrate";
 import { createAppFetch } from "./auth/app-fetch";
 import { withCaFile } from "./net/ca-fetch";
@@ -21,6 +25,12 @@ import { sweepSessions } from "./session/store";
  * server and the agent loop. Route handlers and instrumentation.ts get
  * different module instances in Next.js, so the one running instance lives on globalThis and is
  * started at most once per process, whoever asks first.
+ *
+ * Several instances may share one PostgreSQL (DATABASE_URL). Then the market ticker and the
+ * agent each run where their lease is held (lib/store/leases.ts: PostgreSQL advisory locks), and
+ * events reach every instance through LISTEN/NOTIFY (lib/events/relay.ts). Every instance serves
+ * the dashboard, the API, /mcp and /oidc from the shared store. With PGlite the one process holds
+ * every lease.
  */
 export interface Runtime {
   config: AppConfig;
@@ -30,7 +40,10 @@ export interface Runtime {
   activity: ActivityLog;
   /** The embedded authorization server; only with AUTH_PROVIDER=embedded. */
   idp?: EmbeddedIdp;
-  /** The agent loop; absent with AGENT_ENABLED=false or when it could not start. */
+  /**
+   * The agent loop, when this instance runs it (holds its lease); absent with AGENT_ENABLED=false,
+   * when it could not start, or while another instance runs it.
+   */
   agent?: Agent;
   /** Alice's sign-in to the dashboard and her sessions (lib/session). */
   signIn: SignIn;
@@ -39,6 +52,8 @@ export interface Runtime {
    * a new Agent has a new DPoP key and no token yet.
    */
   restartAgent(clientSecret: string): Promise<Agent | undefined>;
+  /** Which jobs this instance runs: the market ticker, the agent. */
+  leases: Leases;
   startedAt: string;
   /** Stops background work and closes the store. Safe to call twice. */
   stop(): Promise<void>;
@@ -60,13 +75,24 @@ export function getRuntime(): Promise<Runtime> {
 /** Starts a runtime; the app goes through getRuntime(). */
 async function startRuntime(config: AppConfig): Promise<Runtime> {
   const db = await openStore(config);
-  await migrate(db);
+  const databaseUrl = config.store.databaseUrl;
+  // Instances starting together on one PostgreSQL migrate one after the other.
+  if (databaseUrl) await runExclusively(databaseUrl, "sleeping-guardian:migrate", () => migrate(db));
+  else await migrate(db);
+  const instanceId = config.instance.id ?? `${os.hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`;
   const bus = new EventBus();
   const activity = new ActivityLog(db, bus);
   const market = new MarketSimulator(db, bus, config.market.symbol, config.market.initialPriceCents);
   await market.load();
   await ensurePortfolio(db, config.investor.userId, config.investor.name, config.investor.initialBalanceCents);
-  market.start(config.market.tickMs);
+  let relay: EventRelay | undefined;
+  if (databaseUrl) {
+    relay = await startEventRelay({ url: databaseUrl, instanceId, bus, readActivity: (id) => activity.get(id) });
+    // Another instance ticks: this one shows its prices (trades here execute at them).
+    bus.subscribeRemote("tick", (snapshot) => market.follow(snapshot));
+    bus.subscribeRemote("market-reset", () => market.followReset());
+  }
+  const leases = databaseUrl ? postgresLeases({ url: databaseUrl, instanceId, checkMs: config.instance.leaseCheckMs }) : localLeases(instanceId);
 
   // --- Embedded authorization server: oidc-provider on a loopback port behind /oidc.
   // Loaded only in embedded mode, so WSO2 / Auth0 deployments never load oidc-provider.
@@ -81,17 +107,16 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
         onDecision: (authReqId) => bus.publish("ciba-decided", { authReqId }),
       });
     } catch (error) {
-      market.stop();
+      await leases.stop();
+      await relay?.stop();
       await db.close();
       throw error;
     }
   }
   // --- end embedded authorization server
 
-  // --- Agent loop: after the identity server that issues its tokens. It reaches /oidc
-  // and /mcp over HTTP like any client, retrying until this server listens. A failure to start
+  // Starts the agent loop (where this instance holds the agent's lease, below). A failure to start
   // leaves the dashboard running without an agent rather than taking the app down.
-  // The embedded server's secret first: the kill switch may have rotated AGENT_CLIENT_SECRET away.
   const launchAgent = async (clientSecret: string): Promise<Agent | undefined> => {
     try {
       const { startAgent } = await import("./agent");
@@ -101,9 +126,6 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
       return undefined;
     }
   };
-  const agent = config.agent.enabled ? await launchAgent(idp?.agentClientSecret ?? config.auth.agentClientSecret ?? "") : undefined;
-  // --- end agent loop
-
   const signIn = createSignIn({
     config,
     db,
@@ -122,6 +144,7 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   }, 10 * 60_000);
   sweep.unref();
 
+  const agentLeaseName = agentLease(config.investor.userId, config.agent.id);
   let stopped = false;
   const runtime: Runtime = {
     config,
@@ -130,10 +153,12 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
     market,
     activity,
     idp,
-    agent,
     signIn,
+    leases,
     startedAt: new Date().toISOString(),
     async restartAgent(clientSecret) {
+      // Only the instance that holds the agent's lease runs it; the others have nothing to restart.
+      if (!leases.holds(agentLeaseName)) return undefined;
       await runtime.agent?.stop();
       runtime.agent = stopped ? undefined : await launchAgent(clientSecret);
       return runtime.agent;
@@ -142,20 +167,59 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
       if (stopped) return;
       stopped = true;
       clearInterval(sweep);
-      market.stop();
-      await runtime.agent?.stop();
+      // Giving the leases back stops the ticker and the agent here and lets another instance take them.
+      await leases.stop();
       await idp?.stop();
+      await relay?.stop();
       await db.close();
     },
   };
+
+  // --- Market ticker: on the one instance that holds the market's lease; a new holder
+  // continues from the last stored tick.
+  const marketName = marketLease(config.market.symbol);
+  await leases.want(marketName, {
+    onGained: async () => {
+      await market.load();
+      market.start(config.market.tickMs, (tx) => leases.stillHeld(tx, marketName));
+    },
+    onLost: () => market.stop(),
+  });
+
+  // --- Agent loop: after the identity server that issues its tokens, on the one instance that
+  // holds the agent's lease. It reaches /oidc and /mcp over HTTP like any client, retrying until
+  // this server listens. A new holder resumes from the store (recovery.ts). A failure to start
+  // leaves the dashboard running without an agent rather than taking the app down.
+  if (config.agent.enabled) {
+    await leases.want(agentLeaseName, {
+      onGained: async () => {
+        // The embedded server's secret first: the kill switch may have rotated AGENT_CLIENT_SECRET away.
+        runtime.agent = await launchAgent(idp?.agentClientSecret ?? config.auth.agentClientSecret ?? "");
+        if (!runtime.agent) throw new Error("the agent could not start");
+      },
+      onLost: async () => {
+        const agent = runtime.agent;
+        runtime.agent = undefined;
+        await agent?.stop();
+      },
+    });
+    // Controls taken on another instance reach the one that runs the agent.
+    bus.subscribeRemote("agent-control", ({ agentId, command }) => {
+      if (agentId === config.agent.id) void runtime.agent?.follow(command).catch((e: unknown) => console.error("[runtime] agent control failed:", e instanceof Error ? e.message : e));
+    });
+  }
+  // --- end agent loop
+
+
   // A revocation the last run did not finish (stopped or killed half-way) is finished first.
   const { finishInterruptedRevocation } = await import("./kill-switch");
   await finishInterruptedRevocation(runtime).catch((error: unknown) =>
     console.error("[runtime] finishing the interrupted revocation failed:", error instanceof Error ? error.message : error),
   );
+
   console.log(
     `[runtime] started: ${config.market.symbol} at ${formatMoney(market.snapshot().priceCents)} USD, ` +
-      `store ${db.engine}, auth ${config.auth.provider}, public URL ${config.publicUrl}`,
+      `store ${db.engine}, auth ${config.auth.provider}, public URL ${config.publicUrl}, instance ${instanceId}`,
   );
   return runtime;
 }

@@ -5,7 +5,7 @@ import { createIdentityServerProfile } from "../auth/profiles";
 import type { IdentityServerProfile, TokenResult } from "../auth/profiles/types";
 import type { AppConfig } from "../config";
 import type { ActivityLog } from "../events/activity";
-import type { EventBus } from "../events/bus";
+import type { AgentCommand, EventBus } from "../events/bus";
 import { formatMoney } from "../money";
 import type { Db } from "../store/db";
 import type { ActivityLevel } from "../types";
@@ -17,7 +17,8 @@ import { recoverFromLedger } from "./recovery";
 import { getOrder } from "../store/orders";
 import { readAgentRevocation } from "../store/agent-revocations";
 import { cancelOpenWork, findApprovalForOrder, type AgentPatch, type AgentRow } from "./repository";
-import { mandateFrom, readMandate, readPaused, writeMandate, writePaused, type MandateInForce } from "./settings";
+import { mandatedLine as mandateLine, pausedLine, resumedLine } from "./control-lines";
+import { readMandate, readPaused, writeMandate, writePaused, type MandateInForce } from "./settings";
 import { isTerminal, type AgentEvent } from "./state-machine";
 import { AgentStateStore } from "./state-store";
 import { TickReporter } from "./tick-report";
@@ -166,23 +167,15 @@ export class Agent {
   }
 
   async pause(): Promise<void> {
-    this.paused = true;
     await writePaused(this.deps.db, true);
-    // A pending approval stays stored; polling resumes with the agent.
-    await this.abortWork();
-    await this.log("warn", "agent.paused", `${this.deps.config.agent.name} paused: no price checks, proposals or approval polling until resumed.`);
-    this.changed("paused");
+    await this.pauseHere(() => this.log("warn", "agent.paused", pausedLine(this.deps.config)));
   }
 
   async resume(): Promise<void> {
-    // The pause may have stopped a proposal or a trade mid-step; nothing runs while paused.
-    if (this.running && this.paused && !this.work) await this.recoverInterruptedWork();
-    this.paused = false;
-    this.report.retryAt = 0;
-    await writePaused(this.deps.db, false);
-    await this.log("info", "agent.resumed", `${this.deps.config.agent.name} resumed (${this.state.state}).`);
-    this.changed("resumed");
-    void this.tick();
+    await this.resumeHere(async () => {
+      await writePaused(this.deps.db, false);
+      await this.log("info", "agent.resumed", resumedLine(this.deps.config, this.state.state));
+    });
   }
 
   /**
@@ -209,9 +202,52 @@ export class Agent {
 
   async updateMandate(m: { thresholdCents: number; budgetCents: number }): Promise<Mandate> {
     await writeMandate(this.deps.db, m);
-    const mandate = mandateFrom({ thresholdCents: m.thresholdCents, budgetCents: m.budgetCents }, this.deps.config);
+    await this.log("info", "agent.mandate", mandateLine(this.deps.config, m));
+    return this.mandateChanged();
+  }
+
+  /**
+   * A control made on another instance (agent-control event): the setting is in the store and its
+   * activity line written; this instance, which runs the agent, applies it.
+   */
+  async follow(command: AgentCommand): Promise<void> {
+    if (!this.running) return;
+    switch (command) {
+      case "pause":
+        return this.pauseHere();
+      case "resume":
+        return this.resumeHere();
+      case "mandate":
+        this.mandate = undefined;
+        await this.mandateChanged();
+        return;
+      case "reset":
+        return this.reset();
+    }
+  }
+
+  /** `record` stores and logs the pause where this instance made it. */
+  private async pauseHere(record?: () => Promise<void>): Promise<void> {
+    this.paused = true;
+    // A pending approval stays stored; polling resumes with the agent.
+    await this.abortWork();
+    await record?.();
+    this.changed("paused");
+  }
+
+  private async resumeHere(record?: () => Promise<void>): Promise<void> {
+    // The pause may have stopped a proposal or a trade mid-step; nothing runs while paused.
+    if (this.running && this.paused && !this.work) await this.recoverInterruptedWork();
+    this.paused = false;
+    this.report.retryAt = 0;
+    await record?.();
+    this.changed("resumed");
+    void this.tick();
+  }
+
+  private async mandateChanged(): Promise<Mandate> {
+    const mandate = await readMandate(this.deps.db, this.deps.config);
     this.mandate = mandate;
-    await this.log("info", "agent.mandate", `Mandate updated: buy ${this.deps.config.market.symbol} below ${formatMoney(m.thresholdCents)} USD, budget ${formatMoney(m.budgetCents)} USD per order.`);
     this.report.forgetSide();
     this.changed("mandate");
     return mandate;

@@ -1,6 +1,7 @@
 import "server-only";
 import type { AppConfig } from "../config";
 import type { Db } from "../store/db";
+import { agentLease, type Leases } from "../store/leases";
 import { Agent, type AgentDeps } from "./agent";
 import { peekAgentRow } from "./repository";
 import { readMandate, readPaused } from "./settings";
@@ -17,9 +18,18 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
   return agent;
 }
 
-/** The agent's view for the API, also when the loop is not running in this process. */
-export async function agentView(rt: { agent?: Agent; db: Db; config: AppConfig }): Promise<AgentView> {
-  if (rt.agent) return rt.agent.view();
-  const [row, paused, mandate] = await Promise.all([peekAgentRow(rt.db, rt.config.agent.id), readPaused(rt.db), readMandate(rt.db, rt.config)]);
-  return buildView({ db: rt.db, config: rt.config, row, mandate, paused, running: false, model: null, now: new Date() });
+/**
+ * The agent's view for the API, also when the loop runs on another instance (or nowhere): then
+ * it is read from the store, and `owner` names the instance holding the agent's lease.
+ */
+export async function agentView(rt: { agent?: Agent; db: Db; config: AppConfig; leases?: Leases }): Promise<AgentView> {
+  if (rt.agent) return { ...(await rt.agent.view()), owner: rt.leases?.instanceId ?? null };
+  const [row, paused, mandate, owner] = await Promise.all([
+    peekAgentRow(rt.db, rt.config.agent.id),
+    readPaused(rt.db),
+    readMandate(rt.db, rt.config),
+    rt.leases?.holderOf(agentLease(rt.config.investor.userId, rt.config.agent.id)).catch(() => undefined),
+  ]);
+  const view = await buildView({ db: rt.db, config: rt.config, row, mandate, paused, running: owner !== undefined, model: null, now: new Date() });
+  return { ...view, owner: owner ?? null };
 }

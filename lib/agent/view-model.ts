@@ -39,6 +39,7 @@ export async function buildView(input: {
           reenabledAt: revocation.reenabledAt?.toISOString() ?? null,
         }
       : null,
+    owner: null,
     state: row.state,
     paused: input.paused,
     reason: row.reason,

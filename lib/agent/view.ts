@@ -45,6 +45,8 @@ export interface AgentView {
   running: boolean;
   /** Null when the agent was never revoked. */
   revocation: AgentRevocationView | null;
+  /** The instance that runs the agent (several instances on one PostgreSQL), or null when none does. */
+  owner: string | null;
   state: AgentState;
   paused: boolean;
   reason: string | null;

@@ -52,6 +52,12 @@ export class ActivityLog {
     return entry;
   }
 
+  /** One entry by id (another instance's entry, too large to travel whole). */
+  async get(id: number): Promise<ActivityEntry | undefined> {
+    const [row] = await this.db.query<ActivityRow>("SELECT * FROM activity_log WHERE id = $1", [id]);
+    return row && toEntry(row);
+  }
+
   /** Newest first. */
   async list(limit = ACTIVITY_LIMIT): Promise<ActivityEntry[]> {
     const rows = await this.db.query<ActivityRow>("SELECT * FROM activity_log ORDER BY id DESC LIMIT $1", [limit]);

@@ -1,5 +1,5 @@
 import "server-only";
-import type { Db } from "../store/db";
+import type { Db, Queryable } from "../store/db";
 import type { EventBus } from "../events/bus";
 import { toIso } from "../time";
 import { HISTORY_LIMIT, type MarketSnapshot, type MarketStatus, type MarketTick } from "../types";
@@ -24,6 +24,12 @@ export function pricesAt(snapshot: Pick<MarketSnapshot, "symbol" | "priceCents">
  * The simulated market for one symbol: one price per tick, persisted so that a restart resumes
  * at the same price and the chart keeps its history. The price a trade executes at is
  * `snapshot().priceCents` at execution time.
+ *
+ * The stored state is the market: each tick and each demo action reads market_state under a row
+ * lock, moves it on and writes it back with its tick, in one transaction. So with several
+ * instances on one PostgreSQL, the one that runs the ticker (start(), under the market lease)
+ * and any instance that presses crash or stabilize change one series, and a new ticker continues
+ * from the last stored tick. Instances that do not tick follow the ticker's events (`follow`).
  */
 export class MarketSimulator {
   private state!: ModelState;
@@ -32,6 +38,8 @@ export class MarketSimulator {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private ticksSincePrune = 0;
+  /** Checked inside each tick's transaction: false once this instance no longer leads. */
+  private leading: (tx: Queryable) => Promise<boolean> = async () => true;
 
   constructor(
     private readonly db: Db,
@@ -68,7 +76,12 @@ export class MarketSimulator {
     if (this.ticks.length === 0) await this.record(new Date());
   }
 
-  start(tickMs: number): void {
+  /**
+   * Ticks every `tickMs`. `leading`, when given, is checked in each tick's transaction: a ticker
+   * that lost its lease without noticing yet writes nothing.
+   */
+  start(tickMs: number, leading?: (tx: Queryable) => Promise<boolean>): void {
+    if (leading) this.leading = leading;
     if (this.timer) return;
     this.timer = setInterval(() => void this.tick().catch((e) => console.error("[market] tick failed:", e)), tickMs);
     this.timer.unref?.();
@@ -102,46 +115,76 @@ export class MarketSimulator {
     if (this.ticking) return undefined;
     this.ticking = true;
     try {
-      this.state = nextState(this.state, this.random);
-      return await this.record(now);
+      return await this.change(now, (state) => nextState(state, this.random), this.leading);
     } finally {
       this.ticking = false;
     }
   }
 
   async crash(): Promise<MarketSnapshot> {
-    return this.transition({ ...this.state, status: "CRASHING" });
+    return (await this.change(new Date(), (state) => ({ ...state, status: "CRASHING" })))!;
   }
 
   async stabilize(): Promise<MarketSnapshot> {
-    return this.transition({ ...this.state, status: "STABLE", anchorCents: this.state.priceCents });
+    return (await this.change(new Date(), (state) => ({ ...state, status: "STABLE", anchorCents: state.priceCents })))!;
   }
 
   /** Back to the configured initial price; the chart history is cleared. */
   async reset(): Promise<MarketSnapshot> {
-    this.state = this.initialState();
+    const now = new Date();
+    const tick = await this.db.transaction(async (tx) => {
+      await tx.query("SELECT symbol FROM market_state WHERE symbol = $1 FOR UPDATE", [this.symbol]);
+      await tx.query("DELETE FROM market_ticks WHERE symbol = $1", [this.symbol]);
+      return this.write(tx, this.initialState(), now);
+    });
     this.ticks = [];
-    await this.db.query("DELETE FROM market_ticks WHERE symbol = $1", [this.symbol]);
-    return this.record(new Date());
+    this.bus.publish("market-reset", { symbol: this.symbol });
+    return this.publish(tick);
   }
 
-  private async transition(next: ModelState): Promise<MarketSnapshot> {
-    this.state = next;
-    return this.record(new Date());
+  /** A tick of the instance that leads (another instance's event): this one shows it too. */
+  follow(snapshot: MarketSnapshot): void {
+    // A change made on another instance may arrive after a later tick this one already shows.
+    if (snapshot.symbol !== this.symbol || snapshot.at < this.lastAt) return;
+    const anchorCents = snapshot.status === this.state.status ? this.state.anchorCents : snapshot.priceCents;
+    this.state = { status: snapshot.status, priceCents: snapshot.priceCents, openCents: snapshot.openCents, anchorCents };
+    this.remember({ at: snapshot.at, priceCents: snapshot.priceCents, status: snapshot.status });
   }
 
-  private async record(now: Date): Promise<MarketSnapshot> {
-    const tick: MarketTick = { at: now.toISOString(), priceCents: this.state.priceCents, status: this.state.status };
+  /** The market was reset on another instance. */
+  followReset(): void {
+    this.ticks = [];
+  }
+
+  /**
+   * One change of the stored state: read under a row lock, moved on by `step`, written with its
+   * tick, in one transaction; then kept here and published. Undefined when `allowed` refused.
+   */
+  private async change(now: Date, step: (state: ModelState) => ModelState, allowed?: (tx: Queryable) => Promise<boolean>): Promise<MarketSnapshot | undefined> {
+    const tick = await this.db.transaction(async (tx) => {
+      if (allowed && !(await allowed(tx))) return undefined;
+      const stored = await readState(tx, this.symbol);
+      return this.write(tx, step(stored ?? this.state), now);
+    });
+    return tick && this.publish(tick);
+  }
+
+  private async write(tx: Queryable, state: ModelState, now: Date): Promise<MarketTick> {
+    await saveState(tx, this.symbol, state);
+    const tick: MarketTick = { at: now.toISOString(), priceCents: state.priceCents, status: state.status };
+    await tx.query("INSERT INTO market_ticks (symbol, at, price_cents, status) VALUES ($1, $2, $3, $4)", [this.symbol, tick.at, tick.priceCents, tick.status]);
+    this.state = state;
+    return tick;
+  }
+
+  private remember(tick: MarketTick): void {
     this.lastAt = tick.at;
     this.ticks.push(tick);
     if (this.ticks.length > HISTORY_LIMIT) this.ticks.splice(0, this.ticks.length - HISTORY_LIMIT);
-    await this.saveState();
-    await this.db.query("INSERT INTO market_ticks (symbol, at, price_cents, status) VALUES ($1, $2, $3, $4)", [
-      this.symbol,
-      tick.at,
-      tick.priceCents,
-      tick.status,
-    ]);
+  }
+
+  private async publish(tick: MarketTick): Promise<MarketSnapshot> {
+    this.remember(tick);
     if (++this.ticksSincePrune >= 60) {
       this.ticksSincePrune = 0;
       await this.db.query(
@@ -161,12 +204,24 @@ export class MarketSimulator {
   }
 
   private async saveState(): Promise<void> {
-    const s = this.state;
-    await this.db.query(
-      `INSERT INTO market_state (symbol, status, price_cents, open_cents, anchor_cents, updated_at)
-       VALUES ($1, $2, $3, $4, $5, now())
-       ON CONFLICT (symbol) DO UPDATE SET status = $2, price_cents = $3, open_cents = $4, anchor_cents = $5, updated_at = now()`,
-      [this.symbol, s.status, s.priceCents, s.openCents, s.anchorCents],
-    );
+    await saveState(this.db, this.symbol, this.state);
   }
+
+  private async record(now: Date): Promise<MarketSnapshot> {
+    return this.publish(await this.db.transaction((tx) => this.write(tx, this.state, now)));
+  }
+}
+
+async function readState(tx: Queryable, symbol: string): Promise<ModelState | undefined> {
+  const [row] = await tx.query<StateRow>("SELECT status, price_cents, open_cents, anchor_cents FROM market_state WHERE symbol = $1 FOR UPDATE", [symbol]);
+  return row && { status: row.status, priceCents: row.price_cents, openCents: row.open_cents, anchorCents: row.anchor_cents };
+}
+
+async function saveState(db: Queryable, symbol: string, s: ModelState): Promise<void> {
+  await db.query(
+    `INSERT INTO market_state (symbol, status, price_cents, open_cents, anchor_cents, updated_at)
+     VALUES ($1, $2, $3, $4, $5, now())
+     ON CONFLICT (symbol) DO UPDATE SET status = $2, price_cents = $3, open_cents = $4, anchor_cents = $5, updated_at = now()`,
+    [symbol, s.status, s.priceCents, s.openCents, s.anchorCents],
+  );
 }

@@ -87,6 +87,8 @@ export interface StartOptions {
   throughServeScript?: boolean;
   /** More command-line options, after the port. */
   extraArgs?: string[];
+  /** More environment that names the app's own URL (e.g. AGENT_INTERNAL_URL behind a shared PUBLIC_URL). */
+  envForOwnUrl?: (url: string) => Record<string, string>;
 }
 
 export async function startApp(env: Record<string, string> = {}, options: StartOptions = {}): Promise<AppServer> {
@@ -96,7 +98,7 @@ export async function startApp(env: Record<string, string> = {}, options: StartO
   const dataDir = env.DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "sg-test-"));
   if (!options.freshStore && !env.DATABASE_URL && !dataDir.startsWith("memory://")) await seedDataDir(dataDir);
   const url = `http://localhost:${port}`;
-  rememberInvestorPassword(url, password);
+  rememberInvestorPassword(url, password, env.PUBLIC_URL ?? url);
   let child: ChildProcess | undefined;
   let log = "";
 
@@ -119,6 +121,7 @@ export async function startApp(env: Record<string, string> = {}, options: StartO
           DATA_DIR: dataDir,
           INVESTOR_PASSWORD: password,
           ...env,
+          ...options.envForOwnUrl?.(url),
         },
         stdio: ["ignore", "pipe", "pipe"],
       },

@@ -13,12 +13,22 @@ export const TEST_INVESTOR_PASSWORD = "alice-test-password-default";
 export const TEST_INVESTOR_EMAIL = "alice@example.com";
 
 const passwords = new Map<string, string>();
+const publicOrigins = new Map<string, string>();
 const sessions = new Map<string, Promise<string>>();
 
-/** Which password the app at `appUrl` was started with (startApp calls this). */
-export function rememberInvestorPassword(appUrl: string, password: string): void {
+/**
+ * Which password the app at `appUrl` was started with, and its PUBLIC_URL when that is another
+ * address (an instance behind a load balancer): its pages' Origin. startApp calls this.
+ */
+export function rememberInvestorPassword(appUrl: string, password: string, publicUrl = appUrl): void {
   passwords.set(appUrl, password);
+  publicOrigins.set(appUrl, new URL(publicUrl).origin);
   sessions.delete(appUrl);
+}
+
+/** The Origin the app's own pages send: its PUBLIC_URL's. */
+export function publicOriginOf(appUrl: string): string {
+  return publicOrigins.get(appUrl) ?? new URL(appUrl).origin;
 }
 
 /** The investor's password at the app at `appUrl` (startApp's, or the default). */
@@ -67,7 +77,6 @@ export async function signInOverHttp(appUrl: string, credentials: { username?: s
   const username = credentials.username ?? TEST_INVESTOR_EMAIL;
   const password = credentials.password ?? investorPasswordFor(appUrl);
   const visited: string[] = [];
-  const origin = new URL(appUrl).origin;
   const go = async (url: string, init: RequestInit = {}): Promise<Response> => {
     visited.push(url);
     const res = await fetch(url, { ...init, headers: { ...(init.headers as Record<string, string>), cookie: jar.header() }, redirect: "manual" });
@@ -84,13 +93,15 @@ export async function signInOverHttp(appUrl: string, credentials: { username?: s
   };
 
   const form = await follow(await go(`${appUrl}/auth/sign-in`));
+  // The form posts back to where it was shown, with that page's Origin.
+  const formPage = visited.at(-1)!;
   const html = await form.text();
   const action = /action="([^"]*\/login)"/.exec(html)?.[1];
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
   if (form.status !== 200 || !action || !csrf) throw new Error(`no login form (status ${form.status}):\n${html.slice(0, 600)}`);
-  const posted = await go(new URL(action, appUrl).toString(), {
+  const posted = await go(new URL(action, formPage).toString(), {
     method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", origin },
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: new URL(formPage).origin },
     body: new URLSearchParams({ csrf, username, password }).toString(),
   });
   if (posted.status !== 303) throw new Error(`the login form answered ${posted.status}:\n${(await posted.text()).slice(0, 600)}`);
@@ -120,7 +131,7 @@ export async function asInvestor(appUrl: string, path: string, init: RequestInit
   const send = async () => {
     const headers = new Headers(init.headers);
     headers.set("cookie", await investorCookie(appUrl));
-    if ((init.method ?? "GET") !== "GET" && !headers.has("origin")) headers.set("origin", new URL(appUrl).origin);
+    if ((init.method ?? "GET") !== "GET" && !headers.has("origin")) headers.set("origin", publicOriginOf(appUrl));
     return fetch(`${appUrl}${path}`, { ...init, headers });
   };
   const res = await send().catch(() => send());

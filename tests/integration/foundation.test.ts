@@ -24,6 +24,14 @@ describe("foundation API", () => {
     expect(s.history.length).toBeGreaterThan(0);
   });
 
+  it("runs the ticker and the agent in its one process on the embedded store, as /api/health says", async () => {
+    const health = (await (await fetch(`${app.url}/api/health`)).json()) as { store: string; instance: { id: string; leadsTicker: boolean; agents: unknown[] } };
+    expect(health.store).toBe("pglite");
+    expect(health.instance).toEqual({ id: expect.stringMatching(/-\d+-[0-9a-f]{4}$/), leadsTicker: true, agents: [{ investor: "alice", agent: "aurelius" }] });
+    const agent = (await (await fetch(`${app.url}/api/agent`)).json()) as { running: boolean; owner: string };
+    expect(agent).toMatchObject({ running: true, owner: health.instance.id });
+  });
+
   it("refuses bad input on the controls with 405/400/404 and changes nothing", async () => {
     await post("/api/market/reset");
     const before = await state();

@@ -25,8 +25,8 @@ function load(modules: string[], conditions: string[] = []): string {
 }
 
 describe("the helpers the benchmarks load", () => {
-  it("load outside vitest: the app starter and the browser (bench/flow.ts, bench/sse.ts)", () => {
-    expect(load(["tests/helpers/app-server.ts", "tests/helpers/agent-alice.ts", "tests/helpers/browser.ts", "scripts/test-build.mjs"])).toContain("loaded");
+  it("load outside vitest: the app starter, the browser and the cluster (bench/flow.ts, bench/sse.ts, bench/scale.ts)", () => {
+    expect(load(["tests/helpers/app-server.ts", "tests/helpers/agent-alice.ts", "tests/helpers/browser.ts", "tests/helpers/cluster.ts", "scripts/test-build.mjs"])).toContain("loaded");
   });
 
   it("load outside vitest under react-server: the in-process MCP server (bench/mcp.ts)", () => {

@@ -1,3 +1,4 @@
+import { agentControls } from "@/lib/agent/control";
 import { ProtocolError } from "@/lib/errors";
 import { readEmptyBody } from "@/lib/http";
 import { requireInvestorWrite } from "@/lib/session/guard";
@@ -13,10 +14,13 @@ export async function guardAgentControl(request: Request, rt: Runtime, options: 
   if (options.emptyBody) await readEmptyBody(request);
 }
 
-/** The guard, and a running, not revoked agent to act on. */
+/**
+ * The guard, and the controls of an enabled, not revoked agent. The agent may run on another
+ * instance: the controls reach it through the store and the event relay (lib/agent/control.ts).
+ */
 export async function runningAgent(request: Request, rt: Runtime, options: { emptyBody: boolean }) {
   await guardAgentControl(request, rt, options);
-  if (!rt.agent) throw new ProtocolError("agent_not_running", "The agent is not running in this process (AGENT_ENABLED=false or it failed to start).", { status: 409 });
-  if (rt.agent.revoked) throw new ProtocolError("agent_revoked", `${rt.config.agent.name}'s access is revoked; re-enable it first.`, { status: 409 });
-  return rt.agent;
+  if (!rt.config.agent.enabled) throw new ProtocolError("agent_not_running", "The agent is not enabled (AGENT_ENABLED=false).", { status: 409 });
+  if (rt.agent?.revoked) throw new ProtocolError("agent_revoked", `${rt.config.agent.name}'s access is revoked; re-enable it first.`, { status: 409 });
+  return agentControls(rt);
 }

@@ -1,0 +1,65 @@
+import "server-only";
+import type { AppConfig } from "../config";
+import type { ActivityLog } from "../events/activity";
+import type { AgentCommand, EventBus } from "../events/bus";
+import type { Db } from "../store/db";
+import type { Agent } from "./agent";
+import { mandatedLine, pausedLine, resumedLine } from "./control-lines";
+import { cancelOpenWork, peekAgentRow } from "./repository";
+import { writeMandate, writePaused } from "./settings";
+
+/**
+ * Alice's controls of her agent, taken on whichever instance she reaches. The instance that runs
+ * the agent applies them at once. Any other stores the setting and its activity line, then tells
+ * the running instance through the bus (the relay carries it there): the store stays the one
+ * truth, and an agent that starts later reads the same settings.
+ */
+export interface AgentControls {
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  updateMandate(m: { thresholdCents: number; budgetCents: number }): Promise<unknown>;
+  /** Demo reset: open orders and approvals are cancelled, the agent watches again. */
+  reset(): Promise<void>;
+}
+
+export interface ControlDeps {
+  config: AppConfig;
+  db: Db;
+  bus: EventBus;
+  activity: ActivityLog;
+  agent?: Agent;
+}
+
+export function agentControls(deps: ControlDeps): AgentControls {
+  return deps.agent ?? forwardedControls(deps);
+}
+
+function forwardedControls({ config, db, bus, activity }: ControlDeps): AgentControls {
+  const tell = (command: AgentCommand) => {
+    bus.publish("agent-control", { agentId: config.agent.id, command });
+    bus.publish("agent", { reason: command });
+  };
+  return {
+    async pause() {
+      await writePaused(db, true);
+      await activity.add({ level: "warn", kind: "agent.paused", message: pausedLine(config) });
+      tell("pause");
+    },
+    async resume() {
+      await writePaused(db, false);
+      const row = await peekAgentRow(db, config.agent.id);
+      await activity.add({ level: "info", kind: "agent.resumed", message: resumedLine(config, row.state) });
+      tell("resume");
+    },
+    async updateMandate(m) {
+      await writeMandate(db, m);
+      await activity.add({ level: "info", kind: "agent.mandate", message: mandatedLine(config, m) });
+      tell("mandate");
+    },
+    async reset() {
+      // What the store holds is cancelled here; the running agent drops its work and state.
+      await cancelOpenWork(db, "cancelled by a demo reset");
+      tell("reset");
+    },
+  };
+}

@@ -10,6 +10,9 @@ import { backchannelRequestTtl, createCibaExtraParams, createCibaFeature, type C
 import type { ResourcePolicy } from "./resource-server";
 import { createExtraTokenClaims, createJwtCustomizer } from "./token-claims";
 import { LOGIN_PAGE_PATH } from "./login-page/views";
+import { randomBytes } from "node:crypto";
+import { pageCsp, renderFrame } from "./decision-page/layout";
+import { escapeHtml } from "./html";
 
 /**
  * oidc-provider's configuration for the embedded server: which features are on and the hooks
@@ -44,6 +47,22 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
     pkce: { required: () => true },
     interactions: { url: async (_ctx: KoaContextWithOIDC, interaction: { uid: string }) => `${LOGIN_PAGE_PATH}/${interaction.uid}` },
     clientBasedCORS: () => false,
+    // A failed authorization request shows the approval page's frame (no external assets, CSP),
+    // not oidc-provider's default page, which loads a web font from a third party.
+    renderError: async (ctx: KoaContextWithOIDC, out: { error?: string; error_description?: string }) => {
+      const nonce = randomBytes(16).toString("base64");
+      ctx.type = "html";
+      ctx.set("Content-Security-Policy", pageCsp(nonce));
+      ctx.set("X-Frame-Options", "DENY");
+      ctx.set("Cache-Control", "no-store");
+      ctx.body = renderFrame({
+        title: "Sign-in failed",
+        nonce,
+        body: `<div class="result neutral" data-testid="idp-error"><div class="icon" aria-hidden="true">!</div>
+<h1>That did not work</h1><p class="muted"><code>${escapeHtml(out.error ?? "server_error")}</code>${out.error_description ? `: ${escapeHtml(out.error_description)}` : ""}</p>
+<p><a class="btn primary" style="display:inline-block;text-decoration:none" href="/auth/sign-in">Sign in again</a></p></div>`,
+      });
+    },
     clientAuthMethods: ["client_secret_basic", "client_secret_post"],
     features: {
       devInteractions: { enabled: false },

@@ -27,6 +27,8 @@ export interface PendingSignIn {
   nonce: string;
   verifier: string;
   returnTo: string;
+  /** When the sign-in began (seconds): the ID token's auth_time must not be older. */
+  startedAt: number;
 }
 
 type Sealed = ({ k: "session"; sid: string } | ({ k: "sign-in" } & PendingSignIn)) & { exp: number };
@@ -71,8 +73,16 @@ export function createCookieJar(password: string, options: { secure: boolean; se
       const out: PendingSignIn[] = [];
       for (const value of cookieValues(cookieHeader, SIGN_IN_COOKIE).slice(0, 4)) {
         const s = await open(value);
-        if (s.k === "sign-in" && live(s) && typeof s.state === "string" && typeof s.nonce === "string" && typeof s.verifier === "string" && typeof s.returnTo === "string") {
-          out.push({ state: s.state, nonce: s.nonce, verifier: s.verifier, returnTo: s.returnTo });
+        if (
+          s.k === "sign-in" &&
+          live(s) &&
+          typeof s.state === "string" &&
+          typeof s.nonce === "string" &&
+          typeof s.verifier === "string" &&
+          typeof s.returnTo === "string" &&
+          typeof s.startedAt === "number"
+        ) {
+          out.push({ state: s.state, nonce: s.nonce, verifier: s.verifier, returnTo: s.returnTo, startedAt: s.startedAt });
         }
       }
       return out;
@@ -84,11 +94,13 @@ export type CookieJar = ReturnType<typeof createCookieJar>;
 
 /**
  * Where to go after signing in: a path of this app, nothing else. `//host`, `/\\host`, schemes
- * and control characters would let a link send her to another site once she signed in.
+ * and control characters would let a link send her to another site once she signed in; anything
+ * but printable ASCII could not go into the Location header at all.
  */
 export function safeReturnPath(value: string | null | undefined): string {
   if (!value || value.length > 200 || !value.startsWith("/") || value.startsWith("//") || value.startsWith("/\\")) return "/";
-  if (/[\u0000-\u001f\\]/.test(value)) return "/";
+  // Printable ASCII only: a Location header carries nothing else, and no control character.
+  if (!/^[\x21-\x7e]+$/.test(value) || value.includes("\\")) return "/";
   if (value.startsWith("/auth/")) return "/";
   return value;
 }

@@ -15,11 +15,13 @@ import { createSession, deleteSession, findSession, sealingKey, type InvestorSes
  * login). What this module adds is the app's side:
  *
  * - begin: a fresh state, nonce and PKCE verifier, sealed into a short cookie on the callback's
- *   path, and `prompt=login`, so signing in always asks for her password (signing out then means
- *   something even while the identity server still remembers her);
- * - complete: openid-client checks state, `iss` (RFC 9207), the code exchange with the verifier,
- *   and the ID token (signature, iss, aud, exp, nonce); then the `sub` must be the investor this
- *   app serves (INVESTOR_USER_ID), or nobody is signed in;
+ *   path with the time it began, and `prompt=login` with `max_age=0`: signing in always asks for
+ *   her password, so signing out means something even while the identity server remembers her;
+ * - complete: openid-client checks state, `iss` (RFC 9207, on errors too), the code exchange with
+ *   the verifier, and the ID token (signature, iss, aud, exp, nonce). The request's `prompt` went
+ *   through the browser and could have been dropped, so the ID token's `auth_time` must show a
+ *   sign-in after this one began (OpenID Connect Core §3.1.2.1, max_age). Then the `sub` must be
+ *   the investor this app serves (INVESTOR_USER_ID), or nobody is signed in;
  * - a server-side session (store.ts) whose id travels in a sealed cookie; sign-out deletes it.
  */
 export interface SignInDeps {
@@ -37,6 +39,8 @@ export type SignInStart = { location: string; setCookie: string };
 export type SignInEnd = { location: string; setCookies: string[]; session: InvestorSession };
 
 const SCOPE = "openid profile email";
+/** Clocks of the identity server and this app may differ a little. */
+const CLOCK_SKEW_SECONDS = 10;
 
 export function createSignIn({ config, db, issuer, clientSecret, fetch }: SignInDeps) {
   const secure = config.publicUrl.startsWith("https://");
@@ -81,7 +85,13 @@ export function createSignIn({ config, db, issuer, clientSecret, fetch }: SignIn
       if (!loadConfiguration) throw signInUnavailable(config);
       const configuration = await loadConfiguration();
       const verifier = client.randomPKCECodeVerifier();
-      const pending = { state: client.randomState(), nonce: client.randomNonce(), verifier, returnTo: safeReturnPath(returnTo) };
+      const pending = {
+        state: client.randomState(),
+        nonce: client.randomNonce(),
+        verifier,
+        returnTo: safeReturnPath(returnTo),
+        startedAt: Math.floor(Date.now() / 1000),
+      };
       const url = client.buildAuthorizationUrl(configuration, {
         redirect_uri: config.signIn.redirectUri,
         scope: SCOPE,
@@ -90,6 +100,7 @@ export function createSignIn({ config, db, issuer, clientSecret, fetch }: SignIn
         state: pending.state,
         nonce: pending.nonce,
         prompt: "login",
+        max_age: "0",
         login_hint: config.investor.email,
       });
       return { location: url.href, setCookie: await (await cookies()).signInCookie(pending) };
@@ -106,11 +117,6 @@ export function createSignIn({ config, db, issuer, clientSecret, fetch }: SignIn
       const params = new URLSearchParams(search);
       const pending = (await jarNow.pendingSignIns(cookieHeader)).find((p) => p.state === params.get("state"));
       if (!pending) throw new ProtocolError("invalid_request", "This sign-in was not started in this browser, or it took longer than ten minutes. Start again.", { status: 400 });
-      const error = params.get("error");
-      if (error) {
-        const described = params.get("error_description")?.slice(0, 200);
-        throw new ProtocolError(error === "access_denied" ? "access_denied" : "invalid_request", `The identity server did not sign you in (${error.slice(0, 40)}${described ? `: ${described}` : ""}).`, { status: 403 });
-      }
       const configuration = await loadConfiguration();
       const callbackUrl = new URL(config.signIn.redirectUri);
       callbackUrl.search = search;
@@ -123,10 +129,19 @@ export function createSignIn({ config, db, issuer, clientSecret, fetch }: SignIn
           idTokenExpected: true,
         });
       } catch (cause) {
+        // An error answer from the server (its `iss` and `state` checked like a success's).
+        if (cause instanceof client.AuthorizationResponseError) {
+          const described = cause.error_description?.slice(0, 200);
+          throw new ProtocolError(cause.error === "access_denied" ? "access_denied" : "invalid_request", `The identity server did not sign you in (${cause.error.slice(0, 40)}${described ? `: ${described}` : ""}).`, { status: 403 });
+        }
         console.warn(`[sign-in] the code exchange failed: ${(cause as Error).message}`);
         throw new ProtocolError("invalid_grant", "The identity server's answer could not be verified. Start the sign-in again.", { status: 400 });
       }
       const claims = tokens.claims()!;
+      if (typeof claims.auth_time !== "number" || claims.auth_time < pending.startedAt - CLOCK_SKEW_SECONDS) {
+        console.warn("[sign-in] refused an ID token without a fresh auth_time: the identity server did not ask for the password");
+        throw new ProtocolError("login_required", "The identity server did not ask for your password. Start the sign-in again.", { status: 403 });
+      }
       if (claims.sub !== config.investor.userId) {
         console.warn(`[sign-in] refused ${String(claims.sub).slice(0, 80)}: this app serves ${config.investor.userId} (INVESTOR_USER_ID)`);
         throw new ProtocolError("access_denied", `You signed in as someone other than ${config.investor.name}, the investor this app serves.`, { status: 403 });

@@ -226,8 +226,44 @@ describe("the session itself", () => {
     expect(forged.headers.get("set-cookie") ?? "").not.toContain("sg_session=Fe26");
   });
 
+  it("does not sign in again after sign-out without the password, even with prompt and max_age stripped from the request", async () => {
+    const jar = new CookieJar();
+    const { cookie } = await signInOverHttp(app.url, {}, jar);
+    expect((await post("/auth/sign-out", { cookie, origin: app.url })).status).toBe(200);
+    // The identity server still remembers the browser; its sign-in is now older than the allowance.
+    await new Promise((r) => setTimeout(r, 11_000));
+    const start = await fetch(`${app.url}/auth/sign-in`, { headers: { cookie: jar.header() }, redirect: "manual" });
+    jar.keep(start);
+    const authorize = new URL(start.headers.get("location")!);
+    expect(authorize.searchParams.get("prompt")).toBe("login");
+    expect(authorize.searchParams.get("max_age")).toBe("0");
+    authorize.searchParams.delete("prompt");
+    authorize.searchParams.delete("max_age");
+    let res = await fetch(authorize, { headers: { cookie: jar.header() }, redirect: "manual" });
+    for (let hops = 0; hops < 5 && !res.url.includes("/auth/callback"); hops++) {
+      jar.keep(res);
+      const location = res.headers.get("location");
+      expect(location, `hop ${hops} answered ${res.status}`).toBeTruthy();
+      res = await fetch(new URL(location!, app.url), { headers: { cookie: jar.header() }, redirect: "manual" });
+    }
+    // The server skipped the login page (the attack works that far); the app refuses the result.
+    expect(res.url).toContain("/auth/callback?code=");
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain("did not ask for your password");
+    expect(res.headers.get("set-cookie") ?? "").not.toContain("sg_session=Fe26");
+  });
+
+  it("shows the identity server's own errors in the app's frame, with no third-party assets", async () => {
+    const res = await fetch(`${app.url}/oidc/auth?client_id=sleeping-guardian-dashboard&response_type=code&redirect_uri=${encodeURIComponent("https://evil.example/cb")}&scope=openid`);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('data-testid="idp-error"');
+    expect(html).not.toMatch(/https?:\/\/(?!localhost)/);
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+  });
+
   it("returns only to a path of this app after sign-in (no open redirect)", async () => {
-    for (const target of ["//evil.example/x", "https://evil.example/", "/\\evil.example", "/auth/sign-out", "javascript:alert(1)"]) {
+    for (const target of ["//evil.example/x", "https://evil.example/", "/\\evil.example", "/auth/sign-out", "javascript:alert(1)", "/€", "/a\tb"]) {
       const jar = new CookieJar();
       const start = await fetch(`${app.url}/auth/sign-in?return_to=${encodeURIComponent(target)}`, { redirect: "manual" });
       expect(start.status).toBe(303);

@@ -72,10 +72,8 @@ export async function GET(request: Request): Promise<Response> {
       };
       heartbeat = setInterval(() => {
         if (!signedIn) return send(`: ping\n\n`);
-        rt.signIn.current(cookieHeader).then(
-          (session) => (session ? send(`: ping\n\n`) : close()),
-          () => send(`: ping\n\n`),
-        );
+        // A session that cannot be checked counts as ended: the browser reconnects and is asked again.
+        rt.signIn.current(cookieHeader).then((session) => (session ? send(`: ping\n\n`) : close()), close);
       }, HEARTBEAT_MS);
       request.signal.addEventListener("abort", close);
     },

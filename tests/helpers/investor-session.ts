@@ -85,7 +85,8 @@ export async function signInOverHttp(appUrl: string, credentials: { username?: s
   };
   const follow = async (res: Response): Promise<Response> => {
     while (res.status === 302 || res.status === 303) {
-      const location = new URL(res.headers.get("location")!, appUrl).toString();
+      // Relative to where the browser is (the public URL after the first hop, not the instance).
+      const location = new URL(res.headers.get("location")!, res.url).toString();
       await res.arrayBuffer();
       res = await go(location);
     }

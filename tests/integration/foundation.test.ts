@@ -28,7 +28,7 @@ describe("foundation API", () => {
     const health = (await (await fetch(`${app.url}/api/health`)).json()) as { store: string; instance: { id: string; leadsTicker: boolean; agents: unknown[] } };
     expect(health.store).toBe("pglite");
     expect(health.instance).toEqual({ id: expect.stringMatching(/-\d+-[0-9a-f]{4}$/), leadsTicker: true, agents: [{ investor: "alice", agent: "aurelius" }] });
-    const agent = (await (await fetch(`${app.url}/api/agent`)).json()) as { running: boolean; owner: string };
+    const agent = (await (await asInvestor(app.url, "/api/agent")).json()) as { running: boolean; owner: string };
     expect(agent).toMatchObject({ running: true, owner: health.instance.id });
   });
 

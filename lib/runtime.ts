@@ -85,7 +85,7 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
     try {
       const { startAgent } = await import("./agent");
       const clientSecret = config.auth.agentClientSecret ?? idp?.agentClientSecret ?? "";
-      agent = await startAgent({ config, db, bus, activity, clientSecret });
+      agent = await startAgent({ config, db, bus, activity, clientSecret, priceStream: true, tickMs: config.agent.pricePollMs });
     } catch (error) {
       console.error("[runtime] the agent could not start:", error instanceof Error ? error.message : error);
     }

@@ -14,6 +14,7 @@ import { createGate, principalOf, type TokenVerifier } from "./gate";
 import { resourceMetadataUrl } from "../lib/protected-resource/metadata-url";
 import { createListenGuard } from "./price-listen";
 import { brokerSchemas, createBrokerServer } from "./server";
+import { cacheVerifiedTokens } from "./verified-tokens";
 import { priceResourceUri } from "../lib/protocol";
 import type { BrokerDeps } from "./tool-context";
 import { verifyAccessToken, verifyOptionsFor, type VerifyOptions } from "../lib/protected-resource/verify-access-token";
@@ -128,9 +129,12 @@ export function createMcpEndpoint(deps: BrokerDeps, options: EndpointOptions = {
   };
 }
 
-/** JWKS verification with settings computed once per endpoint, not per request. */
+/**
+ * JWKS verification with settings computed once per endpoint, not per request; a token accepted
+ * once is remembered for a minute at most (verified-tokens.ts).
+ */
 function verifierFor(verifyOptions: VerifyOptions): TokenVerifier {
-  return (token) => verifyAccessToken(token, verifyOptions);
+  return cacheVerifiedTokens((token) => verifyAccessToken(token, verifyOptions));
 }
 
 /**

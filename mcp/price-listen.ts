@@ -67,14 +67,18 @@ export function createListenGuard(options: ListenGuardOptions): ListenGuard {
       if (untilExpiry <= 0) return jsonRpcError(message.id, -32603, "The token has expired.");
       const expiry = setTimeout(() => ends.abort(new Error("token expired")), untilExpiry);
       expiry.unref?.();
-      // The body was read and parsed already: the SDK takes it as parsedBody.
-      const forwarded = new Request(request.url, { method: "POST", headers: request.headers, signal: AbortSignal.any([request.signal, ends.signal]) });
+      // The body was read and parsed already: the SDK takes it as parsedBody. The stream ends
+      // when the client goes away (the request's signal) or the token expires.
+      const signal = AbortSignal.any([request.signal, ends.signal]);
+      const forwarded = new Request(request.url, { method: "POST", headers: request.headers, signal });
       open.set(key, (open.get(key) ?? 0) + 1);
       let released = false;
+      // Refers to `signal`, so the composite signal lives as long as the stream that needs it.
       const done = () => {
         if (released) return;
         released = true;
         clearTimeout(expiry);
+        signal.removeEventListener("abort", done);
         release(key);
       };
       let response: Response;
@@ -88,7 +92,7 @@ export function createListenGuard(options: ListenGuardOptions): ListenGuard {
         done();
         return response;
       }
-      ends.signal.addEventListener("abort", done, { once: true });
+      signal.addEventListener("abort", done, { once: true });
       return new Response(counted(response.body, done), { status: response.status, headers: response.headers });
     },
   };

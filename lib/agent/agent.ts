@@ -121,7 +121,7 @@ export class Agent {
     this.timer.unref?.();
     if (this.deps.priceStream && this.mcp.watch) {
       this.priceWatch = this.mcp.watch(priceResourceUri(config.market.symbol), {
-        onUpdate: () => void this.tick(),
+        onUpdate: () => this.onPriceUpdate(),
         onState: (live, reason) => void this.onPriceStream(live, reason),
       });
     }
@@ -142,10 +142,7 @@ export class Agent {
 
   /** One tick: token, price, and (maybe) a new unit of work. A tick in flight is joined, not repeated. */
   tick(): Promise<void> {
-    if (this.tickRun) {
-      this.tickAgain = true;
-      return this.tickRun;
-    }
+    if (this.tickRun) return this.tickRun;
     if (!this.running || this.paused || Date.now() < this.report.retryAt) return Promise.resolve();
     this.tickRun = this.tickOnce().finally(() => {
       this.tickRun = undefined;
@@ -343,6 +340,12 @@ export class Agent {
     }
     if (!this.state.armed) return;
     await this.transition("settled");
+  }
+
+  /** The broker announced a new price: check it now, or right after the check in flight (which may have read the old one). */
+  private onPriceUpdate(): void {
+    if (this.tickRun) this.tickAgain = true;
+    else void this.tick();
   }
 
   private async onPriceStream(live: boolean, reason?: string): Promise<void> {

@@ -40,17 +40,14 @@ async function ticksUntil(ok: () => boolean, what: string, ms = 20_000): Promise
 describe("PriceWatch", () => {
   it("calls back on updates, and listens again with a new token when the stream ends", async () => {
     const minted: string[] = [];
-    // The first token lives 3 s: the server ends its stream then; later ones live an hour.
-    const tokens = async () => {
-      if (minted.length === 0 || (minted.length === 1 && Date.now() < firstExpires)) {
-        if (minted.length === 0) minted.push(await mcp.issuer.mint(AGENT_CLAIMS, { expiresIn: 3 }));
-        return minted[0]!;
-      }
-      if (minted.length === 1) minted.push(await mcp.issuer.mint(AGENT_CLAIMS, { expiresIn: 3600 }));
-      return minted[1]!;
-    };
-    const firstExpires = Date.now() + 3000;
     const states: string[] = [];
+    // Until the first stream is open, a token that lives 4 s (the server ends that stream when it
+    // expires); from then on, one that lives an hour.
+    const tokens = async () => {
+      const wanted = states.includes("live") ? 2 : 1;
+      if (minted.length < wanted) minted.push(await mcp.issuer.mint(AGENT_CLAIMS, { expiresIn: wanted === 1 ? 4 : 3600 }));
+      return minted[wanted - 1]!;
+    };
     let updates = 0;
     const watch = new PriceWatch("market://NVDA/price", { onUpdate: () => updates++, onState: (live) => states.push(live ? "live" : "lost") }, connectWith(tokens));
     try {

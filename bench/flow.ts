@@ -78,6 +78,8 @@ async function main() {
         const t0 = Date.parse(crossing.at);
         const steps = state.activity.filter((e) => e.kind.startsWith("agent.") && Date.parse(e.at) >= t0 && Date.parse(e.at) <= Date.parse(ciba.at));
         console.log(`        ${steps.map((e) => `${e.kind.slice(6)} +${Date.parse(e.at) - t0}`).join(", ")}`);
+        const stream = state.activity.filter((e) => e.kind === "agent.price_stream" && e.level !== "debug");
+        if (stream.length) console.log(`        price stream: ${stream.map((e) => `${e.at} ${e.message}`).join(" | ")}`);
       }
       await until(() => get<AgentView>("/api/agent"), (a) => a.state === "DONE", "DONE");
     }

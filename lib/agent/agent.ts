@@ -163,6 +163,7 @@ export class Agent {
     try {
       const quote = await this.mcp.getPrice(this.deps.config.market.symbol);
       this.report.succeeded();
+      if (this.priceWatch && !this.priceWatch.connected) this.priceWatch.retryNow();
       this.lastQuote = quote;
       const mandate = await this.mandateInForce();
       await this.report.price(quote, mandate);
@@ -356,6 +357,7 @@ export class Agent {
   // --- tokens -----------------------------------------------------------------------------------
 
   private async onAgentToken(token: TokenResult, renewed: boolean): Promise<void> {
+    this.priceWatch?.retryNow();
     await this.patch({ agentTokenClaims: token.claims });
     const scope = token.scopes.join(" ");
     await this.log(

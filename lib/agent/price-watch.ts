@@ -11,7 +11,9 @@ import type { Client } from "@modelcontextprotocol/client";
  * drops, or when a listen is refused. The watch then listens again after a backoff (0.25 s
  * doubling to 30 s, back to the start once a stream has stayed open for a minute), with whatever
  * token the agent holds by then. While it is down, the agent's slower timer keeps it working;
- * after each (re)connection `onUpdate` runs once, for the ticks missed in between.
+ * after each (re)connection `onUpdate` runs once, for the ticks missed in between. `retryNow`
+ * cuts a backoff short when the agent learns the server answers again (a price read or a token
+ * succeeded), so a watch that started before the server listened does not wait out its backoff.
  */
 export interface PriceWatchEvents {
   onUpdate(): void;
@@ -27,18 +29,28 @@ export class PriceWatch {
   private stopped = false;
   private live = false;
   private readonly stop = new AbortController();
+  private wake: AbortController | undefined;
+  private skipBackoff = false;
   private readonly running: Promise<void>;
 
   constructor(
     private readonly uri: string,
     private readonly events: PriceWatchEvents,
     private readonly connect: () => Promise<Client>,
+    private readonly backoff = { firstMs: FIRST_RETRY_MS, maxMs: MAX_RETRY_MS },
   ) {
     this.running = this.loop();
   }
 
   get connected(): boolean {
     return this.live;
+  }
+
+  /** Ends a backoff in progress at once, or skips the next one when called while connecting. */
+  retryNow(): void {
+    if (this.live) return;
+    if (this.wake) this.wake.abort();
+    else this.skipBackoff = true;
   }
 
   async close(): Promise<void> {
@@ -48,15 +60,21 @@ export class PriceWatch {
   }
 
   private async loop(): Promise<void> {
-    let retry = FIRST_RETRY_MS;
+    let retry = this.backoff.firstMs;
     while (!this.stopped) {
       const opened = Date.now();
       const reason = await this.listenOnce();
       this.setLive(false, reason);
       if (this.stopped) return;
-      if (Date.now() - opened >= STABLE_MS) retry = FIRST_RETRY_MS;
-      await sleep(retry, this.stop.signal);
-      retry = Math.min(retry * 2, MAX_RETRY_MS);
+      if (Date.now() - opened >= STABLE_MS) retry = this.backoff.firstMs;
+      if (this.skipBackoff) {
+        this.skipBackoff = false;
+        continue;
+      }
+      this.wake = new AbortController();
+      await sleep(retry, AbortSignal.any([this.stop.signal, this.wake.signal]));
+      this.wake = undefined;
+      retry = Math.min(retry * 2, this.backoff.maxMs);
     }
   }
 
@@ -85,6 +103,7 @@ export class PriceWatch {
   }
 
   private setLive(live: boolean, reason?: string): void {
+    if (live) this.skipBackoff = false;
     if (this.live === live) return;
     this.live = live;
     this.events.onState?.(live, reason);

@@ -65,6 +65,27 @@ describe("PriceWatch", () => {
     expect(watch.connected).toBe(false);
   });
 
+  it("retryNow ends a backoff at once", async () => {
+    const token = await mcp.issuer.mint(AGENT_CLAIMS, { expiresIn: 3600 });
+    const connect = connectWith(async () => token);
+    let attempts = 0;
+    // Refused (unknown resource), then a 10-minute backoff: only retryNow can bring the next attempt.
+    const watch = new PriceWatch("market://AAPL/price", { onUpdate: () => undefined }, async () => {
+      attempts++;
+      return connect();
+    }, { firstMs: 600_000, maxMs: 600_000 });
+    try {
+      await ticksUntil(() => attempts === 1, "the first attempt", 10_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(attempts).toBe(1);
+      // Whether the refusal has come back yet (a backoff under way) or not (it skips the next one).
+      watch.retryNow();
+      await ticksUntil(() => attempts === 2, "the attempt retryNow brings", 10_000);
+    } finally {
+      await watch.close();
+    }
+  });
+
   it("keeps trying after refusals (an unknown resource here) and stops when closed", async () => {
     const token = await mcp.issuer.mint(AGENT_CLAIMS, { expiresIn: 3600 });
     let attempts = 0;

@@ -25,12 +25,14 @@
  *
  * Where the time goes. Measured on a 2-core machine shared with other builds and tests (load
  * average 9-16), so single figures move by 2x between runs; read the ratios within one run, and
- * the CPU-per-call column, which moves less. One run (2000 calls per variant, median of 8
- * slices): bare 644 calls/s (1464 us CPU/call), auth 693 (1513), no-audit 556 (1442),
- * jwt-verified 269 (2880), jwt-fresh 279 (3482), dpop-verified 197 (4315).
+ * the CPU-per-call column, which moves less. One run at load 4-5 (2000 calls per variant, median
+ * of 8 slices): bare 697 calls/s (1368 us CPU/call), auth 779 (1283), no-audit 661 (1857),
+ * jwt-verified 341 (2967), jwt-fresh 284 (3609), dpop-verified 250 (4082); at load 9-12:
+ * bare 644, auth 693, no-audit 556, jwt-verified 269, jwt-fresh 279, dpop-verified 197.
  *
  *   - Authentication is close to free once a token has been seen: the gate in front of the bare
- *     handler stays within noise of it (x0.97-1.08). A token seen for the first time costs an
+ *     handler stays within noise of it (x0.97-1.26 over four runs; why it
+ *     measures slightly faster than bare in most runs is not explained). A token seen for the first time costs an
  *     ES256 verification (WebCrypto, on libuv's thread pool), jose's claim checks and the zod
  *     parse of the claims: a few hundred us of CPU (jwt-fresh vs jwt-verified).
  *   - The endpoint around the SDK (body limits, depth scan, era routing, an McpServer with six
@@ -46,7 +48,7 @@
  *   - With a DPoP proof, every call also verifies the proof's signature and records its jti in
  *     the store (one more INSERT).
  *
- * So auth + audit is about 0.4-0.5 of the bare handler here, short of 0.7: the audit's cost is
+ * So auth + audit is about 0.4-0.55 of the bare handler here, short of 0.7: the audit's cost is
  * the price of one durable, ordered, hash-chained record per tool call. What would lower it:
  * appending records in batches (one transaction for the calls waiting on the lock), or dropping
  * the advisory lock where the store has a single connection (PGlite) and transactions are
@@ -222,8 +224,11 @@ async function main() {
   for (const which of variants) await run(which, WARMUP);
   // Alternate slices so drift (GC, store growth) hits every variant alike.
   const totals: Record<string, { rps: number; p50: number; p99: number; cpuUs: number }[]> = Object.fromEntries(variants.map((v) => [v, []]));
+  // The order turns each round, so that no variant always follows the same one (and pays for
+  // the garbage the one before it left).
   for (let round = 0; round < ROUNDS; round++) {
-    for (const which of variants) totals[which]!.push(await run(which, Math.round(CALLS / ROUNDS)));
+    const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
+    for (const which of order) totals[which]!.push(await run(which, Math.round(CALLS / ROUNDS)));
   }
   // The median slice: on a machine shared with other work, a burst elsewhere spoils a slice or two.
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;

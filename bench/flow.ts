@@ -9,7 +9,8 @@
  *
  * Each run: reset → crash → wait for the mail → approve (at a varying point of the poll cycle) →
  * wait for the trade. B is dominated by the poll interval: p50 / p95 over
- * BENCH_RUNS runs (default 12). The app is started once with tests/helpers/app-server.ts from
+ * BENCH_RUNS runs (default 12). BENCH_STEPS=1 also prints the agent's steps of each run between the
+ * crossing and its CIBA request. The app is started once with tests/helpers/app-server.ts from
  * the build in TEST_DIST_DIR (default .next-test; build it first, e.g. by running the tests, or
  * `NEXT_DIST_DIR=.next-test npx next build`). All timestamps come from the same machine's clock.
  *
@@ -73,6 +74,14 @@ async function main() {
       toCiba.push(Date.parse(ciba.at) - Date.parse(crossing.at));
       toTrade.push(Date.parse(trade.at) - approvedAt);
       console.log(`run ${String(run).padStart(2)}: crossing → CIBA request ${ms(toCiba.at(-1)!)}, approval → trade ${ms(toTrade.at(-1)!)}`);
+      if (process.env.BENCH_STEPS) {
+        // The agent's steps between the crossing and its CIBA request, as offsets from the crossing.
+        const t0 = Date.parse(crossing.at);
+        const steps = state.activity.filter((e) => e.kind.startsWith("agent.") && Date.parse(e.at) >= t0 && Date.parse(e.at) <= Date.parse(ciba.at));
+        console.log(`        ${steps.map((e) => `${e.kind.slice(6)} +${Date.parse(e.at) - t0}`).join(", ")}`);
+        const stream = state.activity.filter((e) => e.kind === "agent.price_stream" && e.level !== "debug");
+        if (stream.length) console.log(`        price stream: ${stream.map((e) => `${e.at} ${e.message}`).join(" | ")}`);
+      }
       await until(() => get<AgentView>("/api/agent"), (a) => a.state === "DONE", "DONE");
     }
   } finally {
@@ -82,7 +91,7 @@ async function main() {
   console.log(`\nAgent flow on the embedded defaults (rules model, CIBA interval 2 s), ${RUNS} runs, loopback:`);
   console.log(`  price crossing → CIBA request   p50 ${ms(pct(toCiba, 50))}   p95 ${ms(pct(toCiba, 95))}   min ${ms(Math.min(...toCiba))}   max ${ms(Math.max(...toCiba))}`);
   console.log(`  Alice approves → trade recorded  p50 ${ms(pct(toTrade, 50))}   p95 ${ms(pct(toTrade, 95))}   min ${ms(Math.min(...toTrade))}   max ${ms(Math.max(...toTrade))}`);
-  console.log("  (crossing is the first market tick below the threshold; the agent reads the price once per 1 s tick.)");
+  console.log("  (crossing is the first market tick below the threshold; the agent checks the price on every tick the broker's price subscription announces.)");
 }
 
 /** Nearest-rank percentile. */

@@ -137,6 +137,7 @@ const EnvSchema = z.object({
   AGENT_APPROVAL_EXPIRY_SECONDS: z.coerce.number().int().min(10).max(3600).default(120),
   AGENT_LIMIT_TOLERANCE_PERCENT: z.coerce.number().min(0).max(10).default(1),
   AGENT_MODEL_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(300).default(30),
+  AGENT_PRICE_POLL_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -171,6 +172,11 @@ export interface AppConfig {
     /** limit_price = price + this tolerance, in basis points (1 % = 100). */
     limitToleranceBps: number;
     modelTimeoutMs: number;
+    /**
+     * The agent's own timer. It checks the price on every update the MCP server pushes over its
+     * price subscription; this slower timer keeps it working while that stream is down.
+     */
+    pricePollMs: number;
   };
   auth: {
     provider: Env["AUTH_PROVIDER"];
@@ -311,6 +317,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
       approvalExpirySeconds: e.AGENT_APPROVAL_EXPIRY_SECONDS,
       limitToleranceBps: Math.round(e.AGENT_LIMIT_TOLERANCE_PERCENT * 100),
       modelTimeoutMs: e.AGENT_MODEL_TIMEOUT_SECONDS * 1000,
+      pricePollMs: e.AGENT_PRICE_POLL_SECONDS * 1000,
     },
     auth: {
       provider: e.AUTH_PROVIDER,

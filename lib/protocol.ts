@@ -24,3 +24,9 @@ export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 
 /** RFC 9396 §2: the `type` of an `authorization_details` entry that is an order (lib/orders/order.ts). */
 export const STOCK_TRADE_TYPE = "stock_trade";
+
+/**
+ * The MCP resource holding a symbol's current price. Subscribers (`subscriptions/listen` with
+ * `resourceSubscriptions`) get `notifications/resources/updated` for it on every market tick.
+ */
+export const priceResourceUri = (symbol: string): string => `market://${symbol}/price`;

@@ -120,7 +120,8 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   const launchAgent = async (clientSecret: string): Promise<Agent | undefined> => {
     try {
       const { startAgent } = await import("./agent");
-      return await startAgent({ config, db, bus, activity, clientSecret });
+      // The agent follows the price over its MCP subscription; the timer is only the fallback.
+      return await startAgent({ config, db, bus, activity, clientSecret, priceStream: true, tickMs: config.agent.pricePollMs });
     } catch (error) {
       console.error("[runtime] the agent could not start:", error instanceof Error ? error.message : error);
       return undefined;

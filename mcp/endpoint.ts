@@ -13,14 +13,19 @@ import { createStoreReplayStore } from "./dpop-replay";
 import { createGate, principalOf, type TokenVerifier } from "./gate";
 import { createRevocationCheck } from "./revocation";
 import { resourceMetadataUrl } from "../lib/protected-resource/metadata-url";
+import { createListenGuard } from "./price-listen";
 import { brokerSchemas, createBrokerServer } from "./server";
+import { cacheVerifiedTokens } from "./verified-tokens";
+import { priceResourceUri } from "../lib/protocol";
 import type { BrokerDeps } from "./tool-context";
 import { verifyAccessToken, verifyOptionsFor, type VerifyOptions } from "../lib/protected-resource/verify-access-token";
 
 /**
  * The /mcp endpoint: Streamable HTTP, stateless (no sessions: every request carries its token,
- * with a DPoP proof when the token is DPoP-bound, and gets a fresh server), JSON responses (no SSE). The route calls `gate` first and
- * `handle` only with what the gate returned.
+ * with a DPoP proof when the token is DPoP-bound, and gets a fresh server), JSON responses. The
+ * one SSE answer is a `subscriptions/listen` stream (price-listen.ts), fed with
+ * `notifications/resources/updated` for the price resource on every market tick. The route calls
+ * `gate` first and `handle` only with what the gate returned.
  *
  * Both protocol eras are served by the same factory: 2025-era clients (initialize handshake, the
  * SDK client's and @ai-sdk/mcp's default) through a stateless JSON transport, 2026-07-28 clients
@@ -31,10 +36,15 @@ import { verifyAccessToken, verifyOptionsFor, type VerifyOptions } from "../lib/
 export const MAX_BODY_BYTES = 64 * 1024;
 /** JSON-RPC messages here are shallow; deep nesting only exercises recursive parsers. */
 const MAX_JSON_DEPTH = 32;
+/** Open price streams: per caller (an agent needs one; a few allow a reconnect overlapping the old stream), and in all. */
+const MAX_STREAMS_PER_CALLER = 4;
+const MAX_STREAMS = 256;
 
 export interface McpEndpoint {
   gate(request: Request): Promise<AuthInfo | Response>;
   handle(request: Request, auth: AuthInfo): Promise<Response>;
+  /** Open subscriptions/listen streams. */
+  openStreams(): number;
   close(): Promise<void>;
 }
 
@@ -59,8 +69,11 @@ export function createMcpEndpoint(deps: BrokerDeps, options: EndpointOptions = {
   });
 
   const schemas = brokerSchemas(deps);
-  const factory: McpServerFactory = (ctx) => createBrokerServer(deps, schemas, principalOf(ctx.authInfo));
-  const modern = createMcpHandler(factory, { legacy: "reject", responseMode: "json", maxRequestBodySize: MAX_BODY_BYTES });
+  const factory: McpServerFactory = (ctx) => createBrokerServer(deps, schemas, principalOf(ctx.authInfo), ctx.era);
+  const modern = createMcpHandler(factory, { legacy: "reject", responseMode: "json", maxRequestBodySize: MAX_BODY_BYTES, maxSubscriptions: MAX_STREAMS });
+  const priceUri = priceResourceUri(config.market.symbol);
+  const listen = createListenGuard({ knownUris: new Set([priceUri]), maxPerCaller: MAX_STREAMS_PER_CALLER, resourceMetadataUrl: metadataUrl });
+  const stopTicks = deps.bus.subscribe("tick", () => modern.notify.resourceUpdated(priceUri));
 
   async function handle(request: Request, auth: AuthInfo): Promise<Response> {
     if (request.method !== "POST") {
@@ -79,6 +92,11 @@ export function createMcpEndpoint(deps: BrokerDeps, options: EndpointOptions = {
     try {
       if (await isLegacyRequest(request, message, { maxRequestBodySize: MAX_BODY_BYTES })) {
         return await serveLegacy(request, auth, message);
+      }
+      if (message.method === "subscriptions/listen") {
+        const principal = principalOf(auth);
+        if (!principal) return jsonRpcErrorResponse(401, -32000, "No verified caller.");
+        return await listen.serve(request, principal, message, (forwarded) => modern.fetch(forwarded, { authInfo: auth, parsedBody: message }));
       }
       return await modern.fetch(request, { authInfo: auth, parsedBody: message });
     } catch (error) {
@@ -107,16 +125,21 @@ export function createMcpEndpoint(deps: BrokerDeps, options: EndpointOptions = {
   return {
     gate,
     handle,
+    openStreams: () => listen.openCount(),
     close: () => {
       unsubscribe();
+      stopTicks();
       return modern.close();
     },
   };
 }
 
-/** JWKS verification with settings computed once per endpoint, not per request. */
+/**
+ * JWKS verification with settings computed once per endpoint, not per request; a token accepted
+ * once is remembered for a minute at most (verified-tokens.ts).
+ */
 function verifierFor(verifyOptions: VerifyOptions): TokenVerifier {
-  return (token) => verifyAccessToken(token, verifyOptions);
+  return cacheVerifiedTokens((token) => verifyAccessToken(token, verifyOptions));
 }
 
 /**

@@ -11,6 +11,8 @@ import type { Db } from "../store/db";
 import type { ActivityLevel } from "../types";
 import { awaitApprovalAndTrade, cooldown, failed, finish, runFlow, time, type AgentContext } from "./flow";
 import { AgentMcpClient, type McpClientPort, type Quote } from "./mcp-client";
+import type { PriceWatch } from "./price-watch";
+import { priceResourceUri } from "../protocol";
 import type { Mandate } from "./mandate";
 import { selectModel, type ModelChoice } from "./models/select";
 import { recoverFromLedger } from "./recovery";
@@ -28,7 +30,10 @@ import type { AgentView } from "./view";
 /**
  * Aurelius, the agent loop. One per process (lib/runtime.ts starts it after the identity server).
  *
- * Every tick it reads the price through MCP with its own token. When the price is below the
+ * Every tick it reads the price through MCP with its own token. A tick comes from the broker:
+ * the agent subscribes to the price resource (price-watch.ts) and ticks on each update, within
+ * milliseconds of the market's tick; a slower timer of its own keeps it working when that stream
+ * is down. When the price is below the
  * threshold, nothing is open, the cooldown has passed and the agent is armed, it starts one unit
  * of work: ask the model, freeze the order, meet the broker's 403, ask Alice through CIBA, wait,
  * and trade with the OBO token (the seven steps of flow.ts). Ticks go on while that work waits, so the
@@ -53,7 +58,10 @@ export interface AgentDeps {
   now?: () => Date;
   /** How the agent waits between CIBA polls (tests pass one that follows their clock). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** The agent's own timer (default: the market's tick). */
   tickMs?: number;
+  /** Subscribe to the price resource and tick on each update (the runtime does; tests that drive ticks do not). */
+  priceStream?: boolean;
 }
 
 
@@ -73,6 +81,9 @@ export class Agent {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private tickRun: Promise<void> | undefined;
+  /** An update arrived during a tick: tick again once it ends, so the new price is not skipped. */
+  private tickAgain = false;
+  private priceWatch: PriceWatch | undefined;
   private work: Promise<void> | undefined;
   private workAbort: AbortController | undefined;
   private lastQuote: Quote | undefined;
@@ -119,6 +130,12 @@ export class Agent {
     });
     this.timer = setInterval(() => void this.tick(), this.deps.tickMs ?? config.market.tickMs);
     this.timer.unref?.();
+    if (this.deps.priceStream && this.mcp.watch) {
+      this.priceWatch = this.mcp.watch(priceResourceUri(config.market.symbol), {
+        onUpdate: () => this.onPriceUpdate(),
+        onState: (live, reason) => void this.onPriceStream(live, reason),
+      });
+    }
     void this.tick();
   }
 
@@ -126,6 +143,8 @@ export class Agent {
     if (!this.running) return;
     this.running = false;
     clearInterval(this.timer);
+    await this.priceWatch?.close();
+    this.priceWatch = undefined;
     await this.abortWork();
     await this.store.flushed();
     await this.mcp.close();
@@ -138,6 +157,10 @@ export class Agent {
     if (!this.running || this.paused || this.revokedReason !== undefined || Date.now() < this.report.retryAt) return Promise.resolve();
     this.tickRun = this.tickOnce().finally(() => {
       this.tickRun = undefined;
+      if (this.tickAgain) {
+        this.tickAgain = false;
+        void this.tick();
+      }
     });
     return this.tickRun;
   }
@@ -151,6 +174,7 @@ export class Agent {
     try {
       const quote = await this.mcp.getPrice(this.deps.config.market.symbol);
       this.report.succeeded();
+      if (this.priceWatch && !this.priceWatch.connected) this.priceWatch.retryNow();
       this.lastQuote = quote;
       const mandate = await this.mandateInForce();
       await this.report.price(quote, mandate);
@@ -188,6 +212,9 @@ export class Agent {
     this.revokedReason = reason;
     clearInterval(this.timer);
     this.timer = undefined;
+    // Its price stream was opened with a token that is now refused: close it, do not reconnect.
+    await this.priceWatch?.close();
+    this.priceWatch = undefined;
     await this.abortWork();
     await this.tickRun?.catch(() => undefined);
     this.tokens.clear();
@@ -387,9 +414,21 @@ export class Agent {
     await this.transition("settled");
   }
 
+  /** The broker announced a new price: check it now, or right after the check in flight (which may have read the old one). */
+  private onPriceUpdate(): void {
+    if (this.tickRun) this.tickAgain = true;
+    else void this.tick();
+  }
+
+  private async onPriceStream(live: boolean, reason?: string): Promise<void> {
+    if (live) await this.log("debug", "agent.price_stream", "Subscribed to the price: the agent checks it on every market tick.");
+    else await this.log("warn", "agent.price_stream", `The price subscription was lost (${reason ?? "unknown"}); checking every ${Math.round((this.deps.tickMs ?? this.deps.config.market.tickMs) / 1000)} s until it is back.`);
+  }
+
   // --- tokens -----------------------------------------------------------------------------------
 
   private async onAgentToken(token: TokenResult, renewed: boolean): Promise<void> {
+    this.priceWatch?.retryNow();
     await this.patch({ agentTokenClaims: token.claims });
     const scope = token.scopes.join(" ");
     await this.log(

@@ -4,6 +4,7 @@ import type { FetchLike } from "../auth/app-fetch";
 import type { DPoPKey } from "../auth/dpop";
 import { ProtocolError } from "../errors";
 import { parseMoney } from "../money";
+import { PriceWatch, type PriceWatchEvents } from "./price-watch";
 
 /**
  * The agent's way to the broker: an MCP client over Streamable HTTP to /mcp, like any other MCP
@@ -64,6 +65,8 @@ export interface McpClientOptions {
 /** What the agent needs from the broker (the MCP client below; a fake in unit tests). */
 export interface McpClientPort {
   getPrice(symbol: string, signal?: AbortSignal): Promise<Quote>;
+  /** Subscribe to a resource's updates (price-watch.ts); optional, a fake may poll only. */
+  watch?(uri: string, events: PriceWatchEvents): PriceWatch;
   trade(side: "buy" | "sell", args: TradeArgs, credential: AccessCredential, signal?: AbortSignal): Promise<TradeOutcome>;
   close(): Promise<void>;
 }
@@ -109,6 +112,11 @@ export class AgentMcpClient implements McpClientPort {
     }
   }
 
+  /** A subscription to `uri` with the read token, reconnecting until closed. */
+  watch(uri: string, events: PriceWatchEvents): PriceWatch {
+    return new PriceWatch(uri, events, () => this.connect(this.options.readToken, this.options.onUnauthorized, true));
+  }
+
   async close(): Promise<void> {
     const reader = this.reader;
     this.reader = undefined;
@@ -134,13 +142,14 @@ export class AgentMcpClient implements McpClientPort {
     return (result.structuredContent ?? {}) as Record<string, unknown>;
   }
 
-  private async connect(credential: () => Promise<AccessCredential>, onUnauthorized?: () => Promise<void>): Promise<Client> {
+  /** `modern`: the 2026-07-28 era, whose `subscriptions/listen` needs no session. */
+  private async connect(credential: () => Promise<AccessCredential>, onUnauthorized?: () => Promise<void>, modern = false): Promise<Client> {
     const transport = new StreamableHTTPClientTransport(new URL(this.options.url), {
       authProvider: { token: async () => (await credential()).accessToken, ...(onUnauthorized ? { onUnauthorized: () => onUnauthorized() } : {}) },
       onInsufficientScope: "throw",
       fetch: presentCredential(credential, this.options.fetch),
     });
-    const client = new Client(CLIENT_INFO);
+    const client = new Client(CLIENT_INFO, modern ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {});
     await client.connect(transport);
     return client;
   }

@@ -11,9 +11,10 @@ export interface SseReader {
   close(): void;
 }
 
-export async function openEventStream(url: string): Promise<SseReader> {
+/** Reads an SSE stream; `headers` (e.g. Alice's session cookie) go with the request. */
+export async function openEventStream(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
   const abort = new AbortController();
-  const res = await fetch(url, { signal: abort.signal, headers: { accept: "text/event-stream" } });
+  const res = await fetch(url, { signal: abort.signal, headers: { accept: "text/event-stream", ...headers } });
   if (!res.ok || !res.body) throw new Error(`${url} answered ${res.status}`);
   const events: SseEvent[] = [];
   const reader = res.body.getReader();

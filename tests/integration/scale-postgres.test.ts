@@ -5,6 +5,7 @@ import { agentOf, press, sleep, waitUntil } from "../helpers/agent-app";
 import { Alice } from "../helpers/agent-alice";
 import type { AppServer } from "../helpers/app-server";
 import { startCluster, type Cluster } from "../helpers/cluster";
+import { investorCookie } from "../helpers/investor-session";
 import { openEventStream } from "../helpers/sse-reader";
 
 /**
@@ -104,7 +105,9 @@ describe("three instances on one PostgreSQL", () => {
 
   it("shows a crash pressed on one instance identically on all three streams, once each", async () => {
     const { leaders, owners } = await roles();
-    const streams = await Promise.all(cluster.apps.map((a) => openEventStream(`${a.url}/api/events`)));
+    // Alice's dashboards: the activity lines need her session (one sign-in, valid on every instance).
+    const cookie = await investorCookie(cluster.lb.url);
+    const streams = await Promise.all(cluster.apps.map((a) => openEventStream(`${a.url}/api/events`, { cookie })));
     try {
       await sleep(500);
       // Pressed on an instance that neither ticks nor runs the agent, where possible.

@@ -1,4 +1,5 @@
 import type http from "node:http";
+import { createHostedLogin } from "./hosted-login";
 import { createAuth0Profile, type Auth0ProfileOptions } from "@/lib/auth/profiles/auth0";
 import { checkTokenRequestProof, createSigningKey, nowSeconds, randomId, sendJson, startFakeServer, waitFor, type RecordedRequest } from "./fake-http";
 
@@ -53,6 +54,8 @@ import { checkTokenRequestProof, createSigningKey, nowSeconds, randomId, sendJso
  * (only with offline_access, [UA] L323-325, which the app never asks for).
  */
 export interface Auth0FakeOptions {
+  /** The dashboard's web application (hosted login, hosted-login.ts). */
+  dashboard?: { clientId: string; clientSecret: string; password: string };
   clientId?: string;
   clientSecret?: string;
   /** The application's authentication method, Client Secret (Basic) or (Post) ([CREDS] L22-23). */
@@ -165,6 +168,19 @@ export async function startAuth0Fake(options: Auth0FakeOptions = {}) {
   // [JWKS] L16: ID tokens and access tokens are signed (RS256, Auth0's default) with the key
   // published at https://{domain}/.well-known/jwks.json, "used to verify all Auth0-issued JWTs".
   const key = await createSigningKey();
+  const dashboard = o.dashboard ?? { clientId: "auth0-dashboard-client", clientSecret: "auth0-dashboard-secret", password: "alice-test-password-default" };
+  let dashboardRedirect = "";
+  const hostedLogin = createHostedLogin({
+    issuer: () => issuer,
+    clientId: dashboard.clientId,
+    clientSecret: dashboard.clientSecret,
+    redirectUri: () => dashboardRedirect,
+    // Auth0's Regular Web Application default: Client Secret (Post).
+    authMethod: "client_secret_post",
+    user: { sub: o.users[0]!, username: "alice@example.com", password: dashboard.password, name: "Alice", email: "alice@example.com" },
+    key,
+    loginPath: "/u/login",
+  });
   const ciba: Auth0CibaRecord[] = [];
   let slowDownNext = false;
   let issuer = "";
@@ -172,6 +188,8 @@ export async function startAuth0Fake(options: Auth0FakeOptions = {}) {
   const server = await startFakeServer(async (req, res) => {
     if (req.method === "GET" && req.path === "/.well-known/openid-configuration") return sendJson(res, 200, discovery());
     if (req.method === "GET" && req.path === "/.well-known/jwks.json") return sendJson(res, 200, o.emptyJwks ? { keys: [] } : key.jwks);
+    if (req.method === "GET" && req.path === "/authorize") return hostedLogin.authorize(req, res);
+    if (req.method === "POST" && req.path === "/u/login") return hostedLogin.login(req, res);
     if (req.method === "POST" && req.path === "/oauth/token") return token(req, res);
     if (req.method === "POST" && req.path === "/bc-authorize") return backchannel(req, res);
     return sendJson(res, 404, { error: "not_found", error_description: "Not Found" });
@@ -231,6 +249,7 @@ export async function startAuth0Fake(options: Auth0FakeOptions = {}) {
   }
 
   async function token(req: RecordedRequest, res: http.ServerResponse) {
+    if (hostedLogin.handles(req)) return hostedLogin.exchange(req, res);
     const f = req.form ?? {};
     if (!clientAuthenticated(req)) return unauthorized(res);
     if (!o.grantTypes.includes(f.grant_type ?? "")) return grantNotAllowed(res, f.grant_type);
@@ -456,6 +475,11 @@ export async function startAuth0Fake(options: Auth0FakeOptions = {}) {
   };
 
   return {
+    /** The dashboard's web application: its credentials, and the app's callback to register once the app has its URL. */
+    dashboard: { clientId: dashboard.clientId, clientSecret: dashboard.clientSecret },
+    registerDashboardCallback: (uri: string) => {
+      dashboardRedirect = uri;
+    },
     /** https://{domain} of a real tenant; here the loopback origin (AUTH0_DOMAIN). */
     origin,
     issuer,

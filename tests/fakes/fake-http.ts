@@ -14,6 +14,8 @@ export interface RecordedRequest {
   method: string;
   /** Path without the query string. */
   path: string;
+  /** The query string's parameters (one value per name). */
+  query: Record<string, string>;
   headers: Record<string, string>;
   /** Parsed application/x-www-form-urlencoded body (one value per name). */
   form?: Record<string, string>;
@@ -65,7 +67,7 @@ function record(req: http.IncomingMessage, body: string): RecordedRequest {
   const url = new URL(req.url ?? "/", "http://fake");
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) if (typeof value === "string") headers[name] = value;
-  const recorded: RecordedRequest = { method: req.method ?? "GET", path: url.pathname, headers, at: Date.now() };
+  const recorded: RecordedRequest = { method: req.method ?? "GET", path: url.pathname, query: Object.fromEntries(url.searchParams), headers, at: Date.now() };
   const type = headers["content-type"] ?? "";
   if (type.startsWith("application/x-www-form-urlencoded")) {
     const params = new URLSearchParams(body);

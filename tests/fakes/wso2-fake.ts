@@ -1,3 +1,4 @@
+import { createHostedLogin } from "./hosted-login";
 import { createHash, randomUUID } from "node:crypto";
 import type http from "node:http";
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JWTPayload } from "jose";
@@ -45,6 +46,8 @@ export interface Wso2FakeOptions {
   agentSecret?: string;
   /** username (a login_hint) → user id (the `sub` of her tokens). */
   users?: Record<string, string>;
+  /** The dashboard's web application (hosted login, hosted-login.ts); its callback is set by dashboardCallback(). */
+  dashboard?: { clientId: string; clientSecret: string; password: string };
   /** Application → Advanced → App-Native Authentication. */
   appNative?: boolean;
   /** The login flow's first step offers "Username & Password" (else only "Identifier First"). */
@@ -149,13 +152,29 @@ export async function startWso2Fake(options: Wso2FakeOptions = {}) {
     ...options,
   };
   const key = await createSigningKey();
+  const dashboard = o.dashboard ?? { clientId: "wso2-dashboard-client", clientSecret: "wso2-dashboard-secret", password: "alice-test-password-default" };
+  let dashboardRedirect = "";
+  const [aliceEmail, aliceId] = Object.entries(o.users)[0]!;
+  const hostedLogin = createHostedLogin({
+    issuer: () => issuer,
+    clientId: dashboard.clientId,
+    clientSecret: dashboard.clientSecret,
+    redirectUri: () => dashboardRedirect,
+    authMethod: "client_secret_basic",
+    user: { sub: aliceId, username: aliceEmail, password: dashboard.password, name: "Alice", email: aliceEmail },
+    key,
+    loginPath: `${o.orgPath}/commonauth`,
+  });
   const flows = new Map<string, { codeChallenge: string; scope: string; redirectUri: string }>();
   const codes = new Map<string, { codeChallenge: string; scope: string; redirectUri: string; used: boolean }>();
   const ciba: Wso2CibaRecord[] = [];
 
   const server = await startFakeServer(async (req, res) => {
+    // The browser sign-in: the login form posts to /commonauth, as WSO2's login page does.
+    if (req.method === "POST" && req.path === `${o.orgPath}/commonauth`) return hostedLogin.login(req, res);
     if (!req.path.startsWith(o.orgPath + "/oauth2/")) return sendJson(res, 404, { error: "not_found" });
     const path = req.path.slice(o.orgPath.length);
+    if (req.method === "GET" && path === "/oauth2/authorize") return hostedLogin.authorize(req, res);
     const discoveryPath = /^\/oauth2\/([^/]+)\/\.well-known\/openid-configuration$/.exec(path);
     if (req.method === "GET" && discoveryPath) return discovery(discoveryPath[1]!, res);
     if (req.method === "GET" && path === "/oauth2/jwks") return sendJson(res, 200, o.emptyJwks ? { keys: [] } : key.jwks);
@@ -292,6 +311,7 @@ export async function startWso2Fake(options: Wso2FakeOptions = {}) {
   const tokenError = (res: http.ServerResponse, error: string, description: string) => sendJson(res, 400, { error, error_description: description });
 
   async function token(req: RecordedRequest, res: http.ServerResponse) {
+    if (hostedLogin.handles(req)) return hostedLogin.exchange(req, res);
     const f = req.form ?? {};
     // OAuth2TokenEndpoint.java:191-193, 376-387: invalid_client is 401 with WWW-Authenticate.
     const client = authenticateClient(req);
@@ -520,6 +540,11 @@ export async function startWso2Fake(options: Wso2FakeOptions = {}) {
   };
 
   return {
+    /** The dashboard's web application: its credentials, and the app's callback to register once the app has its URL. */
+    dashboard: { clientId: dashboard.clientId, clientSecret: dashboard.clientSecret },
+    registerDashboardCallback: (uri: string) => {
+      dashboardRedirect = uri;
+    },
     /** The base URL the app is configured with (WSO2_BASE_URL). */
     base,
     /** The issuer the server names in discovery and puts into every token it signs. */

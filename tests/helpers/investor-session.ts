@@ -97,15 +97,18 @@ export async function signInOverHttp(appUrl: string, credentials: { username?: s
   // The form posts back to where it was shown, with that page's Origin.
   const formPage = visited.at(-1)!;
   const html = await form.text();
-  const action = /action="([^"]*\/login)"/.exec(html)?.[1];
-  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
-  if (form.status !== 200 || !action || !csrf) throw new Error(`no login form (status ${form.status}):\n${html.slice(0, 600)}`);
+  // The first form that asks for a password (the embedded login page, or a tenant's hosted one),
+  // with its hidden fields as they are.
+  const login = [...html.matchAll(/<form[^>]*method="post"[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/gi)].find((m) => m[2]!.includes('type="password"'));
+  const action = login?.[1];
+  if (form.status !== 200 || !action) throw new Error(`no login form (status ${form.status}):\n${html.slice(0, 600)}`);
+  const hidden = Object.fromEntries([...login![2]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
   const posted = await go(new URL(action, formPage).toString(), {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded", origin: new URL(formPage).origin },
-    body: new URLSearchParams({ csrf, username, password }).toString(),
+    body: new URLSearchParams({ ...hidden, username, password }).toString(),
   });
-  if (posted.status !== 303) throw new Error(`the login form answered ${posted.status}:\n${(await posted.text()).slice(0, 600)}`);
+  if (posted.status !== 303 && posted.status !== 302) throw new Error(`the login form answered ${posted.status}:\n${(await posted.text()).slice(0, 600)}`);
   const end = await follow(posted);
   await end.arrayBuffer();
   const session = jar.get("sg_session");

@@ -10,5 +10,7 @@ export function wso2EnvFor(fake: Wso2Fake): Record<string, string> {
     AGENT_ID: fake.options.agentId,
     WSO2_AGENT_SECRET: fake.options.agentSecret,
     WSO2_REDIRECT_URI: fake.options.redirectUri,
+    DASHBOARD_CLIENT_ID: fake.dashboard.clientId,
+    DASHBOARD_CLIENT_SECRET: fake.dashboard.clientSecret,
   };
 }

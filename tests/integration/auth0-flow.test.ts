@@ -25,6 +25,8 @@ beforeAll(async () => {
     AUTH0_DOMAIN: fake.origin,
     AGENT_CLIENT_ID: fake.options.clientId,
     AGENT_CLIENT_SECRET: fake.options.clientSecret,
+    DASHBOARD_CLIENT_ID: fake.dashboard.clientId,
+    DASHBOARD_CLIENT_SECRET: fake.dashboard.clientSecret,
     MCP_AUDIENCE: API,
     INVESTOR_USER_ID: ALICE_ID,
     PRICE_THRESHOLD: "148.00",
@@ -33,6 +35,8 @@ beforeAll(async () => {
     // (Auth0's access_denied for the expired request).
     AGENT_APPROVAL_EXPIRY_SECONDS: "10",
   });
+  // The dashboard signs Alice in at the tenant: its callback is the app's, known now.
+  fake.registerDashboardCallback(`${app.url}/auth/callback`);
 });
 afterAll(async () => {
   await app?.stop();

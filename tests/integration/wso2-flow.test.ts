@@ -30,6 +30,8 @@ beforeAll(async () => {
     PRICE_THRESHOLD: "148.00",
     AGENT_COOLDOWN_SECONDS: "60",
   });
+  // The dashboard signs Alice in at the tenant: its callback is the app's, known now.
+  fake.registerDashboardCallback(`${app.url}/auth/callback`);
 });
 afterAll(async () => {
   await app?.stop();

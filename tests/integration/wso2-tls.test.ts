@@ -21,6 +21,8 @@ beforeAll(async () => {
     WSO2_CA_FILE: tls.certFile,
     INVESTOR_USER_ID: "5d4c3b2a-1e0f-4a9b-8c7d-alice",
   });
+  // The dashboard signs Alice in at the tenant: its callback is the app's, known now.
+  fake.registerDashboardCallback(`${app.url}/auth/callback`);
 });
 afterAll(async () => {
   await app?.stop();

@@ -1,4 +1,6 @@
 import { parseConfig, type AppConfig } from "@/lib/config";
+import { saveClient } from "@/lib/idp/client-revocation";
+import { agentClient } from "@/lib/idp/clients";
 import { ActivityLog } from "@/lib/events/activity";
 import { EventBus } from "@/lib/events/bus";
 import { startEmbeddedIdp, type EmbeddedIdp } from "@/lib/idp";
@@ -140,6 +142,8 @@ export class World {
   async reset(): Promise<void> {
     await emptyTables(this.db, KEPT_TABLES);
     if (++this.resets % VACUUM_EVERY === 0) await this.db.exec("VACUUM");
+    // The agent's client lives in the embedded server's store (its secret can be rotated): put it back.
+    await saveClient(this.db, agentClient(this.config, this.idp.agentClientSecret));
     const { investor } = this.config;
     await ensurePortfolio(this.db, investor.userId, investor.name, investor.initialBalanceCents);
     await this.market.setPrice(this.config.market.initialPriceCents);

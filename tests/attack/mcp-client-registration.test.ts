@@ -82,7 +82,8 @@ async function callTool(accessToken: string, name: string, args: Record<string, 
 }
 
 describe("dynamic registration refuses what a public MCP client must not have", () => {
-  const CASES: Array<[string, Record<string, unknown>, RegExp]> = [
+  // RFC 7591 §3.2.2: a bad redirect URI is invalid_redirect_uri, anything else invalid_client_metadata.
+  const CASES: Array<[string, Record<string, unknown>, RegExp, string?]> = [
     ["CIBA", { grant_types: ["authorization_code", "urn:openid:params:grant-type:ciba"] }, /grant type urn:openid:params:grant-type:ciba/],
     ["client credentials", { grant_types: ["authorization_code", "client_credentials"] }, /grant type client_credentials/],
     ["token exchange", { grant_types: ["authorization_code", "urn:ietf:params:oauth:grant-type:token-exchange"] }, /token-exchange/],
@@ -90,19 +91,19 @@ describe("dynamic registration refuses what a public MCP client must not have", 
     ["an order type", { authorization_details_types: ["stock_trade"] }, /authorization_details_types/],
     ["the trade scope", { scope: "openid stock:read stock:trade" }, /scope stock:trade/],
     ["a secret (confidential client)", { token_endpoint_auth_method: "client_secret_basic" }, /token_endpoint_auth_method must be none/],
-    ["a plain-http redirect to another host", { redirect_uris: ["http://attacker.example/cb"] }, /loopback/],
-    ["a redirect with a fragment", { redirect_uris: ["https://host.example/cb#x"] }, /fragment|redirect_uris/],
-    ["a javascript: redirect", { redirect_uris: ["javascript:alert(1)"] }, /scheme|redirect_uris/],
+    ["a plain-http redirect to another host", { redirect_uris: ["http://attacker.example/cb"] }, /loopback/, "invalid_redirect_uri"],
+    ["a redirect with a fragment", { redirect_uris: ["https://host.example/cb#x"] }, /fragment/, "invalid_redirect_uri"],
+    ["a javascript: redirect", { redirect_uris: ["javascript:alert(1)"] }, /scheme/, "invalid_redirect_uri"],
     ["the dashboard's name", { client_name: "Sleeping Guardian dashboard" }, /own application/],
     ["the agent's name, disguised", { client_name: "AURELIUS ✓ official" }, /own application/],
     ["a name with direction overrides", { client_name: "Safe\u202eevil" }, /control or direction/],
     ["a huge name", { client_name: "x".repeat(20_000) }, /at most 80/],
   ];
-  for (const [what, patch, description] of CASES) {
-    it(`${what}: 400 invalid_client_metadata`, async () => {
+  for (const [what, patch, description, error = "invalid_client_metadata"] of CASES) {
+    it(`${what}: 400 ${error}`, async () => {
       const { status, body } = await register({ ...GOOD, ...patch });
       expect(status).toBe(400);
-      expect(body.error).toBe("invalid_client_metadata");
+      expect(body.error).toBe(error);
       expect(body.error_description).toMatch(description);
     });
   }
@@ -262,12 +263,17 @@ describe("tokens from consent", () => {
     expect(new URL(res.headers.get("location")!).searchParams.get("error")).toBe("invalid_request");
   });
 
-  it("a wrong PKCE verifier gets invalid_grant; the code is then spent (a replay gets invalid_grant too)", async () => {
+  it("a wrong PKCE verifier gets invalid_grant; a replayed code gets invalid_grant and revokes what the code gave", async () => {
     const { code, verifier } = await consentedCode(clientId);
-    const wrong = await token({ grant_type: "authorization_code", client_id: clientId, code, redirect_uri: CLIENT_REDIRECT, code_verifier: pkce().verifier, resource: mcpUrl });
-    expect(wrong).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
-    const replay = await token({ grant_type: "authorization_code", client_id: clientId, code, redirect_uri: CLIENT_REDIRECT, code_verifier: verifier, resource: mcpUrl });
-    expect(replay).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
+    const redeem = (codeVerifier: string) =>
+      token({ grant_type: "authorization_code", client_id: clientId, code, redirect_uri: CLIENT_REDIRECT, code_verifier: codeVerifier, resource: mcpUrl });
+    expect(await redeem(pkce().verifier)).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
+    // A wrong verifier does not spend the code (oidc-provider checks PKCE before consuming it).
+    const first = await redeem(verifier);
+    expect(first.status).toBe(200);
+    expect(await redeem(verifier)).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
+    const refresh = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: first.body.refresh_token!, resource: mcpUrl });
+    expect(refresh).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
   });
 
   it("issues a reading token for /mcp (sub Alice, no act), asking for the trade scope gets nothing more, and it cannot trade", async () => {
@@ -294,27 +300,36 @@ describe("tokens from consent", () => {
     }
     expect((await dashboardOf(app.url)).trades.length).toBe(before);
 
-    // Refresh: rotated, same audience; the spent refresh token is refused; another resource is refused.
+    // Refresh: rotated, same audience, never wider, never elsewhere.
     const refreshed = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: got.body.refresh_token!, resource: mcpUrl });
     expect(refreshed.status).toBe(200);
     expect(refreshed.body.refresh_token).not.toBe(got.body.refresh_token);
     expect(decodeJwt(refreshed.body.access_token!)).toMatchObject({ sub: alice, aud: mcpUrl, scope: "stock:read" });
+    const wider = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: refreshed.body.refresh_token!, scope: "stock:read stock:trade" });
+    expect(wider).toMatchObject({ status: 400, body: { error: "invalid_scope" } });
+    // oidc-provider answers a resource outside the grant with invalid_grant (RFC 8707 names invalid_target).
+    const elsewhere = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: refreshed.body.refresh_token!, resource: `${app.url}/api` });
+    expect(elsewhere.status).toBe(400);
+    expect(elsewhere.body.error).toMatch(/^invalid_(grant|target)$/);
+    // The spent refresh token is refused, and its reuse revokes the grant: the newer one dies too.
     const reused = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: got.body.refresh_token!, resource: mcpUrl });
     expect(reused).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
-    const elsewhere = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: refreshed.body.refresh_token!, resource: `${app.url}/api` });
-    expect(elsewhere.body.error).toBe("invalid_target");
-    const wider = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: refreshed.body.refresh_token!, scope: "stock:read stock:trade" });
-    expect(wider.body.error).toBe("invalid_scope");
+    const after = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: refreshed.body.refresh_token!, resource: mcpUrl });
+    expect(after).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
   });
 
   it("a registered client cannot use client credentials, CIBA or token exchange at the token endpoint", async () => {
     const cc = await token({ grant_type: "client_credentials", client_id: clientId, scope: "stock:read", resource: mcpUrl });
-    expect(cc.body.error).toBe("unauthorized_client");
+    expect(cc).toMatchObject({ status: 400, body: { error: "invalid_request", error_description: "requested grant type is not allowed for this client" } });
+    const exchange = await token({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", client_id: clientId, subject_token: "x", subject_token_type: "urn:ietf:params:oauth:token-type:access_token" });
+    expect(exchange.status).toBe(400);
+    expect(exchange.body.error).toMatch(/^(invalid_request|unauthorized_client|invalid_client)$/);
     const ciba = await fetch(`${issuer}/backchannel`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({ client_id: clientId, scope: "openid stock:read", login_hint: "alice@example.com" }).toString(),
     });
-    expect(((await ciba.json()) as { error: string }).error).toMatch(/unauthorized_client|invalid_client/);
+    expect(ciba.status).toBe(400);
+    expect(await ciba.json()).toEqual({ error: "invalid_request", error_description: "urn:openid:params:grant-type:ciba is not allowed for this client" });
   });
 });

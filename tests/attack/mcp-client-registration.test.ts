@@ -169,7 +169,8 @@ describe("the consent screen", () => {
     expect(html).toContain("a program on this computer");
     expect(html).toContain("<code>stock:read</code>");
     expect(html).toContain(`data-testid="consent-resource">${mcpUrl}<`);
-    expect(html).not.toContain("stock:trade</code> at");
+    expect(html).not.toContain("stock:trade");
+    expect(html).not.toContain('data-testid="consent-refused"');
   });
 
   async function atConsent() {
@@ -281,6 +282,7 @@ describe("tokens from consent", () => {
     // The client asks for stock:trade too: the resource offers it only reading, consent grants only that.
     const run = await authorizeAsAlice(app.url, authorizeUrl(clientId, challenge, { scope: "stock:read stock:trade" }));
     expect(run.consentHtml).not.toMatch(/<li data-testid="consent-scope">.*stock:trade/);
+    expect(run.consentHtml).toMatch(/data-testid="consent-refused">Asked for but never granted here: <code>stock:trade<\/code>\./);
     const code = run.callback.searchParams.get("code")!;
     const got = await token({ grant_type: "authorization_code", client_id: clientId, code, redirect_uri: CLIENT_REDIRECT, code_verifier: verifier, resource: mcpUrl });
     expect(got.status).toBe(200);

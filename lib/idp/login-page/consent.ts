@@ -29,13 +29,17 @@ export interface ConsentRequest {
 export function consentRequestOf(details: { prompt: { details: unknown } }, resourceUrl: string): ConsentRequest {
   const d = (details.prompt.details ?? {}) as PromptDetails;
   const oidc = (d.missingOIDCScope ?? []).filter((s) => CONSENT_OIDC_SCOPES.has(s));
-  const refused = (d.missingOIDCScope ?? []).filter((s) => !CONSENT_OIDC_SCOPES.has(s));
+  const refused: string[] = [];
   const resource: ConsentRequest["grantable"]["resource"] = [];
   for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) {
     const readable: string[] = indicator === resourceUrl ? scopes.filter((s) => s === SCOPE_READ) : [];
     refused.push(...scopes.filter((s) => !readable.includes(s)).map((s) => `${s} (${indicator})`));
     if (readable.length) resource.push({ indicator, scopes: readable });
   }
+  // oidc-provider also lists the resource's scopes among the OpenID ones (they are configured
+  // scopes); one granted on the resource is not refused.
+  const onResource = new Set(resource.flatMap((r) => r.scopes));
+  refused.unshift(...(d.missingOIDCScope ?? []).filter((s) => !CONSENT_OIDC_SCOPES.has(s) && !onResource.has(s)));
   return { grantable: { oidc, resource }, refused };
 }
 

@@ -68,7 +68,8 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
     const nonces = browserNonces(cookieValues(cookieHeader, BROWSER_COOKIE));
     const nonce = nonces[0] ?? newBrowserNonce();
     const setCookies = nonces.length ? [] : [browserCookie(nonce)];
-    const page = (status: number, title: string, body: string, extra: Record<string, string> = {}) => sendHtml(res, status, title, body, setCookies, extra);
+    let formTargets: string[] = [];
+    const page = (status: number, title: string, body: string, extra: Record<string, string> = {}) => sendHtml(res, status, title, body, setCookies, extra, formTargets);
 
     const match = ROUTE.exec(url.pathname);
     if (!match) return page(404, "Not found", loginRefusedView("There is no sign-in at this address."));
@@ -101,6 +102,8 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
     const client = await deps.provider.Client.find(clientId);
     if (!client) return page(400, "Expired", loginExpiredView(signInUrl));
     const thirdParty = isRegisteredClient(deps.registration, clientId) && !deps.firstPartyClients.has(clientId);
+    // Its forms end in a redirect to the client (oidc-provider checked redirect_uri against its registration).
+    if (thirdParty) formTargets = cspSourceOf(params.redirect_uri);
     const prompt = details.prompt.name;
     if (prompt === "consent") {
       return handleConsent({ uid, clientId, client, params, details, form, action, nonce, page, setCookies });
@@ -268,12 +271,18 @@ function clientAddress(req: http.IncomingMessage): string {
   return [forwarded ?? ""].flat().join(",").split(",").pop()?.trim().slice(0, 64) || "unknown";
 }
 
-function sendHtml(res: http.ServerResponse, status: number, title: string, body: string, setCookies: string[], extra: Record<string, string>): void {
+/** The redirect URI's origin as a CSP source, when it can be written as one (not an IPv6 literal). */
+function cspSourceOf(uri: string | undefined): string[] {
+  const origin = urlOf(uri)?.origin;
+  return origin && /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin) ? [origin] : [];
+}
+
+function sendHtml(res: http.ServerResponse, status: number, title: string, body: string, setCookies: string[], extra: Record<string, string>, formTargets: string[] = []): void {
   const nonce = randomBytes(16).toString("base64");
   res.writeHead(status, {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
-    "Content-Security-Policy": pageCsp(nonce),
+    "Content-Security-Policy": pageCsp(nonce, formTargets),
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     ...(setCookies.length ? { "Set-Cookie": setCookies } : {}),

@@ -256,6 +256,14 @@ describe("tokens from consent", () => {
     expect(location.searchParams.get("error")).toBe("invalid_target");
   });
 
+  it("an order in the authorization request is refused: the client has no authorization_details types", async () => {
+    const { challenge } = pkce();
+    const detail = { type: "stock_trade", order_id: "ord_0123456789abcdef0123", symbol: "NVDA", side: "buy", quantity: 1, limit_price: "1000.00", max_notional: "1000.00", expires_at: new Date(Date.now() + 60_000).toISOString() };
+    const res = await fetch(authorizeUrl(clientId, challenge, { authorization_details: JSON.stringify([detail]) }), { redirect: "manual" });
+    expect(res.status).toBe(303);
+    expect(new URL(res.headers.get("location")!).searchParams.get("error")).toBe("invalid_authorization_details");
+  });
+
   it("a plain code request without PKCE is refused", async () => {
     const url = new URL(authorizeUrl(clientId, "x"));
     url.searchParams.delete("code_challenge");

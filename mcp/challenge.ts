@@ -33,11 +33,16 @@ export function dpopChallenge(params: { error?: string; description?: string; re
   return `DPoP ${parts.join(", ")}`;
 }
 
-/** No credentials at all: 401 and no error code (RFC 6750 §3.1), only where to find the AS. */
-export function missingTokenResponse(resourceMetadata: string): Response {
+/**
+ * No credentials at all: 401 and no error code (RFC 6750 §3.1), where to find the AS, and the
+ * scope to ask for first (RFC 6750 §3: `scope` may come without an error). MCP clients ask for
+ * what the challenge names, else for every scope in the metadata; naming only reading keeps a
+ * new client from asking for a trade scope that consent never grants.
+ */
+export function missingTokenResponse(resourceMetadata: string, scope?: string): Response {
   return Response.json(
     { error_description: "A bearer token is required. See resource_metadata in the WWW-Authenticate header." },
-    { status: 401, headers: { ...NO_STORE, "WWW-Authenticate": bearerChallenge({ resourceMetadata }) } },
+    { status: 401, headers: { ...NO_STORE, "WWW-Authenticate": bearerChallenge({ resourceMetadata, scope }) } },
   );
 }
 

@@ -9,6 +9,7 @@ import {
   missingTokenResponse,
 } from "./challenge";
 import { ProtocolError } from "../lib/errors";
+import { SCOPE_READ } from "../lib/protocol";
 import { verifyDPoPProof, type ProofReplayStore } from "./dpop";
 import type { Principal } from "../lib/protected-resource/principal";
 
@@ -23,7 +24,8 @@ import type { Principal } from "../lib/protected-resource/principal";
  *    §2.3 is a method this server does not support (tokens only in the Authorization header), and
  *    §3.1 names 400 invalid_request for an unsupported parameter or two methods at once. The
  *    token is never looked at, so a leaked URL token is never accepted.
- * 3. No `Authorization: Bearer` or `DPoP` → 401 with `resource_metadata` and no error code (§3.1).
+ * 3. No `Authorization: Bearer` or `DPoP` → 401 with `resource_metadata`, `scope="stock:read"`
+ *    (what a new client should ask for) and no error code (§3.1).
  * 4. A malformed Authorization header → 400 invalid_request.
  * 5. The token is verified (lib/protected-resource/verify-access-token.ts) → 401 invalid_token,
  *    or 503 if the keys are unreachable.
@@ -68,7 +70,7 @@ export function createGate(options: GateOptions): (request: Request) => Promise<
     }
     const header = request.headers.get("authorization")?.trim() ?? "";
     const scheme = /^dpop(\s|$)/i.test(header) ? "DPoP" : /^bearer(\s|$)/i.test(header) ? "Bearer" : undefined;
-    if (!scheme) return missingTokenResponse(metadata);
+    if (!scheme) return missingTokenResponse(metadata, SCOPE_READ);
     const match = CREDENTIALS.exec(header);
     if (!match) return invalidRequestResponse(`The Authorization header must be \`${scheme} <token>\`, once.`, metadata, scheme);
     const token = match[2]!;

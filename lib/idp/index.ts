@@ -19,6 +19,7 @@ import { createCibaMiddleware } from "./ciba-middleware";
 import { buildOidcProviderConfiguration } from "./oidc-provider-config";
 import { SignInLimiter } from "./rate-limit";
 import { createResourcePolicy } from "./resource-server";
+import type { RegistrationPolicy } from "./registration-policy";
 import { publicJwk } from "./secrets";
 import { close, createInternalRouter, listen, MOUNT_PATH, portOf } from "./server";
 import { createTokenExchangeHandler, TOKEN_EXCHANGE_PARAMS } from "./token-exchange";
@@ -95,6 +96,10 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
   await saveClient(db, agentMetadata(agentSecret.secret));
   let agentClientSecret = agentSecret.secret;
   const clients = [dashboardClient(config, secrets.dashboardClientSecret), ...(testClient ? [testClient] : []), ...extraClients];
+  const registration: RegistrationPolicy = {
+    trustedClientIds: new Set([config.auth.agentClientId, ...clients.map((c) => c.client_id)]),
+    reservedNames: ["Sleeping Guardian", config.agent.name],
+  };
 
   const provider = new Provider(
     issuer,
@@ -109,6 +114,7 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
       signingKeys: secrets.signingKeys,
       cookieKey: secrets.cookieKey,
       resources,
+      registration,
     }),
   );
   // Behind the Next.js proxy: the public origin comes from X-Forwarded-Host / -Proto.
@@ -129,6 +135,7 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
     sessions,
     limiter,
     firstPartyClients: new Set([config.signIn.clientId]),
+    registration,
   });
   const server = await listen(
     config.idp.port,

@@ -13,6 +13,7 @@ import { LOGIN_PAGE_PATH } from "./login-page/views";
 import { randomBytes } from "node:crypto";
 import { pageCsp, renderFrame } from "./decision-page/layout";
 import { escapeHtml } from "./html";
+import { allowMetadataDocumentFetch, createClientMetadataValidator, type RegistrationPolicy } from "./registration-policy";
 
 /**
  * oidc-provider's configuration for the embedded server: which features are on and the hooks
@@ -27,7 +28,11 @@ export interface OidcProviderConfigInput extends CibaDeps {
   signingKeys: JWK[];
   cookieKey: string;
   resources: ResourcePolicy;
+  registration: RegistrationPolicy;
 }
+
+/** How long a registered client's sign-in lasts through refresh tokens (rotated on every use). */
+export const REGISTERED_CLIENT_REFRESH_TTL_SECONDS = 8 * 3600;
 
 export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): Configuration {
   const { config, db, resources } = input;
@@ -63,13 +68,33 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
 <p><a class="btn primary" style="display:inline-block;text-decoration:none" href="/auth/sign-in">Sign in again</a></p></div>`,
       });
     },
-    clientAuthMethods: ["client_secret_basic", "client_secret_post"],
+    // "none" is for public clients that registered themselves (registration-policy.ts); the
+    // configured clients authenticate with their secrets.
+    clientAuthMethods: ["client_secret_basic", "client_secret_post", "none"],
+    extraClientMetadata: { properties: ["client_name"], validator: createClientMetadataValidator(input.registration) as never },
+    fetchResponseBodyLimits: { "client_id metadata document": 5 * 1024, jwks_uri: 0, sector_identifier_uri: 0 } as never,
+    // Refresh tokens only for clients registered for them (MCP hosts); a public client's refresh
+    // token is rotated on every use (oidc-provider's rotateRefreshToken default for "none").
+    issueRefreshToken: async (_ctx: KoaContextWithOIDC, client: { grantTypeAllowed(type: string): boolean }) => client.grantTypeAllowed("refresh_token"),
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: { enabled: false },
       revocation: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
+      // RFC 7591 dynamic registration, open (MCP hosts register on first use), for public code-flow
+      // clients only (registration-policy.ts). No registration access token: a registered client
+      // cannot read or change its record later (RFC 7592 is off).
+      registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: false },
+      // OAuth Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document-00, which
+      // oidc-provider implements as "draft-02"): an HTTPS client_id is fetched under the guards of
+      // allowMetadataDocumentFetch and then held to the same rules as a registered client.
+      clientIdMetadataDocument: {
+        enabled: true,
+        ack: "draft-02",
+        allowFetch: async (_ctx: unknown, clientId: string) => allowMetadataDocumentFetch(clientId),
+        cacheDuration: { min: 60, max: 3600 },
+      },
       // RFC 9449: a token request with a DPoP proof gets a token bound to the proof's key
       // (`token_type: DPoP`, `cnf.jkt`); the agent sends one with client credentials and every
       // CIBA poll. A proof is used once (replays are refused through the adapter's
@@ -99,6 +124,10 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
         // backchannelResult). Client credentials never carry an order: the agent cannot grant
         // itself a trade by asking for one.
         authorizationDetailsForAccessToken(ctx: KoaContextWithOIDC, _token: unknown, source: { rar?: unknown[] } | undefined, grantType: string) {
+          if (grantType === "authorization_code" || grantType === "refresh_token") {
+            if (source?.rar?.length) throw new errors.InvalidAuthorizationDetails("the authorization code flow grants no authorization details here");
+            return undefined as never;
+          }
           if (grantType === "client_credentials") {
             throw new errors.InvalidAuthorizationDetails("client credentials tokens carry no authorization details");
           }
@@ -126,7 +155,13 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
         token.resourceServer?.accessTokenTTL ?? config.idp.oboTokenTtlSeconds) as never,
       ClientCredentials: ((_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) =>
         token.resourceServer?.accessTokenTTL ?? 600) as never,
-      Grant: config.idp.cibaMaxExpirySeconds + 600,
+      Grant: ((_ctx: unknown, _grant: unknown, client: { grantTypeAllowed?(type: string): boolean } | undefined) =>
+        client?.grantTypeAllowed?.("refresh_token") ? REGISTERED_CLIENT_REFRESH_TTL_SECONDS : config.idp.cibaMaxExpirySeconds + 600) as never,
+      // A rotated refresh token keeps what was left of its predecessor's lifetime: a stolen one
+      // cannot stretch the sign-in.
+      RefreshToken: ((ctx: KoaContextWithOIDC | undefined) =>
+        (ctx?.oidc?.entities as { RotatedRefreshToken?: { remainingTTL: number } } | undefined)?.RotatedRefreshToken?.remainingTTL ??
+        REGISTERED_CLIENT_REFRESH_TTL_SECONDS) as never,
       IdToken: config.idp.oboTokenTtlSeconds,
       Interaction: 600,
       Session: 600,

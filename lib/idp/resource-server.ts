@@ -1,7 +1,7 @@
 import "server-only";
 import { errors, type KoaContextWithOIDC } from "oidc-provider";
 import type { AppConfig } from "../config";
-import { AGENT_SCOPE, SCOPE_TRADE, USER_SCOPE } from "../protocol";
+import { AGENT_SCOPE, CIBA_GRANT_TYPE, SCOPE_READ, SCOPE_TRADE, USER_SCOPE } from "../protocol";
 
 /**
  * The one protected resource this server issues tokens for: the MCP server (RFC 8707 resource
@@ -10,7 +10,9 @@ import { AGENT_SCOPE, SCOPE_TRADE, USER_SCOPE } from "../protocol";
  * Scopes depend on who the token is for. An agent alone (client credentials) may only read; the
  * trade scope exists only in tokens the user approved (CIBA) or narrowed from those (token
  * exchange). Asking for stock:trade with client credentials is refused outright rather than
- * silently dropped, so a misconfigured agent learns why.
+ * silently dropped, so a misconfigured agent learns why. A client that cannot ask the user per
+ * order (no CIBA: an MCP host in the authorization code flow) is a reader: the resource offers
+ * it stock:read alone, whatever it asks for, so no consent can grant it more.
  */
 export const AGENT_TOKEN_TTL_SECONDS = 600;
 
@@ -18,7 +20,7 @@ export interface ResourcePolicy {
   oboTtlSeconds: number;
   defaultResource(ctx: KoaContextWithOIDC, client: unknown, oneOf?: string[]): Promise<string | string[]>;
   getResourceServerInfo(ctx: KoaContextWithOIDC, resourceIndicator: string): Promise<ReturnType<ResourcePolicy["info"]>>;
-  info(kind: "agent" | "user"): {
+  info(kind: "agent" | "user" | "reader"): {
     scope: string;
     audience: string;
     accessTokenTTL: number;
@@ -50,13 +52,15 @@ export function createResourcePolicy(config: AppConfig): ResourcePolicy {
         }
         return policy.info("agent");
       }
+      const client = ctx.oidc?.client as { grantTypeAllowed?(type: string): boolean } | undefined;
+      if (!client?.grantTypeAllowed?.(CIBA_GRANT_TYPE)) return policy.info("reader");
       return policy.info("user");
     },
     info(kind) {
       return {
-        scope: kind === "agent" ? AGENT_SCOPE : USER_SCOPE,
+        scope: kind === "agent" ? AGENT_SCOPE : kind === "reader" ? SCOPE_READ : USER_SCOPE,
         audience: config.auth.audience,
-        accessTokenTTL: kind === "agent" ? AGENT_TOKEN_TTL_SECONDS : config.idp.oboTokenTtlSeconds,
+        accessTokenTTL: kind === "user" ? config.idp.oboTokenTtlSeconds : AGENT_TOKEN_TTL_SECONDS,
         accessTokenFormat: "jwt",
         jwt: { sign: { alg: "RS256" } },
       };

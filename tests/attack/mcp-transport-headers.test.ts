@@ -85,7 +85,7 @@ describe("Mcp-Session-Id is not authentication", () => {
       const detail = order();
       const res = await send(method, { "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" }, method === "POST" ? buyCall(detail) : undefined);
       expect(res.status).toBe(401);
-      expect(res.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${metadataUrl}"`);
+      expect(res.headers.get("www-authenticate")).toBe(`Bearer scope="stock:read", resource_metadata="${metadataUrl}"`);
     }
     expect(await ledger()).toEqual(before);
   });

@@ -111,13 +111,13 @@ describe("authentication refusals", () => {
   it("no token: 401 with resource_metadata and no error code", async () => {
     const res = await post(call("get_market_price", { symbol: "NVDA" }));
     expect(res.status).toBe(401);
-    expect(res.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${metadataUrl}"`);
+    expect(res.headers.get("www-authenticate")).toBe(`Bearer scope="stock:read", resource_metadata="${metadataUrl}"`);
   });
 
   it("another scheme (Basic): 401 with no error code", async () => {
     const res = await post(call("get_market_price", { symbol: "NVDA" }), undefined, { authorization: "Basic YWxpY2U6c2VjcmV0" });
     expect(res.status).toBe(401);
-    expect(res.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${metadataUrl}"`);
+    expect(res.headers.get("www-authenticate")).toBe(`Bearer scope="stock:read", resource_metadata="${metadataUrl}"`);
   });
 
   it.each<[string, () => Promise<string> | string]>([

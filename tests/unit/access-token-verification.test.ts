@@ -126,7 +126,7 @@ describe("the gate", () => {
   it("answers 401 without an error code when no token is sent", async () => {
     const res = (await gate()(req({}))) as Response;
     expect(res.status).toBe(401);
-    expect(res.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${metadata}"`);
+    expect(res.headers.get("www-authenticate")).toBe(`Bearer scope="stock:read", resource_metadata="${metadata}"`);
   });
 
   it("answers 400 invalid_request to a malformed Bearer header", async () => {

@@ -67,12 +67,14 @@ ${frame.script ? `<script nonce="${e(frame.nonce)}">${frame.script}</script>` : 
 }
 
 /** Content-Security-Policy for the pages: nothing external, forms post only to this origin. */
-export function pageCsp(nonce: string): string {
+export function pageCsp(nonce: string, formTargets: string[] = []): string {
   return [
     "default-src 'none'",
     "style-src 'unsafe-inline'",
     `script-src 'nonce-${nonce}'`,
-    "form-action 'self'",
+    // Browsers apply form-action to the redirects after a POST too: a page whose answer sends the
+    // browser on to a client's redirect URI names that origin.
+    ["form-action 'self'", ...formTargets].join(" "),
     "frame-ancestors 'none'",
     "base-uri 'none'",
   ].join("; ");

@@ -37,7 +37,7 @@ export const DEVICE_TTL_SECONDS = 180 * 24 * 3600;
 /** A form may stay open while the user reads it; its session or request expires first anyway. */
 export const FORM_TOKEN_TTL_SECONDS = 60 * 60;
 
-export type FormPurpose = "sign-in" | "decision";
+export type FormPurpose = "sign-in" | "decision" | "consent";
 
 export interface SignInSession {
   accountId: string;

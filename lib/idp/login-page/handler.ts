@@ -11,7 +11,9 @@ import { type Investor, resolveLoginHint, verifyInvestorCredentials } from "../a
 import { pageCsp, renderFrame } from "../decision-page/layout";
 import { BROWSER_COOKIE, browserNonces, DEVICE_COOKIE, DEVICE_TTL_SECONDS, newBrowserNonce, type SessionCodec } from "../decision-page/session";
 import { type SignInLimiter, signInKeys } from "../rate-limit";
-import { LOGIN_PAGE_PATH, loginExpiredView, loginRefusedView, loginView, type LoginView } from "./views";
+import { isRegisteredClient, type RegistrationPolicy } from "../registration-policy";
+import { consentRequestOf, saveConsentGrant } from "./consent";
+import { consentView, LOGIN_PAGE_PATH, loginExpiredView, loginRefusedView, loginView, type LoginView } from "./views";
 
 /**
  * The embedded server's login page, where oidc-provider sends a browser that must sign in during
@@ -19,7 +21,8 @@ import { LOGIN_PAGE_PATH, loginExpiredView, loginRefusedView, loginView, type Lo
  *
  *   GET  /oidc/interaction/{uid}        the sign-in form
  *   POST /oidc/interaction/{uid}/login  email and password; on success back to oidc-provider
- *   POST /oidc/interaction/{uid}/abort  cancel: the client gets access_denied
+ *   POST /oidc/interaction/{uid}/consent  "Allow reading" (a client that registered itself)
+ *   POST /oidc/interaction/{uid}/abort  cancel or deny: the client gets access_denied
  *
  * oidc-provider ties the interaction to this browser with its own signed cookie, scoped to the
  * page's path (provider.interactionDetails refuses any other browser). On top of that every POST
@@ -27,8 +30,12 @@ import { LOGIN_PAGE_PATH, loginExpiredView, loginRefusedView, loginView, type Lo
  * bound to this browser and this interaction (403); sign-in attempts share the approval page's
  * limiter (../rate-limit.ts), so the two pages together give an attacker no more guesses.
  *
- * Only first-party clients (the dashboard) are signed in here; their grant covers the OpenID
- * scopes they asked for and nothing else: no resource, so no token here can call /mcp.
+ * First-party clients (the dashboard) are signed in and granted in one step; their grant covers
+ * the OpenID scopes they asked for and nothing else: no resource, so no token here can call /mcp.
+ * A client that registered itself (an MCP host, ../registration-policy.ts) is signed in first;
+ * oidc-provider then asks for consent in a new interaction, and this page shows the consent
+ * screen (./consent.ts): the client's unverified name, its id, where it returns to, the scopes
+ * and the resource. Consent grants reading only. Both steps pass the same checks.
  */
 export interface LoginPageDeps {
   config: AppConfig;
@@ -39,9 +46,10 @@ export interface LoginPageDeps {
   limiter: SignInLimiter;
   /** Clients whose sign-in needs no consent screen: the app's own dashboard. */
   firstPartyClients: ReadonlySet<string>;
+  registration: RegistrationPolicy;
 }
 
-const ROUTE = new RegExp(`^${LOGIN_PAGE_PATH}/([A-Za-z0-9_-]{10,64})(?:/(login|abort))?$`);
+const ROUTE = new RegExp(`^${LOGIN_PAGE_PATH}/([A-Za-z0-9_-]{10,64})(?:/(login|consent|abort))?$`);
 const MAX_FORM_BYTES = 4096;
 /** OpenID scopes the dashboard may be granted; anything else it asks for is dropped. */
 const FIRST_PARTY_SCOPES = new Set(["openid", "profile", "email"]);
@@ -50,6 +58,7 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
   const secure = deps.config.publicUrl.startsWith("https://");
   const publicOrigin = new URL(deps.config.publicUrl).origin;
   const signInUrl = `${deps.config.publicUrl}/auth/sign-in`;
+  const resourceUrl = deps.config.mcp.resourceUrl;
   const browserCookie = (nonce: string) => serializeCookie(BROWSER_COOKIE, nonce, { path: LOGIN_PAGE_PATH, secure, maxAgeSeconds: 3600, sameSite: "Lax" });
   const deviceCookie = (value: string) => serializeCookie(DEVICE_COOKIE, value, { path: LOGIN_PAGE_PATH, secure, maxAgeSeconds: DEVICE_TTL_SECONDS, sameSite: "Strict" });
 
@@ -59,7 +68,8 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
     const nonces = browserNonces(cookieValues(cookieHeader, BROWSER_COOKIE));
     const nonce = nonces[0] ?? newBrowserNonce();
     const setCookies = nonces.length ? [] : [browserCookie(nonce)];
-    const page = (status: number, title: string, body: string, extra: Record<string, string> = {}) => sendHtml(res, status, title, body, setCookies, extra);
+    let formTargets: string[] = [];
+    const page = (status: number, title: string, body: string, extra: Record<string, string> = {}) => sendHtml(res, status, title, body, setCookies, extra, formTargets);
 
     const match = ROUTE.exec(url.pathname);
     if (!match) return page(404, "Not found", loginRefusedView("There is no sign-in at this address."));
@@ -91,7 +101,15 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
     const clientId = String(params.client_id ?? "");
     const client = await deps.provider.Client.find(clientId);
     if (!client) return page(400, "Expired", loginExpiredView(signInUrl));
-    const view: LoginView = { uid, clientName: client.clientName ?? clientId, returnOrigin: originOf(params.redirect_uri) };
+    const thirdParty = isRegisteredClient(deps.registration, clientId) && !deps.firstPartyClients.has(clientId);
+    // Its forms end in a redirect to the client (oidc-provider checked redirect_uri against its registration).
+    if (thirdParty) formTargets = cspSourceOf(params.redirect_uri);
+    const prompt = details.prompt.name;
+    if (prompt === "consent") {
+      return handleConsent({ uid, clientId, client, params, details, form, action, nonce, page, setCookies });
+    }
+    if (prompt !== "login" || action === "consent") return page(400, "Expired", loginExpiredView(signInUrl));
+    const view: LoginView = { uid, clientName: client.clientName ?? clientId, returnOrigin: originOf(params.redirect_uri), thirdParty };
     const formHandle = `login:${uid}`;
     const showForm = async (status: number, username: string, error?: string, extra?: Record<string, string>) =>
       page(status, "Sign in", loginView(view, { csrf: await deps.sessions.formToken("sign-in", formHandle, nonce), username, error }), extra);
@@ -122,14 +140,16 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
     }
     deps.limiter.reset(keys[0]!);
     if (!deps.firstPartyClients.has(clientId)) {
-      console.warn(`[idp] refused sign-in for client ${clientId}: only the app's own dashboard signs in here`);
+      // Signed in; oidc-provider comes back with a consent interaction for this client.
       const returnTo = await deps.provider.interactionResult(
         req,
         res,
-        { error: "access_denied", error_description: "this server signs users in only to the app's own dashboard" },
+        { login: { accountId, amr: ["pwd"], remember: false } },
         { mergeWithLastSubmission: false },
       );
-      return seeOther(res, returnTo, setCookies);
+      const knownDevice = await deps.sessions.issueDevice(accountId, device?.deviceId);
+      console.log(`[idp] ${accountId} signed in for client ${clientId}; consent next`);
+      return seeOther(res, returnTo, [...setCookies, deviceCookie(knownDevice.value)]);
     }
 
     const grant = new deps.provider.Grant({ accountId, clientId });
@@ -145,7 +165,70 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
     const knownDevice = await deps.sessions.issueDevice(accountId, device?.deviceId);
     console.log(`[idp] ${accountId} signed in to ${clientId}${device ? " from a known device" : ""}`);
     return seeOther(res, returnTo, [...setCookies, deviceCookie(knownDevice.value)]);
+
+    /** The consent step: GET shows it; POST consent grants reading; POST abort denies. */
+    async function handleConsent(c: {
+      uid: string;
+      clientId: string;
+      client: { clientName?: string };
+      params: Record<string, string | undefined>;
+      details: Awaited<ReturnType<Provider["interactionDetails"]>>;
+      form: URLSearchParams | undefined;
+      action: string | undefined;
+      nonce: string;
+      page: (status: number, title: string, body: string) => void;
+      setCookies: string[];
+    }): Promise<void> {
+      const accountId = c.details.session?.accountId;
+      // Consent only follows a sign-in at this server, only for Alice, only for a registered client.
+      if (!accountId || accountId !== deps.investor.accountId || deps.firstPartyClients.has(c.clientId) || c.action === "login") {
+        return c.page(400, "Expired", loginExpiredView(signInUrl));
+      }
+      const formHandle = `consent:${c.uid}`;
+      if (!c.form) {
+        const request = consentRequestOf(c.details, resourceUrl);
+        const returnUrl = urlOf(c.params.redirect_uri);
+        return c.page(
+          200,
+          "Allow access?",
+          consentView(
+            {
+              uid: c.uid,
+              clientName: c.client.clientName,
+              clientId: c.clientId,
+              clientIdIsUrl: /^https:\/\//.test(c.clientId),
+              returnOrigin: originOf(c.params.redirect_uri),
+              returnsToThisComputer: returnUrl !== undefined && ["127.0.0.1", "[::1]", "localhost"].includes(returnUrl.hostname),
+              grantable: request.grantable,
+              refused: request.refused,
+              account: deps.investor.email,
+            },
+            { csrf: await deps.sessions.formToken("consent", formHandle, c.nonce) },
+          ),
+        );
+      }
+      if (!(await deps.sessions.formTokenValid(c.form.get("csrf"), "consent", formHandle, nonces))) {
+        return c.page(403, "Expired form", loginRefusedView("This form expired or did not come from this page. Start again from the application."));
+      }
+      if (c.action === "abort") {
+        console.log(`[idp] ${accountId} denied client ${c.clientId}`);
+        const returnTo = await deps.provider.interactionResult(req, res, { error: "access_denied", error_description: "End-User denied consent" }, { mergeWithLastSubmission: false });
+        return seeOther(res, returnTo, c.setCookies);
+      }
+      const grantId = await saveConsentGrant(deps.provider, c.details, accountId, c.clientId, resourceUrl);
+      const returnTo = await deps.provider.interactionResult(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+      console.log(`[idp] ${accountId} allowed client ${c.clientId} to read`);
+      return seeOther(res, returnTo, c.setCookies);
+    }
   };
+}
+
+function urlOf(uri: string | undefined): URL | undefined {
+  try {
+    return new URL(String(uri));
+  } catch {
+    return undefined;
+  }
 }
 
 function originOf(uri: string | undefined): string {
@@ -188,12 +271,18 @@ function clientAddress(req: http.IncomingMessage): string {
   return [forwarded ?? ""].flat().join(",").split(",").pop()?.trim().slice(0, 64) || "unknown";
 }
 
-function sendHtml(res: http.ServerResponse, status: number, title: string, body: string, setCookies: string[], extra: Record<string, string>): void {
+/** The redirect URI's origin as a CSP source, when it can be written as one (not an IPv6 literal). */
+function cspSourceOf(uri: string | undefined): string[] {
+  const origin = urlOf(uri)?.origin;
+  return origin && /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin) ? [origin] : [];
+}
+
+function sendHtml(res: http.ServerResponse, status: number, title: string, body: string, setCookies: string[], extra: Record<string, string>, formTargets: string[] = []): void {
   const nonce = randomBytes(16).toString("base64");
   res.writeHead(status, {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
-    "Content-Security-Policy": pageCsp(nonce),
+    "Content-Security-Policy": pageCsp(nonce, formTargets),
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     ...(setCookies.length ? { "Set-Cookie": setCookies } : {}),

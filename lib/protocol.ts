@@ -24,3 +24,9 @@ export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 
 /** RFC 9396 §2: the `type` of an `authorization_details` entry that is an order (lib/orders/order.ts). */
 export const STOCK_TRADE_TYPE = "stock_trade";
+
+/**
+ * RFC 9396 §2: the `type` of a standing mandate: Alice lets the agent buy one symbol without asking
+ * her each time, up to a per-trade and a per-day amount, until a date (lib/mandate/mandate.ts).
+ */
+export const STOCK_TRADE_MANDATE_TYPE = "stock_trade_mandate";

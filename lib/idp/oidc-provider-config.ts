@@ -4,8 +4,8 @@ import type { AppConfig } from "../config";
 import type { Queryable } from "../store/db";
 import { createFindAccount, type Investor } from "./accounts";
 import { createAdapterFactory } from "./adapter";
-import { CIBA_GRANT_TYPE, SCOPE_READ, SCOPE_TRADE, STOCK_TRADE_TYPE } from "../protocol";
-import { stockTradeProblem } from "./authorization-details";
+import { CIBA_GRANT_TYPE, SCOPE_READ, SCOPE_TRADE, STOCK_TRADE_MANDATE_TYPE, STOCK_TRADE_TYPE } from "../protocol";
+import { grantedMandate, mandateSecondsLeft, stockTradeMandateProblem, stockTradeProblem } from "./authorization-details";
 import { backchannelRequestTtl, createCibaExtraParams, createCibaFeature, type CibaDeps } from "./ciba";
 import type { ResourcePolicy } from "./resource-server";
 import { createExtraTokenClaims, createJwtCustomizer } from "./token-claims";
@@ -36,7 +36,13 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
     cookies: { keys: [input.cookieKey] },
     findAccount: createFindAccount(input.investor),
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
-    scopes: ["openid", "email", "profile", SCOPE_READ, SCOPE_TRADE],
+    scopes: ["openid", "email", "profile", "offline_access", SCOPE_READ, SCOPE_TRADE],
+    // A refresh token only for a grant that carries a standing mandate (lib/mandate/mandate.ts):
+    // the grant stands until the mandate expires and the agent draws short-lived access tokens from
+    // it, each carrying the mandate (the refresh token keeps the granted authorization_details).
+    // An approval of one order never yields a refresh token, whatever scope the client asked for.
+    issueRefreshToken: async (_ctx: KoaContextWithOIDC, client: { grantTypeAllowed(t: string): boolean }, source: { scopes: Set<string>; rar?: unknown[] }) =>
+      client.grantTypeAllowed("refresh_token") && source.scopes.has("offline_access") && grantedMandate(source.rar) !== undefined,
     extraParams: createCibaExtraParams(input.verifyOwnToken),
     // The browser flow is the authorization code flow with PKCE (S256, required of every client),
     // used by the dashboard for Alice's sign-in; the login page is ours (login-page/handler.ts).
@@ -75,6 +81,12 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
               if (problem) throw new errors.InvalidAuthorizationDetails(problem);
             },
           },
+          [STOCK_TRADE_MANDATE_TYPE]: {
+            validate(_ctx: KoaContextWithOIDC, detail: unknown) {
+              const problem = stockTradeMandateProblem(detail);
+              if (problem) throw new errors.InvalidAuthorizationDetails(problem);
+            },
+          },
         },
         // CIBA: the token carries exactly what the user approved (stored with the request by
         // backchannelResult). Client credentials never carry an order: the agent cannot grant
@@ -109,6 +121,8 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
         token.resourceServer?.accessTokenTTL ?? 600) as never,
       Grant: config.idp.cibaMaxExpirySeconds + 600,
       IdToken: config.idp.oboTokenTtlSeconds,
+      // Refresh tokens exist only for mandate grants, and live no longer than the mandate.
+      RefreshToken: ((_ctx: unknown, token: { rar?: unknown[] }) => mandateSecondsLeft(token.rar)) as never,
       Interaction: 600,
       Session: 600,
     },

@@ -1,4 +1,5 @@
-import { describeOrder } from "../../orders/display";
+import { describeDetail } from "../../mandate/display";
+import type { StockTradeMandateDetail } from "../../mandate/mandate";
 import type { StockTradeDetail } from "../../orders/order";
 import { formatInstant } from "../../time";
 import { escapeHtml as e } from "../html";
@@ -13,7 +14,8 @@ export interface RequestView {
   handle: string;
   agentName: string;
   clientId: string;
-  order?: StockTradeDetail;
+  /** The order, or the standing mandate, asked for (authorization_details). */
+  order?: StockTradeDetail | StockTradeMandateDetail;
   scope: string;
   bindingMessage: string | null;
   expiresAt: Date;
@@ -27,7 +29,7 @@ export const DECISION_PAGE_PATH = "/oidc/approve";
 const base = (handle: string) => `${DECISION_PAGE_PATH}/${encodeURIComponent(handle)}`;
 
 function headlineOf(v: RequestView): string {
-  return v.order ? `${v.agentName} wants to ${describeOrder(v.order).phrase}` : `${v.agentName} asks for your approval`;
+  return v.order ? `${v.agentName} wants to ${describeDetail(v.order).phrase}` : `${v.agentName} asks for your approval`;
 }
 
 function countdown(expiresAt: Date): string {
@@ -37,8 +39,8 @@ function countdown(expiresAt: Date): string {
   Time left <span data-countdown-value>${mmss}</span></span>`;
 }
 
-function orderTable(order: StockTradeDetail): string {
-  const view = describeOrder(order);
+function orderTable(order: StockTradeDetail | StockTradeMandateDetail): string {
+  const view = describeDetail(order);
   const rows = view.rows
     .map((r) =>
       r.testId === "order-side"
@@ -96,7 +98,7 @@ ${deny ? `<div class="notice" data-testid="deny-preselected">You chose <b>Deny</
 
 export function resultView(v: RequestView, status: "approved" | "denied"): string {
   const approved = status === "approved";
-  const what = v.order ? describeOrder(v.order).phrase : "act on your behalf";
+  const what = v.order ? describeDetail(v.order).phrase : "act on your behalf";
   return `<div class="result ${status}" data-testid="approval-result" data-status="${status}">
   <div class="icon" aria-hidden="true">${approved ? "✓" : "✕"}</div>
   <h1>${approved ? "Approved" : "Denied"}</h1>

@@ -27,6 +27,6 @@ export const STOCK_TRADE_TYPE = "stock_trade";
 
 /**
  * RFC 9396 §2: the `type` of a standing mandate: Alice lets the agent buy one symbol without asking
- * her each time, up to a per-trade and a per-day amount, until a date (lib/mandate/mandate.ts).
+ * her each time, up to a per-trade and a per-day amount, until a date (lib/standing-mandate/mandate.ts).
  */
 export const STOCK_TRADE_MANDATE_TYPE = "stock_trade_mandate";

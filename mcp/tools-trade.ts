@@ -14,8 +14,8 @@ import { refuse, requireScope, runTool, type Outcome, type ToolContext } from ".
 import { checkedInput, type Checked } from "./tool-input";
 import { requireUserSubject, tradeView } from "./tools-read";
 import { ProtocolError } from "../lib/errors";
-import type { Mandate } from "../lib/mandate/mandate";
-import { authorizeUnderMandate, carriesMandate, checkTradeAgainstMandate } from "./mandate";
+import type { Mandate } from "../lib/standing-mandate/mandate";
+import { authorizeUnderMandate, carriesMandate, checkTradeAgainstMandate } from "./standing-mandate";
 
 /** The binding rule recorded for a trade made under a standing mandate instead of an approved order. */
 const MANDATE_RULE = "mandate";

@@ -1,4 +1,4 @@
-import { mandateDetailProblem, StockTradeMandateDetail } from "../mandate/mandate";
+import { mandateDetailProblem, StockTradeMandateDetail } from "../standing-mandate/mandate";
 import { StockTradeDetail, stockTradeDetailProblem } from "../orders/order";
 import { STOCK_TRADE_MANDATE_TYPE, STOCK_TRADE_TYPE } from "../protocol";
 
@@ -25,7 +25,7 @@ export function stockTrades(details: unknown): StockTradeDetail[] {
 }
 
 /**
- * The second type: a standing mandate (lib/mandate/mandate.ts), validated with the app's one
+ * The second type: a standing mandate (lib/standing-mandate/mandate.ts), validated with the app's one
  * mandate schema; one that has already expired cannot be asked for.
  */
 export function stockTradeMandateProblem(detail: unknown, now = Date.now()): string | undefined {

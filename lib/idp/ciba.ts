@@ -8,7 +8,7 @@ import { recordCibaRequest, countPendingCibaRequests, newCibaRequestHandle, setC
 import { bindingMessageProblem } from "../orders/binding-message";
 import { stockTradeEntries } from "../orders/order";
 import { ACCESS_TOKEN_TYPE, SCOPE_TRADE, STOCK_TRADE_MANDATE_TYPE, STOCK_TRADE_TYPE } from "../protocol";
-import { mandateEntries } from "../mandate/mandate";
+import { mandateEntries } from "../standing-mandate/mandate";
 import { askedFor } from "./authorization-details";
 import type { Mailer } from "./mailer";
 import { renderApprovalEmail } from "./notification-email";

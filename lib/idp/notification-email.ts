@@ -1,5 +1,5 @@
-import { describeDetail } from "../mandate/display";
-import type { StockTradeMandateDetail } from "../mandate/mandate";
+import { describeDetail } from "../standing-mandate/display";
+import type { StockTradeMandateDetail } from "../standing-mandate/mandate";
 import type { StockTradeDetail } from "../orders/order";
 import { formatDuration, formatInstant } from "../time";
 import { escapeHtml as e } from "./html";

@@ -37,7 +37,7 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
     findAccount: createFindAccount(input.investor),
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
     scopes: ["openid", "email", "profile", "offline_access", SCOPE_READ, SCOPE_TRADE],
-    // A refresh token only for a grant that carries a standing mandate (lib/mandate/mandate.ts):
+    // A refresh token only for a grant that carries a standing mandate (lib/standing-mandate/mandate.ts):
     // the grant stands until the mandate expires and the agent draws short-lived access tokens from
     // it, each carrying the mandate (the refresh token keeps the granted authorization_details).
     // An approval of one order never yields a refresh token, whatever scope the client asked for.

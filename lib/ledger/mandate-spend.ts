@@ -3,7 +3,7 @@ import type { Queryable } from "../store/db";
 
 /**
  * What a standing mandate has spent per UTC day (table mandate_spend). `addMandateSpend` runs inside
- * the trade's transaction after the mandate row has been locked (lib/store/mandates.ts lockMandate),
+ * the trade's transaction after the mandate row has been locked (lib/store/standing-mandates.ts lockMandate),
  * so two concurrent trades under one mandate take turns: the second one reads the first one's
  * spend and cannot squeeze under the daily cap beside it.
  */

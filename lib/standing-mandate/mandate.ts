@@ -8,7 +8,7 @@ import { STOCK_TRADE_MANDATE_TYPE } from "../protocol";
  * `max_per_trade` per trade and `max_per_day` per UTC day, until `expires_at`. It is an
  * authorization grant (RFC 9396 `authorization_details` of type `stock_trade_mandate`) that Alice
  * approves at the authorization server, and the tokens issued from that grant carry it; the
- * resource server enforces it (mcp/mandate.ts) and counts the day's spend in the ledger inside the
+ * resource server enforces it (mcp/standing-mandate.ts) and counts the day's spend in the ledger inside the
  * trade's transaction (lib/ledger/mandate-spend.ts).
  *
  * Wire format:

@@ -1,12 +1,12 @@
 import "server-only";
-import type { Mandate } from "../mandate/mandate";
+import type { Mandate } from "../standing-mandate/mandate";
 import { toDate } from "../time";
 import type { Queryable } from "./db";
 
 /**
  * The app's record of Alice's standing mandates (table mandates): written by the dashboard's grant
- * and revoke (lib/mandate/grant.ts), read by the resource server inside every trade made under a
- * mandate (mcp/mandate.ts), with the row locked so that a revocation and a trade cannot interleave.
+ * and revoke (lib/standing-mandate/grant.ts), read by the resource server inside every trade made under a
+ * mandate (mcp/standing-mandate.ts), with the row locked so that a revocation and a trade cannot interleave.
  */
 export type MandateStatus = "requested" | "granted" | "revoked";
 

@@ -1,14 +1,14 @@
 import "server-only";
 import { addMandateSpend, mandateSpentOn } from "../lib/ledger/mandate-spend";
 import { formatMoney } from "../lib/money";
-import { mandateDay, mandateDetailProblem, mandateEntries, mandateFromDetail, sameTerms, StockTradeMandateDetail, type Mandate } from "../lib/mandate/mandate";
+import { mandateDay, mandateDetailProblem, mandateEntries, mandateFromDetail, sameTerms, StockTradeMandateDetail, type Mandate } from "../lib/standing-mandate/mandate";
 import { stockTradeEntries } from "../lib/orders/order";
 import type { Principal } from "../lib/protected-resource/principal";
 import type { Queryable } from "../lib/store/db";
-import { lockMandate } from "../lib/store/mandates";
+import { lockMandate } from "../lib/store/standing-mandates";
 
 /**
- * A trade under Alice's standing mandate (lib/mandate/mandate.ts), as the resource server decides
+ * A trade under Alice's standing mandate (lib/standing-mandate/mandate.ts), as the resource server decides
  * it. The token says what Alice granted (`authorization_details` of type `stock_trade_mandate`,
  * signed by the authorization server); the store says whether that grant still stands and what it
  * has spent today. Two steps:

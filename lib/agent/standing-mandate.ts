@@ -62,3 +62,8 @@ export class StandingMandate {
     if (!mandateId || this.held?.mandate.mandateId === mandateId) this.held = undefined;
   }
 }
+
+/** "MANDATE NVDA 500.00 per trade 2000.00 per day": plain characters every server accepts, at most 64. */
+export function mandateBindingMessage(m: StockTradeMandateDetail): string {
+  return `MANDATE ${m.symbol} ${m.max_per_trade} per trade ${m.max_per_day} per day`.slice(0, 64);
+}

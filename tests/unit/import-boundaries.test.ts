@@ -53,6 +53,7 @@ describe("import boundaries", () => {
     ["lib/idp", ["lib/agent", "mcp", "lib/ledger", "app"]],
     // The order's one home, shared by the agent, the identity server and the resource server.
     ["lib/orders", ["lib/agent", "lib/idp", "mcp", "lib/ledger", "app"]],
+    ["lib/standing-mandate", ["lib/agent", "lib/idp", "mcp", "lib/ledger", "app"]],
     // The sequence view reads the records of every party from the store, never their code.
     ["lib/sequence", ["lib/agent", "lib/idp", "mcp", "lib/ledger", "app"]],
     // lib/ as a whole: never the UI, never the MCP server.

@@ -104,6 +104,9 @@ describe("a mandate Alice approves on the approval page", () => {
     expect(pages.review).toContain('data-testid="mandate-max-per-trade">500.00 USD');
     expect(pages.review).toContain('data-testid="mandate-max-per-day">2,000.00 USD');
     expect(pages.review).toContain(detail.mandate_id as string);
+    expect(pages.review).toContain("within the standing limits below");
+    expect(pages.review).not.toContain("this one order only");
+    expect(pages.review).not.toContain("Place this one trade");
     expect(pages.result).toContain('data-status="approved"');
 
     const tokens = await oidc.pollBackchannelAuthenticationGrant(agent, ack);

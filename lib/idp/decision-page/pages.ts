@@ -4,6 +4,7 @@ import type { StockTradeDetail } from "../../orders/order";
 import { formatInstant } from "../../time";
 import { escapeHtml as e } from "../html";
 import { describeScopes } from "../scope-words";
+import { STOCK_TRADE_MANDATE_TYPE } from "../../protocol";
 
 /**
  * The approval page's views. Each returns the inner HTML of the card; the handler puts it in the
@@ -79,12 +80,12 @@ export function decisionView(v: RequestView, form: { csrf: string; preselected: 
   return `<p class="eyebrow">Approval request</p>
 <h1 data-testid="request-headline">${e(headlineOf(v))}</h1>
 <p class="muted"><b style="color:#e2e8f0" data-testid="agent-name">${e(v.agentName)}</b> is your AI agent (client <code>${e(v.clientId)}</code>).
-It asks to act on your behalf${v.order ? " for this one order only" : ""}.</p>
+It asks to act on your behalf${!v.order ? "" : v.order.type === STOCK_TRADE_MANDATE_TYPE ? " within the standing limits below" : " for this one order only"}.</p>
 <div class="row"><span class="muted small">Signed in as ${e(form.signedInAs)}</span>${countdown(v.expiresAt)}</div>
 ${v.order ? orderTable(v.order) : `<div style="height:12px"></div>`}
 ${bindingBox(v.bindingMessage)}
 <p class="small muted" style="margin-bottom:4px">If you approve, ${e(v.agentName)} may:</p>
-<ul class="perms">${describeScopes(v.scope).map((s) => `<li>${e(s)}</li>`).join("")}</ul>
+<ul class="perms">${describeScopes(v.scope, v.order?.type === STOCK_TRADE_MANDATE_TYPE).map((s) => `<li>${e(s)}</li>`).join("")}</ul>
 ${deny ? `<div class="notice" data-testid="deny-preselected">You chose <b>Deny</b> in the email. Press Deny to confirm: nothing has changed yet.</div>` : ""}
 <div class="alert" data-testid="expired-note" hidden>This request has expired. Nothing was approved.</div>
 <form method="post" action="${base(v.handle)}/decision" data-testid="decision-form">

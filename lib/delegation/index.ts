@@ -8,7 +8,7 @@ import { positiveMoney, SYMBOL_PATTERN } from "../orders/order";
 import { STOCK_TRADE_MANDATE_TYPE } from "../protocol";
 import type { Runtime } from "../runtime";
 import { mandateDay, mandateFromDetail, StockTradeMandateDetail } from "../standing-mandate/mandate";
-import { currentMandate, recordMandateGranted, recordMandateRequested, recordMandateRevoked, type MandateRecord } from "../store/standing-mandates";
+import { currentMandate, readMandate, recordMandateGranted, setMandateRequest, recordMandateRequested, recordMandateRevoked, type MandateRecord } from "../store/standing-mandates";
 
 /**
  * Standing delegation from the dashboard: Alice grants her agent a standing mandate, sees what it
@@ -91,11 +91,13 @@ export async function grantStandingMandate(rt: Runtime, userSub: string, input: 
   });
   await recordMandateRequested(rt.db, { ...mandateFromDetail(detail), userSub, agentSub: rt.config.agent.id });
   try {
-    await agent.requestStandingMandate(detail, async (problem) => {
-      if (problem === null) await recordMandateGranted(rt.db, detail.mandate_id);
-      else await recordMandateRevoked(rt.db, detail.mandate_id, userSub);
+    const { authReqId } = await agent.requestStandingMandate(detail, async (problem) => {
+      // A mandate Alice revoked while it was being granted stays revoked, and the agent drops it.
+      if (problem !== null) await recordMandateRevoked(rt.db, detail.mandate_id, userSub);
+      else if (!(await recordMandateGranted(rt.db, detail.mandate_id))) agent.standing.forget(detail.mandate_id);
       rt.bus.publish("agent", { reason: "standing-mandate" });
     });
+    await setMandateRequest(rt.db, detail.mandate_id, authReqId);
   } catch (error) {
     // Nothing is pending at the server: the request is withdrawn, and nothing stands.
     await recordMandateRevoked(rt.db, detail.mandate_id, userSub);
@@ -113,6 +115,10 @@ export async function revokeStandingMandate(rt: Runtime, userSub: string, mandat
   const revoked = await recordMandateRevoked(rt.db, mandateId, userSub);
   rt.agent?.standing.forget(mandateId);
   if (revoked) {
+    // At the server that issued it: no new token can be drawn from the grant (the embedded
+    // server; the other profiles never issue one).
+    const record = await readMandate(rt.db, mandateId);
+    if (record?.authReqId && rt.idp) await rt.idp.revokeGrantOfRequest(record.authReqId, `${rt.config.investor.name} revoked the standing mandate`);
     await rt.activity.add({ level: "warn", kind: "mandate.revoked", message: `${rt.config.investor.name} revoked standing mandate ${mandateId}.`, data: { mandateId } });
     rt.bus.publish("agent", { reason: "standing-mandate" });
   }

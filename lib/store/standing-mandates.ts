@@ -17,6 +17,7 @@ export interface MandateRecord extends Mandate {
   createdAt: Date;
   grantedAt: Date | null;
   revokedAt: Date | null;
+  authReqId: string | null;
 }
 
 type Row = {
@@ -31,6 +32,7 @@ type Row = {
   created_at: Date | string;
   granted_at: Date | string | null;
   revoked_at: Date | string | null;
+  auth_req_id: string | null;
 };
 
 function fromRow(r: Row): MandateRecord {
@@ -46,6 +48,7 @@ function fromRow(r: Row): MandateRecord {
     createdAt: toDate(r.created_at),
     grantedAt: r.granted_at === null ? null : toDate(r.granted_at),
     revokedAt: r.revoked_at === null ? null : toDate(r.revoked_at),
+    authReqId: r.auth_req_id,
   };
 }
 
@@ -57,6 +60,11 @@ export async function recordMandateRequested(db: Queryable, m: Mandate & { userS
     [m.mandateId, m.userSub, m.agentSub, m.symbol, m.maxPerTradeCents, m.maxPerDayCents, m.expiresAt.toISOString()],
   );
   return fromRow(row!);
+}
+
+/** The CIBA request that asks the authorization server for the mandate (to withdraw its grant later). */
+export async function setMandateRequest(db: Queryable, mandateId: string, authReqId: string): Promise<void> {
+  await db.query("UPDATE mandates SET auth_req_id = $2 WHERE mandate_id = $1", [mandateId, authReqId]);
 }
 
 /** The authorization server issued it: a requested mandate becomes granted, once. */
@@ -77,6 +85,11 @@ export async function recordMandateRevoked(db: Queryable, mandateId: string, use
 /** The mandate row locked until the transaction ends (`FOR UPDATE`): trades under it serialize here. */
 export async function lockMandate(tx: Queryable, mandateId: string): Promise<MandateRecord | undefined> {
   const rows = await tx.query<Row>("SELECT * FROM mandates WHERE mandate_id = $1 FOR UPDATE", [mandateId]);
+  return rows[0] ? fromRow(rows[0]) : undefined;
+}
+
+export async function readMandate(db: Queryable, mandateId: string): Promise<MandateRecord | undefined> {
+  const rows = await db.query<Row>("SELECT * FROM mandates WHERE mandate_id = $1", [mandateId]);
   return rows[0] ? fromRow(rows[0]) : undefined;
 }
 

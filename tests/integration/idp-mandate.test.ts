@@ -121,6 +121,10 @@ describe("a mandate Alice approves on the approval page", () => {
     expect(second).toMatchObject({ sub: "alice", act: { sub: "aurelius" }, authorization_details: [detail] });
     expect(second.jti).not.toBe(first.jti);
     expect(String(second.scope).split(" ")).toContain("stock:trade");
+
+    // Revoked at the server: the grant's refresh token draws nothing more.
+    expect(await idp.revokeGrantOfRequest(ack.auth_req_id, "test")).toBe("revoked");
+    expect(await oauthError(oidc.refreshTokenGrant(agent, refreshed.refresh_token ?? tokens.refresh_token!))).toMatchObject({ error: "invalid_grant" });
   });
 
   it("issues no refresh token for the approval of one order, whatever scope was asked", async () => {

@@ -82,6 +82,12 @@ export async function recordMandateRevoked(db: Queryable, mandateId: string, use
   return rows.length === 1;
 }
 
+/** The kill switch: every standing mandate of the agent that still stands is revoked; returns how many. */
+export async function revokeAgentMandates(db: Queryable, agentSub: string): Promise<number> {
+  const rows = await db.query("UPDATE mandates SET status = 'revoked', revoked_at = now() WHERE agent_sub = $1 AND status <> 'revoked' RETURNING mandate_id", [agentSub]);
+  return rows.length;
+}
+
 /** The mandate row locked until the transaction ends (`FOR UPDATE`): trades under it serialize here. */
 export async function lockMandate(tx: Queryable, mandateId: string): Promise<MandateRecord | undefined> {
   const rows = await tx.query<Row>("SELECT * FROM mandates WHERE mandate_id = $1 FOR UPDATE", [mandateId]);
@@ -93,10 +99,10 @@ export async function readMandate(db: Queryable, mandateId: string): Promise<Man
   return rows[0] ? fromRow(rows[0]) : undefined;
 }
 
-/** The user's newest mandate that is not revoked (requested or granted), if any. */
+/** The user's newest mandate that is neither revoked nor expired (requested or granted), if any. */
 export async function currentMandate(db: Queryable, userSub: string): Promise<MandateRecord | undefined> {
   const rows = await db.query<Row>(
-    "SELECT * FROM mandates WHERE user_sub = $1 AND status <> 'revoked' ORDER BY created_at DESC LIMIT 1",
+    "SELECT * FROM mandates WHERE user_sub = $1 AND status <> 'revoked' AND expires_at > now() ORDER BY created_at DESC LIMIT 1",
     [userSub],
   );
   return rows[0] ? fromRow(rows[0]) : undefined;

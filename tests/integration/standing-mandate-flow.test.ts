@@ -119,4 +119,18 @@ describe("a standing mandate Alice grants", () => {
     expect((await view()).mandate).toBeNull();
     expect((await asAlice("DELETE", { mandate_id: id })).status).toBe(404);
   });
+
+  it("ends with the kill switch: a granted mandate is revoked with the agent", async () => {
+    expect((await asAlice("POST", grant())).status).toBe(202);
+    const mail = await alice.waitForApprovalMail(seenMail, 20_000);
+    seenMail.push(mail.id);
+    await alice.decide(mail.approve, "approve");
+    const granted = await waitUntil(view, (v) => v.mandate?.status === "granted", 20_000, "mandate granted");
+    const revoked = await asInvestor(app.url, "/api/agent/revoke", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(revoked.status).toBe(200);
+    expect((await view()).mandate).toBeNull();
+    const activity = (await dashboardOf(app.url)).activity;
+    expect(activity.some((e) => e.kind === "agent.revoked" && e.message.includes("1 standing mandate(s) revoked"))).toBe(true);
+    expect(granted.mandate!.mandate_id).toMatch(/^mdt_/);
+  }, 60_000);
 });

@@ -30,3 +30,9 @@ export const STOCK_TRADE_TYPE = "stock_trade";
  * `resourceSubscriptions`) get `notifications/resources/updated` for it on every market tick.
  */
 export const priceResourceUri = (symbol: string): string => `market://${symbol}/price`;
+
+/**
+ * RFC 9396 §2: the `type` of a standing mandate: Alice lets the agent buy one symbol without asking
+ * her each time, up to a per-trade and a per-day amount, until a date (lib/standing-mandate/mandate.ts).
+ */
+export const STOCK_TRADE_MANDATE_TYPE = "stock_trade_mandate";

@@ -14,6 +14,11 @@ import { refuse, requireScope, runTool, type Outcome, type ToolContext } from ".
 import { checkedInput, type Checked } from "./tool-input";
 import { requireUserSubject, tradeView } from "./tools-read";
 import { ProtocolError } from "../lib/errors";
+import type { Mandate } from "../lib/standing-mandate/mandate";
+import { authorizeUnderMandate, carriesMandate, checkTradeAgainstMandate } from "./standing-mandate";
+
+/** The binding rule recorded for a trade made under a standing mandate instead of an approved order. */
+const MANDATE_RULE = "mandate";
 
 /**
  * buy_stock / sell_stock: stock:trade, a user subject, and a match with the order the user
@@ -66,15 +71,21 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
   const priceCents = deps.market.snapshot().priceCents;
   const orderId = args.order_id;
   const rule: BindingRule = deps.config.auth.binding;
-  const tag = { orderId, bindingRule: rule };
+  const tag = { orderId, bindingRule: rule as string };
 
   const request: TradeRequest = { orderId, symbol: args.symbol, side, quantity: args.quantity };
   const now = new Date();
 
-  // Under "rar" the approved order travels in the token and is checked before anything is read;
-  // the store is consulted inside the trade's transaction, with the order row locked.
+  // Under "rar" the approved order, or Alice's standing mandate, travels in the token and is
+  // checked before anything is read; the store is consulted inside the trade's transaction, with
+  // the order row (and the mandate row) locked.
   let boundToken: { sub: string; jti: string } | undefined;
-  if (rule === "rar") {
+  let underMandate: { mandate: Mandate; notionalCents: number } | undefined;
+  if (rule === "rar" && carriesMandate(principal.authorizationDetails)) {
+    const check = checkTradeAgainstMandate(principal, request, priceCents, now);
+    if (!check.ok) return refuse(check.code, check.message, { ...tag, bindingRule: MANDATE_RULE });
+    underMandate = check;
+  } else if (rule === "rar") {
     if (principal.authorizationDetails === undefined) {
       return refuse("authorization_details_required", "The token carries no authorization_details: it approves no order.", tag);
     }
@@ -90,6 +101,10 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
     if (!boundToken) {
       const closed = await storedOrderClosed(tx, orderId);
       if (closed) throw bindingRefused(closed);
+      if (underMandate) {
+        const granted = await authorizeUnderMandate(tx, principal, underMandate.mandate, underMandate.notionalCents, now);
+        if (!granted.ok) throw new ProtocolError(granted.code, granted.message, { status: 403 });
+      }
       return;
     }
     const approved = await approvedOrderFromStore(tx, orderId, boundToken);
@@ -97,6 +112,8 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
     const check = checkTradeAgainstOrder(approved.order, request, priceCents, now);
     if (!check.ok) throw bindingRefused(check);
   };
+
+  if (underMandate) tag.bindingRule = MANDATE_RULE;
 
   let trade;
   try {
@@ -113,7 +130,7 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
         side,
         quantity: args.quantity,
         priceCents,
-        bindingRule: rule,
+        bindingRule: tag.bindingRule,
       },
       {
         before: authorizeInTransaction,
@@ -125,7 +142,7 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
             reason: `executed: trade ${t.id}, ${t.quantity} ${t.symbol} at ${formatMoney(t.priceCents)} USD`,
             args,
             orderId,
-            bindingRule: rule,
+            bindingRule: tag.bindingRule,
           }),
       },
     );
@@ -144,8 +161,8 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
     .add({
       level: "success",
       kind: "mcp.trade",
-      message: `${side === "buy" ? "Bought" : "Sold"} ${trade.quantity} ${trade.symbol} at ${formatMoney(trade.priceCents)} USD for ${trade.userSub}${by} (order ${orderId}, rule ${rule})`,
-      data: { tool, tradeId: trade.id, orderId, sub: trade.userSub, actor: principal.actor, bindingRule: rule },
+      message: `${side === "buy" ? "Bought" : "Sold"} ${trade.quantity} ${trade.symbol} at ${formatMoney(trade.priceCents)} USD for ${trade.userSub}${by} (order ${orderId}, rule ${tag.bindingRule})`,
+      data: { tool, tradeId: trade.id, orderId, sub: trade.userSub, actor: principal.actor, bindingRule: tag.bindingRule },
     })
     .catch((e: unknown) => console.error("[mcp] activity entry failed:", e instanceof Error ? e.message : "unknown error"));
   return { ok: true, data: { ...tradeView(trade), status: "executed" }, audited: true, ...tag };

@@ -1,5 +1,6 @@
 "use client";
 
+import StandingMandateCard from "./standing-mandate-card";
 import ActivityLog from "./activity-log";
 import AgentPanel from "./agent-panel";
 import ApprovalCard from "./approval-card";
@@ -108,6 +109,9 @@ export default function Dashboard() {
             </div>
             <div className="order-2">
               <Controls status={data.market.status} signedIn />
+            </div>
+            <div className="order-3">
+              <StandingMandateCard symbol={data.market.symbol} />
             </div>
             <div className="order-5">
               <PortfolioCard portfolio={data.portfolio} name={data.investor.name} />

@@ -1,4 +1,8 @@
 import "server-only";
+import { pollUntilDecided, startPollState } from "../auth/ciba-poller";
+import { ProtocolError } from "../errors";
+import type { StockTradeMandateDetail } from "../standing-mandate/mandate";
+import { mandateBindingMessage, StandingMandate } from "./standing-mandate";
 import { AgentTokenSource } from "../auth/agent-token";
 import { createAppFetch, type FetchLike } from "../auth/app-fetch";
 import { createIdentityServerProfile } from "../auth/profiles";
@@ -69,6 +73,8 @@ export class Agent {
   readonly model: ModelChoice;
   private readonly profile: IdentityServerProfile;
   private readonly tokens: AgentTokenSource;
+  /** Alice's standing mandate's grant, once she has approved one (memory only). */
+  readonly standing: StandingMandate;
   private readonly mcp: McpClientPort;
   private readonly report: TickReporter;
   private readonly now: () => Date;
@@ -99,6 +105,7 @@ export class Agent {
     this.model = deps.model ?? selectModel(config);
     this.profile = deps.profile ?? createIdentityServerProfile(config, { clientSecret: deps.clientSecret, fetch: appFetch });
     this.tokens = new AgentTokenSource(this.profile, { onToken: (token, renewed) => this.onAgentToken(token, renewed) });
+    this.standing = new StandingMandate(this.profile);
     this.mcp =
       deps.mcpClient?.(this.tokens) ??
       new AgentMcpClient({
@@ -137,6 +144,33 @@ export class Agent {
       });
     }
     void this.tick();
+  }
+
+  /**
+   * Asks Alice for a standing mandate with CIBA (the agent's token as actor_token), then polls for
+   * her decision in the background: `settled` is called with null once the grant is held, or with
+   * the reason it is not. Rejects (nothing pending) when the server refuses the request or cannot
+   * issue mandates at all.
+   */
+  async requestStandingMandate(mandate: StockTradeMandateDetail, settled: (problem: string | null) => Promise<void>): Promise<{ authReqId: string }> {
+    const mandates = this.profile.mandates;
+    if (!mandates) throw new ProtocolError("unsupported_authorization_details", `${this.profile.name} cannot issue a standing mandate; every trade needs an approval.`, { status: 400 });
+    const actor = await this.tokens.current();
+    const ack = await mandates.start({
+      mandate,
+      bindingMessage: mandateBindingMessage(mandate),
+      actorToken: actor.accessToken,
+      requestedExpirySeconds: this.deps.config.agent.approvalExpirySeconds,
+    });
+    await this.log("info", "agent.mandate", `Standing mandate ${mandate.mandate_id} asked of ${this.deps.config.investor.name}: ${mandate.symbol}, up to ${mandate.max_per_trade} USD per trade and ${mandate.max_per_day} USD per day, until ${mandate.expires_at}.`);
+    void pollUntilDecided(startPollState(ack, this.now()), { poll: (id) => this.profile.pollCiba(id), now: this.now, sleep: this.deps.sleep })
+      .then(async (final) => {
+        const problem = final.kind === "approved" ? this.standing.accept(mandate, final.token) : `${final.kind}: ${final.error}`;
+        await this.log(problem ? "warn" : "success", "agent.mandate", problem ? `Standing mandate ${mandate.mandate_id} not held: ${problem}.` : `Standing mandate ${mandate.mandate_id} granted by ${this.deps.config.investor.name}.`);
+        await settled(problem ?? null);
+      })
+      .catch(async (error: unknown) => settled(`polling failed: ${error instanceof Error ? error.message : "unknown error"}`));
+    return { authReqId: ack.authReqId };
   }
 
   async stop(): Promise<void> {
@@ -447,6 +481,7 @@ export class Agent {
       db: this.deps.db,
       profile: this.profile,
       tokens: this.tokens,
+      standing: this.standing,
       mcp: this.mcp,
       model: this.model,
       signal,

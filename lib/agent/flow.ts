@@ -1,4 +1,5 @@
 import "server-only";
+import type { StandingMandate } from "./standing-mandate";
 import type { AgentTokenSource } from "../auth/agent-token";
 import { abortableSleep, pollUntilDecided, startPollState, type CibaFinal, type CibaPollState } from "../auth/ciba-poller";
 import { scopesOf } from "../auth/claims";
@@ -66,6 +67,8 @@ export interface AgentContext {
   db: Db;
   profile: IdentityServerProfile;
   tokens: AgentTokenSource;
+  /** Alice's standing mandate, when she has granted one (small trades without a per-order approval). */
+  standing?: StandingMandate;
   /** The agent's MCP client: its only way to the broker (/mcp). */
   mcp: McpClientPort;
   model: ModelChoice;
@@ -125,6 +128,8 @@ export async function runFlow(ctx: AgentContext, quote: Quote, mandate: Mandate)
   if (!order.ok) return finish(ctx, order.outcome);
   const challenge = await tryWithAgentToken(ctx, order.value);
   if (!challenge.ok) return finish(ctx, challenge.outcome);
+  const standing = await tryUnderMandate(ctx, order.value);
+  if (!standing.ok) return finish(ctx, standing.outcome);
   const approval = await requestApproval(ctx, order.value, challenge.value);
   if (!approval.ok) return finish(ctx, approval.outcome);
   return awaitApprovalAndTrade(ctx, approval.value, order.value);
@@ -253,6 +258,52 @@ async function tryWithAgentToken(ctx: AgentContext, order: StockTradeDetail): Pr
     tradeId: outcome.tradeId,
     orderNote: "executed with the agent token",
     line: { level: "warn", kind: "agent.trade", message: `The broker executed the order with the agent's own token (trade ${outcome.tradeId}); it should have required ${ctx.config.investor.name}'s approval.` },
+  });
+}
+
+// --- 3b. tryUnderMandate -----------------------------------------------------------------------
+
+/**
+ * An order that fits Alice's standing mandate is tried with a token drawn from the mandate's grant,
+ * without asking her. The resource server decides (per trade, per day, still granted); when it
+ * refuses under the mandate (`mandate_*`, e.g. the day's amount is spent), the run goes on to ask
+ * her for this exact order, as it would without a mandate.
+ */
+async function tryUnderMandate(ctx: AgentContext, order: StockTradeDetail): Promise<Step<void>> {
+  if (!ctx.standing?.covers(order, ctx.now())) return next(undefined);
+  let outcome;
+  try {
+    outcome = await ctx.mcp.trade("buy", tradeArgs(order), await ctx.standing.draw(), ctx.signal);
+  } catch (error) {
+    ctx.signal.throwIfAborted();
+    await ctx.log("warn", "agent.mandate", `Could not trade under the standing mandate (${errorText(error)}); asking ${ctx.config.investor.name} instead.`);
+    return next(undefined);
+  }
+  if (outcome.kind === "refused" && outcome.code.startsWith("mandate_")) {
+    await ctx.log("info", "agent.mandate", `Order ${order.order_id} is outside the standing mandate (${outcome.code}); asking ${ctx.config.investor.name} to approve it.`, {
+      orderId: order.order_id,
+      code: outcome.code,
+    });
+    return next(undefined);
+  }
+  if (outcome.kind !== "executed") {
+    const why = outcome.kind === "refused" ? `${outcome.code}: ${outcome.message}` : "insufficient_scope";
+    return end(failed(order, "trade_refused", `the broker refused the order under the standing mandate: ${why}`));
+  }
+  const price = outcome.priceCents !== null ? ` at ${formatMoney(outcome.priceCents)} USD` : "";
+  return end({
+    event: "trade_executed",
+    reason: `bought ${outcome.quantity} ${order.symbol}${price} under the standing mandate`,
+    orderId: order.order_id,
+    orderStatus: "executed",
+    tradeId: outcome.tradeId,
+    orderNote: "executed under the standing mandate",
+    line: {
+      level: "success",
+      kind: "agent.trade",
+      message: `Trade executed under ${ctx.config.investor.name}'s standing mandate: bought ${outcome.quantity} ${order.symbol}${price} (trade ${outcome.tradeId}, order ${order.order_id}), no approval asked.`,
+      data: { orderId: order.order_id, tradeId: outcome.tradeId, mandate: true },
+    },
   });
 }
 

@@ -7,8 +7,9 @@ import { type Investor, resolveLoginHint } from "./accounts";
 import { recordCibaRequest, countPendingCibaRequests, newCibaRequestHandle, setCibaRequestMail } from "./ciba-requests";
 import { bindingMessageProblem } from "../orders/binding-message";
 import { stockTradeEntries } from "../orders/order";
-import { ACCESS_TOKEN_TYPE, SCOPE_TRADE, STOCK_TRADE_TYPE } from "../protocol";
-import { stockTrades } from "./authorization-details";
+import { ACCESS_TOKEN_TYPE, SCOPE_TRADE, STOCK_TRADE_MANDATE_TYPE, STOCK_TRADE_TYPE } from "../protocol";
+import { mandateEntries } from "../standing-mandate/mandate";
+import { askedFor } from "./authorization-details";
 import type { Mailer } from "./mailer";
 import { renderApprovalEmail } from "./notification-email";
 import { ProtocolError } from "../errors";
@@ -120,15 +121,24 @@ export function backchannelRequestTtl(config: AppConfig) {
   };
 }
 
+/**
+ * stock:trade is granted for one exact order (`stock_trade`) or one standing mandate
+ * (`stock_trade_mandate`, whose limits the resource server enforces trade by trade), never for
+ * both and never for neither.
+ */
 function assertTradeIsForOneOrder(params: Record<string, unknown>) {
   const scopes = String(params.scope ?? "").split(" ");
   if (!scopes.includes(SCOPE_TRADE)) return;
   if (typeof params.authorization_details !== "string") {
-    throw new errors.InvalidRequest(`scope ${SCOPE_TRADE} requires authorization_details describing the order (type ${STOCK_TRADE_TYPE})`);
+    throw new errors.InvalidRequest(
+      `scope ${SCOPE_TRADE} requires authorization_details describing the order (type ${STOCK_TRADE_TYPE}) or a standing mandate (type ${STOCK_TRADE_MANDATE_TYPE})`,
+    );
   }
   const details = JSON.parse(params.authorization_details) as unknown[];
-  if (stockTradeEntries(details).length !== 1) {
-    throw new errors.InvalidAuthorizationDetails(`scope ${SCOPE_TRADE} requires exactly one ${STOCK_TRADE_TYPE} authorization detail`);
+  if (stockTradeEntries(details).length + mandateEntries(details).length !== 1) {
+    throw new errors.InvalidAuthorizationDetails(
+      `scope ${SCOPE_TRADE} requires exactly one ${STOCK_TRADE_TYPE} or exactly one ${STOCK_TRADE_MANDATE_TYPE} authorization detail`,
+    );
   }
 }
 
@@ -183,7 +193,7 @@ async function notifyUser(deps: CibaDeps, ctx: KoaContextWithOIDC, request: Back
   const mail = renderApprovalEmail({
     investorName: investor.name,
     agentName,
-    order: stockTrades(details)[0],
+    order: askedFor(details),
     scope: request.scope ?? "",
     bindingMessage: params.binding_message,
     expiresAt,

@@ -3,6 +3,7 @@ import { errors, type ClientMetadata, type Provider } from "oidc-provider";
 import { appendAudit } from "../audit/chain";
 import type { Queryable } from "../store/db";
 import { createAdapterFactory } from "./adapter";
+import { revokeGrant } from "./grant-revocation";
 import { randomSecret } from "./secrets";
 
 /**
@@ -97,10 +98,7 @@ async function cancelPendingRequests(provider: Provider, db: Queryable, clientId
 /** Every grant of the client, with the access tokens and CIBA requests stored under it. */
 async function revokeGrants(provider: Provider, db: Queryable, clientId: string): Promise<number> {
   const grants = await db.query<{ id: string }>("SELECT id FROM idp_models WHERE model = 'Grant' AND payload->>'clientId' = $1", [clientId]);
-  for (const { id } of grants) {
-    await Promise.all([provider.AccessToken.revokeByGrantId(id), provider.BackchannelAuthenticationRequest.revokeByGrantId(id)]);
-    const grant = await provider.Grant.find(id);
-    await grant?.destroy();
-  }
+  // Refresh tokens too: a standing mandate's grant has one.
+  for (const { id } of grants) await revokeGrant(provider, id);
   return grants.length;
 }

@@ -2,7 +2,7 @@ import "server-only";
 import type { ClientMetadata } from "oidc-provider";
 import type { AppConfig } from "../config";
 import { announceDevDefault, assertDevDefaultAllowed } from "../dev-defaults";
-import { CIBA_GRANT_TYPE, STOCK_TRADE_TYPE, TOKEN_EXCHANGE_GRANT_TYPE, USER_SCOPE } from "../protocol";
+import { CIBA_GRANT_TYPE, STOCK_TRADE_MANDATE_TYPE, STOCK_TRADE_TYPE, TOKEN_EXCHANGE_GRANT_TYPE, USER_SCOPE } from "../protocol";
 
 /**
  * The clients the embedded server knows, seeded from configuration: the agent "Aurelius". It
@@ -14,13 +14,13 @@ export function agentClient(config: AppConfig, secret: string): ClientMetadata {
     client_id: config.auth.agentClientId,
     client_secret: secret,
     client_name: config.agent.name,
-    grant_types: ["client_credentials", CIBA_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE],
+    grant_types: ["client_credentials", CIBA_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE, "refresh_token"],
     response_types: [],
     redirect_uris: [],
     token_endpoint_auth_method: "client_secret_basic",
     backchannel_token_delivery_mode: "poll",
-    scope: USER_SCOPE,
-    authorization_details_types: [STOCK_TRADE_TYPE],
+    scope: `${USER_SCOPE} offline_access`,
+    authorization_details_types: [STOCK_TRADE_TYPE, STOCK_TRADE_MANDATE_TYPE],
   };
 }
 

@@ -11,6 +11,7 @@ import { createSessionCodec } from "./decision-page/session";
 import { agentClient, dashboardClient, testClientFromConfig } from "./clients";
 import { createLoginPageHandler } from "./login-page/handler";
 import { LOGIN_PAGE_PATH } from "./login-page/views";
+import { revokeGrantOfRequest } from "./grant-revocation";
 import { currentClientSecret, revokeClientAccess, rotateClientSecret, saveClient, type ClientRevocationResult } from "./client-revocation";
 import { loadIdentitySecrets } from "./identity-secrets";
 import { createMailer } from "./mailer";
@@ -50,6 +51,11 @@ export interface EmbeddedIdp {
    * pending CIBA requests cancelled, its grants revoked (client-revocation.ts). Idempotent.
    */
   revokeAgentClient(reason: string): Promise<ClientRevocationResult>;
+  /**
+   * Withdraws what one CIBA request produced: its grant with the refresh and access tokens stored
+   * under it (a revoked standing mandate), or the request itself while it is still pending.
+   */
+  revokeGrantOfRequest(authReqId: string, reason: string): Promise<"revoked" | "cancelled" | "unknown">;
   /** A new secret for the agent client (re-enabling it); the previous one is refused from now. */
   renewAgentClientSecret(): Promise<string>;
   stop(): Promise<void>;
@@ -160,6 +166,7 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
     },
     dashboardClientSecret: secrets.dashboardClientSecret,
     revokeAgentClient: (reason) => revokeClientAccess(provider, db, { clientId: config.auth.agentClientId, reason, metadataFor: agentMetadata }),
+    revokeGrantOfRequest: (authReqId, reason) => revokeGrantOfRequest(provider, db, authReqId, reason),
     async renewAgentClientSecret() {
       agentClientSecret = await rotateClientSecret(db, agentMetadata);
       return agentClientSecret;

@@ -1,4 +1,5 @@
-import { describeOrder } from "../orders/display";
+import { describeDetail } from "../standing-mandate/display";
+import type { StockTradeMandateDetail } from "../standing-mandate/mandate";
 import type { StockTradeDetail } from "../orders/order";
 import { formatDuration, formatInstant } from "../time";
 import { escapeHtml as e } from "./html";
@@ -13,7 +14,7 @@ import { describeScopes } from "./scope-words";
 export interface ApprovalEmailInput {
   investorName: string;
   agentName: string;
-  order?: StockTradeDetail;
+  order?: StockTradeDetail | StockTradeMandateDetail;
   scope: string;
   bindingMessage?: string;
   expiresAt: Date;
@@ -30,7 +31,7 @@ export interface RenderedEmail {
 
 export function renderApprovalEmail(input: ApprovalEmailInput): RenderedEmail {
   const now = input.now ?? new Date();
-  const view = input.order ? describeOrder(input.order) : undefined;
+  const view = input.order ? describeDetail(input.order) : undefined;
   const left = formatDuration((input.expiresAt.getTime() - now.getTime()) / 1000);
   const expires = `${formatInstant(input.expiresAt)} (in ${left})`;
   const subject = view

@@ -4,8 +4,8 @@ import type { AppConfig } from "../config";
 import type { Queryable } from "../store/db";
 import { createFindAccount, type Investor } from "./accounts";
 import { createAdapterFactory } from "./adapter";
-import { CIBA_GRANT_TYPE, SCOPE_READ, SCOPE_TRADE, STOCK_TRADE_TYPE } from "../protocol";
-import { stockTradeProblem } from "./authorization-details";
+import { CIBA_GRANT_TYPE, SCOPE_READ, SCOPE_TRADE, STOCK_TRADE_MANDATE_TYPE, STOCK_TRADE_TYPE } from "../protocol";
+import { grantedMandate, mandateSecondsLeft, stockTradeMandateProblem, stockTradeProblem } from "./authorization-details";
 import { backchannelRequestTtl, createCibaExtraParams, createCibaFeature, type CibaDeps } from "./ciba";
 import type { ResourcePolicy } from "./resource-server";
 import { createExtraTokenClaims, createJwtCustomizer } from "./token-claims";
@@ -44,7 +44,17 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
     cookies: { keys: [input.cookieKey] },
     findAccount: createFindAccount(input.investor),
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
-    scopes: ["openid", "email", "profile", SCOPE_READ, SCOPE_TRADE],
+    scopes: ["openid", "email", "profile", "offline_access", SCOPE_READ, SCOPE_TRADE],
+    // Refresh tokens: for the agent (a CIBA client) only for a grant that carries a standing
+    // mandate (lib/standing-mandate/mandate.ts): the grant stands until the mandate expires and the
+    // agent draws short-lived access tokens from it, each carrying the mandate; an approval of one
+    // order never yields one. For a client that registered itself for refresh tokens (an MCP host,
+    // registration-policy.ts): always; a public client's is rotated on every use.
+    issueRefreshToken: async (_ctx: KoaContextWithOIDC, client: { grantTypeAllowed(t: string): boolean }, source: { scopes: Set<string>; rar?: unknown[] }) => {
+      if (!client.grantTypeAllowed("refresh_token")) return false;
+      if (client.grantTypeAllowed(CIBA_GRANT_TYPE)) return source.scopes.has("offline_access") && grantedMandate(source.rar) !== undefined;
+      return true;
+    },
     extraParams: createCibaExtraParams(input.verifyOwnToken),
     // The browser flow is the authorization code flow with PKCE (S256, required of every client),
     // used by the dashboard for Alice's sign-in; the login page is ours (login-page/handler.ts).
@@ -73,9 +83,6 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
     clientAuthMethods: ["client_secret_basic", "client_secret_post", "none"],
     extraClientMetadata: { properties: ["client_name"], validator: createClientMetadataValidator(input.registration) as never },
     fetchResponseBodyLimits: { "client_id metadata document": 5 * 1024, jwks_uri: 0, sector_identifier_uri: 0 } as never,
-    // Refresh tokens only for clients registered for them (MCP hosts); a public client's refresh
-    // token is rotated on every use (oidc-provider's rotateRefreshToken default for "none").
-    issueRefreshToken: async (_ctx: KoaContextWithOIDC, client: { grantTypeAllowed(type: string): boolean }) => client.grantTypeAllowed("refresh_token"),
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -119,6 +126,12 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
               if (problem) throw new errors.InvalidAuthorizationDetails(problem);
             },
           },
+          [STOCK_TRADE_MANDATE_TYPE]: {
+            validate(_ctx: KoaContextWithOIDC, detail: unknown) {
+              const problem = stockTradeMandateProblem(detail);
+              if (problem) throw new errors.InvalidAuthorizationDetails(problem);
+            },
+          },
         },
         // CIBA: the token carries exactly what the user approved (stored with the request by
         // backchannelResult). Client credentials never carry an order: the agent cannot grant
@@ -156,12 +169,19 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
       ClientCredentials: ((_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) =>
         token.resourceServer?.accessTokenTTL ?? 600) as never,
       Grant: ((_ctx: unknown, _grant: unknown, client: { grantTypeAllowed?(type: string): boolean } | undefined) =>
-        client?.grantTypeAllowed?.("refresh_token") ? REGISTERED_CLIENT_REFRESH_TTL_SECONDS : config.idp.cibaMaxExpirySeconds + 600) as never,
+        client?.grantTypeAllowed?.("refresh_token") && !client.grantTypeAllowed(CIBA_GRANT_TYPE)
+          ? REGISTERED_CLIENT_REFRESH_TTL_SECONDS
+          : config.idp.cibaMaxExpirySeconds + 600) as never,
       // A rotated refresh token keeps what was left of its predecessor's lifetime: a stolen one
       // cannot stretch the sign-in.
-      RefreshToken: ((ctx: KoaContextWithOIDC | undefined) =>
-        (ctx?.oidc?.entities as { RotatedRefreshToken?: { remainingTTL: number } } | undefined)?.RotatedRefreshToken?.remainingTTL ??
-        REGISTERED_CLIENT_REFRESH_TTL_SECONDS) as never,
+      // A mandate's refresh token lives no longer than the mandate. A registered client's rotated
+      // refresh token keeps what was left of its predecessor's lifetime: a stolen one cannot
+      // stretch the sign-in.
+      RefreshToken: ((ctx: KoaContextWithOIDC | undefined, token: { rar?: unknown[] }) =>
+        grantedMandate(token.rar) !== undefined
+          ? mandateSecondsLeft(token.rar)
+          : ((ctx?.oidc?.entities as { RotatedRefreshToken?: { remainingTTL: number } } | undefined)?.RotatedRefreshToken?.remainingTTL ??
+            REGISTERED_CLIENT_REFRESH_TTL_SECONDS)) as never,
       IdToken: config.idp.oboTokenTtlSeconds,
       Interaction: 600,
       Session: 600,

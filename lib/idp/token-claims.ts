@@ -30,7 +30,8 @@ export function createExtraTokenClaims(config: AppConfig, db: Queryable) {
     if (token.kind === "ClientCredentials") {
       return { aut: token.clientId === config.auth.agentClientId ? "AGENT" : "APPLICATION" };
     }
-    if (token.kind === "AccessToken" && token.gty === "ciba") {
+    // "ciba", or "ciba refresh_token" for a token drawn from a mandate's grant with its refresh token.
+    if (token.kind === "AccessToken" && token.gty?.split(" ")[0] === "ciba") {
       const request = token.grantId ? await findCibaRequestByGrant(db, token.grantId) : undefined;
       const actor = request?.actorSub ?? undefined;
       // Called once per token, as it is issued: the audit record names it by its jti.

@@ -10,6 +10,7 @@ import {
   recordAgentRevoked,
   type AgentRevocation,
 } from "../store/agent-revocations";
+import { revokeAgentMandates } from "../store/standing-mandates";
 import { serialized } from "./serialize";
 import { serverSideRevocation } from "./server-side";
 
@@ -63,6 +64,8 @@ async function finishRevocation(rt: Runtime, record: AgentRevocation): Promise<A
   const { config, db } = rt;
   await rt.agent?.revoke(record.reason);
   const cancelled = await cancelOpenWork(db, `cancelled: ${config.agent.name}'s access was revoked`);
+  // Standing mandates end with the agent: a re-enabled agent starts without one.
+  const mandates = await revokeAgentMandates(db, config.agent.id);
   const atServer = await serverSideRevocation(rt, record.reason);
   await recordAgentRevocationCompleted(db, config.agent.id);
   await rt.activity.add({
@@ -70,8 +73,8 @@ async function finishRevocation(rt: Runtime, record: AgentRevocation): Promise<A
     kind: "agent.revoked",
     message:
       `${config.agent.name} stopped: ${config.investor.name} revoked its access (${record.reason}). ` +
-      `The broker refuses its tokens; ${cancelled} open order(s) cancelled; ${atServer}`,
-    data: { cancelledOrders: cancelled },
+      `The broker refuses its tokens; ${cancelled} open order(s) cancelled; ${mandates} standing mandate(s) revoked; ${atServer}`,
+    data: { cancelledOrders: cancelled, revokedMandates: mandates },
   });
   rt.bus.publish("agent", { reason: "revoked" });
   return (await readAgentRevocation(db, config.agent.id))!;

@@ -32,7 +32,7 @@ export const OrderSide = z.enum(["buy", "sell"]);
 export type OrderSide = z.infer<typeof OrderSide>;
 
 /** A decimal string with at most two places and more than zero: a limit or a maximum of 0 approves nothing sensible. */
-const positiveMoney = (field: string) => {
+export const positiveMoney = (field: string) => {
   const message = `${field} must be a positive decimal string like "131.20"`;
   return z
     .string()

@@ -48,7 +48,7 @@ describe("discovery and keys", () => {
     expect(meta.grant_types_supported).toEqual(
       expect.arrayContaining(["client_credentials", CIBA_GRANT, "urn:ietf:params:oauth:grant-type:token-exchange"]),
     );
-    expect(meta.authorization_details_types_supported).toEqual(["stock_trade"]);
+    expect(meta.authorization_details_types_supported).toEqual(["stock_trade", "stock_trade_mandate"]);
   });
 
   it("publishes public RS256 signing keys only", async () => {

@@ -37,7 +37,7 @@ function importsOf(file: string): string[] {
 /** Every import from a file under `dir` into one of the `forbidden` folders, as "file → module". */
 function crossings(dir: string, forbidden: string[]): string[] {
   const files = sources(dir);
-  expect(files.length).toBeGreaterThan(3);
+  expect(files.length).toBeGreaterThan(1);
   return files.flatMap((f) => importsOf(f).filter((i) => forbidden.some((x) => i === x || i.startsWith(`${x}/`))).map((i) => `${f} → ${i}`));
 }
 
@@ -53,6 +53,7 @@ describe("import boundaries", () => {
     ["lib/idp", ["lib/agent", "mcp", "lib/ledger", "app"]],
     // The order's one home, shared by the agent, the identity server and the resource server.
     ["lib/orders", ["lib/agent", "lib/idp", "mcp", "lib/ledger", "app"]],
+    ["lib/standing-mandate", ["lib/agent", "lib/idp", "mcp", "lib/ledger", "app"]],
     // The sequence view reads the records of every party from the store, never their code.
     ["lib/sequence", ["lib/agent", "lib/idp", "mcp", "lib/ledger", "app"]],
     // Alice's sign-in and sessions: an OpenID client like any other, never the identity server itself.

@@ -111,5 +111,6 @@ export function toTokenResult(response: client.TokenEndpointResponse, dpop?: DPo
     claims,
     authorizationDetails: Array.isArray(details) ? details : undefined,
     ...(bound ? { dpop } : {}),
+    ...(typeof response.refresh_token === "string" ? { refreshToken: response.refresh_token } : {}),
   };
 }

@@ -5,7 +5,7 @@ import { createDPoPKeySource } from "../dpop";
 import { createConfigurationLoader } from "../oidc-config";
 import { actSubActor, dpopFor, grantedDetails, pollCibaGrant, toAcknowledgement, toTokenResult, withRequestErrors } from "./common";
 import { ACCESS_TOKEN_TYPE, AGENT_SCOPE, USER_SCOPE } from "../../protocol";
-import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type IdentityServerProfile } from "./types";
+import { type CibaAcknowledgement, type CibaPollOutcome, type CibaRequest, type IdentityServerProfile, type MandateCibaRequest, type TokenResult } from "./types";
 
 /**
  * The embedded authorization server's profile (AUTH_PROVIDER=embedded): standard OAuth and CIBA
@@ -64,6 +64,35 @@ export function createEmbeddedProfile(options: EmbeddedProfileOptions): Identity
     readActor: actSubActor,
 
     readGrantedOrder: grantedDetails,
+
+    mandates: {
+      start: (request: MandateCibaRequest): Promise<CibaAcknowledgement> =>
+        withRequestErrors(async () => toAcknowledgement(await client.initiateBackchannelAuthentication(await configuration(), mandateParameters(options, request)))),
+      draw: (refreshToken: string): Promise<TokenResult> =>
+        withRequestErrors(async () => {
+          const config = await configuration();
+          const proof = await dpopFor(config, dpop);
+          return toTokenResult(await client.refreshTokenGrant(config, refreshToken, { resource: options.resource }, proof.options), proof.key);
+        }),
+    },
+  };
+}
+
+/**
+ * A standing mandate's CIBA request: the same request as for an order, with the mandate as its
+ * authorization_details and `offline_access`, so the grant yields a refresh token from which the
+ * agent draws one short-lived token per trade until the mandate expires or Alice revokes it.
+ */
+export function mandateParameters(options: Pick<EmbeddedProfileOptions, "loginHint" | "resource">, request: MandateCibaRequest): Record<string, string> {
+  return {
+    scope: `${USER_SCOPE} offline_access`,
+    login_hint: options.loginHint,
+    binding_message: request.bindingMessage,
+    authorization_details: JSON.stringify([request.mandate]),
+    resource: options.resource,
+    requested_expiry: String(request.requestedExpirySeconds),
+    actor_token: request.actorToken,
+    actor_token_type: ACCESS_TOKEN_TYPE,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { StockTradeMandateDetail } from "../../standing-mandate/mandate";
 import type { StockTradeDetail } from "../../orders/order";
 import type { DPoPKey } from "../dpop";
 import type { TokenClaims } from "../types";
@@ -25,6 +26,16 @@ export interface TokenResult {
    * by this key on every request. Absent: a bearer token (RFC 6750).
    */
   dpop?: DPoPKey;
+  /** A refresh token, which the embedded server issues only for a standing mandate's grant. Memory only. */
+  refreshToken?: string;
+}
+
+/** What the agent asks the user to grant as a standing mandate (CIBA with a stock_trade_mandate detail). */
+export interface MandateCibaRequest {
+  mandate: StockTradeMandateDetail;
+  bindingMessage: string;
+  actorToken: string;
+  requestedExpirySeconds: number;
 }
 
 /** What the agent asks the user to approve (OpenID CIBA Core §7.1). */
@@ -75,5 +86,15 @@ export interface IdentityServerProfile {
   readActor(claims: TokenClaims): string | undefined;
   /** The order(s) the server granted: the token response's authorization_details, else the claim. */
   readGrantedOrder(token: TokenResult): unknown[] | undefined;
+  /**
+   * A standing mandate, where the server can issue one (the embedded server; WSO2's CIBA endpoint
+   * reads no authorization_details, Auth0 puts no `act` in its tokens and has no standing RAR
+   * grant): asked for with CIBA (the result is polled with pollCiba), then drawn on with the
+   * grant's refresh token for one short-lived access token per trade. Absent: per-order approval only.
+   */
+  readonly mandates?: {
+    start(request: MandateCibaRequest): Promise<CibaAcknowledgement>;
+    draw(refreshToken: string): Promise<TokenResult>;
+  };
 }
 

@@ -2,7 +2,14 @@ import "server-only";
 import { errors, type Provider } from "oidc-provider";
 import type { Queryable } from "../../store/db";
 import { auditCibaDecided } from "../audit";
+import { grantedMandate, mandateSecondsLeft } from "../authorization-details";
 import { type StoredCibaRequest, recordCibaDecision, setCibaRequestGrant } from "../ciba-requests";
+
+function mandateOf(request: { params?: unknown }): unknown[] | undefined {
+  const raw = (request.params as Record<string, unknown> | undefined)?.authorization_details;
+  const details = typeof raw === "string" ? (JSON.parse(raw) as unknown[]) : undefined;
+  return grantedMandate(details) ? details : undefined;
+}
 
 /**
  * Turns the user's decision into the CIBA result (OpenID CIBA Core §10, via oidc-provider's
@@ -11,7 +18,7 @@ import { type StoredCibaRequest, recordCibaDecision, setCibaRequestGrant } from 
  * recorded first and only once (see recordCibaDecision), so a second click or a second tab changes
  * nothing.
  */
-const OIDC_SCOPES = new Set(["openid", "email", "profile"]);
+const OIDC_SCOPES = new Set(["openid", "email", "profile", "offline_access"]);
 
 export type DecisionOutcome = "approved" | "denied" | "not_pending";
 
@@ -27,7 +34,14 @@ export async function decide(provider: Provider, db: Queryable, cibaRequest: Sto
   }
 
   const scopes = (request.scope ?? "").split(" ").filter(Boolean);
-  const grant = new provider.Grant({ accountId: request.accountId!, clientId: request.clientId! });
+  // A standing mandate's grant stands until the mandate expires (its refresh token draws on it);
+  // an order's has the configured TTL.
+  const mandate = mandateOf(request);
+  const grant = new provider.Grant({
+    accountId: request.accountId!,
+    clientId: request.clientId!,
+    ...(mandate ? { expiresIn: mandateSecondsLeft(mandate) } : {}),
+  } as never);
   grant.addOIDCScope(scopes.filter((s) => OIDC_SCOPES.has(s)).join(" "));
   for (const resource of [request.resource ?? []].flat()) grant.addResourceScope(resource, scopes.join(" "));
   const grantId = await grant.save();

@@ -5,7 +5,7 @@ import type { AppConfig } from "../../config";
 import type { Queryable } from "../../store/db";
 import { type Investor, verifyInvestorCredentials } from "../accounts";
 import { type StoredCibaRequest, findCibaRequest } from "../ciba-requests";
-import { stockTrades } from "../authorization-details";
+import { askedFor } from "../authorization-details";
 import { declaredTooLarge, readLimitedBody } from "../../net/body-limit";
 import { type SignInLimiter, signInKeys } from "../rate-limit";
 import { decide } from "./decide";
@@ -180,7 +180,7 @@ function toView({ config }: DecisionPageDeps, a: StoredCibaRequest): RequestView
     handle: a.handle,
     agentName: a.actorSub === config.agent.id || a.clientId === config.auth.agentClientId ? config.agent.name : a.clientId,
     clientId: a.clientId,
-    order: stockTrades(a.authorizationDetails)[0],
+    order: askedFor(a.authorizationDetails),
     scope: a.scope,
     bindingMessage: a.bindingMessage,
     expiresAt: a.expiresAt,

@@ -1,8 +1,10 @@
-import { describeOrder } from "../../orders/display";
+import { describeDetail } from "../../standing-mandate/display";
+import type { StockTradeMandateDetail } from "../../standing-mandate/mandate";
 import type { StockTradeDetail } from "../../orders/order";
 import { formatInstant } from "../../time";
 import { escapeHtml as e } from "../html";
 import { describeScopes } from "../scope-words";
+import { STOCK_TRADE_MANDATE_TYPE } from "../../protocol";
 
 /**
  * The approval page's views. Each returns the inner HTML of the card; the handler puts it in the
@@ -13,7 +15,8 @@ export interface RequestView {
   handle: string;
   agentName: string;
   clientId: string;
-  order?: StockTradeDetail;
+  /** The order, or the standing mandate, asked for (authorization_details). */
+  order?: StockTradeDetail | StockTradeMandateDetail;
   scope: string;
   bindingMessage: string | null;
   expiresAt: Date;
@@ -27,7 +30,7 @@ export const DECISION_PAGE_PATH = "/oidc/approve";
 const base = (handle: string) => `${DECISION_PAGE_PATH}/${encodeURIComponent(handle)}`;
 
 function headlineOf(v: RequestView): string {
-  return v.order ? `${v.agentName} wants to ${describeOrder(v.order).phrase}` : `${v.agentName} asks for your approval`;
+  return v.order ? `${v.agentName} wants to ${describeDetail(v.order).phrase}` : `${v.agentName} asks for your approval`;
 }
 
 function countdown(expiresAt: Date): string {
@@ -37,8 +40,8 @@ function countdown(expiresAt: Date): string {
   Time left <span data-countdown-value>${mmss}</span></span>`;
 }
 
-function orderTable(order: StockTradeDetail): string {
-  const view = describeOrder(order);
+function orderTable(order: StockTradeDetail | StockTradeMandateDetail): string {
+  const view = describeDetail(order);
   const rows = view.rows
     .map((r) =>
       r.testId === "order-side"
@@ -77,12 +80,12 @@ export function decisionView(v: RequestView, form: { csrf: string; preselected: 
   return `<p class="eyebrow">Approval request</p>
 <h1 data-testid="request-headline">${e(headlineOf(v))}</h1>
 <p class="muted"><b style="color:#e2e8f0" data-testid="agent-name">${e(v.agentName)}</b> is your AI agent (client <code>${e(v.clientId)}</code>).
-It asks to act on your behalf${v.order ? " for this one order only" : ""}.</p>
+It asks to act on your behalf${!v.order ? "" : v.order.type === STOCK_TRADE_MANDATE_TYPE ? " within the standing limits below" : " for this one order only"}.</p>
 <div class="row"><span class="muted small">Signed in as ${e(form.signedInAs)}</span>${countdown(v.expiresAt)}</div>
 ${v.order ? orderTable(v.order) : `<div style="height:12px"></div>`}
 ${bindingBox(v.bindingMessage)}
 <p class="small muted" style="margin-bottom:4px">If you approve, ${e(v.agentName)} may:</p>
-<ul class="perms">${describeScopes(v.scope).map((s) => `<li>${e(s)}</li>`).join("")}</ul>
+<ul class="perms">${describeScopes(v.scope, v.order?.type === STOCK_TRADE_MANDATE_TYPE).map((s) => `<li>${e(s)}</li>`).join("")}</ul>
 ${deny ? `<div class="notice" data-testid="deny-preselected">You chose <b>Deny</b> in the email. Press Deny to confirm: nothing has changed yet.</div>` : ""}
 <div class="alert" data-testid="expired-note" hidden>This request has expired. Nothing was approved.</div>
 <form method="post" action="${base(v.handle)}/decision" data-testid="decision-form">
@@ -96,7 +99,7 @@ ${deny ? `<div class="notice" data-testid="deny-preselected">You chose <b>Deny</
 
 export function resultView(v: RequestView, status: "approved" | "denied"): string {
   const approved = status === "approved";
-  const what = v.order ? describeOrder(v.order).phrase : "act on your behalf";
+  const what = v.order ? describeDetail(v.order).phrase : "act on your behalf";
   return `<div class="result ${status}" data-testid="approval-result" data-status="${status}">
   <div class="icon" aria-hidden="true">${approved ? "✓" : "✕"}</div>
   <h1>${approved ? "Approved" : "Denied"}</h1>

@@ -1,0 +1,109 @@
+import "server-only";
+import type { Mandate } from "../standing-mandate/mandate";
+import { toDate } from "../time";
+import type { Queryable } from "./db";
+
+/**
+ * The app's record of Alice's standing mandates (table mandates): written by the dashboard's grant
+ * and revoke (lib/standing-mandate/grant.ts), read by the resource server inside every trade made under a
+ * mandate (mcp/standing-mandate.ts), with the row locked so that a revocation and a trade cannot interleave.
+ */
+export type MandateStatus = "requested" | "granted" | "revoked";
+
+export interface MandateRecord extends Mandate {
+  userSub: string;
+  agentSub: string;
+  status: MandateStatus;
+  createdAt: Date;
+  grantedAt: Date | null;
+  revokedAt: Date | null;
+  authReqId: string | null;
+}
+
+type Row = {
+  mandate_id: string;
+  user_sub: string;
+  agent_sub: string;
+  symbol: string;
+  max_per_trade_cents: number | string;
+  max_per_day_cents: number | string;
+  expires_at: Date | string;
+  status: MandateStatus;
+  created_at: Date | string;
+  granted_at: Date | string | null;
+  revoked_at: Date | string | null;
+  auth_req_id: string | null;
+};
+
+function fromRow(r: Row): MandateRecord {
+  return {
+    mandateId: r.mandate_id,
+    userSub: r.user_sub,
+    agentSub: r.agent_sub,
+    symbol: r.symbol,
+    maxPerTradeCents: Number(r.max_per_trade_cents),
+    maxPerDayCents: Number(r.max_per_day_cents),
+    expiresAt: toDate(r.expires_at),
+    status: r.status,
+    createdAt: toDate(r.created_at),
+    grantedAt: r.granted_at === null ? null : toDate(r.granted_at),
+    revokedAt: r.revoked_at === null ? null : toDate(r.revoked_at),
+    authReqId: r.auth_req_id,
+  };
+}
+
+/** Records a mandate Alice has asked the authorization server to grant (status 'requested'). */
+export async function recordMandateRequested(db: Queryable, m: Mandate & { userSub: string; agentSub: string }): Promise<MandateRecord> {
+  const [row] = await db.query<Row>(
+    `INSERT INTO mandates (mandate_id, user_sub, agent_sub, symbol, max_per_trade_cents, max_per_day_cents, expires_at, status)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested') RETURNING *`,
+    [m.mandateId, m.userSub, m.agentSub, m.symbol, m.maxPerTradeCents, m.maxPerDayCents, m.expiresAt.toISOString()],
+  );
+  return fromRow(row!);
+}
+
+/** The CIBA request that asks the authorization server for the mandate (to withdraw its grant later). */
+export async function setMandateRequest(db: Queryable, mandateId: string, authReqId: string): Promise<void> {
+  await db.query("UPDATE mandates SET auth_req_id = $2 WHERE mandate_id = $1", [mandateId, authReqId]);
+}
+
+/** The authorization server issued it: a requested mandate becomes granted, once. */
+export async function recordMandateGranted(db: Queryable, mandateId: string): Promise<boolean> {
+  const rows = await db.query("UPDATE mandates SET status = 'granted', granted_at = now() WHERE mandate_id = $1 AND status = 'requested' RETURNING mandate_id", [mandateId]);
+  return rows.length === 1;
+}
+
+/** Revokes the user's mandate, once; false when it is not theirs or is revoked already. */
+export async function recordMandateRevoked(db: Queryable, mandateId: string, userSub: string): Promise<boolean> {
+  const rows = await db.query(
+    "UPDATE mandates SET status = 'revoked', revoked_at = now() WHERE mandate_id = $1 AND user_sub = $2 AND status <> 'revoked' RETURNING mandate_id",
+    [mandateId, userSub],
+  );
+  return rows.length === 1;
+}
+
+/** The kill switch: every standing mandate of the agent that still stands is revoked; returns how many. */
+export async function revokeAgentMandates(db: Queryable, agentSub: string): Promise<number> {
+  const rows = await db.query("UPDATE mandates SET status = 'revoked', revoked_at = now() WHERE agent_sub = $1 AND status <> 'revoked' RETURNING mandate_id", [agentSub]);
+  return rows.length;
+}
+
+/** The mandate row locked until the transaction ends (`FOR UPDATE`): trades under it serialize here. */
+export async function lockMandate(tx: Queryable, mandateId: string): Promise<MandateRecord | undefined> {
+  const rows = await tx.query<Row>("SELECT * FROM mandates WHERE mandate_id = $1 FOR UPDATE", [mandateId]);
+  return rows[0] ? fromRow(rows[0]) : undefined;
+}
+
+export async function readMandate(db: Queryable, mandateId: string): Promise<MandateRecord | undefined> {
+  const rows = await db.query<Row>("SELECT * FROM mandates WHERE mandate_id = $1", [mandateId]);
+  return rows[0] ? fromRow(rows[0]) : undefined;
+}
+
+/** The user's newest mandate that is neither revoked nor expired (requested or granted), if any. */
+export async function currentMandate(db: Queryable, userSub: string): Promise<MandateRecord | undefined> {
+  const rows = await db.query<Row>(
+    "SELECT * FROM mandates WHERE user_sub = $1 AND status <> 'revoked' AND expires_at > now() ORDER BY created_at DESC LIMIT 1",
+    [userSub],
+  );
+  return rows[0] ? fromRow(rows[0]) : undefined;
+}

@@ -170,6 +170,9 @@ export async function startWso2Fake(options: Wso2FakeOptions = {}) {
   const ciba: Wso2CibaRecord[] = [];
 
   const server = await startFakeServer(async (req, res) => {
+    // The super tenant is also served without its /t/carbon.super path, which is how its public
+    // URLs (discovery, publicBase below) name its endpoints.
+    if (o.orgPath === "/t/carbon.super" && !req.path.startsWith(o.orgPath)) req.path = `${o.orgPath}${req.path}`;
     // The browser sign-in: the login form posts to /commonauth, as WSO2's login page does.
     if (req.method === "POST" && req.path === `${o.orgPath}/commonauth`) return hostedLogin.login(req, res);
     if (!req.path.startsWith(o.orgPath + "/oauth2/")) return sendJson(res, 404, { error: "not_found" });

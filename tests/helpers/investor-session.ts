@@ -13,6 +13,13 @@ export const TEST_INVESTOR_PASSWORD = "alice-test-password-default";
 export const TEST_INVESTOR_EMAIL = "alice@example.com";
 
 const passwords = new Map<string, string>();
+/** A CA the "browser" trusts for an app's identity server (a self-signed tenant the user accepted). */
+const browserCas = new Map<string, string>();
+
+/** Alice's browser trusts this CA (PEM) on the way to the app's identity server. */
+export function trustInBrowser(appUrl: string, pem: string): void {
+  browserCas.set(appUrl, pem);
+}
 const publicOrigins = new Map<string, string>();
 const sessions = new Map<string, Promise<string>>();
 
@@ -77,9 +84,16 @@ export async function signInOverHttp(appUrl: string, credentials: { username?: s
   const username = credentials.username ?? TEST_INVESTOR_EMAIL;
   const password = credentials.password ?? investorPasswordFor(appUrl);
   const visited: string[] = [];
+  const ca = browserCas.get(appUrl);
+  const dispatcher = ca ? new (await import("undici")).Agent({ connect: { ca: [...(await import("node:tls")).rootCertificates, ca] } }) : undefined;
   const go = async (url: string, init: RequestInit = {}): Promise<Response> => {
     visited.push(url);
-    const res = await fetch(url, { ...init, headers: { ...(init.headers as Record<string, string>), cookie: jar.header() }, redirect: "manual" });
+    const res = await fetch(url, {
+      ...init,
+      headers: { ...(init.headers as Record<string, string>), cookie: jar.header() },
+      redirect: "manual",
+      ...(dispatcher ? { dispatcher } : {}),
+    } as RequestInit);
     jar.keep(res);
     return res;
   };

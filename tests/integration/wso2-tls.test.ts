@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { agentOf, dashboardOf, waitUntil } from "../helpers/agent-app";
 import { startApp, type AppServer } from "../helpers/app-server";
+import { trustInBrowser } from "../helpers/investor-session";
 import { createSelfSignedCertificate } from "../fakes/self-signed";
 import { startWso2Fake, type Wso2Fake } from "../fakes/wso2-fake";
 import { wso2EnvFor } from "../helpers/wso2-env";
@@ -23,6 +24,8 @@ beforeAll(async () => {
   });
   // The dashboard signs Alice in at the tenant: its callback is the app's, known now.
   fake.registerDashboardCallback(`${app.url}/auth/callback`);
+  // Alice's browser accepted the tenant's self-signed certificate, as the app trusts WSO2_CA_FILE.
+  trustInBrowser(app.url, tls.cert);
 });
 afterAll(async () => {
   await app?.stop();

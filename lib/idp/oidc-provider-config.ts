@@ -137,6 +137,11 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
         // backchannelResult). Client credentials never carry an order: the agent cannot grant
         // itself a trade by asking for one.
         authorizationDetailsForAccessToken(ctx: KoaContextWithOIDC, _token: unknown, source: { rar?: unknown[] } | undefined, grantType: string) {
+          // The code flow (MCP hosts, the dashboard) grants no authorization details, nor do its
+          // refresh tokens. The one refresh token that carries some is the agent's for a standing
+          // mandate (issueRefreshToken above): each token drawn from it carries that mandate.
+          const ciba = (ctx.oidc.client as { grantTypeAllowed?(t: string): boolean } | undefined)?.grantTypeAllowed?.(CIBA_GRANT_TYPE) === true;
+          if (grantType === "refresh_token" && ciba && grantedMandate(source?.rar) !== undefined) return source?.rar as never;
           if (grantType === "authorization_code" || grantType === "refresh_token") {
             if (source?.rar?.length) throw new errors.InvalidAuthorizationDetails("the authorization code flow grants no authorization details here");
             return undefined as never;

@@ -14,7 +14,8 @@ import { SCOPE_READ } from "../protocol";
  *   token exchange, which would let it act without Alice at the keyboard.
  * - response type `code` only; no `authorization_details_types`: such a client cannot ask for an
  *   order in a token.
- * - scopes at most `openid profile email stock:read`: reading is all its consent can grant.
+ * - scopes at most `openid profile email offline_access stock:read`: reading is all its consent can
+ *   grant (a refresh token comes with the refresh_token grant type, offline_access or not).
  * - redirect URIs: `https:`, or `http:` on a loopback address with any port (RFC 8252 §7.3,
  *   §8.3); never plain http to another host, never a fragment.
  * - a name that does not pose as this app's dashboard or agent; the consent screen still calls
@@ -24,7 +25,7 @@ import { SCOPE_READ } from "../protocol";
  * and pass untouched: a registered client cannot choose their ids (oidc-provider assigns a random
  * one; a metadata document's id is its HTTPS URL).
  */
-export const REGISTERED_CLIENT_SCOPES: ReadonlySet<string> = new Set(["openid", "profile", "email", SCOPE_READ]);
+export const REGISTERED_CLIENT_SCOPES: ReadonlySet<string> = new Set(["openid", "profile", "email", "offline_access", SCOPE_READ]);
 const GRANT_TYPES = new Set(["authorization_code", "refresh_token"]);
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 const MAX_NAME_LENGTH = 80;

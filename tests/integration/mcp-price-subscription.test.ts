@@ -74,7 +74,7 @@ const invalidToken = () => new RegExp(`^Bearer error="invalid_token", error_desc
 
 describe("who may subscribe", () => {
   it.each<[string, number, () => Promise<string | undefined>, () => string | RegExp]>([
-    ["no token", 401, async () => undefined, () => `Bearer resource_metadata="${metadataUrl}"`],
+    ["no token", 401, async () => undefined, () => `Bearer scope="stock:read", resource_metadata="${metadataUrl}"`],
     ["a token for another audience", 401, () => mint(AGENT_CLAIMS, { audience: "https://other.example/mcp" }), invalidToken],
     ["an expired token", 401, () => mint(AGENT_CLAIMS, { expiresIn: -60 }), invalidToken],
     ["a token without stock:read", 403, () => mint({ ...AGENT_CLAIMS, scope: "openid" }), () => `Bearer error="insufficient_scope", error_description="subscriptions/listen needs the stock:read scope", scope="stock:read", resource_metadata="${metadataUrl}"`],

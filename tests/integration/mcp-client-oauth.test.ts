@@ -48,7 +48,8 @@ describe.each(["v1", "v2"] as const)("the %s MCP SDK client", (flavour) => {
     expect(authorizationUrl.toString()).toMatch(new RegExp(`^${app.url}/oidc/auth\\?`));
     expect(authorizationUrl.searchParams.get("code_challenge_method")).toBe("S256");
     expect(authorizationUrl.searchParams.get("resource")).toBe(mcpUrl.toString());
-    expect(authorizationUrl.searchParams.get("scope")).toBe("stock:read");
+    // The challenge's scope; the v2 client adds offline_access when the server offers it (for a refresh token).
+    expect(authorizationUrl.searchParams.get("scope")?.split(" ").sort()).toEqual(flavour === "v2" ? ["offline_access", "stock:read"] : ["stock:read"]);
     expect(provider.clientId).toMatch(/^[\w-]{20,}$/);
 
     const run = await authorizeAsAlice(app.url, authorizationUrl);

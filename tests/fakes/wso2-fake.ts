@@ -154,7 +154,8 @@ export async function startWso2Fake(options: Wso2FakeOptions = {}) {
   const key = await createSigningKey();
   const dashboard = o.dashboard ?? { clientId: "wso2-dashboard-client", clientSecret: "wso2-dashboard-secret", password: "alice-test-password-default" };
   let dashboardRedirect = "";
-  const [aliceEmail, aliceId] = Object.entries(o.users)[0]!;
+  // The hosted login signs in the first known user (a tenant without users signs in nobody).
+  const [aliceEmail, aliceId] = Object.entries(o.users)[0] ?? ["nobody@example.com", "nobody"];
   const hostedLogin = createHostedLogin({
     issuer: () => issuer,
     clientId: dashboard.clientId,

@@ -38,3 +38,19 @@ export async function readLimitedBody(request: Request, maxBytes: number): Promi
   }
   return body;
 }
+
+/**
+ * An application/x-www-form-urlencoded body of at most `maxBytes` (the identity server's forms):
+ * "too_large" past the limit, undefined when it is not such a form or not UTF-8.
+ */
+export async function readUrlEncodedForm(request: Request, maxBytes: number): Promise<URLSearchParams | "too_large" | undefined> {
+  if (declaredTooLarge(request, maxBytes)) return "too_large";
+  if (!(request.headers.get("content-type") ?? "").startsWith("application/x-www-form-urlencoded")) return undefined;
+  const bytes = await readLimitedBody(request, maxBytes);
+  if (!bytes) return "too_large";
+  try {
+    return new URLSearchParams(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return undefined;
+  }
+}

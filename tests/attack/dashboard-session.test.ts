@@ -292,15 +292,7 @@ describe("the session itself", () => {
 
 describe("the login page", () => {
   it("refuses a POST from another origin, without a form token, of a foreign interaction, or too large, and signs nobody in", async () => {
-    const jar = new CookieJar();
-    const start = await fetch(`${app.url}/auth/sign-in`, { redirect: "manual" });
-    jar.keep(start);
-    const toLogin = await fetch(start.headers.get("location")!, { headers: { cookie: jar.header() }, redirect: "manual" });
-    jar.keep(toLogin);
-    const pageUrl = new URL(toLogin.headers.get("location")!, app.url).toString();
-    const page = await fetch(pageUrl, { headers: { cookie: jar.header() } });
-    jar.keep(page);
-    const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+    const { jar, pageUrl, csrf } = await openLoginPage();
     const form = (extra: Record<string, string> = {}) => new URLSearchParams({ csrf, username: TEST_INVESTOR_EMAIL, password: investorPasswordFor(app.url), ...extra }).toString();
     const submit = (headers: Record<string, string>, body = form()) =>
       fetch(`${pageUrl}/login`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", cookie: jar.header(), ...headers }, body, redirect: "manual" });
@@ -325,15 +317,7 @@ describe("the login page", () => {
 
   it("slows password guessing with 429 and Retry-After, and then lets the right password through", async () => {
     const guess = async (password: string) => {
-      const jar = new CookieJar();
-      const start = await fetch(`${app.url}/auth/sign-in`, { redirect: "manual" });
-      jar.keep(start);
-      const toLogin = await fetch(start.headers.get("location")!, { headers: { cookie: jar.header() }, redirect: "manual" });
-      jar.keep(toLogin);
-      const pageUrl = new URL(toLogin.headers.get("location")!, app.url).toString();
-      const page = await fetch(pageUrl, { headers: { cookie: jar.header() } });
-      jar.keep(page);
-      const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+      const { jar, pageUrl, csrf } = await openLoginPage();
       return fetch(`${pageUrl}/login`, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded", cookie: jar.header(), origin: app.url },
@@ -381,6 +365,20 @@ describe("a dashboard session approves nothing", () => {
     await waitUntil(() => agentOf(app.url), (a) => a.approval?.status !== "pending", 30_000, "the denial");
   });
 });
+
+/** A sign-in started in a new browser, up to the login page: its cookies, its address and its form token. */
+async function openLoginPage(): Promise<{ jar: CookieJar; pageUrl: string; csrf: string }> {
+  const jar = new CookieJar();
+  const start = await fetch(`${app.url}/auth/sign-in`, { redirect: "manual" });
+  jar.keep(start);
+  const toLogin = await fetch(start.headers.get("location")!, { headers: { cookie: jar.header() }, redirect: "manual" });
+  jar.keep(toLogin);
+  const pageUrl = new URL(toLogin.headers.get("location")!, app.url).toString();
+  const page = await fetch(pageUrl, { headers: { cookie: jar.header() } });
+  jar.keep(page);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+  return { jar, pageUrl, csrf };
+}
 
 /** Follows a started sign-in from the authorization URL to the app's final redirect; returns where it lands. */
 async function completeSignIn(authorizeUrl: string, jar: CookieJar): Promise<string> {

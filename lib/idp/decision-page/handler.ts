@@ -6,7 +6,7 @@ import type { Queryable } from "../../store/db";
 import { type Investor, verifyInvestorCredentials } from "../accounts";
 import { type StoredCibaRequest, findCibaRequest } from "../ciba-requests";
 import { askedFor } from "../authorization-details";
-import { declaredTooLarge, readLimitedBody } from "../../net/body-limit";
+import { readUrlEncodedForm } from "../../net/body-limit";
 import { type SignInLimiter, signInKeys } from "../rate-limit";
 import { decide } from "./decide";
 import { COUNTDOWN_SCRIPT, pageCsp, renderFrame } from "./layout";
@@ -106,7 +106,7 @@ export function createDecisionPageHandler(deps: DecisionPageDeps) {
       console.warn(`[idp] refused an approval-page POST: ${crossOrigin}`);
       return page(403, "Refused", badRequestView("This form did not come from this page. Open the link from the email again."));
     }
-    const form = await readForm(request);
+    const form = await readUrlEncodedForm(request, MAX_FORM_BYTES);
     if (form === "too_large") return page(413, "Too large", badRequestView("The form was too large. Go back and try again."));
     if (!form) return page(400, "Bad request", badRequestView("The form could not be read. Go back and try again."));
     const cibaRequest = await findCibaRequest(deps.db, handle);
@@ -185,19 +185,6 @@ function toView({ config }: DecisionPageDeps, a: StoredCibaRequest): RequestView
     bindingMessage: a.bindingMessage,
     expiresAt: a.expiresAt,
   };
-}
-
-/** The urlencoded form, read up to MAX_FORM_BYTES: "too_large" past that, undefined if not a form. */
-async function readForm(request: Request): Promise<URLSearchParams | "too_large" | undefined> {
-  if (declaredTooLarge(request, MAX_FORM_BYTES)) return "too_large";
-  if (!(request.headers.get("content-type") ?? "").startsWith("application/x-www-form-urlencoded")) return undefined;
-  const bytes = await readLimitedBody(request, MAX_FORM_BYTES);
-  if (!bytes) return "too_large";
-  try {
-    return new URLSearchParams(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    return undefined;
-  }
 }
 
 /**

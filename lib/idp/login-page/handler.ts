@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { errors, type Provider } from "oidc-provider";
 import type { AppConfig } from "../../config";
 import { cookieValues, serializeCookie } from "../../net/cookies";
-import { declaredTooLarge, readLimitedBody } from "../../net/body-limit";
+import { readUrlEncodedForm } from "../../net/body-limit";
 import { crossOriginProblem } from "../../net/origin-check";
 import { type Investor, resolveLoginHint, verifyInvestorCredentials } from "../accounts";
 import { pageCsp, renderFrame } from "../decision-page/layout";
@@ -85,7 +85,7 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
         console.warn(`[idp] refused a login-page POST: ${crossOrigin}`);
         return page(403, "Refused", loginRefusedView("This form did not come from this page. Start the sign-in again."));
       }
-      const read = await readForm(request);
+      const read = await readUrlEncodedForm(request, MAX_FORM_BYTES);
       if (read === "too_large") return page(413, "Too large", loginRefusedView("The form was too large. Go back and try again."));
       if (!read) return page(400, "Bad request", loginRefusedView("The form could not be read. Go back and try again."));
       form = read;
@@ -251,18 +251,6 @@ function webRequest(req: http.IncomingMessage): Request {
     body: Readable.toWeb(req) as ReadableStream,
     duplex: "half",
   } as RequestInit);
-}
-
-async function readForm(request: Request): Promise<URLSearchParams | "too_large" | undefined> {
-  if (declaredTooLarge(request, MAX_FORM_BYTES)) return "too_large";
-  if (!(request.headers.get("content-type") ?? "").startsWith("application/x-www-form-urlencoded")) return undefined;
-  const bytes = await readLimitedBody(request, MAX_FORM_BYTES);
-  if (!bytes) return "too_large";
-  try {
-    return new URLSearchParams(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    return undefined;
-  }
 }
 
 /** The nearest proxy's view of the client (decision-page/handler.ts says why the last entry). */

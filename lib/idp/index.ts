@@ -97,7 +97,7 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
   const agentMetadata = (secret: string) => agentClient(config, secret);
   const agentSecret = await currentClientSecret(db, secrets.agentClientSecret);
   if (agentSecret.rotated && config.auth.agentClientSecret) {
-    console.warn("[idp] AGENT_CLIENT_SECRET is ignored: the agent's secret was rotated by the kill switch and is kept in the store");
+    console.warn("[idp] the agent client credential from the environment is ignored: the kill switch rotated it and the store keeps the current one");
   }
   await saveClient(db, agentMetadata(agentSecret.secret));
   let agentClientSecret = agentSecret.secret;

@@ -139,7 +139,7 @@ export function createSignIn({ config, db, issuer, clientSecret, fetch }: SignIn
       }
       const claims = tokens.claims()!;
       if (typeof claims.auth_time !== "number" || claims.auth_time < pending.startedAt - CLOCK_SKEW_SECONDS) {
-        console.warn("[sign-in] refused an ID token without a fresh auth_time: the identity server did not ask for the password");
+        console.warn("[sign-in] refused a sign-in whose auth_time is older than the attempt: the identity server did not re-authenticate her");
         throw new ProtocolError("login_required", "The identity server did not ask for your password. Start the sign-in again.", { status: 403 });
       }
       if (claims.sub !== config.investor.userId) {

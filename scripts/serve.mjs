@@ -25,9 +25,10 @@ for (let i = 0; i < given.length; i++) {
 }
 if (!["127.0.0.1", "localhost", "::1"].includes(host)) {
   console.warn(
-    `[serve] listening on ${host}, beyond this machine: anyone who can reach it can read the dashboard ` +
-      "and the embedded mailbox with its approve links, and use the market and agent controls " +
-      "(approving still needs Alice's password). Unset HOST to keep the app on 127.0.0.1.",
+    `[serve] listening on ${host}, beyond this machine: anyone who can reach it can watch the public ` +
+      "market, use its simulator and try Alice's password on the login and approval pages (rate-limited); " +
+      "over plain HTTP her password and session cookie cross the network in the clear. " +
+      "Unset HOST to keep the app on 127.0.0.1.",
   );
 }
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

@@ -152,7 +152,7 @@ describe("npm start (scripts/serve.mjs)", () => {
   it("listens on every interface with HOST=0.0.0.0, and says what that exposes", async () => {
     const app = await startApp({ HOST: "0.0.0.0" }, { throughServeScript: true });
     try {
-      expect(app.output()).toMatch(/\[serve\] listening on 0\.0\.0\.0, beyond this machine: anyone who can reach it can read the dashboard/);
+      expect(app.output()).toMatch(/\[serve\] listening on 0\.0\.0\.0, beyond this machine: anyone who can reach it can watch the public market.*in the clear/);
       const lan = lanAddress();
       // A page on the network's own address is refused (not PUBLIC_URL's host) ...
       expect((await get(app, "/api/health", `${lan}:${app.port}`, { address: lan })).status).toBe(421);

@@ -28,7 +28,7 @@ export async function startNext(mode: "start" | "dev", env: Record<string, strin
   const started = Date.now();
   const child: ChildProcess = spawn(
     process.execPath,
-    [path.join(ROOT, "node_modules", "next", "dist", "bin", "next"), mode, "-p", String(port), "-H", "127.0.0.1"],
+    [path.join(ROOT, "scripts", "serve.mjs"), mode, "-p", String(port), "-H", "127.0.0.1"],
     {
       cwd: ROOT,
       env: {

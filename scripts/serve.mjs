@@ -1,27 +1,48 @@
 #!/usr/bin/env node
-// `npm run dev` and `npm start`: `next dev` / `next start` listening on this machine only
-// (127.0.0.1), unless HOST (or a -H / --hostname passed through) names another interface on
-// purpose, in which case it says so at start. The app's Host check (lib/net/allowed-hosts.ts)
-// stops web pages (DNS rebinding), not clients on the network, which can send any Host.
-import { spawn } from "node:child_process";
-import os from "node:os";
+// `npm run dev` and `npm start`: the Next.js app in this process, behind a plain Node HTTP server
+// that this file owns, listening on this machine only (127.0.0.1) unless HOST (or -H /
+// --hostname) names another interface on purpose, in which case it says so at start.
+//
+// Owning the server (Next's custom-server API: next(), getRequestHandler, getUpgradeHandler)
+// closes what `next start` leaves open:
+// - an Upgrade request (a WebSocket from any web page) is answered 400 and its socket closed;
+//   `next start` kept such sockets open forever, one file descriptor each. In development the
+//   one upgrade the app has, Next's hot reload (/_next/hmr), still goes to Next.
+// - TRACE gets 405 and `OPTIONS *` a plain 204 with Allow, where Next answered 500 and logged a
+//   stack (Node's parser already answers 400 to methods it does not know, such as TRACK).
+// - a request must deliver its headers within 20 s and its body within 60 s (Node's defaults
+//   are 60 s and 300 s): a slow sender cannot hold a connection for five minutes.
+// The app's Host check (lib/net/allowed-hosts.ts) stops web pages (DNS rebinding), not clients
+// on the network, which can send any Host.
+import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+const USAGE = "usage: node scripts/serve.mjs dev|start [-p|--port PORT] [-H|--hostname HOST]";
 const [mode, ...given] = process.argv.slice(2);
 if (mode !== "dev" && mode !== "start") {
-  console.error("usage: node scripts/serve.mjs dev|start [next options]");
+  console.error(USAGE);
   process.exit(2);
 }
+
 // One place decides the interface: a -H / --hostname among the options wins over HOST, as it
-// would for next itself, and is taken out so that it is passed once.
+// would for next itself.
 let host = process.env.HOST?.trim() || "127.0.0.1";
-const rest = [];
+let port = Number(process.env.PORT) || 3000;
 for (let i = 0; i < given.length; i++) {
   const arg = given[i];
-  if (arg === "-H" || arg === "--hostname") host = given[++i] ?? host;
-  else if (arg.startsWith("--hostname=")) host = arg.slice("--hostname=".length);
-  else rest.push(arg);
+  const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+  const value = () => inline ?? given[++i];
+  if (flag === "-H" || flag === "--hostname") host = value() ?? host;
+  else if (flag === "-p" || flag === "--port") port = Number(value());
+  else {
+    console.error(`[serve] unknown option ${arg}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`[serve] the port must be a number from 0 to 65535\n${USAGE}`);
+  process.exit(2);
 }
 if (!["127.0.0.1", "localhost", "::1"].includes(host)) {
   console.warn(
@@ -31,14 +52,58 @@ if (!["127.0.0.1", "localhost", "::1"].includes(host)) {
       "Unset HOST to keep the app on 127.0.0.1.",
   );
 }
+
+const dev = mode === "dev";
+// Next reads NODE_ENV when it loads; `next dev` and `next start` set it the same way.
+process.env.NODE_ENV = dev ? "development" : "production";
+process.env.PORT = String(port);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const next = path.join(root, "node_modules", "next", "dist", "bin", "next");
-const child = spawn(process.execPath, [next, mode, "-H", host, ...rest], { cwd: root, stdio: "inherit" });
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
-child.on("exit", (code, signal) => {
-  if (code !== null) process.exit(code);
-  // Ended by a signal: end the same way, so that the caller sees which.
-  process.removeAllListeners(signal);
-  process.kill(process.pid, signal);
-  setTimeout(() => process.exit(128 + (os.constants.signals[signal] ?? 0)), 100).unref();
+const { default: next } = await import("next");
+const app = next({ dev, dir: root, hostname: host, port });
+
+/** Methods the app's routes answer; what `OPTIONS *` and a refused TRACE name. */
+const ALLOW = "GET, HEAD, POST, OPTIONS";
+const HOT_RELOAD = "/_next/hmr";
+
+await app.prepare();
+const handle = app.getRequestHandler();
+const upgrade = app.getUpgradeHandler();
+
+const server = http.createServer({ headersTimeout: 20_000, requestTimeout: 60_000, connectionsCheckingInterval: 2_000 }, (req, res) => {
+  if (req.method === "TRACE") {
+    res.writeHead(405, { allow: ALLOW, "content-type": "text/plain; charset=utf-8" }).end("Method Not Allowed\n");
+    return;
+  }
+  if (req.url === "*") {
+    // RFC 9110 §9.3.7: OPTIONS * asks about the server as a whole; any other method with it is malformed.
+    if (req.method === "OPTIONS") res.writeHead(204, { allow: ALLOW }).end();
+    else res.writeHead(400, { "content-type": "text/plain; charset=utf-8" }).end("Bad Request\n");
+    return;
+  }
+  void handle(req, res);
 });
+server.on("upgrade", (req, socket, head) => {
+  if (dev && req.url?.startsWith(HOT_RELOAD)) {
+    void upgrade(req, socket, head);
+    return;
+  }
+  socket.on("error", () => socket.destroy());
+  socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+});
+server.on("error", (error) => {
+  console.error(`[serve] cannot listen on ${host}:${port}: ${error.message}`);
+  process.exit(1);
+});
+server.listen(port, host, () => {
+  const shown = host.includes(":") ? `[${host}]` : host;
+  console.log(`[serve] Sleeping Guardian (${dev ? "development" : "production"}) on http://${shown}:${server.address().port}`);
+});
+
+// The app stops itself on SIGTERM / SIGINT (lib/runtime.ts, once it has started); until then,
+// or if it never does, the server closes and the process ends here.
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  process.once(signal, () => {
+    server.close();
+    void app.close().finally(() => setTimeout(() => process.exit(0), 2000).unref());
+  });
+}

@@ -81,8 +81,8 @@ export interface StartOptions {
   /** Let the app create its store from nothing (initdb and every migration), as a first start does. */
   freshStore?: boolean;
   /**
-   * Start it as `npm start` does (scripts/serve.mjs: listening where HOST says, 127.0.0.1 by
-   * default) instead of `next start -H 127.0.0.1`. kill() then ends only the script.
+   * Leave the interface to HOST and the options, as `npm start` does (scripts/serve.mjs: 127.0.0.1
+   * by default), instead of naming 127.0.0.1. The app always runs in scripts/serve.mjs.
    */
   throughServeScript?: boolean;
   /** More command-line options, after the port. */
@@ -105,9 +105,14 @@ export async function startApp(env: Record<string, string> = {}, options: StartO
   const launch = async () => {
     child = spawn(
       process.execPath,
-      options.throughServeScript
-        ? [path.join(ROOT, "scripts", "serve.mjs"), "start", "-p", String(port), ...(options.extraArgs ?? [])]
-        : [path.join(ROOT, "node_modules", "next", "dist", "bin", "next"), "start", "-p", String(port), "-H", "127.0.0.1", ...(options.extraArgs ?? [])],
+      [
+        path.join(ROOT, "scripts", "serve.mjs"),
+        "start",
+        "-p",
+        String(port),
+        ...(options.throughServeScript ? [] : ["-H", "127.0.0.1"]),
+        ...(options.extraArgs ?? []),
+      ],
       {
         cwd: ROOT,
         env: {

@@ -14,6 +14,7 @@
 //   are 60 s and 300 s): a slow sender cannot hold a connection for five minutes.
 // The app's Host check (lib/net/allowed-hosts.ts) stops web pages (DNS rebinding), not clients
 // on the network, which can send any Host.
+import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,8 +59,28 @@ const dev = mode === "dev";
 process.env.NODE_ENV = dev ? "development" : "production";
 process.env.PORT = String(port);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+if (!dev) {
+  const built = builtConfig();
+  if (built) process.env.__NEXT_PRIVATE_STANDALONE_CONFIG = JSON.stringify(built);
+}
 const { default: next } = await import("next");
 const app = next({ dev, dir: root, hostname: host, port });
+
+/**
+ * The configuration the production build recorded (`required-server-files.json`), handed to Next
+ * the way its own standalone server (`.next/standalone/server.js`) does, through
+ * `__NEXT_PRIVATE_STANDALONE_CONFIG`: otherwise every start compiles next.config.ts again with
+ * SWC, whose native module and allocations then stay resident (tens of MiB). Without a build
+ * there is nothing recorded; Next then loads next.config.ts and says that a build is missing.
+ */
+function builtConfig() {
+  const distDir = process.env.NEXT_DIST_DIR || ".next";
+  try {
+    return JSON.parse(fs.readFileSync(path.join(root, distDir, "required-server-files.json"), "utf8")).config;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Methods the app's routes answer; what `OPTIONS *` and a refused TRACE name. */
 const ALLOW = "GET, HEAD, POST, OPTIONS";

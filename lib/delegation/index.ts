@@ -94,7 +94,7 @@ export async function grantStandingMandate(rt: Runtime, userSub: string, input: 
     const { authReqId } = await agent.requestStandingMandate(detail, async (problem) => {
       // A mandate Alice revoked while it was being granted stays revoked, and the agent drops it.
       if (problem !== null) await recordMandateRevoked(rt.db, detail.mandate_id, userSub);
-      else if (!(await recordMandateGranted(rt.db, detail.mandate_id))) agent.standing.forget(detail.mandate_id);
+      else if (!(await recordMandateGranted(rt.db, detail.mandate_id))) await agent.standing.forget(detail.mandate_id);
       rt.bus.publish("agent", { reason: "standing-mandate" });
     });
     await setMandateRequest(rt.db, detail.mandate_id, authReqId);
@@ -107,13 +107,14 @@ export async function grantStandingMandate(rt: Runtime, userSub: string, input: 
 }
 
 /**
- * Revokes the mandate: the record first (the resource server refuses every token carrying it from
- * this commit on), then the agent drops the grant's refresh token. Returns false when there is no
+ * Revokes the mandate: the record and the agent's sealed hold on its grant in one statement (the
+ * resource server refuses every token carrying it from this commit on), then the agent drops it
+ * from memory. Returns false when there is no
  * such mandate of Alice's that still stands.
  */
 export async function revokeStandingMandate(rt: Runtime, userSub: string, mandateId: string): Promise<boolean> {
   const revoked = await recordMandateRevoked(rt.db, mandateId, userSub);
-  rt.agent?.standing.forget(mandateId);
+  if (revoked) await rt.agent?.standing.forget(mandateId);
   if (revoked) {
     // At the server that issued it: no new token can be drawn from the grant (the embedded
     // server; the other profiles never issue one).

@@ -274,11 +274,22 @@ export class Agent {
 
   /**
    * A control made on another instance (agent-control event): the setting is in the store and its
-   * activity line written; this instance, which runs the agent, applies it.
+   * activity line written; this instance, which runs the agent, applies it. The runtime handles
+   * "reenable" (a new Agent) and "grant-mandate" (lib/delegation) itself.
    */
-  async follow(command: AgentCommand): Promise<void> {
+  async follow(command: AgentCommand, mandateId?: string): Promise<void> {
     if (!this.running) return;
     switch (command) {
+      case "revoke": {
+        // The kill switch pulled on another instance: the record in the store says why.
+        const record = await readAgentRevocation(this.deps.db, this.deps.config.agent.id);
+        if (record?.status === "revoked") await this.revoke(record.reason);
+        return;
+      }
+      case "forget-mandate":
+        // Alice revoked it on another instance: the record and the sealed hold are gone already.
+        if (mandateId) await this.standing.forget(mandateId);
+        return;
       case "pause":
         return this.pauseHere();
       case "resume":

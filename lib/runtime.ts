@@ -121,7 +121,17 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
     try {
       const { startAgent } = await import("./agent");
       // The agent follows the price over its MCP subscription; the timer is only the fallback.
-      return await startAgent({ config, db, bus, activity, clientSecret, priceStream: true, tickMs: config.agent.pricePollMs });
+      const { withdrawMandateGrant } = await import("./delegation");
+      return await startAgent({
+        config,
+        db,
+        bus,
+        activity,
+        clientSecret,
+        priceStream: true,
+        tickMs: config.agent.pricePollMs,
+        onMandateLost: (mandateId) => withdrawMandateGrant({ db, idp }, mandateId, `${config.agent.name} let the standing mandate go`),
+      });
     } catch (error) {
       console.error("[runtime] the agent could not start:", error instanceof Error ? error.message : error);
       return undefined;

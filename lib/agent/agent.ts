@@ -67,6 +67,12 @@ export interface AgentDeps {
   tickMs?: number;
   /** Subscribe to the price resource and tick on each update (the runtime does; tests that drive ticks do not). */
   priceStream?: boolean;
+  /**
+   * The agent let a standing mandate go (its grant failed or could not be trusted after a start)
+   * and revoked its record: the runtime withdraws the grant at the authorization server, which
+   * the agent cannot reach but through its client.
+   */
+  onMandateLost?: (mandateId: string) => Promise<void>;
 }
 
 
@@ -106,8 +112,16 @@ export class Agent {
     this.model = deps.model ?? selectModel(config);
     this.profile = deps.profile ?? createIdentityServerProfile(config, { clientSecret: deps.clientSecret, fetch: appFetch });
     this.tokens = new AgentTokenSource(this.profile, { onToken: (token, renewed) => this.onAgentToken(token, renewed) });
-    this.standing = new StandingMandate(this.profile, new MandateGrantVault(deps.db, config.agent.id), deps.db, config.agent.id, (level, message, data) =>
-      this.log(level, "agent.mandate", message, data),
+    this.standing = new StandingMandate(
+      this.profile,
+      new MandateGrantVault(deps.db, config.agent.id),
+      deps.db,
+      config.agent.id,
+      (level, message, data) => this.log(level, "agent.mandate", message, data),
+      async (mandateId) => {
+        await deps.onMandateLost?.(mandateId);
+        this.changed("standing-mandate");
+      },
     );
     this.mcp =
       deps.mcpClient?.(this.tokens) ??

@@ -30,6 +30,8 @@ export class StandingMandate {
     private readonly db: Queryable,
     private readonly agentSub: string,
     private readonly log: MandateLog = async () => undefined,
+    /** Called once a mandate is let go and revoked here, to withdraw its grant where it was issued. */
+    private readonly lost: (mandateId: string) => Promise<void> = async () => undefined,
   ) {}
 
   /** Whether this identity server can issue a mandate at all. */
@@ -113,6 +115,7 @@ export class StandingMandate {
     const revoked = await recordMandateLost(this.db, mandateId, this.agentSub);
     if (revoked) {
       await this.log("warn", `Standing mandate ${mandateId} let go: ${why}. It is revoked; every order asks for approval until a new mandate is granted.`, { mandateId });
+      await this.lost(mandateId);
     }
   }
 }

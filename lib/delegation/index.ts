@@ -136,6 +136,15 @@ export async function askForRecordedMandate(rt: Runtime, agent: Agent, mandateId
   }
 }
 
+/**
+ * At the server that issued the mandate's grant: its refresh and access tokens are revoked, so no
+ * new token can be drawn from it (the embedded server; the other profiles never issue one).
+ */
+export async function withdrawMandateGrant(rt: Pick<Runtime, "db" | "idp">, mandateId: string, reason: string): Promise<void> {
+  const record = await readMandate(rt.db, mandateId);
+  if (record?.authReqId && rt.idp) await rt.idp.revokeGrantOfRequest(record.authReqId, reason);
+}
+
 /** The mandate as the token carries it, from its record (the terms it was recorded with). */
 function detailOfRecord(record: MandateRecord): StockTradeMandateDetail {
   return StockTradeMandateDetail.parse({
@@ -180,10 +189,7 @@ export async function revokeStandingMandate(rt: Runtime, userSub: string, mandat
   if (revoked && rt.agent) await rt.agent.standing.forget(mandateId);
   else if (revoked) tellAgentOwner(rt, "forget-mandate", mandateId);
   if (revoked) {
-    // At the server that issued it: no new token can be drawn from the grant (the embedded
-    // server; the other profiles never issue one).
-    const record = await readMandate(rt.db, mandateId);
-    if (record?.authReqId && rt.idp) await rt.idp.revokeGrantOfRequest(record.authReqId, `${rt.config.investor.name} revoked the standing mandate`);
+    await withdrawMandateGrant(rt, mandateId, `${rt.config.investor.name} revoked the standing mandate`);
     await rt.activity.add({ level: "warn", kind: "mandate.revoked", message: `${rt.config.investor.name} revoked standing mandate ${mandateId}.`, data: { mandateId } });
     rt.bus.publish("agent", { reason: "standing-mandate" });
   }

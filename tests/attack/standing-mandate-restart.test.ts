@@ -21,6 +21,7 @@ import { asInvestor } from "../helpers/investor-session";
  * revoked mandate and the kill switch leave nothing to draw from after a restart.
  */
 const PASSWORD = "alice-test-password-mandate-restart";
+const AGENT_SECRET = "mandate-restart-agent-secret-0123456789";
 let app: AppServer;
 let proxy: RefreshWatch;
 let alice: Alice;
@@ -38,6 +39,8 @@ interface RefreshWatch {
   /** Hold the next refresh answer from the agent (the server has rotated the token). */
   holdNext: boolean;
   refreshes: Refresh[];
+  /** Every refresh token the token endpoint issued (CIBA redemptions and refreshes), in order. */
+  issued: string[];
   held: Promise<Refresh>;
   close(): Promise<void>;
 }
@@ -45,7 +48,7 @@ interface RefreshWatch {
 async function startRefreshWatch(): Promise<RefreshWatch> {
   let onHeld!: (r: Refresh) => void;
   const held = new Set<http.ServerResponse>();
-  const watch = { target: undefined as string | undefined, holdNext: false, refreshes: [] as Refresh[], held: new Promise<Refresh>((r) => (onHeld = r)) };
+  const watch = { target: undefined as string | undefined, holdNext: false, refreshes: [] as Refresh[], issued: [] as string[], held: new Promise<Refresh>((r) => (onHeld = r)) };
   const server = http.createServer((req, res) => {
     if (!watch.target) return void req.socket.destroy();
     const chunks: Buffer[] = [];
@@ -59,7 +62,7 @@ async function startRefreshWatch(): Promise<RefreshWatch> {
       if (hold) watch.holdNext = false;
       const target = new URL(req.url ?? "/", watch.target);
       const upstream = http.request(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (answer) => {
-        if (!refresh) {
+        if (!form) {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
           return;
@@ -68,7 +71,9 @@ async function startRefreshWatch(): Promise<RefreshWatch> {
         answer.on("data", (c: Buffer) => parts.push(c));
         answer.on("end", () => {
           const text = Buffer.concat(parts).toString("utf8");
-          refresh.issued = (JSON.parse(text) as { refresh_token?: string }).refresh_token;
+          const issued = (JSON.parse(text) as { refresh_token?: string }).refresh_token;
+          if (issued) watch.issued.push(issued);
+          if (refresh) refresh.issued = issued;
           if (hold) {
             held.add(res); // the agent never hears of the rotated token
             onHeld(refresh);
@@ -142,6 +147,17 @@ async function grantRows(): Promise<number> {
   }
 }
 
+/** The refresh_token grant at the embedded server with the agent's client credentials: what a thief of both would try. */
+async function presentRefreshToken(refreshToken: string): Promise<{ status: number; error?: string; rotated?: string }> {
+  const res = await fetch(`${app.url}/oidc/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${Buffer.from(`aurelius-agent:${AGENT_SECRET}`).toString("base64")}` },
+    body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken, resource: `${app.url}/mcp` }),
+  });
+  const body = (await res.json()) as { error?: string; refresh_token?: string };
+  return { status: res.status, error: body.error, rotated: body.refresh_token };
+}
+
 const newMails = async () => (await alice.inbox()).filter((m) => !seen.includes(m.id));
 
 beforeAll(async () => {
@@ -152,6 +168,7 @@ beforeAll(async () => {
     AGENT_COOLDOWN_SECONDS: "2",
     CIBA_INTERVAL_SECONDS: "1",
     INVESTOR_PASSWORD: PASSWORD,
+    AGENT_CLIENT_SECRET: AGENT_SECRET,
     AGENT_INTERNAL_URL: proxy.url,
   });
   proxy.target = app.url;
@@ -191,7 +208,7 @@ describe("a standing mandate across kill -9", () => {
     expect(proxy.refreshes[1]!.presented).toBe(first!.issued);
   }, 240_000);
 
-  it("killed after the server rotated the token and before the agent stored it: the spent token is never presented, the mandate is let go with an activity line, and the next order asks for approval", async () => {
+  it("killed after the server rotated the token and before the agent stored it: the spent token is never presented, the mandate is let go with an activity line, its grant is withdrawn at the server, and the next order asks for approval", async () => {
     const before = proxy.refreshes.length;
     proxy.holdNext = true;
     await crashAgain();
@@ -204,6 +221,9 @@ describe("a standing mandate across kill -9", () => {
     expect(state.activity.some((e) => e.kind === "agent.mandate" && /let go: the app stopped while a token was being drawn/.test(e.message))).toBe(true);
     expect((await mandateView()).mandate).toBeNull();
     expect(state.trades).toEqual([]);
+    // The token the server rotated to, which the agent never stored, is dead too: the grant was
+    // withdrawn at the server when the agent let the mandate go.
+    expect(await presentRefreshToken(held.issued!)).toMatchObject({ status: 400, error: "invalid_grant" });
 
     await crashAgain();
     const mail = await alice.waitForApprovalMail(seen, 60_000);
@@ -216,10 +236,16 @@ describe("a standing mandate across kill -9", () => {
     await waitUntil(() => agentOf(app.url), (a) => a.state !== "AWAITING_APPROVAL", 20_000, "the denial polled");
   }, 240_000);
 
-  it("a mandate Alice revoked stays revoked across a restart: nothing is drawn, the next order asks for approval", async () => {
+  it("a mandate Alice revoked: its refresh token is refused at the server from then on, and after a restart nothing is drawn and the next order asks for approval", async () => {
     const id = await grantMandate();
+    // The grant's refresh token works at the server until the mandate is revoked (a thief with the
+    // agent's client credentials would draw from it; this draw spends the agent's copy)...
+    const drawn = await presentRefreshToken(proxy.issued.at(-1)!);
+    expect(drawn).toMatchObject({ status: 200, rotated: expect.any(String) });
     const revoked = await asInvestor(app.url, "/api/standing-mandate", { method: "DELETE", headers: { "content-type": "application/json" }, body: JSON.stringify({ mandate_id: id }) });
     expect(revoked.status).toBe(200);
+    // ...and not after: revoking withdrew the grant at the server.
+    expect(await presentRefreshToken(drawn.rotated!)).toMatchObject({ status: 400, error: "invalid_grant" });
     await app.stop();
     expect(await grantRows()).toBe(0);
     const before = proxy.refreshes.length;

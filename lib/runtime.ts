@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { getConfig, type AppConfig } from "./config";
 import { announceDevDefault } from "./dev-defaults";
 import { ActivityLog } from "./events/activity";
-import { EventBus } from "./events/bus";
+import { EventBus, type AgentCommand } from "./events/bus";
 import { startEventRelay, type EventRelay } from "./events/relay";
 import type { Agent } from "./agent";
 import type { EmbeddedIdp } from "./idp";
@@ -121,7 +121,17 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
     try {
       const { startAgent } = await import("./agent");
       // The agent follows the price over its MCP subscription; the timer is only the fallback.
-      return await startAgent({ config, db, bus, activity, clientSecret, priceStream: true, tickMs: config.agent.pricePollMs });
+      const { withdrawMandateGrant } = await import("./delegation");
+      return await startAgent({
+        config,
+        db,
+        bus,
+        activity,
+        clientSecret,
+        priceStream: true,
+        tickMs: config.agent.pricePollMs,
+        onMandateLost: (mandateId) => withdrawMandateGrant({ db, idp }, mandateId, `${config.agent.name} let the standing mandate go`),
+      });
     } catch (error) {
       console.error("[runtime] the agent could not start:", error instanceof Error ? error.message : error);
       return undefined;
@@ -195,7 +205,7 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
     await leases.want(agentLeaseName, {
       onGained: async () => {
         // The embedded server's secret first: the kill switch may have rotated AGENT_CLIENT_SECRET away.
-        runtime.agent = await launchAgent(idp?.agentClientSecret ?? config.auth.agentClientSecret ?? "");
+        runtime.agent = await launchAgent(idp ? await idp.readAgentClientSecret() : (config.auth.agentClientSecret ?? ""));
         if (!runtime.agent) throw new Error("the agent could not start");
       },
       onLost: async () => {
@@ -205,8 +215,21 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
       },
     });
     // Controls taken on another instance reach the one that runs the agent.
-    bus.subscribeRemote("agent-control", ({ agentId, command }) => {
-      if (agentId === config.agent.id) void runtime.agent?.follow(command).catch((e: unknown) => console.error("[runtime] agent control failed:", e instanceof Error ? e.message : e));
+    const followRemote = async (command: AgentCommand, mandateId?: string): Promise<void> => {
+      if (command === "reenable") {
+        // Re-enabled on another instance: a new agent here, with the client's secret as the store now holds it.
+        if (await runtime.restartAgent(idp ? await idp.readAgentClientSecret() : (config.auth.agentClientSecret ?? ""))) bus.publish("agent", { reason: "reenabled" });
+        return;
+      }
+      if (command === "grant-mandate") {
+        const { askForRecordedMandate } = await import("./delegation");
+        if (runtime.agent && mandateId) await askForRecordedMandate(runtime, runtime.agent, mandateId);
+        return;
+      }
+      await runtime.agent?.follow(command, mandateId);
+    };
+    bus.subscribeRemote("agent-control", ({ agentId, command, mandateId }) => {
+      if (agentId === config.agent.id) void followRemote(command, mandateId).catch((e: unknown) => console.error("[runtime] agent control failed:", e instanceof Error ? e.message : e));
     });
   }
   // --- end agent loop

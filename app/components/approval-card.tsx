@@ -148,7 +148,8 @@ function Outcome({ phase, order, agent }: { phase: Phase; order: AgentOrderView;
     denied: `${agent.investor.name} denied the request. Nothing was bought.`,
     expired: "The request expired before a decision. Nothing was bought.",
     failed: "Nothing was bought.",
-    cancelled: "Cancelled by a reset. Nothing was bought.",
+    // Why (a demo reset, the kill switch) is the order's status reason, shown below.
+    cancelled: "Cancelled. Nothing was bought.",
   };
   const message = text[phase];
   if (!message) return null;

@@ -2,6 +2,7 @@ import "server-only";
 import { pollUntilDecided, startPollState } from "../auth/ciba-poller";
 import { ProtocolError } from "../errors";
 import type { StockTradeMandateDetail } from "../standing-mandate/mandate";
+import { MandateGrantVault } from "./mandate-grant-vault";
 import { mandateBindingMessage, StandingMandate } from "./standing-mandate";
 import { AgentTokenSource } from "../auth/agent-token";
 import { createAppFetch, type FetchLike } from "../auth/app-fetch";
@@ -66,6 +67,12 @@ export interface AgentDeps {
   tickMs?: number;
   /** Subscribe to the price resource and tick on each update (the runtime does; tests that drive ticks do not). */
   priceStream?: boolean;
+  /**
+   * The agent let a standing mandate go (its grant failed or could not be trusted after a start)
+   * and revoked its record: the runtime withdraws the grant at the authorization server, which
+   * the agent cannot reach but through its client.
+   */
+  onMandateLost?: (mandateId: string) => Promise<void>;
 }
 
 
@@ -73,7 +80,7 @@ export class Agent {
   readonly model: ModelChoice;
   private readonly profile: IdentityServerProfile;
   private readonly tokens: AgentTokenSource;
-  /** Alice's standing mandate's grant, once she has approved one (memory only). */
+  /** Alice's standing mandate's grant, once she has approved one (sealed in the store, taken up again by start()). */
   readonly standing: StandingMandate;
   private readonly mcp: McpClientPort;
   private readonly report: TickReporter;
@@ -105,7 +112,17 @@ export class Agent {
     this.model = deps.model ?? selectModel(config);
     this.profile = deps.profile ?? createIdentityServerProfile(config, { clientSecret: deps.clientSecret, fetch: appFetch });
     this.tokens = new AgentTokenSource(this.profile, { onToken: (token, renewed) => this.onAgentToken(token, renewed) });
-    this.standing = new StandingMandate(this.profile);
+    this.standing = new StandingMandate(
+      this.profile,
+      new MandateGrantVault(deps.db, config.agent.id),
+      deps.db,
+      config.agent.id,
+      (level, message, data) => this.log(level, "agent.mandate", message, data),
+      async (mandateId) => {
+        await deps.onMandateLost?.(mandateId);
+        this.changed("standing-mandate");
+      },
+    );
     this.mcp =
       deps.mcpClient?.(this.tokens) ??
       new AgentMcpClient({
@@ -129,6 +146,7 @@ export class Agent {
     }
     this.paused = await readPaused(this.deps.db);
     this.mandate = await readMandate(this.deps.db, this.deps.config);
+    await this.standing.restore();
     await this.recoverInterruptedWork();
     const { config } = this.deps;
     await this.log("info", "agent.start", `${config.agent.name} started (${this.paused ? "paused" : this.state.state}): model ${this.model.label}, identity ${config.auth.provider}, broker ${config.mcp.resourceUrl}`, {
@@ -165,7 +183,7 @@ export class Agent {
     await this.log("info", "agent.mandate", `Standing mandate ${mandate.mandate_id} asked of ${this.deps.config.investor.name}: ${mandate.symbol}, up to ${mandate.max_per_trade} USD per trade and ${mandate.max_per_day} USD per day, until ${mandate.expires_at}.`);
     void pollUntilDecided(startPollState(ack, this.now()), { poll: (id) => this.profile.pollCiba(id), now: this.now, sleep: this.deps.sleep })
       .then(async (final) => {
-        const problem = final.kind === "approved" ? this.standing.accept(mandate, final.token) : `${final.kind}: ${final.error}`;
+        const problem = final.kind === "approved" ? await this.standing.accept(mandate, final.token) : `${final.kind}: ${final.error}`;
         await this.log(problem ? "warn" : "success", "agent.mandate", problem ? `Standing mandate ${mandate.mandate_id} not held: ${problem}.` : `Standing mandate ${mandate.mandate_id} granted by ${this.deps.config.investor.name}.`);
         await settled(problem ?? null);
       })
@@ -252,6 +270,7 @@ export class Agent {
     await this.abortWork();
     await this.tickRun?.catch(() => undefined);
     this.tokens.clear();
+    await this.standing.forget();
     this.lastQuote = undefined;
     await this.transition("reset", { reason: `Access revoked: ${reason}`, cooldownUntil: null, agentTokenClaims: null, oboTokenClaims: null });
     this.changed("revoked");
@@ -269,11 +288,22 @@ export class Agent {
 
   /**
    * A control made on another instance (agent-control event): the setting is in the store and its
-   * activity line written; this instance, which runs the agent, applies it.
+   * activity line written; this instance, which runs the agent, applies it. The runtime handles
+   * "reenable" (a new Agent) and "grant-mandate" (lib/delegation) itself.
    */
-  async follow(command: AgentCommand): Promise<void> {
+  async follow(command: AgentCommand, mandateId?: string): Promise<void> {
     if (!this.running) return;
     switch (command) {
+      case "revoke": {
+        // The kill switch pulled on another instance: the record in the store says why.
+        const record = await readAgentRevocation(this.deps.db, this.deps.config.agent.id);
+        if (record?.status === "revoked") await this.revoke(record.reason);
+        return;
+      }
+      case "forget-mandate":
+        // Alice revoked it on another instance: the record and the sealed hold are gone already.
+        if (mandateId) await this.standing.forget(mandateId);
+        return;
       case "pause":
         return this.pauseHere();
       case "resume":

@@ -30,13 +30,22 @@ export interface ControlDeps {
   agent?: Agent;
 }
 
+/**
+ * Tells the instance that runs the agent to apply what this one stored: a control, the kill
+ * switch's revocation or re-enable, a standing mandate to ask for or to forget. The relay carries
+ * it there (an instance without the agent's lease ignores it).
+ */
+export function tellAgentOwner(deps: { config: AppConfig; bus: EventBus }, command: AgentCommand, mandateId?: string): void {
+  deps.bus.publish("agent-control", { agentId: deps.config.agent.id, command, ...(mandateId ? { mandateId } : {}) });
+}
+
 export function agentControls(deps: ControlDeps): AgentControls {
   return deps.agent ?? forwardedControls(deps);
 }
 
 function forwardedControls({ config, db, bus, activity }: ControlDeps): AgentControls {
   const tell = (command: AgentCommand) => {
-    bus.publish("agent-control", { agentId: config.agent.id, command });
+    tellAgentOwner({ config, bus }, command);
     bus.publish("agent", { reason: command });
   };
   return {

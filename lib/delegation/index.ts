@@ -6,7 +6,11 @@ import { mandateSpentOn } from "../ledger/mandate-spend";
 import { formatMoney, parseMoney } from "../money";
 import { positiveMoney, SYMBOL_PATTERN } from "../orders/order";
 import { STOCK_TRADE_MANDATE_TYPE } from "../protocol";
+import type { Agent } from "../agent";
+import { tellAgentOwner } from "../agent/control";
 import type { Runtime } from "../runtime";
+import { readAgentRevocation } from "../store/agent-revocations";
+import { agentLease } from "../store/leases";
 import { mandateDay, mandateFromDetail, StockTradeMandateDetail } from "../standing-mandate/mandate";
 import { currentMandate, readMandate, recordMandateGranted, setMandateRequest, recordMandateRequested, recordMandateRevoked, type MandateRecord } from "../store/standing-mandates";
 
@@ -47,9 +51,18 @@ export interface MandateView {
   spent_today: string;
 }
 
+/**
+ * Whether the identity server can issue a mandate: the running agent's profile knows; on an
+ * instance that does not run the agent, the configuration says (of the profiles, only the
+ * embedded server's has `mandates`, lib/auth/profiles/embedded.ts).
+ */
+function mandatesSupported(rt: Runtime): boolean {
+  return rt.agent ? rt.agent.standing.supported : rt.config.auth.provider === "embedded";
+}
+
 /** Alice's current mandate (requested or granted) with the day's spend, or null. */
 export async function standingMandateView(rt: Runtime, userSub: string): Promise<{ supported: boolean; mandate: MandateView | null }> {
-  const supported = rt.agent?.standing.supported ?? false;
+  const supported = mandatesSupported(rt);
   const record = await currentMandate(rt.db, userSub);
   if (!record) return { supported, mandate: null };
   const spent = await mandateSpentOn(rt.db, record.mandateId, mandateDay(new Date()));
@@ -67,11 +80,22 @@ export async function standingMandateView(rt: Runtime, userSub: string): Promise
   };
 }
 
-/** Asks the authorization server, through the agent's client, to grant the mandate; Alice approves it there. */
+/** Whether the agent runs, here or on the instance that holds its lease, and is not revoked. */
+async function agentAvailable(rt: Runtime): Promise<boolean> {
+  if (rt.agent) return !rt.agent.revoked;
+  if ((await readAgentRevocation(rt.db, rt.config.agent.id))?.status === "revoked") return false;
+  const owner = await rt.leases.holderOf(agentLease(rt.config.investor.userId, rt.config.agent.id)).catch(() => undefined);
+  return owner !== undefined;
+}
+
+/**
+ * Asks the authorization server, through the agent's client, to grant the mandate; Alice approves
+ * it there. The mandate is recorded as requested first; the agent asks where it runs: here, or on
+ * the instance that holds its lease (told through the bus, which reads the record from the store).
+ */
 export async function grantStandingMandate(rt: Runtime, userSub: string, input: GrantInput): Promise<MandateView> {
-  const agent = rt.agent;
-  if (!agent || agent.revoked) throw new ProtocolError("agent_not_running", `${rt.config.agent.name} is not running; a mandate needs it.`, { status: 409 });
-  if (!agent.standing.supported) {
+  if (!(await agentAvailable(rt))) throw new ProtocolError("agent_not_running", `${rt.config.agent.name} is not running; a mandate needs it.`, { status: 409 });
+  if (!mandatesSupported(rt)) {
     throw new ProtocolError("unsupported_authorization_details", `${rt.config.auth.provider} cannot issue a standing mandate; every trade needs an approval.`, { status: 400 });
   }
   if (input.symbol !== rt.config.market.symbol) throw new ProtocolError("invalid_request", `The broker trades ${rt.config.market.symbol} only.`, { status: 400 });
@@ -90,11 +114,58 @@ export async function grantStandingMandate(rt: Runtime, userSub: string, input: 
     expires_at: new Date(Math.floor(Date.parse(input.expires_at) / 1000) * 1000).toISOString(),
   });
   await recordMandateRequested(rt.db, { ...mandateFromDetail(detail), userSub, agentSub: rt.config.agent.id });
+  if (rt.agent) await askAgent(rt, rt.agent, detail, userSub);
+  else tellAgentOwner(rt, "grant-mandate", detail.mandate_id);
+  return (await standingMandateView(rt, userSub)).mandate!;
+}
+
+/**
+ * On the instance that runs the agent, for a mandate recorded as requested on another: the agent
+ * asks for it. A failure revokes the record and says so in the activity log.
+ */
+export async function askForRecordedMandate(rt: Runtime, agent: Agent, mandateId: string): Promise<void> {
+  const record = await readMandate(rt.db, mandateId);
+  if (!record || record.status !== "requested" || record.authReqId || record.agentSub !== rt.config.agent.id) return;
+  const detail = detailOfRecord(record);
+  try {
+    await askAgent(rt, agent, detail, record.userSub);
+  } catch (error) {
+    const why = error instanceof ProtocolError ? `${error.code}: ${error.description}` : error instanceof Error ? error.message.slice(0, 200) : "unknown error";
+    await rt.activity.add({ level: "warn", kind: "agent.mandate", message: `Standing mandate ${mandateId} could not be asked for (${why}); nothing stands.`, data: { mandateId } });
+    rt.bus.publish("agent", { reason: "standing-mandate" });
+  }
+}
+
+/**
+ * At the server that issued the mandate's grant: its refresh and access tokens are revoked, so no
+ * new token can be drawn from it (the embedded server; the other profiles never issue one).
+ */
+export async function withdrawMandateGrant(rt: Pick<Runtime, "db" | "idp">, mandateId: string, reason: string): Promise<void> {
+  const record = await readMandate(rt.db, mandateId);
+  if (record?.authReqId && rt.idp) await rt.idp.revokeGrantOfRequest(record.authReqId, reason);
+}
+
+/** The mandate as the token carries it, from its record (the terms it was recorded with). */
+function detailOfRecord(record: MandateRecord): StockTradeMandateDetail {
+  return StockTradeMandateDetail.parse({
+    type: STOCK_TRADE_MANDATE_TYPE,
+    mandate_id: record.mandateId,
+    symbol: record.symbol,
+    side: "buy",
+    max_per_trade: formatMoney(record.maxPerTradeCents),
+    max_per_day: formatMoney(record.maxPerDayCents),
+    currency: "USD",
+    expires_at: record.expiresAt.toISOString(),
+  });
+}
+
+/** The agent's CIBA request for the mandate; the record follows Alice's decision. Rejects (record revoked) when nothing is pending. */
+async function askAgent(rt: Runtime, agent: Agent, detail: StockTradeMandateDetail, userSub: string): Promise<void> {
   try {
     const { authReqId } = await agent.requestStandingMandate(detail, async (problem) => {
       // A mandate Alice revoked while it was being granted stays revoked, and the agent drops it.
       if (problem !== null) await recordMandateRevoked(rt.db, detail.mandate_id, userSub);
-      else if (!(await recordMandateGranted(rt.db, detail.mandate_id))) agent.standing.forget(detail.mandate_id);
+      else if (!(await recordMandateGranted(rt.db, detail.mandate_id))) await agent.standing.forget(detail.mandate_id);
       rt.bus.publish("agent", { reason: "standing-mandate" });
     });
     await setMandateRequest(rt.db, detail.mandate_id, authReqId);
@@ -103,22 +174,22 @@ export async function grantStandingMandate(rt: Runtime, userSub: string, input: 
     await recordMandateRevoked(rt.db, detail.mandate_id, userSub);
     throw error;
   }
-  return (await standingMandateView(rt, userSub)).mandate!;
+  rt.bus.publish("agent", { reason: "standing-mandate" });
 }
 
 /**
- * Revokes the mandate: the record first (the resource server refuses every token carrying it from
- * this commit on), then the agent drops the grant's refresh token. Returns false when there is no
+ * Revokes the mandate: the record and the agent's sealed hold on its grant in one statement (the
+ * resource server refuses every token carrying it from this commit on), then the agent drops it
+ * from memory. Returns false when there is no
  * such mandate of Alice's that still stands.
  */
 export async function revokeStandingMandate(rt: Runtime, userSub: string, mandateId: string): Promise<boolean> {
   const revoked = await recordMandateRevoked(rt.db, mandateId, userSub);
-  rt.agent?.standing.forget(mandateId);
+  // The agent drops it from memory where it runs: here, or on the instance that holds its lease.
+  if (revoked && rt.agent) await rt.agent.standing.forget(mandateId);
+  else if (revoked) tellAgentOwner(rt, "forget-mandate", mandateId);
   if (revoked) {
-    // At the server that issued it: no new token can be drawn from the grant (the embedded
-    // server; the other profiles never issue one).
-    const record = await readMandate(rt.db, mandateId);
-    if (record?.authReqId && rt.idp) await rt.idp.revokeGrantOfRequest(record.authReqId, `${rt.config.investor.name} revoked the standing mandate`);
+    await withdrawMandateGrant(rt, mandateId, `${rt.config.investor.name} revoked the standing mandate`);
     await rt.activity.add({ level: "warn", kind: "mandate.revoked", message: `${rt.config.investor.name} revoked standing mandate ${mandateId}.`, data: { mandateId } });
     rt.bus.publish("agent", { reason: "standing-mandate" });
   }

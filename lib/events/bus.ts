@@ -33,15 +33,16 @@ export interface AppEvents {
    */
   "agent-revocation": { record: AgentRevocation };
   /**
-   * A control of the agent (pause, resume, mandate, reset) made on an instance that does not run
-   * it: the instance that does applies it (the setting itself is already in the store).
+   * A control of the agent made on an instance that does not run it: the instance that does
+   * applies it (the setting, the revocation or the mandate is already in the store). `mandateId`
+   * names the standing mandate of "grant-mandate" and "forget-mandate".
    */
-  "agent-control": { agentId: string; command: AgentCommand };
+  "agent-control": { agentId: string; command: AgentCommand; mandateId?: string };
   /** The market was reset: followers drop their chart history. */
   "market-reset": { symbol: string };
 }
 
-export type AgentCommand = "pause" | "resume" | "mandate" | "reset";
+export type AgentCommand = "pause" | "resume" | "mandate" | "reset" | "revoke" | "reenable" | "grant-mandate" | "forget-mandate";
 
 export type AppEventName = keyof AppEvents;
 

@@ -58,6 +58,11 @@ export interface EmbeddedIdp {
   revokeGrantOfRequest(authReqId: string, reason: string): Promise<"revoked" | "cancelled" | "unknown">;
   /** A new secret for the agent client (re-enabling it); the previous one is refused from now. */
   renewAgentClientSecret(): Promise<string>;
+  /**
+   * The agent client's current secret as the store holds it: another instance sharing the store
+   * may have rotated it (the kill switch and its re-enable) since this one started.
+   */
+  readAgentClientSecret(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -169,6 +174,10 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
     revokeGrantOfRequest: (authReqId, reason) => revokeGrantOfRequest(provider, db, authReqId, reason),
     async renewAgentClientSecret() {
       agentClientSecret = await rotateClientSecret(db, agentMetadata);
+      return agentClientSecret;
+    },
+    async readAgentClientSecret() {
+      agentClientSecret = (await currentClientSecret(db, secrets.agentClientSecret)).secret;
       return agentClientSecret;
     },
     async stop() {

@@ -55,6 +55,21 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
       if (client.grantTypeAllowed(CIBA_GRANT_TYPE)) return source.scopes.has("offline_access") && grantedMandate(source.rar) !== undefined;
       return true;
     },
+    // A standing mandate's refresh token is rotated on every use: the agent keeps it sealed in
+    // the store (lib/agent/mandate-grant-vault.ts), and a copy taken from an old backup is spent
+    // once the agent has drawn again (presenting a spent one revokes the grant). Every other
+    // refresh token follows oidc-provider's default (lib/helpers/defaults.js rotateRefreshToken):
+    // a public client's unless sender-constrained, any once 70% of its lifetime has passed.
+    rotateRefreshToken: (ctx: KoaContextWithOIDC) => {
+      const { RefreshToken: token, Client: client } = ctx.oidc.entities as {
+        RefreshToken: { rar?: unknown[]; totalLifetime(): number; isSenderConstrained(): boolean; ttlPercentagePassed(): number };
+        Client: { clientAuthMethod: string };
+      };
+      if (grantedMandate(token.rar) !== undefined) return true;
+      if (token.totalLifetime() >= 365.25 * 24 * 60 * 60) return false;
+      if (client.clientAuthMethod === "none" && !token.isSenderConstrained()) return true;
+      return token.ttlPercentagePassed() >= 70;
+    },
     extraParams: createCibaExtraParams(input.verifyOwnToken),
     // The browser flow is the authorization code flow with PKCE (S256, required of every client),
     // used by the dashboard for Alice's sign-in; the login page is ours (login-page/handler.ts).

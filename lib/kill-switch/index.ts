@@ -1,5 +1,6 @@
 import "server-only";
 import { auditAgentAccess } from "../agent/audit";
+import { tellAgentOwner } from "../agent/control";
 import { cancelOpenWork, loadAgentRow, saveAgentRow } from "../agent/repository";
 import { ProtocolError } from "../errors";
 import type { Runtime } from "../runtime";
@@ -62,7 +63,9 @@ export async function finishInterruptedRevocation(rt: Runtime): Promise<boolean>
 
 async function finishRevocation(rt: Runtime, record: AgentRevocation): Promise<AgentRevocation> {
   const { config, db } = rt;
-  await rt.agent?.revoke(record.reason);
+  // The agent stops where it runs: here, or on the instance that holds its lease.
+  if (rt.agent) await rt.agent.revoke(record.reason);
+  else tellAgentOwner(rt, "revoke");
   const cancelled = await cancelOpenWork(db, `cancelled: ${config.agent.name}'s access was revoked`);
   // Standing mandates end with the agent: a re-enabled agent starts without one.
   const mandates = await revokeAgentMandates(db, config.agent.id);
@@ -119,7 +122,9 @@ export function reenableAgent(rt: Runtime): Promise<KillSwitchOutcome> {
     // The last outcome the panel shows is no longer the revocation; the new agent loads this row.
     await loadAgentRow(db, config.agent.id); // made if the agent never ran here
     await saveAgentRow(db, config.agent.id, { reason: `Re-enabled with fresh credentials after: ${updated.reason}.` });
-    if (config.agent.enabled) await rt.restartAgent(clientSecret);
+    // A new agent where the agent runs: here, or on the instance that holds its lease (which reads
+    // the client's new secret from the store).
+    if (config.agent.enabled && !(await rt.restartAgent(clientSecret))) tellAgentOwner(rt, "reenable");
     rt.bus.publish("agent", { reason: "reenabled" });
     return { record: updated, changed: true };
   });

@@ -5,7 +5,7 @@ import type { Queryable } from "./db";
 
 /**
  * The app's record of Alice's standing mandates (table mandates): written by the dashboard's grant
- * and revoke (lib/standing-mandate/grant.ts), read by the resource server inside every trade made under a
+ * and revoke (lib/delegation), read by the resource server inside every trade made under a
  * mandate (mcp/standing-mandate.ts), with the row locked so that a revocation and a trade cannot interleave.
  */
 export type MandateStatus = "requested" | "granted" | "revoked";
@@ -73,18 +73,50 @@ export async function recordMandateGranted(db: Queryable, mandateId: string): Pr
   return rows.length === 1;
 }
 
-/** Revokes the user's mandate, once; false when it is not theirs or is revoked already. */
+/**
+ * Revokes the user's mandate, once; false when it is not theirs or is revoked already. The agent's
+ * sealed hold on its grant (mandate-grants.ts) is deleted in the same statement.
+ */
 export async function recordMandateRevoked(db: Queryable, mandateId: string, userSub: string): Promise<boolean> {
   const rows = await db.query(
-    "UPDATE mandates SET status = 'revoked', revoked_at = now() WHERE mandate_id = $1 AND user_sub = $2 AND status <> 'revoked' RETURNING mandate_id",
+    `WITH revoked AS (
+       UPDATE mandates SET status = 'revoked', revoked_at = now() WHERE mandate_id = $1 AND user_sub = $2 AND status <> 'revoked' RETURNING mandate_id
+     ), dropped AS (
+       DELETE FROM mandate_grants WHERE mandate_id = $1 AND EXISTS (SELECT 1 FROM mandates WHERE mandate_id = $1 AND user_sub = $2)
+     )
+     SELECT mandate_id FROM revoked`,
     [mandateId, userSub],
   );
   return rows.length === 1;
 }
 
-/** The kill switch: every standing mandate of the agent that still stands is revoked; returns how many. */
+/**
+ * The agent lost its hold on the mandate's grant (a draw failed, or a restart found the hold
+ * unusable): the mandate is revoked, so that the dashboard stops showing it in force and the
+ * resource server refuses any token carrying it. False when it was revoked already.
+ */
+export async function recordMandateLost(db: Queryable, mandateId: string, agentSub: string): Promise<boolean> {
+  const rows = await db.query(
+    "UPDATE mandates SET status = 'revoked', revoked_at = now() WHERE mandate_id = $1 AND agent_sub = $2 AND status <> 'revoked' RETURNING mandate_id",
+    [mandateId, agentSub],
+  );
+  return rows.length === 1;
+}
+
+/**
+ * The kill switch: every standing mandate of the agent that still stands is revoked, and every
+ * sealed hold of the agent on a grant is deleted, in one statement; returns how many were revoked.
+ */
 export async function revokeAgentMandates(db: Queryable, agentSub: string): Promise<number> {
-  const rows = await db.query("UPDATE mandates SET status = 'revoked', revoked_at = now() WHERE agent_sub = $1 AND status <> 'revoked' RETURNING mandate_id", [agentSub]);
+  const rows = await db.query(
+    `WITH revoked AS (
+       UPDATE mandates SET status = 'revoked', revoked_at = now() WHERE agent_sub = $1 AND status <> 'revoked' RETURNING mandate_id
+     ), dropped AS (
+       DELETE FROM mandate_grants WHERE agent_sub = $1
+     )
+     SELECT mandate_id FROM revoked`,
+    [agentSub],
+  );
   return rows.length;
 }
 

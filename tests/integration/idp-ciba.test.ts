@@ -51,6 +51,14 @@ describe("discovery and keys", () => {
     expect(meta.authorization_details_types_supported).toEqual(["stock_trade", "stock_trade_mandate"]);
   });
 
+  it("lists the same authorization_details types at the RFC 8414 address as the resource server's metadata does", async () => {
+    const as = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server/oidc`)).json()) as Record<string, unknown>;
+    const rs = (await (await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp`)).json()) as Record<string, unknown>;
+    expect(as.issuer).toBe(`${server.url}/oidc`);
+    expect(as.authorization_details_types_supported).toEqual(["stock_trade", "stock_trade_mandate"]);
+    expect(rs.authorization_details_types_supported).toEqual(as.authorization_details_types_supported);
+  });
+
   it("publishes public RS256 signing keys only", async () => {
     const res = await fetch(`${server.url}/oidc/jwks`);
     expect(res.status).toBe(200);

@@ -121,10 +121,25 @@ describe("a mandate Alice approves on the approval page", () => {
     expect(second).toMatchObject({ sub: "alice", act: { sub: "aurelius" }, authorization_details: [detail] });
     expect(second.jti).not.toBe(first.jti);
     expect(String(second.scope).split(" ")).toContain("stock:trade");
+    // Rotated on every use: the agent stores the new one (lib/agent/mandate-grant-vault.ts).
+    expect(refreshed.refresh_token).toEqual(expect.any(String));
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
 
     // Revoked at the server: the grant's refresh token draws nothing more.
     expect(await idp.revokeGrantOfRequest(ack.auth_req_id, "test")).toBe("revoked");
-    expect(await oauthError(oidc.refreshTokenGrant(agent, refreshed.refresh_token ?? tokens.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+    expect(await oauthError(oidc.refreshTokenGrant(agent, refreshed.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+  });
+
+  it("rotates the mandate's refresh token on every use: presenting a spent one is refused and ends the grant", async () => {
+    const ack = await requestMandate([mandate()]);
+    await decide(ack.auth_req_id, "approve");
+    const tokens = await oidc.pollBackchannelAuthenticationGrant(agent, ack);
+    const rotated = await oidc.refreshTokenGrant(agent, tokens.refresh_token!);
+    expect(rotated.refresh_token).not.toBe(tokens.refresh_token);
+    // A copy of the spent token (an old backup of the agent's store) is refused...
+    expect(await oauthError(oidc.refreshTokenGrant(agent, tokens.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+    // ...and its reuse revoked the grant: the current token draws nothing either.
+    expect(await oauthError(oidc.refreshTokenGrant(agent, rotated.refresh_token!))).toMatchObject({ error: "invalid_grant" });
   });
 
   it("issues no refresh token for the approval of one order, whatever scope was asked", async () => {

@@ -103,6 +103,7 @@ describe("protected resource metadata (RFC 9728)", () => {
       authorization_servers: [issuer.issuer],
       scopes_supported: ["openid", "stock:read", "stock:trade"],
       bearer_methods_supported: ["header"],
+      authorization_details_types_supported: ["stock_trade", "stock_trade_mandate"],
     });
   });
 });

@@ -64,6 +64,13 @@ describe("import boundaries", () => {
     expect(crossings(dir, forbidden)).toEqual([]);
   });
 
+  it("only the agent opens the sealed standing-mandate grants: no module outside lib/agent imports its vault (tests aside)", () => {
+    const vault = "lib/agent/mandate-grant-vault";
+    const importers = ["app", "lib", "mcp", "scripts"].flatMap((dir) => sources(dir)).filter((f) => importsOf(f).includes(vault));
+    expect(importers.length).toBeGreaterThan(0);
+    expect(importers.filter((f) => !f.startsWith("lib/agent/"))).toEqual([]);
+  });
+
   it("the scan sees relative and alias imports (it can fail)", () => {
     expect(crossings("app", ["lib/agent"]).length).toBeGreaterThan(0); // "@/lib/agent…"
     expect(crossings("mcp", ["lib/ledger"]).length).toBeGreaterThan(0); // "../lib/ledger/…"

@@ -55,8 +55,10 @@
  * Before and after the group commit, in alternating runs at load 14-20 from other builds (four
  * variants, BENCH_ONLY=bare,auth,no-audit,jwt-verified): auth + audit x0.45 / x0.60 of bare
  * before (per CPU-second x0.35 / x0.44), x0.65 / x0.61 after (per CPU-second x0.63 / x0.75); the
- * audit's CPU per call went from +1700-3300 us to +650-1150 us over no-audit. A full run at load
- * 20 after: x0.69 (per CPU-second x0.78). What is left of the audit (node --cpu-prof, steady
+ * audit's CPU per call went from +1700-3300 us to +650-1150 us over no-audit. One more pair at
+ * load 4-21: x0.33 before (per CPU-second x0.37), x0.68 after (x0.70). Full runs after: x0.69 at
+ * load 20 (per CPU-second x0.78), x0.65 at load 4-5 (bare 1302 calls/s, auth + audit 852; per
+ * CPU-second x0.79). What is left of the audit (node --cpu-prof, steady
  * state): PGlite's INSERT (about 15% of samples, down from about 30%), the SHA-256 and canonical
  * JSON of each record, and GC. The rest of the gap to bare is this endpoint's own work around the
  * SDK (no-audit).

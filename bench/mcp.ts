@@ -25,8 +25,8 @@
  *
  * Where the time goes. Measured on a 2-core machine shared with other builds and tests (load
  * average 9-16), so single figures move by 2x between runs; read the ratios within one run, and
- * the CPU-per-call column, which moves less. One run at load 4-5 (2000 calls per variant, median
- * of 8 slices): bare 697 calls/s (1368 us CPU/call), auth 779 (1283), no-audit 661 (1857),
+ * the CPU-per-call column, which moves less. One run at load 4-5 before the audit's group commit
+ * (2000 calls per variant, median of 8 slices): bare 697 calls/s (1368 us CPU/call), auth 779 (1283), no-audit 661 (1857),
  * jwt-verified 341 (2967), jwt-fresh 284 (3609), dpop-verified 250 (4082); at load 9-12:
  * bare 644, auth 693, no-audit 556, jwt-verified 269, jwt-fresh 279, dpop-verified 197.
  *
@@ -38,21 +38,30 @@
  *   - The endpoint around the SDK (body limits, depth scan, era routing, an McpServer with six
  *     tools and a resource per request, the zod input check, runTool) costs about what the bare
  *     handler costs: no-audit is within noise of bare.
- *   - The audit record is the rest: about half the throughput (no-audit vs jwt-verified). Each
- *     call appends to the hash chain in one transaction: BEGIN, the advisory lock on the chain's
- *     head, SELECT of the head, SHA-256 over the canonical record, INSERT, COMMIT: five
- *     statements through PGlite's WebAssembly Postgres on the same thread, one transaction at a
- *     time. A CPU profile of the endpoint alone (node --cpu-prof) shows PGlite and its
- *     WebAssembly at about a quarter of all samples, GC at ~10%, ECDSA verification at ~5-10%
- *     (before the cache of accepted tokens), zod in the SDK's JSON-RPC validation ~5%.
+ *   - The audit record is the rest. Each call appends to the hash chain and answers only once its
+ *     record is written. Appends are group-committed (lib/audit/group-commit.ts): the calls that
+ *     reach the audit while a write is under way, or in the same turn of the event loop, are
+ *     written together, and on PGlite a write is one multi-row INSERT that checks the head in SQL
+ *     (no BEGIN/COMMIT, no advisory lock: one connection, one process per store). Before, each
+ *     call ran its own transaction of five statements (BEGIN, advisory lock, SELECT of the head,
+ *     INSERT, COMMIT), all on this thread in PGlite's WebAssembly Postgres: PGlite was a third of
+ *     the CPU profile of jwt-verified. A group commit that starts its write at once does not help
+ *     here: PGlite executes synchronously, so each write finished before another request reached
+ *     the audit and every group held one record (measured: 2200 groups for 2200 calls); waiting
+ *     for the check phase (setImmediate) first gives groups of about 6-8 at concurrency 8.
  *   - With a DPoP proof, every call also verifies the proof's signature and records its jti in
- *     the store (one more INSERT).
+ *     the store (one more INSERT, not grouped).
  *
- * So auth + audit is about 0.4-0.55 of the bare handler here, short of 0.7: the audit's cost is
- * the price of one durable, ordered, hash-chained record per tool call. What would lower it:
- * appending records in batches (one transaction for the calls waiting on the lock), or dropping
- * the advisory lock where the store has a single connection (PGlite) and transactions are
- * already serialized. Neither is done here.
+ * Before and after the group commit, in alternating runs at load 14-20 from other builds (four
+ * variants, BENCH_ONLY=bare,auth,no-audit,jwt-verified): auth + audit x0.45 / x0.60 of bare
+ * before (per CPU-second x0.35 / x0.44), x0.65 / x0.61 after (per CPU-second x0.63 / x0.75); the
+ * audit's CPU per call went from +1700-3300 us to +650-1150 us over no-audit. One more pair at
+ * load 4-21: x0.33 before (per CPU-second x0.37), x0.68 after (x0.70). Full runs after: x0.69 at
+ * load 20 (per CPU-second x0.78), x0.65 at load 4-5 (bare 1302 calls/s, auth + audit 852; per
+ * CPU-second x0.79). What is left of the audit (node --cpu-prof, steady
+ * state): PGlite's INSERT (about 15% of samples, down from about 30%), the SHA-256 and canonical
+ * JSON of each record, and GC. The rest of the gap to bare is this endpoint's own work around the
+ * SDK (no-audit).
  *
  *   npx tsx bench/mcp.ts            (BENCH_CALLS=2000 BENCH_CONCURRENCY=8 to change the load)
  */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { canonicalize } from "@/lib/audit/canonical-json";
 import { appendAudit, readChain, readHead } from "@/lib/audit/chain";
-import { exportLine, GENESIS_HASH, hashRecord, type ChainRecord } from "@/lib/audit/record";
+import { exportLine, GENESIS_HASH, hashRecord, type AuditSource, type ChainRecord } from "@/lib/audit/record";
+import type { Db } from "@/lib/store/db";
 import { AuditHeadReader } from "@/lib/audit/head";
 import { verifyChain } from "@/lib/audit/verify";
 import { emptyTables, useTestDb } from "../helpers/store";
@@ -92,6 +93,41 @@ describe("the audit chain", () => {
     const lines = await exportLines();
     expect(lines).toHaveLength(40);
     expect(verifyChain(lines)).toEqual({ ok: true, count: 40, head: { seq: 40, hash: (await readHead(db))!.hash } });
+  });
+
+  it("writes concurrent appends in groups, each answered with its own committed record", async () => {
+    let writes = 0;
+    const counting: Db = { ...db, engine: db.engine, query: (sql, params) => (writes++, db.query(sql, params)), transaction: (w) => db.transaction(w) };
+    const records = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => appendAudit(counting, { source: "resource_server", event: "tool.allowed", decision: "allowed", reason: `call ${i}` })),
+    );
+    expect(records.map((r) => r.reason)).toEqual(Array.from({ length: 30 }, (_, i) => `call ${i}`));
+    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    // One statement for the group (after one read of the head), not one transaction per append.
+    expect(writes).toBeLessThanOrEqual(2);
+    const stored = (await exportLines()).map((l) => JSON.parse(l) as ChainRecord);
+    expect(stored.map((r) => r.hash)).toEqual(records.map((r) => r.hash));
+  });
+
+  it("chains onto a record written behind the group's back, in a caller's transaction", async () => {
+    await appendSome(2);
+    await db.transaction((tx) => appendAudit(tx, { source: "resource_server", event: "trade.executed", decision: "allowed" }));
+    await appendSome(2);
+    const lines = await exportLines();
+    expect(lines.map((l) => (JSON.parse(l) as ChainRecord).event)).toEqual(["trade.refused", "order.frozen", "trade.executed", "trade.refused", "order.frozen"]);
+    expect(verifyChain(lines)).toMatchObject({ ok: true, count: 5 });
+  });
+
+  it("refuses a bad append alone: the others of its group are written", async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) =>
+        appendAudit(db, { source: (i === 2 ? "mallory" : "agent") as AuditSource, event: "order.frozen", decision: "frozen", orderId: `g${i}` }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled", "fulfilled"]);
+    const lines = await exportLines();
+    expect(lines.map((l) => (JSON.parse(l) as ChainRecord).order_id)).toEqual(["g0", "g1", "g3", "g4", "g5"]);
+    expect(verifyChain(lines)).toMatchObject({ ok: true, count: 5 });
   });
 
   it("rolls back with the caller's transaction, leaving no gap", async () => {

@@ -9,7 +9,7 @@ export const dynamic = "force-dynamic";
 /**
  * /oidc/* — the embedded authorization server (AUTH_PROVIDER=embedded). oidc-provider needs
  * Node's req/res, so it listens on a loopback port and this handler forwards to it. A route
- * handler rather than a rewrite in next.config.mjs: rewrites are fixed at build time, the port is
+ * handler rather than a rewrite in next.config.ts: rewrites are fixed at build time, the port is
  * chosen at start-up.
  */
 async function forward(request: Request): Promise<Response> {

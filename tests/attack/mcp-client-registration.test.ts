@@ -306,7 +306,7 @@ describe("tokens from consent", () => {
     for (const tool of ["buy_stock", "sell_stock"]) {
       const res = await callTool(got.body.access_token!, tool, { symbol: "NVDA", quantity: 1, order_id: "ord_0123456789abcdef0123" });
       expect(res.status, tool).toBe(403);
-      expect(res.headers.get("www-authenticate"), tool).toContain('error="insufficient_scope"');
+      expect(res.headers.get("www-authenticate"), tool).toContain('error="insufficient_authorization"');
     }
     expect((await dashboardOf(app.url)).trades.length).toBe(before);
 

@@ -187,7 +187,9 @@ describe("read tools with the agent's own token", () => {
     expect(tools.map((t) => t.name).sort()).toEqual(["buy_stock", "get_market_price", "get_portfolio", "get_trade_history", "list_symbols", "sell_stock"]);
     const buy = tools.find((t) => t.name === "buy_stock")!;
     expect(buy.annotations).toMatchObject({ destructiveHint: true, idempotentHint: false });
-    expect(buy.inputSchema).toMatchObject({ required: expect.arrayContaining(["symbol", "quantity", "order_id"]) });
+    // order_id names an approved order; without one the call is answered with the order to approve.
+    expect(buy.inputSchema).toMatchObject({ required: ["symbol", "quantity"] });
+    expect(Object.keys((buy.inputSchema as { properties: object }).properties).sort()).toEqual(["limit_price", "order_id", "quantity", "symbol"]);
     await client.close();
   });
 
@@ -251,7 +253,10 @@ describe("read tools with the agent's own token", () => {
     const client = await connect(token, true);
     const price = await client.callTool({ name: "get_market_price", arguments: { symbol: "NVDA" } });
     expect(price.structuredContent).toMatchObject({ symbol: "NVDA" });
-    await expect(client.callTool({ name: "sell_stock", arguments: { symbol: "NVDA", quantity: 1, order_id: newOrderId() } })).rejects.toThrow(/403/);
+    const error = await client.callTool({ name: "sell_stock", arguments: { symbol: "NVDA", quantity: 1, order_id: newOrderId() } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toMatchObject({ name: "InsufficientScopeError" });
+    expect(String(error)).toMatch(/requires approval of order ord_/);
     await client.close();
   });
 });

@@ -188,9 +188,11 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
           if (source.rar) return source.rar as never;
           const asked = (ctx.oidc.params as Record<string, unknown> | undefined)?.authorization_details;
           if (typeof asked !== "string") return undefined as never;
-          const approved = ((ctx.oidc.grant as { rar?: unknown[] } | undefined)?.rar ?? []).map((d) => JSON.stringify(d));
+          // Compared with keys sorted: the grant comes back from a JSONB column, which reorders them.
+          const canonical = (d: unknown) => JSON.stringify(Object.entries(d as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)));
+          const approved = ((ctx.oidc.grant as { rar?: unknown[] } | undefined)?.rar ?? []).map(canonical);
           const details = JSON.parse(asked) as unknown[];
-          return (details.every((d) => approved.includes(JSON.stringify(d))) ? details : undefined) as never;
+          return (details.every((d) => approved.includes(canonical(d))) ? details : undefined) as never;
         },
         authorizationDetailsForIntrospection: (_ctx: unknown, token: { rar?: unknown[] }) => token.rar as never,
       } as never,

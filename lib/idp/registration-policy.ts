@@ -105,6 +105,9 @@ export function createClientMetadataValidator(policy: RegistrationPolicy) {
     if (key !== "client_name" || policy.trustedClientIds.has(String(metadata.client_id))) return;
     const problem = registeredClientProblem(metadata, policy.reservedNames);
     if (problem) throw new errors.InvalidClientMetadata(problem);
+    // oidc-provider lets a client ask only for the types it lists (none by default); a host that
+    // lists none may still ask Alice to approve an order the resource server named to it.
+    if (!listOf(metadata.authorization_details_types).length) metadata.authorization_details_types = [STOCK_TRADE_TYPE];
   };
 }
 

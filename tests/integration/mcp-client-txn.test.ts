@@ -101,7 +101,7 @@ describe("attacks on the interactive approval of an order", () => {
     ["a higher limit", () => hostA, () => [{ ...order, limit_price: "99999.00" }], /differs from the order/],
     ["an order the server never named", () => hostA, () => [{ ...order, order_id: "ord_NEVERnamedBYtheSERVER1" }], /not named by the resource server/],
     ["an expired order", () => hostA, () => [{ ...order, expires_at: "2020-01-01T00:00:00Z" }], /expires_at is in the past/],
-    ["a standing mandate", () => hostA, () => [{ type: "stock_trade_mandate", mandate_id: "mnd_0123456789abcdef0123", symbol: "NVDA", max_per_trade: "100.00", max_per_day: "100.00", expires_at: "2030-01-01T00:00:00Z" }], /not available to registered clients/],
+    ["a standing mandate", () => hostA, () => [{ type: "stock_trade_mandate", mandate_id: "mnd_0123456789abcdef0123", symbol: "NVDA", max_per_trade: "100.00", max_per_day: "100.00", expires_at: "2030-01-01T00:00:00Z" }], /type 'stock_trade_mandate' is not allowed for this client/],
   ])("%s: refused at the authorization endpoint with invalid_authorization_details, no sign-in, no trade", async (_name, host, details, why) => {
     const back = await authorizeWith(host(), details());
     expect(back.origin + back.pathname).toBe("http://127.0.0.1:49152/callback");

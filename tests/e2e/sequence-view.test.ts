@@ -213,8 +213,9 @@ describe("the sequence view in Chromium", () => {
     // ↓ moves to the next arrow; its details follow.
     await view.message("challenge").getByRole("button").focus();
     await view.page.keyboard.press("ArrowDown");
-    await view.view().locator('[data-testid="sequence-details"][data-kind="ciba_request"]').waitFor();
-    expect(await view.page.evaluate(() => document.activeElement?.closest("[data-testid=sequence-message]")?.getAttribute("data-kind"))).toBe("ciba_request");
+    // The broker's challenge names the order; the agent's check and record of it comes next.
+    await view.view().locator('[data-testid="sequence-details"][data-kind="order_frozen"]').waitFor();
+    expect(await view.page.evaluate(() => document.activeElement?.closest("[data-testid=sequence-message]")?.getAttribute("data-kind"))).toBe("order_frozen");
 
     // Every arrow links to the spec section it follows.
     expect(await view.message("challenge").getByTestId("sequence-spec-link").getAttribute("href")).toBe("https://www.rfc-editor.org/rfc/rfc6750#section-3.1");

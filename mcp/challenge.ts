@@ -14,11 +14,13 @@ function quoted(value: string): string {
   return `"${value.replace(/[\\"]/g, "\\$&").replace(/[^\x20-\x7e]/g, " ")}"`;
 }
 
-export function bearerChallenge(params: { error?: string; description?: string; scope?: string; resourceMetadata: string }): string {
+export function bearerChallenge(params: { error?: string; description?: string; scope?: string; authorizationRemediation?: string; resourceMetadata: string }): string {
   const parts: string[] = [];
   if (params.error) parts.push(`error=${quoted(params.error)}`);
   if (params.description) parts.push(`error_description=${quoted(params.description)}`);
   if (params.scope) parts.push(`scope=${quoted(params.scope)}`);
+  // draft-ietf-oauth-rar-metadata-remediation: base64url JSON, so it needs no escaping.
+  if (params.authorizationRemediation) parts.push(`authorization_remediation=${quoted(params.authorizationRemediation)}`);
   parts.push(`resource_metadata=${quoted(params.resourceMetadata)}`);
   return `Bearer ${parts.join(", ")}`;
 }

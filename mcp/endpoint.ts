@@ -16,6 +16,7 @@ import { resourceMetadataUrl } from "../lib/protected-resource/metadata-url";
 import { createListenGuard } from "./price-listen";
 import { brokerSchemas, createBrokerServer } from "./server";
 import { cacheVerifiedTokens } from "./verified-tokens";
+import { challengeArgsSchema, challengeTradeCall } from "./transaction-challenge";
 import { priceResourceUri } from "../lib/protocol";
 import type { BrokerDeps } from "./tool-context";
 import { verifyAccessToken, verifyOptionsFor, type VerifyOptions } from "../lib/protected-resource/verify-access-token";
@@ -69,6 +70,7 @@ export function createMcpEndpoint(deps: BrokerDeps, options: EndpointOptions = {
   });
 
   const schemas = brokerSchemas(deps);
+  const challengeSchema = challengeArgsSchema([config.market.symbol], config.mandate.maxQuantity);
   const factory: McpServerFactory = (ctx) => createBrokerServer(deps, schemas, principalOf(ctx.authInfo), ctx.era);
   const modern = createMcpHandler(factory, { legacy: "reject", responseMode: "json", maxRequestBodySize: MAX_BODY_BYTES, maxSubscriptions: MAX_STREAMS });
   const priceUri = priceResourceUri(config.market.symbol);
@@ -90,6 +92,10 @@ export function createMcpEndpoint(deps: BrokerDeps, options: EndpointOptions = {
     if (message instanceof Response) return message;
 
     try {
+      // A trade the token cannot make is answered with the order it needs, before any tool runs.
+      const principal = principalOf(auth);
+      const challenge = principal && (await challengeTradeCall(deps, principal, message, { resourceMetadataUrl: metadataUrl, schema: challengeSchema }));
+      if (challenge) return challenge;
       if (await isLegacyRequest(request, message, { maxRequestBodySize: MAX_BODY_BYTES })) {
         return await serveLegacy(request, auth, message);
       }

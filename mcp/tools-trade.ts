@@ -4,10 +4,11 @@ import { z } from "zod";
 import { executeTrade, isLedgerRefusal } from "../lib/ledger/trades";
 import type { Queryable } from "../lib/store/db";
 import { formatMoney } from "../lib/money";
-import { OrderId, type OrderSide } from "../lib/orders/order";
+import { OrderId, positiveMoney, type OrderSide } from "../lib/orders/order";
 import { SCOPE_TRADE } from "../lib/protocol";
 import { auditToolCall } from "./audit";
-import { approvedOrderFromDetails, bindingRefused, checkTradeAgainstOrder, type BindingRule, type TradeRequest } from "../lib/orders/check";
+import { approvedOrderFromDetails, bindingRefused, checkTradeAgainstOrder, type ApprovedOrder, type BindingRule, type TradeRequest } from "../lib/orders/check";
+import { checkChallengedOrder } from "./challenged-order";
 import { approvedOrderFromStore, storedOrderClosed } from "./stored-order";
 import type { Principal } from "../lib/protected-resource/principal";
 import { refuse, requireScope, runTool, type Outcome, type ToolContext } from "./tool-context";
@@ -31,7 +32,13 @@ export function tradeSchema(symbols: [string, ...string[]], maxQuantity: number)
   return z.strictObject({
     symbol: z.enum(symbols).describe("Ticker symbol, e.g. NVDA"),
     quantity: z.number().int().min(1).max(maxQuantity).describe(`Whole shares, 1 to ${maxQuantity}`),
-    order_id: OrderId.describe("The id of the approved order, ord_ followed by 16-40 letters or digits"),
+    order_id: OrderId.optional().describe(
+      "The id of the approved order, ord_ followed by 16-40 letters or digits. Without an approved order the broker answers " +
+        "HTTP 403 insufficient_authorization naming the order (its authorization_details) the user must approve.",
+    ),
+    limit_price: positiveMoney("limit_price")
+      .optional()
+      .describe("The limit for the order the broker freezes when it asks for approval (default: the current price plus a small tolerance)"),
   });
 }
 type TradeArgs = z.output<ReturnType<typeof tradeSchema>>;
@@ -70,6 +77,7 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
   const { deps } = ctx;
   const priceCents = deps.market.snapshot().priceCents;
   const orderId = args.order_id;
+  if (!orderId) return refuse("order_id_required", "Name the approved order (order_id); a token without one is answered with the order to approve.");
   const rule: BindingRule = deps.config.auth.binding;
   const tag = { orderId, bindingRule: rule as string };
 
@@ -80,6 +88,7 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
   // checked before anything is read; the store is consulted inside the trade's transaction, with
   // the order row (and the mandate row) locked.
   let boundToken: { sub: string; jti: string } | undefined;
+  let tokenOrder: ApprovedOrder | undefined;
   let underMandate: { mandate: Mandate; notionalCents: number } | undefined;
   if (rule === "rar" && carriesMandate(principal.authorizationDetails)) {
     const check = checkTradeAgainstMandate(principal, request, priceCents, now);
@@ -93,6 +102,7 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
     if (!approved.ok) return refuse(approved.code, approved.message, tag);
     const check = checkTradeAgainstOrder(approved.order, request, priceCents, now);
     if (!check.ok) return refuse(check.code, check.message, tag);
+    tokenOrder = approved.order;
   } else {
     if (!principal.jti) return refuse("jti_required", "The token must carry a jti to be bound to a recorded approval.", tag);
     boundToken = { sub: principal.sub, jti: principal.jti };
@@ -101,6 +111,8 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
     if (!boundToken) {
       const closed = await storedOrderClosed(tx, orderId);
       if (closed) throw bindingRefused(closed);
+      const challenged = await checkChallengedOrder(tx, orderId, principal, tokenOrder);
+      if (!challenged.ok) throw bindingRefused(challenged);
       if (underMandate) {
         const granted = await authorizeUnderMandate(tx, principal, underMandate.mandate, underMandate.notionalCents, now);
         if (!granted.ok) throw new ProtocolError(granted.code, granted.message, { status: 403 });
@@ -111,6 +123,8 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
     if (!approved.ok) throw bindingRefused(approved);
     const check = checkTradeAgainstOrder(approved.order, request, priceCents, now);
     if (!check.ok) throw bindingRefused(check);
+    const challenged = await checkChallengedOrder(tx, orderId, principal, approved.order);
+    if (!challenged.ok) throw bindingRefused(challenged);
   };
 
   if (underMandate) tag.bindingRule = MANDATE_RULE;

@@ -128,8 +128,8 @@ export default function Dashboard() {
 
 const STEPS = [
   ["Watch", "reads the price with a read-only token"],
-  ["Propose", "the model proposes a buy; code freezes the order"],
-  ["Refused", "the broker answers 403 insufficient_scope"],
+  ["Propose", "the model proposes a buy; code checks it against the mandate"],
+  ["Refused", "the broker answers 403 naming the exact order to approve"],
   ["Ask", "CIBA request: the user gets the exact order"],
   ["Approve", "on another device, by email"],
   ["Trade", "with an OBO token: sub = user, act = agent"],

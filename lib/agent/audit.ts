@@ -9,6 +9,7 @@ import type { Db, Queryable } from "../store/db";
  */
 export type AgentAuditEvent =
   | { event: "order.frozen"; decision: "frozen"; reason: string }
+  | { event: "challenge.rejected"; decision: "rejected"; reason: string }
   | { event: "ciba.requested"; decision: "requested"; reason: string }
   | { event: "ciba.approved"; decision: "approved"; reason: string }
   | { event: "ciba.denied"; decision: "denied"; reason: string }

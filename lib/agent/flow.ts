@@ -8,8 +8,8 @@ import { ProtocolError } from "../errors";
 import type { AppConfig } from "../config";
 import { formatMoney } from "../money";
 import { deriveBindingMessage } from "../orders/binding-message";
-import { grantedMatchesOrder } from "../orders/check";
-import { freezeOrder, limitPriceCents } from "../orders/freeze";
+import { challengedMatchesProposal, grantedMatchesOrder } from "../orders/check";
+import { limitPriceCents } from "../orders/freeze";
 import type { StockTradeDetail } from "../orders/order";
 import { SCOPE_TRADE } from "../protocol";
 import type { Db } from "../store/db";
@@ -38,11 +38,12 @@ import type { AgentEvent } from "./state-machine";
  * The agent's flow, from a price below the threshold to a trade, as seven named steps:
  *
  *   1. askModel          — the model proposes (or not); no token in its context
- *   2. freezeProposal    — code checks the proposal against the mandate and freezes the order
+ *   2. checkProposal     — code checks the proposal against the mandate
  *   3. tryWithAgentToken — buy_stock with the agent token: the broker answers 403
- *                          insufficient_scope (a trade needs the user)
- *   4. requestApproval   — CIBA request with the order, the binding message and the agent token
- *                          as actor_token; stored before anything else happens
+ *                          insufficient_authorization naming the order it froze (a trade needs
+ *                          the user); the agent records it if it is exactly the proposal
+ *   4. requestApproval   — CIBA request with the broker's order unchanged, the binding message
+ *                          and the agent token as actor_token; stored before anything else happens
  *   5. awaitDecision     — poll the token endpoint at the server's pace (stored after every poll,
  *                          so a restart resumes the same request)
  *   6. verifyGrant       — the on-behalf-of token must name the agent as actor, carry stock:trade
@@ -124,15 +125,16 @@ export async function runFlow(ctx: AgentContext, quote: Quote, mandate: Mandate)
   await ctx.transition("price_below_threshold", { reason: null, orderId: null, oboTokenClaims: null });
   const proposal = await askModel(ctx, quote, mandate);
   if (!proposal.ok) return finish(ctx, proposal.outcome);
-  const order = await freezeProposal(ctx, proposal.value, quote, mandate);
-  if (!order.ok) return finish(ctx, order.outcome);
-  const challenge = await tryWithAgentToken(ctx, order.value);
+  const checked = await checkProposal(ctx, proposal.value, quote, mandate);
+  if (!checked.ok) return finish(ctx, checked.outcome);
+  const challenge = await tryWithAgentToken(ctx, checked.value);
   if (!challenge.ok) return finish(ctx, challenge.outcome);
-  const standing = await tryUnderMandate(ctx, order.value);
+  const { order, scope } = challenge.value;
+  const standing = await tryUnderMandate(ctx, order);
   if (!standing.ok) return finish(ctx, standing.outcome);
-  const approval = await requestApproval(ctx, order.value, challenge.value);
+  const approval = await requestApproval(ctx, order, scope);
   if (!approval.ok) return finish(ctx, approval.outcome);
-  return awaitApprovalAndTrade(ctx, approval.value, order.value);
+  return awaitApprovalAndTrade(ctx, approval.value, order);
 }
 
 /** Steps 5–7 for a stored CIBA request (also after a restart). */
@@ -187,12 +189,24 @@ async function askModel(ctx: AgentContext, quote: Quote, mandate: Mandate): Prom
   return next(first);
 }
 
-// --- 2. freezeProposal ---------------------------------------------------------------------------
+// --- 2. checkProposal ----------------------------------------------------------------------------
 
 /** The order stays executable this long after the approval window closes (the trade itself). */
 export const ORDER_EXECUTION_WINDOW_SECONDS = 60;
+/** How much later than the agent's own reckoning the broker's expiry may fall (clock skew, the call's duration). */
+const EXPIRY_SLACK_SECONDS = 30;
 
-async function freezeProposal(ctx: AgentContext, raw: RawProposal, quote: Quote, mandate: Mandate): Promise<Step<StockTradeDetail>> {
+/** The proposal as code checked it against the mandate: what the agent asks the broker to trade. */
+export interface CheckedProposal {
+  raw: RawProposal;
+  symbol: string;
+  quantity: number;
+  limitPriceCents: number;
+  reason?: string;
+  mandate: Mandate;
+}
+
+async function checkProposal(ctx: AgentContext, raw: RawProposal, quote: Quote, mandate: Mandate): Promise<Step<CheckedProposal>> {
   const { config } = ctx;
   const limit = limitPriceCents(quote.priceCents, config.agent.limitToleranceBps);
   const check = validateProposal(raw, mandate, quote.priceCents, limit);
@@ -206,59 +220,97 @@ async function freezeProposal(ctx: AgentContext, raw: RawProposal, quote: Quote,
   const p = check.proposal;
   await ctx.log("info", "agent.recommendation", `Model recommends: buy ${printQuantity(raw.quantity)} ${p.symbol}${p.reason ? ` — ${p.reason}` : ""}`);
   if (p.clipped) await ctx.log("warn", "agent.proposal_clipped", `Proposal clipped by the mandate: ${p.clipped}`);
+  return next({ raw, symbol: p.symbol, quantity: p.quantity, limitPriceCents: p.limitPriceCents, reason: p.reason, mandate });
+}
 
-  const expiresAt = new Date(ctx.now().getTime() + (config.agent.approvalExpirySeconds + ORDER_EXECUTION_WINDOW_SECONDS) * 1000);
-  const order = freezeOrder({ symbol: p.symbol, side: "buy", quantity: p.quantity, limitPriceCents: p.limitPriceCents, maxNotionalCents: mandate.budgetCents, expiresAt });
-  // The order and its audit record commit together.
+// --- 3. tryWithAgentToken ------------------------------------------------------------------------
+
+/**
+ * buy_stock with the agent token and no order: the broker answers 403 `insufficient_authorization`
+ * naming the order it froze (mcp/transaction-challenge.ts). The agent takes that order only when it
+ * is exactly the proposal its mandate check passed (challengedMatchesProposal), records it, and
+ * resolves to it with the scope the challenge named; the order id is the broker's.
+ */
+async function tryWithAgentToken(ctx: AgentContext, proposal: CheckedProposal): Promise<Step<{ order: StockTradeDetail; scope: string }>> {
+  const agentToken = await ctx.tokens.current();
+  let outcome;
+  try {
+    outcome = await ctx.mcp.trade("buy", { symbol: proposal.symbol, quantity: proposal.quantity, limit_price: formatMoney(proposal.limitPriceCents) }, agentToken, ctx.signal);
+  } catch (error) {
+    ctx.signal.throwIfAborted();
+    return end(noOrder("trade_failed", `buy_stock with the agent token failed: ${errorText(error)}`));
+  }
+  if (outcome.kind === "authorization_required") {
+    const scope = outcome.scope ?? SCOPE_TRADE;
+    const latestExpiry = new Date(ctx.now().getTime() + (ctx.config.agent.approvalExpirySeconds + ORDER_EXECUTION_WINDOW_SECONDS + EXPIRY_SLACK_SECONDS) * 1000);
+    const accepted = challengedMatchesProposal(
+      outcome.authorizationDetails,
+      { symbol: proposal.symbol, side: "buy", quantity: proposal.quantity, limitPriceCents: proposal.limitPriceCents, maxNotionalCents: proposal.mandate.budgetCents, latestExpiry },
+      ctx.now(),
+    );
+    if (!accepted.ok) return end(await challengeRefused(ctx, outcome.authorizationDetails, accepted.message));
+    await ctx.log(
+      "warn",
+      "agent.transaction_challenge",
+      `Broker refused buy_stock with the agent token: HTTP 403 insufficient_authorization, needs ${scope} and ${ctx.config.investor.name}'s approval of order ${accepted.order.order_id}. Asking her to approve it.`,
+      { scope, orderId: accepted.order.order_id },
+    );
+    return next({ order: await recordOrder(ctx, accepted.order, proposal), scope });
+  }
+  if (outcome.kind === "insufficient_scope") {
+    return end(noOrder("trade_refused", `the broker answered insufficient_scope (${outcome.scope ?? "?"}) without naming the order to approve`));
+  }
+  if (outcome.kind === "refused") return end(noOrder("trade_refused", `the broker refused the order: ${outcome.code}: ${outcome.message}`));
+  // A broker that lets an agent token trade is misconfigured: the agent has no order for that
+  // trade, says so, and proposes nothing more during this fall.
+  return end({
+    event: "trade_refused",
+    reason: `the broker executed a trade with the agent's own token (trade ${outcome.tradeId}) instead of naming the order to approve`,
+    line: { level: "error", kind: "agent.trade", message: `The broker executed a trade with the agent's own token (trade ${outcome.tradeId}); it should have required ${ctx.config.investor.name}'s approval.` },
+    disarm: true,
+  });
+}
+
+/** The broker's order, as accepted, becomes the agent's order: stored with its audit record, then the state moves on. */
+async function recordOrder(ctx: AgentContext, order: StockTradeDetail, proposal: CheckedProposal): Promise<StockTradeDetail> {
   await ctx.db.transaction(async (tx) => {
-    await insertOrder(tx, order, config.investor.userId, { symbol: raw.symbol, quantity: raw.quantity, reason: p.reason });
+    await insertOrder(tx, order, ctx.config.investor.userId, { symbol: proposal.raw.symbol, quantity: proposal.raw.quantity, reason: proposal.reason });
     await auditAgentDecision(ctx, order.order_id, {
       event: "order.frozen",
       decision: "frozen",
-      reason: `buy ${order.quantity} ${order.symbol}, limit ${order.limit_price} USD, max ${order.max_notional} USD, expires ${order.expires_at}`,
+      reason: `named by the broker's transaction challenge and matching the proposal: buy ${order.quantity} ${order.symbol}, limit ${order.limit_price} USD, max ${order.max_notional} USD, expires ${order.expires_at}`,
     }, tx);
   });
   await ctx.log(
     "info",
     "agent.order",
-    `Order frozen: buy ${order.quantity} ${order.symbol}, limit ${order.limit_price} USD, max ${order.max_notional} USD, expires ${time(order.expires_at)} (${order.order_id})`,
+    `Order frozen by the broker: buy ${order.quantity} ${order.symbol}, limit ${order.limit_price} USD, max ${order.max_notional} USD, expires ${time(order.expires_at)} (${order.order_id})`,
     { orderId: order.order_id },
   );
   await ctx.transition("order_frozen", { orderId: order.order_id });
-  return next(order);
+  return order;
 }
 
-// --- 3. tryWithAgentToken ------------------------------------------------------------------------
+/** The broker named another order than the proposal: recorded, and nobody is asked to approve it. */
+async function challengeRefused(ctx: AgentContext, details: unknown, why: string): Promise<Outcome> {
+  const named = Array.isArray(details) ? (details[0] as { order_id?: unknown } | undefined)?.order_id : undefined;
+  const orderId = typeof named === "string" && named.length <= 64 ? named : "unknown";
+  await auditAgentDecision(ctx, orderId, { event: "challenge.rejected", decision: "rejected", reason: why });
+  return {
+    event: "trade_refused",
+    reason: `the broker's transaction challenge does not match the proposal: ${why}`,
+    line: {
+      level: "error",
+      kind: "agent.challenge_mismatch",
+      message: `No trade: the broker named another order than the proposal (${why}). ${ctx.config.investor.name} is not asked to approve it.`,
+      data: { orderId: named === orderId ? orderId : null },
+    },
+  };
+}
 
-/** Resolves to the scope the broker's 403 challenge asked for. */
-async function tryWithAgentToken(ctx: AgentContext, order: StockTradeDetail): Promise<Step<string>> {
-  const agentToken = await ctx.tokens.current();
-  let outcome;
-  try {
-    outcome = await ctx.mcp.trade("buy", tradeArgs(order), agentToken, ctx.signal);
-  } catch (error) {
-    ctx.signal.throwIfAborted();
-    return end(failed(order, "trade_failed", `buy_stock with the agent token failed: ${errorText(error)}`));
-  }
-  if (outcome.kind === "insufficient_scope") {
-    const scope = outcome.scope ?? SCOPE_TRADE;
-    await ctx.log("warn", "agent.insufficient_scope", `Broker refused buy_stock with the agent token: HTTP 403 insufficient_scope, needs ${scope}. Asking ${ctx.config.investor.name} to approve.`, {
-      scope,
-      resourceMetadata: outcome.resourceMetadata ?? null,
-    });
-    return next(scope);
-  }
-  if (outcome.kind === "refused") return end(failed(order, "trade_refused", `the broker refused the order: ${outcome.code}: ${outcome.message}`));
-  // A broker that lets an agent token trade is misconfigured; the trade happened, say so.
-  return end({
-    event: "trade_executed",
-    reason: "executed without approval",
-    orderId: order.order_id,
-    orderStatus: "executed",
-    tradeId: outcome.tradeId,
-    orderNote: "executed with the agent token",
-    line: { level: "warn", kind: "agent.trade", message: `The broker executed the order with the agent's own token (trade ${outcome.tradeId}); it should have required ${ctx.config.investor.name}'s approval.` },
-  });
+/** A run that ends before any order was recorded. */
+function noOrder(event: AgentEvent, reason: string): Outcome {
+  return { event, reason, line: { level: "error", kind: "agent.failed", message: `No trade: ${reason.replace(/\.$/, "")}.` } };
 }
 
 // --- 3b. tryUnderMandate -----------------------------------------------------------------------

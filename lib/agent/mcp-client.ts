@@ -24,6 +24,10 @@ import { PriceWatch, type PriceWatchEvents } from "./price-watch";
  *   `use_dpop_nonce` challenge, §9).
  * - 403 `insufficient_scope` is surfaced by the SDK (onInsufficientScope: "throw") as
  *   InsufficientScopeError carrying the challenge's `scope` and `resource_metadata`.
+ * - 403 `insufficient_authorization` (the broker's transaction challenge, mcp/transaction-challenge.ts)
+ *   is read from the response itself: the `authorization_details` the broker named, decoded from
+ *   the challenge's `authorization_remediation` (draft-ietf-oauth-rar-metadata-remediation). The
+ *   flow checks them against its own proposal before anything else.
  */
 const CLIENT_INFO = { name: "aurelius-agent", version: "1.0.0" };
 const CALL_TIMEOUT_MS = 15_000;
@@ -38,12 +42,16 @@ export interface Quote {
 export type TradeOutcome =
   | { kind: "executed"; tradeId: number | null; quantity: number; priceCents: number | null; data: Record<string, unknown> }
   | { kind: "insufficient_scope"; scope: string | undefined; resourceMetadata: string | undefined; description: string | undefined }
+  | { kind: "authorization_required"; authorizationDetails: unknown; scope: string | undefined; description: string | undefined }
   | { kind: "refused"; code: string; message: string };
 
 export interface TradeArgs {
   symbol: string;
   quantity: number;
-  order_id: string;
+  /** The approved order; absent when asking the broker to name the order to approve. */
+  order_id?: string;
+  /** The limit the broker freezes the order at, when it names one. */
+  limit_price?: string;
 }
 
 
@@ -85,7 +93,10 @@ export class AgentMcpClient implements McpClientPort {
 
   /** One buy_stock / sell_stock call with exactly `credential`; the client is closed afterwards. */
   async trade(side: "buy" | "sell", args: TradeArgs, credential: AccessCredential, signal?: AbortSignal): Promise<TradeOutcome> {
-    const client = await this.connect(async () => credential);
+    let challenge: TradeOutcome | undefined;
+    const client = await this.connect(async () => credential, undefined, false, (response) => {
+      challenge = transactionChallengeOf(response) ?? challenge;
+    });
     try {
       const result = (await client.callTool({ name: `${side}_stock`, arguments: { ...args } }, { timeout: CALL_TIMEOUT_MS, signal })) as CallToolResult;
       if (result.isError) return { kind: "refused", ...refusalOf(result) };
@@ -98,6 +109,7 @@ export class AgentMcpClient implements McpClientPort {
         data,
       };
     } catch (error) {
+      if (challenge) return challenge;
       if (error instanceof InsufficientScopeError) {
         return {
           kind: "insufficient_scope",
@@ -143,11 +155,23 @@ export class AgentMcpClient implements McpClientPort {
   }
 
   /** `modern`: the 2026-07-28 era, whose `subscriptions/listen` needs no session. */
-  private async connect(credential: () => Promise<AccessCredential>, onUnauthorized?: () => Promise<void>, modern = false): Promise<Client> {
+  private async connect(
+    credential: () => Promise<AccessCredential>,
+    onUnauthorized?: () => Promise<void>,
+    modern = false,
+    onResponse?: (response: Response) => void,
+  ): Promise<Client> {
+    const send = presentCredential(credential, this.options.fetch);
     const transport = new StreamableHTTPClientTransport(new URL(this.options.url), {
       authProvider: { token: async () => (await credential()).accessToken, ...(onUnauthorized ? { onUnauthorized: () => onUnauthorized() } : {}) },
       onInsufficientScope: "throw",
-      fetch: presentCredential(credential, this.options.fetch),
+      fetch: onResponse
+        ? async (input, init) => {
+            const response = await send(input, init);
+            onResponse(response);
+            return response;
+          }
+        : send,
     });
     const client = new Client(CLIENT_INFO, modern ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {});
     await client.connect(transport);
@@ -178,6 +202,26 @@ function sessionFor(key: DPoPKey): Promise<DpopSession> {
     sessions.set(key, session);
   }
   return session;
+}
+
+/**
+ * A 403 `Bearer error="insufficient_authorization"` with `authorization_remediation` (base64url
+ * JSON `{authorization_details}`), or undefined for any other response. What the details say is
+ * checked by the flow, not here.
+ */
+export function transactionChallengeOf(response: Response): TradeOutcome | undefined {
+  if (response.status !== 403) return undefined;
+  const header = response.headers.get("www-authenticate") ?? "";
+  if (!/^Bearer\s.*error="insufficient_authorization"/i.test(header)) return undefined;
+  const param = (name: string) => new RegExp(`(?:^Bearer\\s+|,\\s*)${name}="([^"]*)"`, "i").exec(header)?.[1];
+  const encoded = param("authorization_remediation");
+  let authorizationDetails: unknown;
+  try {
+    authorizationDetails = encoded && encoded.length <= 8192 ? (JSON.parse(Buffer.from(encoded, "base64url").toString("utf8")) as { authorization_details?: unknown }).authorization_details : undefined;
+  } catch {
+    authorizationDetails = undefined;
+  }
+  return { kind: "authorization_required", authorizationDetails, scope: param("scope"), description: param("error_description") };
 }
 
 /** The broker's refusals read `Refused (code): message` (mcp/tool-context.ts errorResult). */

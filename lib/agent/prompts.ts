@@ -4,8 +4,8 @@ import type { Mandate } from "./mandate";
 /**
  * What the model is told. It gets the situation and the mandate, and two tools: one to read the
  * price, one to PROPOSE a buy. It never gets a token, never calls the broker's trade tool, and
- * never writes the text Alice approves: code validates the proposal, freezes the order and
- * derives the binding message.
+ * never writes the text Alice approves: code validates the proposal, the broker freezes the order
+ * it names in its challenge, and code checks it and derives the binding message.
  */
 export const MANDATE_MARKER = "MANDATE_JSON: ";
 

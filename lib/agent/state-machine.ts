@@ -2,11 +2,12 @@
  * The agent's state machine. Pure: which event moves which state where. The loop (agent.ts)
  * persists every transition, so a restart resumes from the stored state.
  *
- *   MONITORING ──price below threshold──▶ PROPOSING ──order frozen──▶ EXECUTING (agent token)
- *        ▲                                    │ no proposal / model error / refused
+ *   MONITORING ──price below threshold──▶ PROPOSING ──403 names the order, recorded──▶ EXECUTING
+ *        ▲                                    │ no proposal / model error / refused / the
+ *        │                                    │ broker named another order
  *        │                                    ▼
  *        │                              MONITORING / FAILED
- *   EXECUTING ──403 insufficient_scope, CIBA request sent──▶ AWAITING_APPROVAL
+ *   EXECUTING ──CIBA request sent (or a trade under the standing mandate)──▶ AWAITING_APPROVAL
  *   AWAITING_APPROVAL ──OBO token, order verified──▶ EXECUTING (OBO token) ──▶ DONE | FAILED
  *   AWAITING_APPROVAL ──access_denied──▶ DENIED,  ──expired_token──▶ EXPIRED,  ──other──▶ FAILED
  *   DONE | DENIED | EXPIRED | FAILED ──next tick──▶ MONITORING (after a cooldown / re-arm)
@@ -47,9 +48,10 @@ const TRANSITIONS: Record<AgentEvent, Partial<Record<AgentState, AgentState>>> =
   order_frozen: { PROPOSING: "EXECUTING" },
   approval_requested: { EXECUTING: "AWAITING_APPROVAL" },
   approval_request_failed: { EXECUTING: "FAILED" },
+  // From PROPOSING: the agent-token call that asks the broker to name the order (flow.ts step 3).
   trade_executed: { EXECUTING: "DONE" },
-  trade_refused: { EXECUTING: "FAILED" },
-  trade_failed: { EXECUTING: "FAILED" },
+  trade_refused: { PROPOSING: "FAILED", EXECUTING: "FAILED" },
+  trade_failed: { PROPOSING: "FAILED", EXECUTING: "FAILED" },
   approved: { AWAITING_APPROVAL: "EXECUTING" },
   denied: { AWAITING_APPROVAL: "DENIED" },
   expired: { AWAITING_APPROVAL: "EXPIRED" },

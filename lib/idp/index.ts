@@ -147,6 +147,7 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
     limiter,
     firstPartyClients: new Set([config.signIn.clientId]),
     registration,
+    db,
   });
   const server = await listen(
     config.idp.port,

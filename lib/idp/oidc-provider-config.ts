@@ -5,7 +5,7 @@ import type { Queryable } from "../store/db";
 import { createFindAccount, type Investor } from "./accounts";
 import { createAdapterFactory } from "./adapter";
 import { CIBA_GRANT_TYPE, SCOPE_READ, SCOPE_TRADE, STOCK_TRADE_MANDATE_TYPE, STOCK_TRADE_TYPE } from "../protocol";
-import { grantedMandate, mandateSecondsLeft, stockTradeMandateProblem, stockTradeProblem } from "./authorization-details";
+import { grantedMandate, mandateSecondsLeft, stockTradeMandateProblem, stockTrades, stockTradeProblem } from "./authorization-details";
 import { backchannelRequestTtl, createCibaExtraParams, createCibaFeature, type CibaDeps } from "./ciba";
 import type { ResourcePolicy } from "./resource-server";
 import { createExtraTokenClaims, createJwtCustomizer } from "./token-claims";
@@ -13,7 +13,9 @@ import { LOGIN_PAGE_PATH } from "./login-page/views";
 import { randomBytes } from "node:crypto";
 import { pageCsp, renderFrame } from "./decision-page/layout";
 import { escapeHtml } from "./html";
-import { allowMetadataDocumentFetch, createClientMetadataValidator, type RegistrationPolicy } from "./registration-policy";
+import { allowMetadataDocumentFetch, createClientMetadataValidator, isRegisteredClient, type RegistrationPolicy } from "./registration-policy";
+import { challengedOrderProblem } from "./challenged-orders";
+import type { StockTradeDetail } from "../orders/order";
 
 /**
  * oidc-provider's configuration for the embedded server: which features are on and the hooks
@@ -53,7 +55,8 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
     issueRefreshToken: async (_ctx: KoaContextWithOIDC, client: { grantTypeAllowed(t: string): boolean }, source: { scopes: Set<string>; rar?: unknown[] }) => {
       if (!client.grantTypeAllowed("refresh_token")) return false;
       if (client.grantTypeAllowed(CIBA_GRANT_TYPE)) return source.scopes.has("offline_access") && grantedMandate(source.rar) !== undefined;
-      return true;
+      // The approval of one order is used once: its code yields no refresh token.
+      return !source.rar?.length;
     },
     // A standing mandate's refresh token is rotated on every use: the agent keeps it sealed in
     // the store (lib/agent/mandate-grant-vault.ts), and a copy taken from an old backup is spent
@@ -136,13 +139,20 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
         enabled: true,
         types: {
           [STOCK_TRADE_TYPE]: {
-            validate(_ctx: KoaContextWithOIDC, detail: unknown) {
-              const problem = stockTradeProblem(detail);
+            // A registered client (an MCP host) may ask only for an order the resource server
+            // named to it in a transaction challenge (challenged-orders.ts).
+            async validate(_ctx: KoaContextWithOIDC, detail: unknown, client: { clientId: string }) {
+              const problem =
+                stockTradeProblem(detail) ??
+                (isRegisteredClient(input.registration, client.clientId) ? await challengedOrderProblem(db, detail as StockTradeDetail, client.clientId, undefined) : undefined);
               if (problem) throw new errors.InvalidAuthorizationDetails(problem);
             },
           },
           [STOCK_TRADE_MANDATE_TYPE]: {
-            validate(_ctx: KoaContextWithOIDC, detail: unknown) {
+            validate(_ctx: KoaContextWithOIDC, detail: unknown, client: { clientId: string }) {
+              if (isRegisteredClient(input.registration, client.clientId)) {
+                throw new errors.InvalidAuthorizationDetails(`${STOCK_TRADE_MANDATE_TYPE} is not available to registered clients`);
+              }
               const problem = stockTradeMandateProblem(detail);
               if (problem) throw new errors.InvalidAuthorizationDetails(problem);
             },
@@ -151,12 +161,29 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
         // CIBA: the token carries exactly what the user approved (stored with the request by
         // backchannelResult). Client credentials never carry an order: the agent cannot grant
         // itself a trade by asking for one.
-        authorizationDetailsForAccessToken(ctx: KoaContextWithOIDC, _token: unknown, source: { rar?: unknown[] } | undefined, grantType: string) {
-          // The code flow (MCP hosts, the dashboard) grants no authorization details, nor do its
-          // refresh tokens. The one refresh token that carries some is the agent's for a standing
-          // mandate (issueRefreshToken above): each token drawn from it carries that mandate.
-          const ciba = (ctx.oidc.client as { grantTypeAllowed?(t: string): boolean } | undefined)?.grantTypeAllowed?.(CIBA_GRANT_TYPE) === true;
+        async authorizationDetailsForAccessToken(
+          ctx: KoaContextWithOIDC,
+          token: { scope?: string },
+          source: { rar?: unknown[]; accountId?: string } | undefined,
+          grantType: string,
+        ) {
+          // The code flow grants authorization details only to a registered client (an MCP host),
+          // only the one order Alice consented to after the resource server's transaction
+          // challenge, checked once more here; the token then also carries stock:trade (the scope
+          // that comes only with an approved order) and no refresh token is issued for it. Its
+          // refresh tokens, and the dashboard's, carry none. The one refresh token that carries
+          // some is the agent's for a standing mandate (issueRefreshToken above): each token
+          // drawn from it carries that mandate.
+          const client = ctx.oidc.client as { clientId: string; grantTypeAllowed?(t: string): boolean } | undefined;
+          const ciba = client?.grantTypeAllowed?.(CIBA_GRANT_TYPE) === true;
           if (grantType === "refresh_token" && ciba && grantedMandate(source?.rar) !== undefined) return source?.rar as never;
+          if (grantType === "authorization_code" && source?.rar?.length && client && isRegisteredClient(input.registration, client.clientId)) {
+            const order = source.rar.length === 1 ? stockTrades(source.rar)[0] : undefined;
+            const problem = order ? await challengedOrderProblem(db, order, client.clientId, source.accountId) : "the approval must name exactly one order";
+            if (problem) throw new errors.InvalidGrant(problem);
+            token.scope = [...new Set([...(token.scope ?? "").split(" ").filter(Boolean), SCOPE_TRADE])].join(" ");
+            return source.rar as never;
+          }
           if (grantType === "authorization_code" || grantType === "refresh_token") {
             if (source?.rar?.length) throw new errors.InvalidAuthorizationDetails("the authorization code flow grants no authorization details here");
             return undefined as never;
@@ -169,7 +196,19 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
           }
           return source?.rar as never;
         },
-        authorizationDetailsForGrantSource: (_ctx: unknown, source: { rar?: unknown[] }) => source.rar as never,
+        // A code carries the details this request asked for, and only those Alice's grant approved
+        // (saveConsentGrant adds the order she consented to); a grant's earlier approvals never
+        // travel into a later code.
+        authorizationDetailsForGrantSource: (ctx: KoaContextWithOIDC, source: { rar?: unknown[] }) => {
+          if (source.rar) return source.rar as never;
+          const asked = (ctx.oidc.params as Record<string, unknown> | undefined)?.authorization_details;
+          if (typeof asked !== "string") return undefined as never;
+          // Compared with keys sorted: the grant comes back from a JSONB column, which reorders them.
+          const canonical = (d: unknown) => JSON.stringify(Object.entries(d as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)));
+          const approved = ((ctx.oidc.grant as { rar?: unknown[] } | undefined)?.rar ?? []).map(canonical);
+          const details = JSON.parse(asked) as unknown[];
+          return (details.every((d) => approved.includes(canonical(d))) ? details : undefined) as never;
+        },
         authorizationDetailsForIntrospection: (_ctx: unknown, token: { rar?: unknown[] }) => token.rar as never,
       } as never,
     },

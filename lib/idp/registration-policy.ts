@@ -1,6 +1,6 @@
 import "server-only";
 import { errors, type KoaContextWithOIDC } from "oidc-provider";
-import { SCOPE_READ } from "../protocol";
+import { SCOPE_READ, STOCK_TRADE_TYPE } from "../protocol";
 
 /**
  * What a client that introduced itself may be: a public client of the authorization code flow
@@ -12,8 +12,9 @@ import { SCOPE_READ } from "../protocol";
  *   PKCE (required of every client here) protects its code instead.
  * - grant types `authorization_code` and `refresh_token` only: never CIBA, client credentials or
  *   token exchange, which would let it act without Alice at the keyboard.
- * - response type `code` only; no `authorization_details_types`: such a client cannot ask for an
- *   order in a token.
+ * - response type `code` only; `authorization_details_types` at most `stock_trade`: such a client
+ *   may ask Alice to approve an order only as the resource server named it to that client in a
+ *   transaction challenge (challenged-orders.ts, checked on every request), never a standing mandate.
  * - scopes at most `openid profile email offline_access stock:read`: reading is all its consent can
  *   grant (a refresh token comes with the refresh_token grant type, offline_access or not).
  * - redirect URIs: `https:`, or `http:` on a loopback address with any port (RFC 8252 §7.3,
@@ -49,7 +50,8 @@ export function registeredClientProblem(metadata: Record<string, unknown>, reser
   if (!grantTypes.includes("authorization_code")) return "grant_types must include authorization_code";
   const badResponse = listOf(metadata.response_types).find((r) => r !== "code");
   if (badResponse !== undefined) return `response type ${badResponse} is not available (code only)`;
-  if (listOf(metadata.authorization_details_types).length) return "authorization_details_types are not available to registered clients";
+  const badType = listOf(metadata.authorization_details_types).find((t) => t !== STOCK_TRADE_TYPE);
+  if (badType !== undefined) return `authorization_details_types ${badType} is not available to registered clients (${STOCK_TRADE_TYPE} only)`;
   const badScope = String(metadata.scope ?? "").split(" ").find((s) => s && !REGISTERED_CLIENT_SCOPES.has(s));
   if (badScope !== undefined) return `scope ${badScope} is not available to registered clients (${[...REGISTERED_CLIENT_SCOPES].join(" ")})`;
   for (const key of ["redirect_uris", "post_logout_redirect_uris"] as const) {
@@ -103,6 +105,9 @@ export function createClientMetadataValidator(policy: RegistrationPolicy) {
     if (key !== "client_name" || policy.trustedClientIds.has(String(metadata.client_id))) return;
     const problem = registeredClientProblem(metadata, policy.reservedNames);
     if (problem) throw new errors.InvalidClientMetadata(problem);
+    // oidc-provider lets a client ask only for the types it lists (none by default); a host that
+    // lists none may still ask Alice to approve an order the resource server named to it.
+    if (!listOf(metadata.authorization_details_types).length) metadata.authorization_details_types = [STOCK_TRADE_TYPE];
   };
 }
 

@@ -38,6 +38,7 @@ export type BindingCode =
   | "order_not_approved"
   | "order_not_executable"
   | "order_id_mismatch"
+  | "order_mismatch"
   | "order_expired"
   | "symbol_mismatch"
   | "side_mismatch"
@@ -172,4 +173,46 @@ export function grantedMatchesOrder(granted: unknown, order: StockTradeDetail): 
     if (entry[field] !== order[field]) return mismatch(`the granted ${field} differs from the order`);
   }
   return { ok: true };
+}
+
+/** What the agent asked the resource server to freeze (its mandate-checked proposal). */
+export interface ProposedOrder {
+  symbol: string;
+  side: OrderSide;
+  quantity: number;
+  limitPriceCents: number;
+  /** The most the order may cost (the mandate's budget). */
+  maxNotionalCents: number;
+  /** The latest expiry the agent accepts (its approval window plus the execution window). */
+  latestExpiry: Date;
+}
+
+/**
+ * The agent's check of a transaction challenge: the resource server must name exactly one
+ * `stock_trade` order and nothing else, strictly valid, for the symbol, side, quantity and limit
+ * the agent proposed, costing no more than the mandate allows, not yet expired and not valid
+ * beyond the approval window the agent asks Alice for. Anything else is not the order the agent's
+ * mandate check passed, and the agent does not ask Alice to approve it.
+ */
+export function challengedMatchesProposal(details: unknown, proposed: ProposedOrder, now: Date): { ok: true; order: StockTradeDetail } | Failure {
+  const mismatch = (message: string) => failure("challenge_mismatch", message);
+  if (!Array.isArray(details) || details.length !== 1) return mismatch("the broker did not name exactly one authorization_details entry");
+  const parsed = StockTradeDetail.safeParse(details[0]);
+  if (!parsed.success) return mismatch("the broker named no valid stock_trade order");
+  const order = parsed.data;
+  if (order.symbol !== proposed.symbol) return mismatch(`the broker named ${order.symbol}, the proposal is for ${proposed.symbol}`);
+  if (order.side !== proposed.side) return mismatch(`the broker named a ${order.side}, the proposal is a ${proposed.side}`);
+  if (order.quantity !== proposed.quantity) return mismatch(`the broker named ${order.quantity} shares, the proposal is for ${proposed.quantity}`);
+  if (parseMoney(order.limit_price) !== proposed.limitPriceCents) {
+    return mismatch(`the broker named the limit ${order.limit_price} USD, the proposal's is ${formatMoney(proposed.limitPriceCents)} USD`);
+  }
+  const maxNotional = parseMoney(order.max_notional);
+  if (maxNotional === null || maxNotional > proposed.maxNotionalCents) {
+    return mismatch(`the broker named at most ${order.max_notional} USD, the mandate allows ${formatMoney(proposed.maxNotionalCents)} USD`);
+  }
+  const expires = new Date(order.expires_at).getTime();
+  if (!(expires > now.getTime()) || expires > proposed.latestExpiry.getTime()) {
+    return mismatch(`the broker's order expires at ${order.expires_at}, outside the approval window`);
+  }
+  return { ok: true, order };
 }

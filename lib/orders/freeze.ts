@@ -5,8 +5,9 @@ import { StockTradeDetail } from "./order";
 
 /**
  * Freezing an order: the exact object Alice approves (RFC 9396 authorization_details entry), the
- * identity server puts into the OBO token, and the MCP server re-checks before the trade. The agent
- * freezes it; code, not the model, fills every field.
+ * identity server puts into the OBO token, and the MCP server re-checks before the trade. The MCP
+ * server freezes it when it challenges a trade (mcp/transaction-challenge.ts); code, not the model,
+ * fills every field.
  */
 const ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const ID_LENGTH = 24; // 24 × log2(62) ≈ 143 bits: unguessable

@@ -3,7 +3,7 @@ import { MONEY_PATTERN, parseMoney } from "../money";
 import { STOCK_TRADE_TYPE } from "../protocol";
 
 /**
- * The order: what the agent freezes, what Alice approves, what the identity server puts into the
+ * The order: what the resource server freezes in its transaction challenge, what Alice approves, what the identity server puts into the
  * token (RFC 9396 `authorization_details`) and what the MCP server re-checks before a trade.
  * One schema for the agent, the identity server and the MCP server (lib/orders imports nothing
  * of theirs); the identity server adds only its expiry check (lib/idp/authorization-details.ts).

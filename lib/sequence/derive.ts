@@ -74,6 +74,8 @@ export function deriveSequence(f: SequenceFacts): OrderSequence {
   });
 
   const stepUp = record("resource_server", "step_up.required");
+  // The broker's transaction challenge (mcp/transaction-challenge.ts) names the order; older records name a scope only.
+  const namesOrder = stepUp?.reason?.startsWith("insufficient_authorization:") ?? false;
   if (stepUp) {
     add({
       kind: "agent_call",
@@ -83,7 +85,7 @@ export function deriveSequence(f: SequenceFacts): OrderSequence {
       label: "buy_stock · agent token",
       tone: "request",
       fields: [
-        field("tool", `${stepUp.tool ?? "buy_stock"} {symbol: ${d.symbol}, quantity: ${d.quantity}, order_id}`),
+        field("tool", `${stepUp.tool ?? "buy_stock"} {symbol: ${d.symbol}, quantity: ${d.quantity}, ${namesOrder ? `limit_price: ${d.limit_price}` : "order_id"}}`),
         field("Authorization", `${f.dpop.agentToken ? "DPoP" : "Bearer"} agent token (never shown)`),
         field("token sub", stepUp.sub ?? "—"),
         field("token scope", stepUp.scopes ?? "—"),
@@ -92,19 +94,21 @@ export function deriveSequence(f: SequenceFacts): OrderSequence {
       specs: f.dpop.agentToken ? [SPEC.mcpTokenUse, SPEC.dpopUse] : [SPEC.mcpTokenUse],
     });
     const scope = /requires the (\S+) scope/.exec(stepUp.reason ?? "")?.[1] ?? "(not recorded)";
+    const error = namesOrder ? "insufficient_authorization" : "insufficient_scope";
     add({
       kind: "challenge",
       from: "mcp",
       to: "agent",
       at: stepUp.at,
-      label: `403 insufficient_scope · ${scope}`,
+      label: namesOrder ? `403 ${error} · order` : `403 ${error} · ${scope}`,
       tone: "refused",
       fields: [
         field("status", "HTTP 403"),
-        field("WWW-Authenticate", `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="…"`),
+        field("WWW-Authenticate", `Bearer error="${error}", scope="${scope}", ${namesOrder ? 'authorization_remediation="…", ' : ""}resource_metadata="…"`),
         field("scope", scope),
+        ...(namesOrder ? [field("authorization_details", `[stock_trade ${d.order_id}: ${d.side} ${d.quantity} ${d.symbol}, limit ${d.limit_price} USD]`)] : []),
       ],
-      specs: [SPEC.bearerErrors, SPEC.mcpScopeChallenge],
+      specs: namesOrder ? [SPEC.bearerErrors, SPEC.rarRemediation] : [SPEC.bearerErrors, SPEC.mcpScopeChallenge],
     });
   }
 

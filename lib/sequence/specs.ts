@@ -17,6 +17,10 @@ export const SPEC = {
   mcpTokenUse: { label: "MCP authorization: access token usage", href: `${MCP_AUTH}#access-token-usage` },
   mcpScopeChallenge: { label: "MCP authorization: scope challenge", href: `${MCP_AUTH}#scope-challenge-handling` },
   bearerChallenge: { label: "RFC 6750 §3", href: rfc(6750, "3") },
+  rarRemediation: {
+    label: "OAuth RAR error remediation (draft)",
+    href: "https://datatracker.ietf.org/doc/draft-ietf-oauth-rar-metadata-remediation/",
+  },
   bearerErrors: { label: "RFC 6750 §3.1", href: rfc(6750, "3.1") },
   cibaRequest: { label: "CIBA Core §7.1", href: `${CIBA}#rfc.section.7.1` },
   cibaAck: { label: "CIBA Core §7.3", href: `${CIBA}#rfc.section.7.3` },

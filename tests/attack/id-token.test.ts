@@ -16,6 +16,7 @@ import { startWso2Fake, wso2ProfileFor, type Wso2Fake } from "../fakes/wso2-fake
 import { startEmbeddedWorld, type EmbeddedWorld } from "../helpers/embedded-world";
 import { wso2EnvFor } from "../helpers/wso2-env";
 import { openTestDb } from "../helpers/store";
+import { challengeFor } from "../helpers/orders";
 
 /**
  * The forged ID token. Someone on the path between the agent and its identity server (a
@@ -109,10 +110,10 @@ class RecordingMcpClient implements McpClientPort {
   async getPrice(symbol: string): Promise<Quote> {
     return { symbol, priceCents: this.priceCents, status: "CRASHING", at: new Date().toISOString() };
   }
-  async trade(_side: "buy" | "sell", args: TradeArgs, credential: AccessCredential): Promise<TradeOutcome> {
+  async trade(side: "buy" | "sell", args: TradeArgs, credential: AccessCredential): Promise<TradeOutcome> {
     const aut = decodeJwt(credential.accessToken).aut;
     this.trades.push({ token: credential.accessToken, aut });
-    if (aut === "AGENT") return { kind: "insufficient_scope", scope: "stock:trade", resourceMetadata: undefined, description: undefined };
+    if (aut === "AGENT") return challengeFor(side, args);
     return { kind: "executed", tradeId: this.trades.length, quantity: args.quantity, priceCents: this.priceCents, data: {} };
   }
   async close(): Promise<void> {}

@@ -88,7 +88,7 @@ describe("dynamic registration refuses what a public MCP client must not have", 
     ["client credentials", { grant_types: ["authorization_code", "client_credentials"] }, /grant type client_credentials/],
     ["token exchange", { grant_types: ["authorization_code", "urn:ietf:params:oauth:grant-type:token-exchange"] }, /token-exchange/],
     ["implicit", { response_types: ["code", "id_token"], grant_types: ["authorization_code", "implicit"] }, /implicit|id_token/],
-    ["an order type", { authorization_details_types: ["stock_trade"] }, /authorization_details_types/],
+    ["a standing-mandate type", { authorization_details_types: ["stock_trade", "stock_trade_mandate"] }, /authorization_details_types stock_trade_mandate/],
     ["the trade scope", { scope: "openid stock:read stock:trade" }, /scope stock:trade/],
     ["a secret (confidential client)", { token_endpoint_auth_method: "client_secret_basic" }, /token_endpoint_auth_method must be none/],
     ["a plain-http redirect to another host", { redirect_uris: ["http://attacker.example/cb"] }, /loopback/, "invalid_redirect_uri"],
@@ -306,7 +306,7 @@ describe("tokens from consent", () => {
     for (const tool of ["buy_stock", "sell_stock"]) {
       const res = await callTool(got.body.access_token!, tool, { symbol: "NVDA", quantity: 1, order_id: "ord_0123456789abcdef0123" });
       expect(res.status, tool).toBe(403);
-      expect(res.headers.get("www-authenticate"), tool).toContain('error="insufficient_scope"');
+      expect(res.headers.get("www-authenticate"), tool).toContain('error="insufficient_authorization"');
     }
     expect((await dashboardOf(app.url)).trades.length).toBe(before);
 

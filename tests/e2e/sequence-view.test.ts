@@ -147,7 +147,7 @@ describe("the sequence view in Chromium", () => {
     // The diagram fills in without a reload while the agent waits for Alice.
     await view.message("ciba_request").waitFor({ timeout: 45_000 });
     await view.ending("in_progress").waitFor();
-    expectInOrder(await view.kinds(), ["order_frozen", "agent_call", "challenge", "ciba_request"]);
+    expectInOrder(await view.kinds(), ["agent_call", "challenge", "order_frozen", "ciba_request"]);
     const bindingMessage = await view.page.getByTestId("approval-binding-message").first().innerText();
 
     // Alice opens the mail in her mailbox and approves on the identity server's page.
@@ -171,7 +171,7 @@ describe("the sequence view in Chromium", () => {
     // authorization_pending shows when a poll fell before Alice's decision (it did unless she was very quick).
     const polled = kinds.includes("poll") ? ["poll", "poll_pending"] : [];
     expect([...kinds].sort()).toEqual([...always, ...polled].sort());
-    expectInOrder(kinds, ["order_frozen", "agent_call", "challenge", "ciba_request", "ciba_ack", "mail_opened", "user_approves", "final_poll", "token_response", "trade_call", "trade_executed"]);
+    expectInOrder(kinds, ["agent_call", "challenge", "order_frozen", "ciba_request", "ciba_ack", "mail_opened", "user_approves", "final_poll", "token_response", "trade_call", "trade_executed"]);
     expectInOrder(kinds, ["ciba_request", "notification", "mail_opened"]);
     if (polled.length) expectInOrder(kinds, ["ciba_ack", "poll", "poll_pending", "user_approves"]);
     expect(await view.steps()).toEqual(kinds.map((_, i) => i + 1));
@@ -182,7 +182,7 @@ describe("the sequence view in Chromium", () => {
       return `${await m.getAttribute("data-from")}>${await m.getAttribute("data-to")} ${await m.getByTestId("sequence-label-text").textContent()}`;
     };
     expect(await arrow("agent_call")).toBe("agent>mcp buy_stock · agent token");
-    expect(await arrow("challenge")).toBe("mcp>agent 403 insufficient_scope · stock:trade");
+    expect(await arrow("challenge")).toBe("mcp>agent 403 insufficient_authorization · order");
     expect(await arrow("notification")).toMatch(/^as>mailbox /);
     expect(await arrow("mail_opened")).toBe("mailbox>user Alice opens the email");
     expect(await arrow("user_approves")).toBe("user>as signs in and approves");
@@ -190,7 +190,9 @@ describe("the sequence view in Chromium", () => {
     expect(await arrow("trade_executed")).toMatch(/^mcp>agent executed: trade \d+, \d+ NVDA at \d+\.\d\d USD$/);
 
     // The details, from the keyboard: the challenge, the CIBA request, the token, the trade.
-    expect((await view.details("challenge"))["WWW-Authenticate"]).toBe('Bearer error="insufficient_scope", scope="stock:trade", resource_metadata="…"');
+    const challenge = await view.details("challenge");
+    expect(challenge["WWW-Authenticate"]).toBe('Bearer error="insufficient_authorization", scope="stock:trade", authorization_remediation="…", resource_metadata="…"');
+    expect(challenge.authorization_details).toMatch(/^\[stock_trade ord_\w+: buy \d+ NVDA, limit \d+\.\d\d USD\]$/);
     const request = await view.details("ciba_request");
     expect(request.binding_message).toBe(bindingMessage);
     expect(request.login_hint).toBe("alice");
@@ -211,8 +213,9 @@ describe("the sequence view in Chromium", () => {
     // ↓ moves to the next arrow; its details follow.
     await view.message("challenge").getByRole("button").focus();
     await view.page.keyboard.press("ArrowDown");
-    await view.view().locator('[data-testid="sequence-details"][data-kind="ciba_request"]').waitFor();
-    expect(await view.page.evaluate(() => document.activeElement?.closest("[data-testid=sequence-message]")?.getAttribute("data-kind"))).toBe("ciba_request");
+    // The broker's challenge names the order; the agent's check and record of it comes next.
+    await view.view().locator('[data-testid="sequence-details"][data-kind="order_frozen"]').waitFor();
+    expect(await view.page.evaluate(() => document.activeElement?.closest("[data-testid=sequence-message]")?.getAttribute("data-kind"))).toBe("order_frozen");
 
     // Every arrow links to the spec section it follows.
     expect(await view.message("challenge").getByTestId("sequence-spec-link").getAttribute("href")).toBe("https://www.rfc-editor.org/rfc/rfc6750#section-3.1");
@@ -252,7 +255,7 @@ describe("the sequence view in Chromium", () => {
       expect(box!.width).toBeGreaterThanOrEqual(50);
     }
     // Each row still names its step and time next to the label.
-    expect(await view.message("challenge").getByTestId("sequence-label").textContent()).toMatch(/^#3 \d\d:\d\d:\d\d 403 insufficient_scope · stock:trade$/);
+    expect(await view.message("challenge").getByTestId("sequence-label").textContent()).toMatch(/^#2 \d\d:\d\d:\d\d 403 insufficient_authorization · order$/);
     await view.message("trade_executed").getByRole("button").focus();
     await view.view().scrollIntoViewIfNeeded();
     await view.shot("sequence-phone.png");

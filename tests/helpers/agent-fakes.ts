@@ -6,6 +6,7 @@ import type { ModelChoice } from "@/lib/agent/models/select";
 import type { CibaAcknowledgement, CibaPollOutcome, CibaRequest, IdentityServerProfile, TokenResult } from "@/lib/auth/profiles/types";
 
 import type { TokenClaims } from "@/lib/auth/types";
+import { challengeFor } from "./orders";
 
 /**
  * Fakes for the agent loop's unit tests, named as fakes: an identity-server profile whose CIBA
@@ -82,6 +83,10 @@ export class FakeMcpClient implements McpClientPort {
   trades: { side: string; args: TradeArgs; token: string }[] = [];
   /** What a trade with the OBO token returns (default: executed). */
   oboOutcome: TradeOutcome | undefined;
+  /** The transaction challenges answered to the agent token, as sent. */
+  challenges: TradeOutcome[] = [];
+  /** Rewrites the challenge before it is sent (a broker that names another order). */
+  rewriteChallenge: ((details: Record<string, unknown>[]) => unknown) | undefined;
 
   async getPrice(symbol: string): Promise<Quote> {
     this.priceReads += 1;
@@ -90,7 +95,12 @@ export class FakeMcpClient implements McpClientPort {
 
   async trade(side: "buy" | "sell", args: TradeArgs, { accessToken: token }: AccessCredential): Promise<TradeOutcome> {
     this.trades.push({ side, args, token });
-    if (token !== OBO_TOKEN) return { kind: "insufficient_scope", scope: "stock:trade", resourceMetadata: "http://localhost:3000/.well-known/oauth-protected-resource/mcp", description: undefined };
+    if (token !== OBO_TOKEN) {
+      const challenge = challengeFor(side, args);
+      const sent = this.rewriteChallenge ? { ...challenge, authorizationDetails: this.rewriteChallenge(challenge.authorizationDetails as Record<string, unknown>[]) } : challenge;
+      this.challenges.push(sent);
+      return sent;
+    }
     return this.oboOutcome ?? { kind: "executed", tradeId: this.trades.length, quantity: args.quantity, priceCents: this.priceCents, data: {} };
   }
 

@@ -25,3 +25,25 @@ export function sampleCibaRequest(actorToken: string, { quantity = 38, requested
   const order = freezeOrder({ symbol: "NVDA", side: "buy", quantity, limitPriceCents: 13120, maxNotionalCents: 500000, expiresAt: new Date(Date.now() + 180_000) });
   return { order, bindingMessage: deriveBindingMessage(order), actorToken, requestedExpirySeconds };
 }
+
+/**
+ * The broker's transaction challenge as a fake broker answers it: the order frozen from the call
+ * (mcp/transaction-challenge.ts freezes the same way: the call's limit, limit × quantity, the
+ * approval window plus one minute), with an id of the broker's.
+ */
+export function challengeFor(
+  side: "buy" | "sell",
+  args: { symbol: string; quantity: number; limit_price?: string },
+  { approvalExpirySeconds = 120, now = Date.now() } = {},
+): { kind: "authorization_required"; authorizationDetails: unknown[]; scope: string; description: string } {
+  const limit = Math.round(Number(args.limit_price ?? "131.20") * 100);
+  const order = freezeOrder({
+    symbol: args.symbol,
+    side,
+    quantity: args.quantity,
+    limitPriceCents: limit,
+    maxNotionalCents: limit * args.quantity,
+    expiresAt: new Date(now + (approvalExpirySeconds + 60) * 1000),
+  });
+  return { kind: "authorization_required", authorizationDetails: [order], scope: "stock:trade", description: `The ${side}_stock tool requires approval of order ${order.order_id}` };
+}

@@ -71,7 +71,7 @@ describe("agent flow against the embedded identity server and /mcp", () => {
     expect(state.trades[0]).toMatchObject({ userSub: "alice", actorSub: "aurelius", orderId: order.orderId, quantity: order.quantity, side: "buy", bindingRule: "rar" });
     expect(state.portfolio!.cashCents).toBe(1_000_000 - state.trades[0]!.notionalCents);
     const kinds = state.activity.map((e) => e.kind).reverse();
-    const story = ["agent.threshold", "agent.model", "agent.recommendation", "agent.order", "agent.insufficient_scope", "agent.ciba_sent", "agent.waiting", "agent.approved", "agent.obo_token", "agent.trade"];
+    const story = ["agent.threshold", "agent.model", "agent.recommendation", "agent.transaction_challenge", "agent.order", "agent.ciba_sent", "agent.waiting", "agent.approved", "agent.obo_token", "agent.trade"];
     const firstAt = story.map((k) => kinds.indexOf(k));
     expect(firstAt.every((i) => i >= 0)).toBe(true);
     expect([...firstAt].sort((a, b) => a - b)).toEqual(firstAt);

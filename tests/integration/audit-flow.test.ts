@@ -67,8 +67,8 @@ describe("the audit chain of a real run", () => {
     const records = (await chain()).filter((r) => r.order_id === orderId);
     const kinds = records.map((r) => `${r.source} ${r.event}`);
     expect(kinds).toEqual([
-      "agent order.frozen",
       "resource_server step_up.required",
+      "agent order.frozen",
       "authorization_server ciba.requested",
       "agent ciba.requested",
       "authorization_server ciba.approved",
@@ -80,7 +80,7 @@ describe("the audit chain of a real run", () => {
     const alice = world.config.investor.userId;
     const agentId = world.config.agent.id;
     const by = (kind: string) => records.find((r) => `${r.source} ${r.event}` === kind)!;
-    expect(by("resource_server step_up.required")).toMatchObject({ decision: "refused", sub: agentId, act: null, tool: "buy_stock", reason: expect.stringMatching(/^insufficient_scope/) });
+    expect(by("resource_server step_up.required")).toMatchObject({ decision: "refused", sub: agentId, act: null, tool: "buy_stock", reason: expect.stringMatching(/^insufficient_authorization: the buy_stock tool requires the stock:trade scope and approval of order ord_/) });
     for (const kind of kinds.filter((k) => k !== "resource_server step_up.required")) {
       expect(by(kind), kind).toMatchObject({ sub: alice, act: { sub: agentId } });
     }

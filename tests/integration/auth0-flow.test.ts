@@ -95,7 +95,7 @@ describe("agent flow against Auth0 (fake)", () => {
     const state = await dashboardOf(app.url);
     expect(state.trades).toHaveLength(1);
     expect(state.trades[0]).toMatchObject({ userSub: ALICE_ID, actorSub: fake.options.clientId, orderId: order.orderId, quantity: order.quantity, side: "buy", bindingRule: "rar" });
-    expect(state.activity.map((e) => e.kind)).toContain("agent.insufficient_scope");
+    expect(state.activity.map((e) => e.kind)).toContain("agent.transaction_challenge");
 
     expect(await afterAgentTicks(app.url)).toMatchObject({ state: "DONE", order: { orderId: order.orderId } });
     expect((await dashboardOf(app.url)).trades).toHaveLength(1);

@@ -81,7 +81,7 @@ describe.each(["v1", "v2"] as const)("the %s MCP SDK client", (flavour) => {
     expect(history.structuredContent.user).toBe(aliceSub);
   });
 
-  it("is refused a trade: 403 insufficient_scope naming stock:trade, and nothing is traded", async () => {
+  it("is refused a trade: 403 insufficient_authorization naming stock:trade and the order to approve, and nothing is traded", async () => {
     const before = (await dashboardOf(app.url)).trades.length;
     await expect(
       client.callTool({ name: "buy_stock", arguments: { symbol: "NVDA", quantity: 1, order_id: "ord_0123456789abcdef0123" } }),
@@ -92,7 +92,11 @@ describe.each(["v1", "v2"] as const)("the %s MCP SDK client", (flavour) => {
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "sell_stock", arguments: { symbol: "NVDA", quantity: 1, order_id: "ord_0123456789abcdef0123" } } }),
     });
     expect(res.status).toBe(403);
-    expect(res.headers.get("www-authenticate")).toMatch(/^Bearer error="insufficient_scope", .*scope="stock:trade"/);
+    const header = res.headers.get("www-authenticate") ?? "";
+    expect(header).toMatch(/^Bearer error="insufficient_authorization", .*scope="stock:trade", authorization_remediation="[A-Za-z0-9_-]+"/);
+    const remediation = JSON.parse(Buffer.from(/authorization_remediation="([^"]+)"/.exec(header)![1]!, "base64url").toString("utf8"));
+    expect(remediation.authorization_details).toEqual([expect.objectContaining({ type: "stock_trade", symbol: "NVDA", side: "sell", quantity: 1 })]);
+    expect(remediation.authorization_details[0].order_id).not.toBe("ord_0123456789abcdef0123");
     expect((await dashboardOf(app.url)).trades.length).toBe(before);
     await client.close();
   });

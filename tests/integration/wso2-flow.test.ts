@@ -83,7 +83,7 @@ describe("agent flow against WSO2 (fake)", () => {
     expect(state.trades).toHaveLength(1);
     expect(state.trades[0]).toMatchObject({ userSub: ALICE_ID, actorSub: fake.options.agentId, orderId: order.orderId, quantity: order.quantity, side: "buy", bindingRule: "recorded-approval" });
     const kinds = state.activity.map((e) => e.kind);
-    expect(kinds).toContain("agent.insufficient_scope");
+    expect(kinds).toContain("agent.transaction_challenge");
     expect(state.activity.find((e) => e.kind === "mcp.trade")?.message).toMatch(new RegExp(`for ${ALICE_ID} by ${fake.options.agentId} \\(order ${order.orderId}, rule recorded-approval\\)`));
 
     // The approval was polled at WSO2's interval, never answered with slow_down.
@@ -122,7 +122,7 @@ describe("agent flow against WSO2 (fake)", () => {
       expect(allowed[0]!.jti).toMatch(/^[0-9a-f-]{36}$/);
       const refused = audit.filter((r) => r.tool === "buy_stock" && r.decision === "refused");
       expect(refused.length).toBeGreaterThanOrEqual(1);
-      expect(refused.every((r) => r.sub === fake.options.agentId && r.reason?.startsWith("insufficient_scope"))).toBe(true);
+      expect(refused.every((r) => r.sub === fake.options.agentId && r.reason?.startsWith("insufficient_authorization"))).toBe(true);
     } finally {
       await db.close();
     }

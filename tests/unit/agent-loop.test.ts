@@ -29,12 +29,16 @@ describe("agent loop", () => {
     h.profile.script.push(approvedWith([order]));
     await h.agent.idle();
 
-    expect(order).toMatchObject({ symbol: "NVDA", side: "buy", quantity: 37, limit_price: "132.52", max_notional: "5000.00" });
+    // The order is the one the broker named in its challenge (37 × 132.52 = 4903.24), passed into CIBA unchanged.
+    expect(order).toMatchObject({ symbol: "NVDA", side: "buy", quantity: 37, limit_price: "132.52", max_notional: "4903.24" });
+    expect(h.broker.challenges).toHaveLength(1);
+    expect([order]).toEqual((h.broker.challenges[0] as { authorizationDetails: unknown[] }).authorizationDetails);
     const request = h.profile.cibaRequests[0]!;
     expect(request.actorToken).toBe(AGENT_TOKEN);
     expect(request.bindingMessage).toMatch(/^BUY 37 NVDA max 132\.52 USD #[0-9A-Z]{4}$/);
     // First with the agent token (403), then exactly once with the OBO token.
     expect(h.broker.trades.map((t) => t.token)).toEqual([AGENT_TOKEN, OBO_TOKEN]);
+    expect(h.broker.trades[0]!.args).toEqual({ symbol: "NVDA", quantity: 37, limit_price: "132.52" });
     expect(h.broker.trades[1]!.args).toEqual({ symbol: "NVDA", quantity: 37, order_id: order.order_id });
     const row = await h.row();
     expect(row).toMatchObject({ state: "DONE", armed: false, orderId: order.order_id });
@@ -42,7 +46,7 @@ describe("agent loop", () => {
     expect(await h.orders()).toMatchObject([{ status: "executed" }]);
     expect(await h.approvals()).toMatchObject([{ status: "approved" }]);
     expect(await h.kinds()).toEqual(
-      expect.arrayContaining(["agent.start", "agent.token", "agent.threshold", "agent.model", "agent.recommendation", "agent.proposal_clipped", "agent.order", "agent.insufficient_scope", "agent.ciba_sent", "agent.waiting", "agent.approved", "agent.obo_token", "agent.trade"]),
+      expect.arrayContaining(["agent.start", "agent.token", "agent.threshold", "agent.model", "agent.recommendation", "agent.proposal_clipped", "agent.transaction_challenge", "agent.order", "agent.ciba_sent", "agent.waiting", "agent.approved", "agent.obo_token", "agent.trade"]),
     );
     // Neither token ever reaches the log or the store.
     const everything = JSON.stringify([await h.activity.list(), await h.db.query("SELECT * FROM agent_state"), await h.db.query("SELECT * FROM orders")]);
@@ -149,6 +153,32 @@ describe("agent loop", () => {
     expect(request.bindingMessage).toMatch(/^BUY 37 NVDA max 132\.52 USD #/);
     expect(h.broker.trades.map((t) => t.token)).toEqual([AGENT_TOKEN]); // nothing without approval
     expect(await h.kinds()).toContain("agent.proposal_clipped");
+  });
+
+  it.each([
+    ["another quantity", (d: Record<string, unknown>[]) => [{ ...d[0], quantity: 38 }]],
+    ["another symbol", (d: Record<string, unknown>[]) => [{ ...d[0], symbol: "TSLA" }]],
+    ["a sale", (d: Record<string, unknown>[]) => [{ ...d[0], side: "sell" }]],
+    ["a higher limit", (d: Record<string, unknown>[]) => [{ ...d[0], limit_price: "140.00" }]],
+    ["a maximum above the budget", (d: Record<string, unknown>[]) => [{ ...d[0], max_notional: "5000.01" }]],
+    ["an expiry beyond the approval window", (d: Record<string, unknown>[]) => [{ ...d[0], expires_at: "2099-01-01T00:00:00.000Z" }]],
+    ["an order already expired", (d: Record<string, unknown>[]) => [{ ...d[0], expires_at: "2020-01-01T00:00:00.000Z" }]],
+    ["a second order beside it", (d: Record<string, unknown>[]) => [d[0], { ...d[0], order_id: "ord_SECONDsecondSECOND22" }]],
+    ["an extra field", (d: Record<string, unknown>[]) => [{ ...d[0], account: "other" }]],
+    ["nothing", () => undefined],
+  ])("a broker whose challenge names %s: Alice is not asked, no order is recorded, the refusal is audited", async (_name, rewrite) => {
+    const broker = new FakeMcpClient();
+    broker.rewriteChallenge = rewrite;
+    const h = await harness({ broker });
+    crash(h);
+    await h.step();
+    expect(await h.row()).toMatchObject({ state: "FAILED", reason: expect.stringMatching(/^the broker's transaction challenge does not match the proposal/) });
+    expect(h.profile.cibaRequests).toEqual([]);
+    expect(h.broker.trades.map((t) => t.token)).toEqual([AGENT_TOKEN]);
+    expect(await h.orders()).toEqual([]);
+    expect(await h.kinds()).toContain("agent.challenge_mismatch");
+    const audit = await h.db.query<{ event: string; decision: string }>("SELECT event, decision FROM audit_log WHERE event = 'challenge.rejected'");
+    expect(audit).toEqual([{ event: "challenge.rejected", decision: "rejected" }]);
   });
 
   it("refuses a proposal for another symbol: no order, no approval request", async () => {

@@ -15,6 +15,7 @@ import type { Trade } from "@/lib/types";
 import type { Db, Queryable } from "@/lib/store/db";
 import { AGENT_TOKEN, approvedWith, OBO_TOKEN } from "../helpers/agent-fakes";
 import { useTestDb } from "../helpers/store";
+import { challengeFor } from "../helpers/orders";
 
 /**
  * Recovery after a crash of the agent's process, against a real (in-memory) store: the recovery
@@ -190,7 +191,7 @@ function brokerFor(world: World, crash: Crash): McpClientPort {
     trade: (side: "buy" | "sell", args: TradeArgs, credential: Parameters<McpClientPort["trade"]>[2]) => {
       const token = typeof credential === "string" ? credential : (credential as { accessToken: string }).accessToken;
       return crash.step(token === OBO_TOKEN ? "broker.trade:obo" : "broker.trade:agent", async (): Promise<TradeOutcome> => {
-        if (token !== OBO_TOKEN) return { kind: "insufficient_scope", scope: "stock:trade", resourceMetadata: undefined, description: undefined };
+        if (token !== OBO_TOKEN) return challengeFor(side, args);
         const rows = await db.query<{ id: number }>(
           `INSERT INTO trades (user_sub, actor_sub, order_id, symbol, side, quantity, price_cents, notional_cents)
            VALUES ('alice', 'aurelius', $1, $2, $3, $4, $5, $6) ON CONFLICT (order_id) DO NOTHING RETURNING id`,
@@ -351,6 +352,21 @@ describe("crash and restart within one fall", () => {
     expect(t).toHaveLength(1);
     expect(world.requests).toHaveLength(1);
     expect(await kinds()).toContain("agent.resumed");
+  });
+
+  it("kill -9 right after the broker's transaction challenge, before the agent recorded its order: no request for it, Alice is asked once after the cooldown", async () => {
+    const crash = await firstLife({ after: (e) => e === "broker.trade:agent" });
+    expect(crash.dead).toBe(true);
+    expect(await row()).toMatchObject({ state: "PROPOSING", orderId: null });
+    expect(await orders()).toEqual([]);
+    expect(world.requests).toEqual([]);
+    await secondLife();
+    const { orders: o, trades: t } = await expectOneFallInvariants();
+    // The order the dead process was told about was never recorded nor sent to Alice; the next run's order is a new one.
+    expect(o).toMatchObject([{ status: "executed" }]);
+    expect(t).toHaveLength(1);
+    expect(world.requests).toHaveLength(1);
+    expect(await kinds()).toContain("agent.interrupted");
   });
 
   it("kill -9 while PROPOSING, after the order was frozen: the open order is closed, Alice is asked once after the cooldown", async () => {

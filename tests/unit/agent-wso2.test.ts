@@ -13,6 +13,7 @@ import { startWso2Fake, type Wso2Fake } from "../fakes/wso2-fake";
 import { rejection } from "../helpers/failures";
 import { openTestDb } from "../helpers/store";
 import { wso2EnvFor } from "../helpers/wso2-env";
+import { challengeFor } from "../helpers/orders";
 
 /**
  * The whole agent (rules model, CIBA poller, activity log) with the WSO2 profile built from the
@@ -28,9 +29,9 @@ class RecordingBroker implements McpClientPort {
     this.prices += 1;
     return { symbol, priceCents: this.priceCents, status: "CRASHING", at: new Date().toISOString() };
   }
-  async trade(_side: "buy" | "sell", args: TradeArgs, credential: AccessCredential): Promise<TradeOutcome> {
+  async trade(side: "buy" | "sell", args: TradeArgs, credential: AccessCredential): Promise<TradeOutcome> {
     const aut = decodeJwt(credential.accessToken).aut;
-    if (aut === "AGENT") return { kind: "insufficient_scope", scope: "stock:trade", resourceMetadata: undefined, description: undefined };
+    if (aut === "AGENT") return challengeFor(side, args);
     this.trades.push(String(aut));
     return { kind: "executed", tradeId: this.trades.length, quantity: args.quantity, priceCents: this.priceCents, data: {} };
   }

@@ -45,7 +45,10 @@ describe("registered client metadata", () => {
     expect(problem({ grant_types: ["client_credentials"] })).toMatch(/client_credentials/);
     expect(problem({ grant_types: ["refresh_token"] })).toMatch(/must include authorization_code/);
     expect(problem({ response_types: ["code id_token"] })).toMatch(/response type/);
-    expect(problem({ authorization_details_types: ["stock_trade"] })).toMatch(/authorization_details_types/);
+    expect(problem({ authorization_details_types: ["stock_trade_mandate"] })).toMatch(/authorization_details_types stock_trade_mandate/);
+    expect(problem({ authorization_details_types: ["stock_trade", "payment_initiation"] })).toMatch(/authorization_details_types payment_initiation/);
+    // The order type is allowed: which orders it may ask for is the transaction challenge's business.
+    expect(problem({ authorization_details_types: ["stock_trade"] })).toBeUndefined();
     expect(problem({ scope: "stock:read stock:trade" })).toMatch(/stock:trade/);
     expect(problem({ redirect_uris: [] })).toMatch(/required/);
     expect(problem({ redirect_uris: Array.from({ length: 11 }, (_, i) => `http://127.0.0.1:${1000 + i}/`) })).toMatch(/at most 10/);

@@ -135,6 +135,21 @@ describe("an approved run", () => {
     ]);
   });
 
+  it("the broker's transaction challenge: first, naming the order, its WWW-Authenticate as the broker sends it (remediation withheld)", () => {
+    const audit = requested();
+    const challenge = {
+      ...audit[1]!,
+      at: t(0),
+      reason: `insufficient_authorization: the buy_stock tool requires the stock:trade scope and approval of order ${ORDER_ID} (buy 38 NVDA, limit 131.20 USD); the token has openid stock:read.`,
+    };
+    const f = facts([challenge, { ...audit[0]!, at: t(1) }, ...audit.slice(2)]);
+    expect(kinds(f).slice(0, 3)).toEqual(["agent_call", "challenge", "order_frozen"]);
+    expect(message(f, "challenge").label).toBe("403 insufficient_authorization · order");
+    expect(value(f, "challenge", "WWW-Authenticate")).toBe('Bearer error="insufficient_authorization", scope="stock:trade", authorization_remediation="…", resource_metadata="…"');
+    expect(value(f, "challenge", "authorization_details")).toBe(`[stock_trade ${ORDER_ID}: buy 38 NVDA, limit 131.20 USD]`);
+    expect(value(f, "agent_call", "tool")).toBe("buy_stock {symbol: NVDA, quantity: 38, limit_price: 131.20}");
+  });
+
   it("decodes what matters: the challenge's scope, the binding message and order, the interval, the token's sub, act and scope, the trade", () => {
     const f = approved();
     expect(message(f, "challenge").label).toBe("403 insufficient_scope · stock:trade");

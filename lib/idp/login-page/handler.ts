@@ -13,6 +13,9 @@ import { BROWSER_COOKIE, browserNonces, DEVICE_COOKIE, DEVICE_TTL_SECONDS, newBr
 import { type SignInLimiter, signInKeys } from "../rate-limit";
 import { isRegisteredClient, type RegistrationPolicy } from "../registration-policy";
 import { consentRequestOf, saveConsentGrant } from "./consent";
+import { challengedOrderProblem } from "../challenged-orders";
+import { describeOrder } from "../../orders/display";
+import type { Queryable } from "../../store/db";
 import { consentView, LOGIN_PAGE_PATH, loginExpiredView, loginRefusedView, loginView, type LoginView } from "./views";
 
 /**
@@ -47,6 +50,8 @@ export interface LoginPageDeps {
   /** Clients whose sign-in needs no consent screen: the app's own dashboard. */
   firstPartyClients: ReadonlySet<string>;
   registration: RegistrationPolicy;
+  /** Where the resource server records the orders it named (a consent to one is checked against it). */
+  db: Queryable;
 }
 
 const ROUTE = new RegExp(`^${LOGIN_PAGE_PATH}/([A-Za-z0-9_-]{10,64})(?:/(login|consent|abort))?$`);
@@ -185,8 +190,19 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
         return c.page(400, "Expired", loginExpiredView(signInUrl));
       }
       const formHandle = `consent:${c.uid}`;
+      const request = consentRequestOf(c.details, resourceUrl);
+      // An order Alice is asked to approve: still the resource server's, for her and this client, pending.
+      const orderProblem = request.unusableDetails
+        ? "the request must name exactly one order"
+        : request.order
+          ? await challengedOrderProblem(deps.db, request.order, c.clientId, accountId)
+          : undefined;
+      if (orderProblem) {
+        console.log(`[idp] order approval for client ${c.clientId} refused: ${orderProblem}`);
+        const returnTo = await deps.provider.interactionResult(req, res, { error: "invalid_authorization_details", error_description: orderProblem }, { mergeWithLastSubmission: false });
+        return seeOther(res, returnTo, c.setCookies);
+      }
       if (!c.form) {
-        const request = consentRequestOf(c.details, resourceUrl);
         const returnUrl = urlOf(c.params.redirect_uri);
         return c.page(
           200,
@@ -202,6 +218,7 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
               grantable: request.grantable,
               refused: request.refused,
               account: deps.investor.email,
+              order: request.order ? describeOrder(request.order) : undefined,
             },
             { csrf: await deps.sessions.formToken("consent", formHandle, c.nonce) },
           ),
@@ -217,7 +234,7 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
       }
       const grantId = await saveConsentGrant(deps.provider, c.details, accountId, c.clientId, resourceUrl);
       const returnTo = await deps.provider.interactionResult(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
-      console.log(`[idp] ${accountId} allowed client ${c.clientId} to read`);
+      console.log(`[idp] ${accountId} allowed client ${c.clientId} to read${request.order ? ` and approved order ${request.order.order_id}` : ""}`);
       return seeOther(res, returnTo, c.setCookies);
     }
   };

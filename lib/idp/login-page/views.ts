@@ -1,4 +1,5 @@
 import { escapeHtml as e } from "../html";
+import type { OrderView } from "../../orders/display";
 
 /**
  * The login page's views (inner HTML of the card; the frame is the approval page's). Everything
@@ -81,6 +82,8 @@ export interface ConsentView {
   refused: string[];
   /** The signed-in account, so she can see who she is granting for. */
   account: string;
+  /** The order she is asked to approve (a transaction challenge's), in words. */
+  order?: OrderView;
 }
 
 export function consentView(v: ConsentView, form: { csrf: string }): string {
@@ -114,10 +117,21 @@ Signed in as <b style="color:#e2e8f0">${e(v.account)}</b>.</p>
 ${items}
 </ul>
 ${v.refused.length ? `<p class="small muted" data-testid="consent-refused">Asked for but never granted here: ${v.refused.map((s) => `<code>${e(s)}</code>`).join(", ")}.</p>` : ""}
-<p class="small muted">It cannot buy or sell: every trade still needs your approval of that exact order.</p>
+${
+  v.order
+    ? `<div data-testid="consent-order">
+<p class="small">It also asks you to approve <b>this one order</b>, which it may then place once, on your behalf:</p>
+<p><b data-testid="consent-order-headline">${e(v.order.headline)}</b></p>
+<dl class="small">
+${v.order.rows.map((r) => `<dt>${e(r.label)}</dt><dd data-testid="consent-${e(r.testId)}">${e(r.value)}</dd>`).join("\n")}
+</dl>
+<p class="small muted">Nothing else: no other order, no other amount, and not after the time above.</p>
+</div>`
+    : `<p class="small muted">It cannot buy or sell: every trade still needs your approval of that exact order.</p>`
+}
 <form method="post" action="${base}/consent" data-testid="consent-form">
   <input type="hidden" name="csrf" value="${e(form.csrf)}">
-  <div class="actions"><button class="btn primary" type="submit" data-testid="consent-allow">Allow reading</button></div>
+  <div class="actions"><button class="btn primary" type="submit" data-testid="consent-allow">${v.order ? `Approve: ${e(v.order.phrase)}` : "Allow reading"}</button></div>
 </form>
 <form method="post" action="${base}/abort" data-testid="consent-deny-form">
   <input type="hidden" name="csrf" value="${e(form.csrf)}">

@@ -14,6 +14,7 @@
 //   are 60 s and 300 s): a slow sender cannot hold a connection for five minutes.
 // The app's Host check (lib/net/allowed-hosts.ts) stops web pages (DNS rebinding), not clients
 // on the network, which can send any Host.
+import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -64,7 +65,9 @@ if (!dev) {
   if (built) process.env.__NEXT_PRIVATE_STANDALONE_CONFIG = JSON.stringify(built);
 }
 const { default: next } = await import("next");
-const app = next({ dev, dir: root, hostname: host, port });
+// Next attaches its own 'upgrade' listener to the server of the first request it handles unless
+// it is given one: hand it an emitter that never emits, so that only the listener below decides.
+const app = next({ dev, dir: root, hostname: host, port, httpServer: new EventEmitter() });
 
 /**
  * The configuration the production build recorded (`required-server-files.json`), handed to Next
@@ -88,7 +91,6 @@ const HOT_RELOAD = "/_next/hmr";
 
 await app.prepare();
 const handle = app.getRequestHandler();
-const upgrade = app.getUpgradeHandler();
 
 const server = http.createServer({ headersTimeout: 20_000, requestTimeout: 60_000, connectionsCheckingInterval: 2_000 }, (req, res) => {
   if (req.method === "TRACE") {
@@ -105,11 +107,13 @@ const server = http.createServer({ headersTimeout: 20_000, requestTimeout: 60_00
 });
 server.on("upgrade", (req, socket, head) => {
   if (dev && req.url?.startsWith(HOT_RELOAD)) {
-    void upgrade(req, socket, head);
+    // Next's router: its cross-site check for development requests, then the hot reloader.
+    void app.upgradeHandler(req, socket, head);
     return;
   }
+  // Closed on our side once the answer is out, whether or not the client ever closes its side.
   socket.on("error", () => socket.destroy());
-  socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+  socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", () => socket.destroy());
 });
 server.on("error", (error) => {
   console.error(`[serve] cannot listen on ${host}:${port}: ${error.message}`);

@@ -63,6 +63,31 @@ describe("the server's edges (scripts/serve.mjs)", () => {
     expect(openDescriptors() - before).toBeLessThan(20);
   });
 
+  it("closes its side of a refused upgrade even when the client never closes its own (half-open)", async () => {
+    const before = openDescriptors();
+    const clients = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const socket = net.connect({ port: app.port, host: "127.0.0.1", allowHalfOpen: true });
+          let text = "";
+          socket.on("data", (chunk) => (text += chunk.toString("latin1")));
+          socket.on("error", reject);
+          // The server's FIN: the answer is complete; this client keeps its own side open.
+          socket.on("end", () => (text.startsWith("HTTP/1.1 400 ") ? resolve(socket) : reject(new Error(`answered: ${text}`))));
+          socket.write(upgradeRequest("/"));
+        }),
+      ),
+    );
+    try {
+      // Every one of those connections is gone on the server although the clients hold theirs
+      // (given a moment: the server closes each right after its answer is written).
+      for (let i = 0; i < 50 && openDescriptors() - before >= 20; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(openDescriptors() - before).toBeLessThan(20);
+    } finally {
+      for (const socket of clients) socket.destroy();
+    }
+  });
+
   it("answers TRACE with 405 and the methods it serves, without echoing the request (TRACK: Node's 400)", async () => {
     const trace = await raw(`TRACE / HTTP/1.1\r\nHost: ${host()}\r\nCookie: sg_session=secret-value\r\nConnection: close\r\n\r\n`);
     expect(trace.text).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/);

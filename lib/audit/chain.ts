@@ -139,6 +139,17 @@ const MAX_GROUP = 256;
 
 const groups = new WeakMap<Db, GroupCommit<TimedEntry, ChainRecord>>();
 
+/**
+ * A failure the database reported about the statement's data (SQLSTATE class 22, data exception,
+ * or 23, integrity constraint violation: a record it will not take, or a head that moved), which a
+ * record written on its own may not repeat. Anything else (a lost connection, a timeout) may have
+ * committed the group already.
+ */
+function isStatementError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^(22|23)[0-9A-Z]{3}$/.test(code);
+}
+
 /** The group commit of `db`'s appends: one per store handle. */
 function groupCommitFor(db: Db): GroupCommit<TimedEntry, ChainRecord> {
   let group = groups.get(db);
@@ -148,7 +159,7 @@ function groupCommitFor(db: Db): GroupCommit<TimedEntry, ChainRecord> {
       db.engine === "pglite"
         ? (entries: TimedEntry[]) => appendKnownHead(db, known, entries)
         : (entries: TimedEntry[]) => db.transaction((tx) => appendRecords(tx, entries, { lock: true }));
-    group = new GroupCommit(write, MAX_GROUP);
+    group = new GroupCommit(write, MAX_GROUP, isStatementError);
     groups.set(db, group);
   }
   return group;

@@ -5,8 +5,10 @@
  * synchronously on this thread would otherwise always finish before a concurrent request could
  * submit, and every group would hold one item. Each submitter is answered only when the write that holds
  * its item has finished (for the audit chain: its transaction has committed), so nobody is told
- * "done" for an item that a crash could still lose. When a write of several items fails, each of
- * them is written again on its own, so one bad item is refused alone and the others still land.
+ * "done" for an item that a crash could still lose. When a write of several items fails because
+ * of what one of them holds (`retryAlone` says so), each is written again on its own, so one bad
+ * item is refused alone and the others still land. Any other failure (a lost connection: the write
+ * may even have committed) refuses the whole group rather than risk writing it twice.
  */
 interface Waiting<T, R> {
   item: T;
@@ -22,6 +24,7 @@ export class GroupCommit<T, R> {
   constructor(
     private readonly write: (items: T[]) => Promise<R[]>,
     private readonly maxGroup: number,
+    private readonly retryAlone: (error: unknown) => boolean = () => true,
   ) {}
 
   submit(item: T): Promise<R> {
@@ -40,7 +43,7 @@ export class GroupCommit<T, R> {
         try {
           settle(group, await this.write(group.map((w) => w.item)));
         } catch (error) {
-          if (group.length === 1) group[0]!.reject(error);
+          if (group.length === 1 || !this.retryAlone(error)) for (const w of group) w.reject(error);
           else for (const w of group) await this.write([w.item]).then((r) => settle([w], r), w.reject);
         }
       }

@@ -130,6 +130,32 @@ describe("the audit chain", () => {
     expect(verifyChain(lines)).toMatchObject({ ok: true, count: 5 });
   });
 
+  it("refuses the whole group when its write fails for another reason (the connection): nothing is written twice", async () => {
+    let failNext = true;
+    // The group's write reaches the store and commits, then the answer is lost on the way back.
+    const flaky: Db = {
+      ...db,
+      engine: db.engine,
+      query: (async (sql: string, params?: unknown[]) => {
+        const result = await db.query(sql, params);
+        if (failNext && /INSERT/i.test(sql)) {
+          failNext = false;
+          throw new Error("Connection terminated unexpectedly");
+        }
+        return result;
+      }) as Db["query"],
+      transaction: (w) => db.transaction(w),
+    };
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => appendAudit(flaky, { source: "agent", event: "order.frozen", decision: "frozen", orderId: `l${i}` })),
+    );
+    expect(results.every((r) => r.status === "rejected")).toBe(true);
+    const lines = await exportLines();
+    const ids = lines.map((l) => (JSON.parse(l) as ChainRecord).order_id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(verifyChain(lines)).toMatchObject({ ok: true });
+  });
+
   it("rolls back with the caller's transaction, leaving no gap", async () => {
     await appendSome(1);
     await expect(

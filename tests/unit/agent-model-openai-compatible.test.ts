@@ -131,7 +131,7 @@ describe("the agent with an OpenAI-compatible model", () => {
     await h.agent.tick();
     await waitFor(() => h.profile.cibaRequests.length === 1, 10_000);
     const request = h.profile.cibaRequests[0]!;
-    expect(request.order).toMatchObject({ symbol: "NVDA", side: "buy", quantity: 12, limit_price: "132.52", max_notional: "5000.00" });
+    expect(request.order).toMatchObject({ symbol: "NVDA", side: "buy", quantity: 12, limit_price: "132.52", max_notional: "1590.24" });
     expect(request.bindingMessage).toMatch(/^BUY 12 NVDA max 132\.52 USD #[0-9A-Z]{4}$/);
     expect(h.broker.trades.map((t) => t.token)).toEqual([AGENT_TOKEN]); // nothing without approval
     expect(await h.orders()).toMatchObject([{ quantity: 12, status: "awaiting_approval" }]);

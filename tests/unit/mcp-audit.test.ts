@@ -43,7 +43,7 @@ describe("canonical argument digests", () => {
 });
 
 describe("audit records", () => {
-  it("records a step-up refusal (403) that the tool never saw, and tells the activity log", async () => {
+  it("records a transaction challenge (403) that the tool never saw, with the order the broker named, and tells the activity log", async () => {
     const orderId = `ord_${randomBytes(10).toString("hex")}`;
     const token = await mint({ sub: "aurelius", scope: "openid stock:read", client_id: "aurelius-agent" });
     const res = await inProcessFetch(endpoint)(`${PUBLIC_URL}/mcp`, {
@@ -52,6 +52,10 @@ describe("audit records", () => {
       body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "buy_stock", arguments: { symbol: "NVDA", quantity: 3, order_id: orderId } } }),
     });
     expect(res.status).toBe(403);
+    // The order the broker froze and named in the challenge, not the id the caller made up.
+    const remediation = /authorization_remediation="([^"]+)"/.exec(res.headers.get("www-authenticate") ?? "")?.[1];
+    const named = (JSON.parse(Buffer.from(remediation!, "base64url").toString("utf8")) as { authorization_details: Array<{ order_id: string }> }).authorization_details[0]!.order_id;
+    expect(named).not.toBe(orderId);
     const [record] = await listAudit(broker.db, 1);
     expect(record).toMatchObject({
       tool: "buy_stock",
@@ -59,13 +63,13 @@ describe("audit records", () => {
       sub: "aurelius",
       clientId: "aurelius-agent",
       scopes: "openid stock:read",
-      orderId,
+      orderId: named,
       argsDigest: digestArguments({ symbol: "NVDA", quantity: 3, order_id: orderId }),
     });
-    expect(record!.reason).toMatch(/^insufficient_scope: /);
+    expect(record!.reason).toMatch(/^insufficient_authorization: /);
     const [activity] = await broker.activity.list(1);
-    expect(activity).toMatchObject({ kind: "mcp.refused", level: "warn" });
-    expect(activity!.message).toContain("stock:trade");
+    expect(activity).toMatchObject({ kind: "mcp.challenge", level: "warn" });
+    expect(activity!.message).toContain(named);
   });
 
   it("records invalid arguments as a refusal with a digest of what was sent", async () => {

@@ -2,7 +2,7 @@ import "server-only";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { getConfig, type AppConfig } from "./config";
+import { configFor, getConfig, type AppConfig, type InvestorConfig } from "./config";
 import { announceDevDefault } from "./dev-defaults";
 import { ActivityLog } from "./events/activity";
 import { EventBus } from "./events/bus";
@@ -31,6 +31,10 @@ import { sweepSessions } from "./session/store";
  * events reach every instance through LISTEN/NOTIFY (lib/events/relay.ts). Every instance serves
  * the dashboard, the API, /mcp and /oidc from the shared store. With PGlite the one process holds
  * every lease.
+ *
+ * Several investors (INVESTORS) share the market; each has her own agent (one lease each, so on
+ * PostgreSQL they spread over the instances) and sees only her own data: routes reach it through
+ * `scopeOf`, which is built from the signed-in `sub`, never from what the browser sends.
  */
 export interface Runtime {
   config: AppConfig;
@@ -41,15 +45,19 @@ export interface Runtime {
   /** The embedded authorization server; only with AUTH_PROVIDER=embedded. */
   idp?: EmbeddedIdp;
   /**
-   * The agent loop, when this instance runs it (holds its lease); absent with AGENT_ENABLED=false,
-   * when it could not start, or while another instance runs it.
+   * The first investor's agent loop, when this instance runs it (holds its lease); absent with
+   * AGENT_ENABLED=false, when it could not start, or while another instance runs it.
    */
-  agent?: Agent;
-  /** Alice's sign-in to the dashboard and her sessions (lib/session). */
+  readonly agent?: Agent;
+  /** Every agent loop this instance runs, by its investor's `sub`. */
+  agents: Map<string, Agent>;
+  /** One investor's side of the app: her config view, her activity log, her agent if it runs here. */
+  scopeOf(investor: InvestorConfig): InvestorScope;
+  /** The investors' sign-in to the dashboard and their sessions (lib/session). */
   signIn: SignIn;
   /**
-   * Stops the agent loop and starts a new one with `clientSecret` (the kill switch's re-enable):
-   * a new Agent has a new DPoP key and no token yet.
+   * Stops the agent loops this instance runs and starts new ones with `clientSecret` (the kill
+   * switch's re-enable): a new Agent has a new DPoP key and no token yet. The first investor's.
    */
   restartAgent(clientSecret: string): Promise<Agent | undefined>;
   /** Which jobs this instance runs: the market ticker, the agent. */
@@ -57,6 +65,20 @@ export interface Runtime {
   startedAt: string;
   /** Stops background work and closes the store. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** What one investor's routes work with: every field is hers or shared (the store, the bus). */
+export interface InvestorScope {
+  /** The configuration seen from her side: `config.investor` is she. */
+  config: AppConfig;
+  db: Db;
+  bus: EventBus;
+  /** Her activity log: writes carry her `sub`, reads return hers and the public market's. */
+  activity: ActivityLog;
+  /** Her agent, when this instance runs it. */
+  readonly agent?: Agent;
+  leases: Leases;
+  idp?: EmbeddedIdp;
 }
 
 const KEY = Symbol.for("sleeping-guardian.runtime");
@@ -84,7 +106,7 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   const activity = new ActivityLog(db, bus);
   const market = new MarketSimulator(db, bus, config.market.symbol, config.market.initialPriceCents);
   await market.load();
-  await ensurePortfolio(db, config.investor.userId, config.investor.name, config.investor.initialBalanceCents);
+  for (const investor of config.investors) await ensurePortfolio(db, investor.userId, investor.name, investor.initialBalanceCents);
   let relay: EventRelay | undefined;
   if (databaseUrl) {
     relay = await startEventRelay({ url: databaseUrl, instanceId, bus, readActivity: (id) => activity.get(id) });
@@ -103,7 +125,7 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
       idp = await startEmbeddedIdp({
         config,
         db,
-        onMail: (id) => bus.publish("mail", { id }),
+        onMail: (id, to) => bus.publish("mail", { id, userSub: config.investors.find((i) => i.email.toLowerCase() === to.toLowerCase())?.userId }),
         onDecision: (authReqId) => bus.publish("ciba-decided", { authReqId }),
       });
     } catch (error) {
@@ -117,11 +139,19 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
 
   // Starts the agent loop (where this instance holds the agent's lease, below). A failure to start
   // leaves the dashboard running without an agent rather than taking the app down.
-  const launchAgent = async (clientSecret: string): Promise<Agent | undefined> => {
+  const launchAgent = async (investor: InvestorConfig, clientSecret: string): Promise<Agent | undefined> => {
     try {
       const { startAgent } = await import("./agent");
       // The agent follows the price over its MCP subscription; the timer is only the fallback.
-      return await startAgent({ config, db, bus, activity, clientSecret, priceStream: true, tickMs: config.agent.pricePollMs });
+      return await startAgent({
+        config: configFor(config, investor),
+        db,
+        bus,
+        activity: activity.forInvestor(investor.userId),
+        clientSecret,
+        priceStream: true,
+        tickMs: config.agent.pricePollMs,
+      });
     } catch (error) {
       console.error("[runtime] the agent could not start:", error instanceof Error ? error.message : error);
       return undefined;
@@ -145,7 +175,8 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   }, 10 * 60_000);
   sweep.unref();
 
-  const agentLeaseName = agentLease(config.investor.userId, config.agent.id);
+  const agents = new Map<string, Agent>();
+  const scopes = new Map<string, InvestorScope>();
   let stopped = false;
   const runtime: Runtime = {
     config,
@@ -156,12 +187,40 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
     idp,
     signIn,
     leases,
+    agents,
+    get agent() {
+      return agents.get(config.investor.userId);
+    },
+    scopeOf(investor) {
+      let scope = scopes.get(investor.userId);
+      if (!scope) {
+        const view = configFor(config, investor);
+        const log = activity.forInvestor(investor.userId);
+        scope = {
+          config: view,
+          db,
+          bus,
+          activity: log,
+          leases,
+          idp,
+          get agent() {
+            return agents.get(investor.userId);
+          },
+        };
+        scopes.set(investor.userId, scope);
+      }
+      return scope;
+    },
     startedAt: new Date().toISOString(),
     async restartAgent(clientSecret) {
-      // Only the instance that holds the agent's lease runs it; the others have nothing to restart.
-      if (!leases.holds(agentLeaseName)) return undefined;
-      await runtime.agent?.stop();
-      runtime.agent = stopped ? undefined : await launchAgent(clientSecret);
+      // Only the instance that holds an agent's lease runs it; the others have nothing to restart.
+      for (const investor of config.investors) {
+        if (!leases.holds(agentLease(investor.userId, config.agent.id))) continue;
+        await agents.get(investor.userId)?.stop();
+        agents.delete(investor.userId);
+        const agent = stopped ? undefined : await launchAgent(investor, clientSecret);
+        if (agent) agents.set(investor.userId, agent);
+      }
       return runtime.agent;
     },
     async stop() {
@@ -192,21 +251,28 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   // this server listens. A new holder resumes from the store (recovery.ts). A failure to start
   // leaves the dashboard running without an agent rather than taking the app down.
   if (config.agent.enabled) {
-    await leases.want(agentLeaseName, {
-      onGained: async () => {
-        // The embedded server's secret first: the kill switch may have rotated AGENT_CLIENT_SECRET away.
-        runtime.agent = await launchAgent(idp?.agentClientSecret ?? config.auth.agentClientSecret ?? "");
-        if (!runtime.agent) throw new Error("the agent could not start");
-      },
-      onLost: async () => {
-        const agent = runtime.agent;
-        runtime.agent = undefined;
-        await agent?.stop();
-      },
-    });
-    // Controls taken on another instance reach the one that runs the agent.
+    const { agentKey } = await import("./agent/settings");
+    const byKey = new Map(config.investors.map((i) => [agentKey(configFor(config, i)), i.userId]));
+    for (const investor of config.investors) {
+      await leases.want(agentLease(investor.userId, config.agent.id), {
+        onGained: async () => {
+          // The embedded server's secret first: the kill switch may have rotated AGENT_CLIENT_SECRET away.
+          const agent = await launchAgent(investor, idp?.agentClientSecret ?? config.auth.agentClientSecret ?? "");
+          if (!agent) throw new Error("the agent could not start");
+          agents.set(investor.userId, agent);
+        },
+        onLost: async () => {
+          const agent = agents.get(investor.userId);
+          agents.delete(investor.userId);
+          await agent?.stop();
+        },
+      });
+    }
+    // Controls taken on another instance reach the one that runs that investor's agent.
     bus.subscribeRemote("agent-control", ({ agentId, command }) => {
-      if (agentId === config.agent.id) void runtime.agent?.follow(command).catch((e: unknown) => console.error("[runtime] agent control failed:", e instanceof Error ? e.message : e));
+      const sub = byKey.get(agentId);
+      const agent = sub === undefined ? undefined : agents.get(sub);
+      void agent?.follow(command).catch((e: unknown) => console.error("[runtime] agent control failed:", e instanceof Error ? e.message : e));
     });
   }
   // --- end agent loop

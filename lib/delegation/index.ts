@@ -6,7 +6,7 @@ import { mandateSpentOn } from "../ledger/mandate-spend";
 import { formatMoney, parseMoney } from "../money";
 import { positiveMoney, SYMBOL_PATTERN } from "../orders/order";
 import { STOCK_TRADE_MANDATE_TYPE } from "../protocol";
-import type { Runtime } from "../runtime";
+import type { InvestorScope } from "../runtime";
 import { mandateDay, mandateFromDetail, StockTradeMandateDetail } from "../standing-mandate/mandate";
 import { currentMandate, readMandate, recordMandateGranted, setMandateRequest, recordMandateRequested, recordMandateRevoked, type MandateRecord } from "../store/standing-mandates";
 
@@ -47,8 +47,8 @@ export interface MandateView {
   spent_today: string;
 }
 
-/** Alice's current mandate (requested or granted) with the day's spend, or null. */
-export async function standingMandateView(rt: Runtime, userSub: string): Promise<{ supported: boolean; mandate: MandateView | null }> {
+/** The investor's current mandate (requested or granted) with the day's spend, or null. */
+export async function standingMandateView(rt: InvestorScope, userSub: string): Promise<{ supported: boolean; mandate: MandateView | null }> {
   const supported = rt.agent?.standing.supported ?? false;
   const record = await currentMandate(rt.db, userSub);
   if (!record) return { supported, mandate: null };
@@ -68,7 +68,7 @@ export async function standingMandateView(rt: Runtime, userSub: string): Promise
 }
 
 /** Asks the authorization server, through the agent's client, to grant the mandate; Alice approves it there. */
-export async function grantStandingMandate(rt: Runtime, userSub: string, input: GrantInput): Promise<MandateView> {
+export async function grantStandingMandate(rt: InvestorScope, userSub: string, input: GrantInput): Promise<MandateView> {
   const agent = rt.agent;
   if (!agent || agent.revoked) throw new ProtocolError("agent_not_running", `${rt.config.agent.name} is not running; a mandate needs it.`, { status: 409 });
   if (!agent.standing.supported) {
@@ -111,7 +111,7 @@ export async function grantStandingMandate(rt: Runtime, userSub: string, input: 
  * this commit on), then the agent drops the grant's refresh token. Returns false when there is no
  * such mandate of Alice's that still stands.
  */
-export async function revokeStandingMandate(rt: Runtime, userSub: string, mandateId: string): Promise<boolean> {
+export async function revokeStandingMandate(rt: InvestorScope, userSub: string, mandateId: string): Promise<boolean> {
   const revoked = await recordMandateRevoked(rt.db, mandateId, userSub);
   rt.agent?.standing.forget(mandateId);
   if (revoked) {

@@ -62,7 +62,8 @@ export async function finishInterruptedRevocation(rt: Runtime): Promise<boolean>
 
 async function finishRevocation(rt: Runtime, record: AgentRevocation): Promise<AgentRevocation> {
   const { config, db } = rt;
-  await rt.agent?.revoke(record.reason);
+  // The client acts for every investor: each agent loop this instance runs stops.
+  for (const agent of rt.agents.values()) await agent.revoke(record.reason);
   const cancelled = await cancelOpenWork(db, `cancelled: ${config.agent.name}'s access was revoked`);
   // Standing mandates end with the agent: a re-enabled agent starts without one.
   const mandates = await revokeAgentMandates(db, config.agent.id);

@@ -78,9 +78,12 @@ export class ActivityLog {
     return rows.map(toEntry);
   }
 
-  /** Forgets this log's investor's entries (every entry when it has none). */
+  /**
+   * Forgets what this log's investor sees: her entries and the public market's, which restarts
+   * with a reset (every entry when the log has no investor). Other investors' entries stay.
+   */
   async clear(tx: Queryable = this.db): Promise<void> {
-    if (this.userSub) await tx.query("DELETE FROM activity_log WHERE user_sub = $1", [this.userSub]);
+    if (this.userSub) await tx.query("DELETE FROM activity_log WHERE user_sub = $1 OR user_sub IS NULL", [this.userSub]);
     else await tx.query("DELETE FROM activity_log");
   }
 }

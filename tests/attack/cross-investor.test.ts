@@ -4,6 +4,7 @@ import type { DashboardState } from "@/lib/demo";
 import { waitUntil } from "../helpers/agent-app";
 import { Alice } from "../helpers/agent-alice";
 import { startApp, type AppServer } from "../helpers/app-server";
+import { artifact, launchBrowser } from "../helpers/browser";
 import { investorCookie, investorPasswordFor, signInOverHttp, TEST_INVESTOR_EMAIL } from "../helpers/investor-session";
 
 /**
@@ -162,7 +163,8 @@ describe("Bob's writes touch only his own", () => {
     expect(((await revoke.json()) as { error: string }).error).toBe("forbidden");
     expect((await as("bob", "/api/agent/reenable", { method: "POST", body: "{}" })).status).toBe(403);
     expect((await as("bob", "/api/market/reset", { method: "POST", body: "{}" })).status).toBe(200);
-    expect((await agentOf("bob")).order?.status).toBe("cancelled");
+    // His open order is cancelled and the agent watches again; Alice's stays as it was (below).
+    expect(await agentOf("bob")).toMatchObject({ state: "MONITORING", order: null });
     await json(as("bob", "/api/agent/resume", { method: "POST", body: "{}" }));
 
     expect(await aliceSnapshot()).toEqual(before);
@@ -179,12 +181,13 @@ describe("Bob on the identity server", () => {
     expect((await agentOf("alice")).approval?.status).toBe("pending");
     const before = await aliceSnapshot();
 
-    // Bob's own request was cancelled by his reset; a new crash makes his agent ask again.
+    // Bob's own request was cancelled by his reset; with his mandate back, a new crash makes his agent ask again.
+    await json(as("bob", "/api/agent/mandate", { method: "POST", body: JSON.stringify({ threshold: "140.00", budget: "5000.00" }) }));
+    const seen = (await inboxOf("bob")).messages.map((m) => m.id);
+    expect(seen).toEqual([bobMail.id]);
     const market = await fetch(`${app.url}/api/market/crash`, { method: "POST", headers: { origin: app.url } });
     expect(market.status).toBe(200);
     const asked = await waitUntil(() => agentOf("bob"), pending, 90_000, "Bob's agent asking him again");
-    const seen = (await inboxOf("bob")).messages.map((m) => m.id);
-    expect(seen).toContain(bobMail.id);
     const fresh = await waitUntil(() => inboxOf("bob"), (i) => i.messages.some((m) => !seen.includes(m.id)), 30_000, "Bob's second mail");
     const mail = await json<{ links: Record<string, string> }>(as("bob", `/api/inbox/${fresh.messages.find((m) => !seen.includes(m.id))!.id}`));
     await new Alice(app.url, BOB.email, BOB.password).decide(mail.links.approve!, "approve");
@@ -195,5 +198,34 @@ describe("Bob on the identity server", () => {
     expect(bobState.trades[0]).toMatchObject({ userSub: "bob" });
     expect(await aliceSnapshot()).toEqual(before);
     expect((await stateOf("alice")).trades).toEqual([]);
-  });
+  }, 240_000);
+});
+
+describe("Bob's dashboard in Chromium", () => {
+  it("signs him in by his own name and shows his agent, portfolio and mailbox, not Alice's", async () => {
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(`${app.url}/auth/sign-in`);
+      await page.getByTestId("login-form").waitFor();
+      // Several investors: the login page names nobody in advance.
+      expect(await page.getByTestId("sign-in-username").inputValue()).toBe("");
+      await page.getByTestId("sign-in-username").fill(BOB.email);
+      await page.getByTestId("sign-in-password").fill(BOB.password);
+      await Promise.all([page.waitForURL(`${app.url}/`), page.getByTestId("sign-in-submit").click()]);
+      await page.getByText("watches NVDA for Bob").waitFor();
+      await page.getByText("Bob's mailbox").waitFor();
+      const text = await page.locator("body").innerText();
+      expect(text).not.toContain(aliceOrder);
+      expect(text).not.toContain("Alice");
+      await page.screenshot({ path: artifact("dashboard-bob.png"), fullPage: true });
+      await page.goto(`${app.url}/inbox`);
+      const inbox = await page.locator("body").innerText();
+      expect(inbox).toContain(BOB.email);
+      expect(inbox).not.toContain(TEST_INVESTOR_EMAIL);
+      await page.screenshot({ path: artifact("inbox-bob.png"), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
 });

@@ -1,7 +1,7 @@
 import "server-only";
 import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { configFor, getConfig, type AppConfig, type InvestorConfig } from "./config";
 import { announceDevDefault } from "./dev-defaults";
 import { ActivityLog } from "./events/activity";
@@ -32,9 +32,10 @@ import { sweepSessions } from "./session/store";
  * the dashboard, the API, /mcp and /oidc from the shared store. With PGlite the one process holds
  * every lease.
  *
- * Several investors (INVESTORS) share the market; each has her own agent (one lease each, so on
- * PostgreSQL they spread over the instances) and sees only her own data: routes reach it through
- * `scopeOf`, which is built from the signed-in `sub`, never from what the browser sends.
+ * Several investors (INVESTORS) share the market; each has her own agent (one lease each: on
+ * PostgreSQL it runs on one instance, and moves to another when that one dies) and sees only her
+ * own data: routes reach it through `scopeOf`, built from the signed-in investor, never from what
+ * the browser sends.
  */
 export interface Runtime {
   config: AppConfig;
@@ -253,7 +254,7 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   if (config.agent.enabled) {
     const { agentKey } = await import("./agent/settings");
     const byKey = new Map(config.investors.map((i) => [agentKey(configFor(config, i)), i.userId]));
-    for (const investor of config.investors) {
+    for (const investor of startingAt(config.investors, instanceId)) {
       await leases.want(agentLease(investor.userId, config.agent.id), {
         onGained: async () => {
           // The embedded server's secret first: the kill switch may have rotated AGENT_CLIENT_SECRET away.
@@ -289,6 +290,17 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
       `store ${db.engine}, auth ${config.auth.provider}, public URL ${config.publicUrl}, instance ${instanceId}`,
   );
   return runtime;
+}
+
+/**
+ * The investors in an order of this instance's own: the list rotated to start at a place its id
+ * picks. Instances starting together then ask for different agents' leases first and share the
+ * agents out, rather than the quickest one taking them all.
+ */
+function startingAt<T>(list: readonly T[], instanceId: string): T[] {
+  if (list.length < 2) return [...list];
+  const offset = createHash("sha256").update(instanceId).digest().readUInt32BE(0) % list.length;
+  return [...list.slice(offset), ...list.slice(0, offset)];
 }
 
 async function openStore(config: AppConfig): Promise<Db> {

@@ -87,10 +87,12 @@ async function main() {
     const crashedAt = Date.now();
     await press(cluster.apps[1]!.url, "/api/market/crash");
     const mailed = "SELECT count(DISTINCT to_address)::int AS n FROM idp_mailbox";
+    // Below the threshold (the first agent asked), the price holds there: every order's limit stays above it.
+    await waitUntil(() => count(db, mailed), (n) => n >= 1, 120_000, "a first approval mail");
+    await press(cluster.apps[2]!.url, "/api/market/stabilize");
     await waitUntil(() => count(db, mailed), (n) => n >= INVESTORS, 300_000, "an approval mail for every investor").catch((e: Error) => console.warn(`  ${e.message}`));
     const allAskedMs = Date.now() - crashedAt;
     const investorsAsked = await count(db, mailed);
-    await press(cluster.apps[2]!.url, "/api/market/stabilize");
     const approvalsAsked = await count(db, "SELECT count(*)::int AS n FROM idp_approvals");
     const asksPerInvestor = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM idp_approvals GROUP BY account_id ORDER BY 1 DESC LIMIT 1");
 

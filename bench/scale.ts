@@ -110,14 +110,13 @@ async function main() {
         }
       }),
     );
-    // Trades follow the approvals; the count settles when every approved order has traded (or failed).
-    let settled = -1;
+    // Trades follow the approvals: done when every approved order traded, or nothing changed for 20 s.
+    let last = { n: -1, at: Date.now() };
     await waitUntil(
       async () => {
         const n = await count(db, "SELECT count(*)::int AS n FROM trades");
-        const done = n === settled || n >= decidedAt.size;
-        settled = n;
-        return done;
+        if (n !== last.n) last = { n, at: Date.now() };
+        return n >= decidedAt.size || Date.now() - last.at > 20_000;
       },
       (done) => done,
       300_000,
@@ -129,6 +128,7 @@ async function main() {
     const failures = await db.query<{ reason: string; n: number }>(
       "SELECT coalesce(left(reason, 90), '?') AS reason, count(*)::int AS n FROM agent_state WHERE state = 'FAILED' GROUP BY 1 ORDER BY 2 DESC",
     );
+    const states = await db.query<{ state: string; n: number }>("SELECT state, count(*)::int AS n FROM agent_state GROUP BY 1 ORDER BY 2 DESC");
 
     const fail = await failover(cluster, maxTick, db);
 
@@ -141,6 +141,7 @@ async function main() {
     );
     console.log(`  approved from the newest mail: ${decidedAt.size}; not approvable: ${notApproved.length}${notApproved.length ? ` (${notApproved.slice(0, 8).join(", ")}${notApproved.length > 8 ? ", …" : ""})` : ""}`);
     console.log(`  trades executed after all approved: ${trades.length} (at most ${tradesPerInvestor} per investor)`);
+    console.log(`  agents' states then: ${states.map((x) => `${x.state} ${x.n}`).join(", ")}`);
     for (const f of failures) console.log(`  agents ending FAILED: ${f.n} × ${f.reason}`);
     if (latencies.length) {
       console.log(

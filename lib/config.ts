@@ -37,6 +37,57 @@ const optionalUrl = z
   .transform((v) => (v && v.trim() !== "" ? v.trim() : undefined))
   .pipe(z.url().optional());
 
+/** One investor the app serves: her account at the identity server and her starting cash. */
+export interface InvestorConfig {
+  name: string;
+  email: string;
+  userId: string;
+  initialBalanceCents: number;
+  /** Her password at the embedded identity server (INVESTORS' fourth field); generated when absent. */
+  password?: string;
+}
+
+const INVESTOR_ID = /^[A-Za-z0-9._@|-]{1,128}$/;
+const MAX_INVESTORS = 1000;
+
+/**
+ * INVESTORS: the investors after the first, comma-separated, each `user_id:Name:email` with an
+ * optional `:password` for the embedded identity server, e.g.
+ * `bob:Bob:bob@example.com,carol:Carol:carol@example.com`. The user id is the `sub` the identity
+ * server issues for her (with WSO2 / Auth0, the tenant user's id). A string names the problem.
+ */
+export function parseInvestorList(text: string): Array<Omit<InvestorConfig, "initialBalanceCents">> | string {
+  const entries = text.split(",").map((e) => e.trim()).filter(Boolean);
+  if (entries.length > MAX_INVESTORS) return `INVESTORS lists at most ${MAX_INVESTORS} investors`;
+  const seen = new Set<string>();
+  const out: Array<Omit<InvestorConfig, "initialBalanceCents">> = [];
+  for (const entry of entries) {
+    const [userId = "", name = "", email = "", ...rest] = entry.split(":").map((p) => p.trim());
+    const password = rest.length ? rest.join(":") : undefined;
+    if (!INVESTOR_ID.test(userId)) return `INVESTORS: "${userId.slice(0, 40)}" is not a user id like bob (entries are user_id:Name:email)`;
+    if (!name || name.length > 100) return `INVESTORS: ${userId} needs a name (entries are user_id:Name:email)`;
+    if (!z.email().safeParse(email).success) return `INVESTORS: ${userId} needs an email address (entries are user_id:Name:email)`;
+    const keys = [`id:${userId}`, `mail:${email.toLowerCase()}`];
+    if (keys.some((k) => seen.has(k))) return `INVESTORS: ${userId} (${email}) is listed twice`;
+    keys.forEach((k) => seen.add(k));
+    out.push({ userId, name, email, ...(password ? { password } : {}) });
+  }
+  return out;
+}
+
+/** The configured investor with this `sub`, or undefined: the only investors the app serves. */
+export function findInvestor(config: Pick<AppConfig, "investors">, sub: string | undefined): InvestorConfig | undefined {
+  return sub === undefined ? undefined : config.investors.find((i) => i.userId === sub);
+}
+
+/**
+ * The configuration seen from one investor's side: `investor` is she. Her agent, her sign-in
+ * hint and her approval requests read `config.investor`, so each runs on this view.
+ */
+export function configFor(config: AppConfig, investor: InvestorConfig): AppConfig {
+  return investor.userId === config.investor.userId ? config : { ...config, investor };
+}
+
 /** The agent's model providers (MODEL_PROVIDER). */
 export const MODEL_PROVIDERS = ["gemini", "openai-compatible", "rules"] as const;
 export type ModelProvider = (typeof MODEL_PROVIDERS)[number];
@@ -68,6 +119,17 @@ const EnvSchema = z.object({
     .string()
     .default("alice")
     .pipe(z.string().regex(/^[A-Za-z0-9._@|:-]{1,128}$/, "INVESTOR_USER_ID must be an id like alice")),
+  INVESTORS: z
+    .string()
+    .default("")
+    .transform((text, ctx) => {
+      const entries = parseInvestorList(text);
+      if (typeof entries === "string") {
+        ctx.addIssue({ code: "custom", message: entries });
+        return z.NEVER;
+      }
+      return entries;
+    }),
   AGENT_ID: z
     .string()
     .default("aurelius")
@@ -153,7 +215,10 @@ export interface AppConfig {
   allowDevDefaultsInProduction: boolean;
   market: { symbol: string; initialPriceCents: number; tickMs: number };
   mandate: { thresholdCents: number; tradeAmountCents: number; maxQuantity: number };
-  investor: { name: string; email: string; userId: string; initialBalanceCents: number };
+  /** The first investor (INVESTOR_*): the one the embedded defaults create and the agent's owner. */
+  investor: InvestorConfig;
+  /** Every investor the app serves: the first one, then INVESTORS, each with her own data and agent. */
+  investors: InvestorConfig[];
   agent: {
     id: string;
     name: string;
@@ -290,6 +355,10 @@ export function parseConfig(source: Record<string, string | undefined> = process
   const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, "");
   const resourceUrl = (e.MCP_RESOURCE_URL ?? `${publicUrl}/mcp`).replace(/\/+$/, "");
   const tenant = tenantSettings(e, source, publicUrl, resourceUrl);
+  const first: InvestorConfig = { name: e.INVESTOR_NAME, email: e.INVESTOR_EMAIL, userId: e.INVESTOR_USER_ID, initialBalanceCents: e.INITIAL_BALANCE };
+  if (e.INVESTORS.some((i) => i.userId === first.userId || i.email.toLowerCase() === first.email.toLowerCase())) {
+    throw new ConfigError([`INVESTORS: ${first.userId} (INVESTOR_USER_ID / INVESTOR_EMAIL) is the first investor already; list only the others`]);
+  }
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -302,12 +371,8 @@ export function parseConfig(source: Record<string, string | undefined> = process
       tradeAmountCents: e.TRADE_AMOUNT,
       maxQuantity: e.MAX_ORDER_QUANTITY,
     },
-    investor: {
-      name: e.INVESTOR_NAME,
-      email: e.INVESTOR_EMAIL,
-      userId: e.INVESTOR_USER_ID,
-      initialBalanceCents: e.INITIAL_BALANCE,
-    },
+    investor: first,
+    investors: [first, ...e.INVESTORS.map((i) => ({ ...i, initialBalanceCents: e.INITIAL_BALANCE }))],
     agent: {
       id: tenant.agentId,
       name: e.AGENT_NAME,

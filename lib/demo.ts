@@ -5,14 +5,15 @@ import { formatMoney } from "./money";
 import { ensurePortfolio, getPortfolio } from "./ledger/portfolio";
 import { listTrades } from "./ledger/trades";
 import { pricesAt } from "./market/simulator";
-import type { Runtime } from "./runtime";
+import type { InvestorScope, Runtime } from "./runtime";
 import type { ActivityEntry, MarketSnapshot, MarketTick, Portfolio, Trade } from "./types";
 
 /** The demo controls and the dashboard's initial state. */
 
 export type DemoAction = "crash" | "stabilize" | "reset";
 
-export async function runDemoAction(rt: Runtime, action: DemoAction): Promise<MarketSnapshot> {
+/** `me`: the signed-in investor's side, for a reset (hers alone); crash and stabilize are public. */
+export async function runDemoAction(rt: Runtime, action: DemoAction, me?: InvestorScope): Promise<MarketSnapshot> {
   switch (action) {
     case "crash": {
       const snapshot = await rt.market.crash();
@@ -33,25 +34,29 @@ export async function runDemoAction(rt: Runtime, action: DemoAction): Promise<Ma
       return snapshot;
     }
     case "reset":
-      return resetDemo(rt);
+      if (!me) throw new Error("a reset is an investor's");
+      return resetDemo(rt, me);
   }
 }
 
-/** Clears the ledger, the activity log and the market back to the configured initial values. */
-async function resetDemo(rt: Runtime): Promise<MarketSnapshot> {
-  const { investor } = rt.config;
-  // Open orders and approvals are cancelled; the agent watches again from MONITORING.
-  if (rt.config.agent.enabled) await agentControls(rt).reset();
+/**
+ * Clears one investor's ledger and activity back to the configured initial values, and the
+ * shared market. Other investors' trades, holdings and activity stay as they are.
+ */
+async function resetDemo(rt: Runtime, me: InvestorScope): Promise<MarketSnapshot> {
+  const { investor } = me.config;
+  // Her open orders and approvals are cancelled; her agent watches again from MONITORING.
+  if (rt.config.agent.enabled) await agentControls(me).reset();
   await rt.db.transaction(async (tx) => {
-    await tx.query("DELETE FROM trades");
-    await tx.query("DELETE FROM holdings");
-    await tx.query("DELETE FROM portfolios");
-    await rt.activity.clear(tx);
+    await tx.query("DELETE FROM trades WHERE user_sub = $1", [investor.userId]);
+    await tx.query("DELETE FROM holdings WHERE user_sub = $1", [investor.userId]);
+    await tx.query("DELETE FROM portfolios WHERE user_sub = $1", [investor.userId]);
+    await me.activity.clear(tx);
     await ensurePortfolio(tx, investor.userId, investor.name, investor.initialBalanceCents);
   });
   const snapshot = await rt.market.reset();
-  rt.bus.publish("ledger", { reason: "reset" });
-  await rt.activity.add({
+  rt.bus.publish("ledger", { reason: "reset", userSub: investor.userId });
+  await me.activity.add({
     level: "info",
     kind: "demo.reset",
     message: `Demo reset: ${investor.name} has ${formatMoney(investor.initialBalanceCents)} USD cash, ${snapshot.symbol} at ${formatMoney(snapshot.priceCents)} USD`,
@@ -62,7 +67,7 @@ async function resetDemo(rt: Runtime): Promise<MarketSnapshot> {
 export interface DashboardState {
   market: MarketSnapshot;
   history: MarketTick[];
-  /** Whether the browser asking is signed in as the investor: without it, her data is left out. */
+  /** Whether the browser asking is signed in as an investor: without it, investors' data is left out. */
   signedIn: boolean;
   /** False when no dashboard client is configured at the identity server: nobody can sign in. */
   signInAvailable: boolean;
@@ -79,11 +84,12 @@ export interface DashboardState {
 
 /**
  * The dashboard's state for one browser: the public market for anyone; the portfolio, trades,
- * activity and mandate only when `signedIn` (the caller checked her session).
+ * activity and mandate of the signed-in investor only (`me`, from her session), else none.
  */
-export async function getDashboardState(rt: Runtime, signedIn: boolean): Promise<DashboardState> {
+export async function getDashboardState(rt: Runtime, me: InvestorScope | undefined): Promise<DashboardState> {
   const market = rt.market.snapshot();
-  const { investor, agent } = rt.config;
+  const signedIn = me !== undefined;
+  const { investor, agent } = (me ?? rt).config;
   const common = {
     market,
     history: rt.market.history(),
@@ -94,12 +100,12 @@ export async function getDashboardState(rt: Runtime, signedIn: boolean): Promise
     authProvider: rt.config.auth.provider,
     serverTime: new Date().toISOString(),
   };
-  if (!signedIn) return { ...common, thresholdCents: null, portfolio: null, trades: [], activity: [] };
+  if (!me) return { ...common, thresholdCents: null, portfolio: null, trades: [], activity: [] };
   const [portfolio, trades, activity, mandate] = await Promise.all([
     getPortfolio(rt.db, investor.userId, pricesAt(market)),
     listTrades(rt.db, { userSub: investor.userId, limit: 50 }),
-    rt.activity.list(),
-    readMandate(rt.db, rt.config),
+    me.activity.list(),
+    readMandate(rt.db, me.config),
   ]);
   return {
     ...common,

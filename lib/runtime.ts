@@ -1,8 +1,8 @@
 import "server-only";
 import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
-import { getConfig, type AppConfig } from "./config";
+import { createHash, randomBytes } from "node:crypto";
+import { configFor, getConfig, type AppConfig, type InvestorConfig } from "./config";
 import { announceDevDefault } from "./dev-defaults";
 import { ActivityLog } from "./events/activity";
 import { EventBus, type AgentCommand } from "./events/bus";
@@ -31,6 +31,11 @@ import { sweepSessions } from "./session/store";
  * events reach every instance through LISTEN/NOTIFY (lib/events/relay.ts). Every instance serves
  * the dashboard, the API, /mcp and /oidc from the shared store. With PGlite the one process holds
  * every lease.
+ *
+ * Several investors (INVESTORS) share the market; each has her own agent (one lease each: on
+ * PostgreSQL it runs on one instance, and moves to another when that one dies) and sees only her
+ * own data: routes reach it through `scopeOf`, built from the signed-in investor, never from what
+ * the browser sends.
  */
 export interface Runtime {
   config: AppConfig;
@@ -41,15 +46,19 @@ export interface Runtime {
   /** The embedded authorization server; only with AUTH_PROVIDER=embedded. */
   idp?: EmbeddedIdp;
   /**
-   * The agent loop, when this instance runs it (holds its lease); absent with AGENT_ENABLED=false,
-   * when it could not start, or while another instance runs it.
+   * The first investor's agent loop, when this instance runs it (holds its lease); absent with
+   * AGENT_ENABLED=false, when it could not start, or while another instance runs it.
    */
-  agent?: Agent;
-  /** Alice's sign-in to the dashboard and her sessions (lib/session). */
+  readonly agent?: Agent;
+  /** Every agent loop this instance runs, by its investor's `sub`. */
+  agents: Map<string, Agent>;
+  /** One investor's side of the app: her config view, her activity log, her agent if it runs here. */
+  scopeOf(investor: InvestorConfig): InvestorScope;
+  /** The investors' sign-in to the dashboard and their sessions (lib/session). */
   signIn: SignIn;
   /**
-   * Stops the agent loop and starts a new one with `clientSecret` (the kill switch's re-enable):
-   * a new Agent has a new DPoP key and no token yet.
+   * Stops the agent loops this instance runs and starts new ones with `clientSecret` (the kill
+   * switch's re-enable): a new Agent has a new DPoP key and no token yet. The first investor's.
    */
   restartAgent(clientSecret: string): Promise<Agent | undefined>;
   /** Which jobs this instance runs: the market ticker, the agent. */
@@ -57,6 +66,20 @@ export interface Runtime {
   startedAt: string;
   /** Stops background work and closes the store. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** What one investor's routes work with: every field is hers or shared (the store, the bus). */
+export interface InvestorScope {
+  /** The configuration seen from her side: `config.investor` is she. */
+  config: AppConfig;
+  db: Db;
+  bus: EventBus;
+  /** Her activity log: writes carry her `sub`, reads return hers and the public market's. */
+  activity: ActivityLog;
+  /** Her agent, when this instance runs it. */
+  readonly agent?: Agent;
+  leases: Leases;
+  idp?: EmbeddedIdp;
 }
 
 const KEY = Symbol.for("sleeping-guardian.runtime");
@@ -84,7 +107,7 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   const activity = new ActivityLog(db, bus);
   const market = new MarketSimulator(db, bus, config.market.symbol, config.market.initialPriceCents);
   await market.load();
-  await ensurePortfolio(db, config.investor.userId, config.investor.name, config.investor.initialBalanceCents);
+  for (const investor of config.investors) await ensurePortfolio(db, investor.userId, investor.name, investor.initialBalanceCents);
   let relay: EventRelay | undefined;
   if (databaseUrl) {
     relay = await startEventRelay({ url: databaseUrl, instanceId, bus, readActivity: (id) => activity.get(id) });
@@ -103,7 +126,7 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
       idp = await startEmbeddedIdp({
         config,
         db,
-        onMail: (id) => bus.publish("mail", { id }),
+        onMail: (id, to) => bus.publish("mail", { id, userSub: config.investors.find((i) => i.email.toLowerCase() === to.toLowerCase())?.userId }),
         onDecision: (authReqId) => bus.publish("ciba-decided", { authReqId }),
       });
     } catch (error) {
@@ -117,16 +140,16 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
 
   // Starts the agent loop (where this instance holds the agent's lease, below). A failure to start
   // leaves the dashboard running without an agent rather than taking the app down.
-  const launchAgent = async (clientSecret: string): Promise<Agent | undefined> => {
+  const launchAgent = async (investor: InvestorConfig, clientSecret: string): Promise<Agent | undefined> => {
     try {
       const { startAgent } = await import("./agent");
       // The agent follows the price over its MCP subscription; the timer is only the fallback.
       const { withdrawMandateGrant } = await import("./delegation");
       return await startAgent({
-        config,
+        config: configFor(config, investor),
         db,
         bus,
-        activity,
+        activity: activity.forInvestor(investor.userId),
         clientSecret,
         priceStream: true,
         tickMs: config.agent.pricePollMs,
@@ -155,7 +178,20 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   }, 10 * 60_000);
   sweep.unref();
 
-  const agentLeaseName = agentLease(config.investor.userId, config.agent.id);
+  const agents = new Map<string, Agent>();
+  /** The agent client's secret as the store holds it (the kill switch may have rotated it). */
+  const currentAgentSecret = async (): Promise<string> => (idp ? await idp.readAgentClientSecret() : (config.auth.agentClientSecret ?? ""));
+  /** Restarts one investor's agent with `clientSecret`, where this instance holds its lease. */
+  const restartOne = async (investor: InvestorConfig, clientSecret: string): Promise<Agent | undefined> => {
+    // Only the instance that holds an agent's lease runs it; the others have nothing to restart.
+    if (!leases.holds(agentLease(investor.userId, config.agent.id))) return undefined;
+    await agents.get(investor.userId)?.stop();
+    agents.delete(investor.userId);
+    const agent = stopped ? undefined : await launchAgent(investor, clientSecret);
+    if (agent) agents.set(investor.userId, agent);
+    return agent;
+  };
+  const scopes = new Map<string, InvestorScope>();
   let stopped = false;
   const runtime: Runtime = {
     config,
@@ -166,12 +202,33 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
     idp,
     signIn,
     leases,
+    agents,
+    get agent() {
+      return agents.get(config.investor.userId);
+    },
+    scopeOf(investor) {
+      let scope = scopes.get(investor.userId);
+      if (!scope) {
+        const view = configFor(config, investor);
+        const log = activity.forInvestor(investor.userId);
+        scope = {
+          config: view,
+          db,
+          bus,
+          activity: log,
+          leases,
+          idp,
+          get agent() {
+            return agents.get(investor.userId);
+          },
+        };
+        scopes.set(investor.userId, scope);
+      }
+      return scope;
+    },
     startedAt: new Date().toISOString(),
     async restartAgent(clientSecret) {
-      // Only the instance that holds the agent's lease runs it; the others have nothing to restart.
-      if (!leases.holds(agentLeaseName)) return undefined;
-      await runtime.agent?.stop();
-      runtime.agent = stopped ? undefined : await launchAgent(clientSecret);
+      for (const investor of config.investors) await restartOne(investor, clientSecret);
       return runtime.agent;
     },
     async stop() {
@@ -202,34 +259,41 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   // this server listens. A new holder resumes from the store (recovery.ts). A failure to start
   // leaves the dashboard running without an agent rather than taking the app down.
   if (config.agent.enabled) {
-    await leases.want(agentLeaseName, {
-      onGained: async () => {
-        // The embedded server's secret first: the kill switch may have rotated AGENT_CLIENT_SECRET away.
-        runtime.agent = await launchAgent(idp ? await idp.readAgentClientSecret() : (config.auth.agentClientSecret ?? ""));
-        if (!runtime.agent) throw new Error("the agent could not start");
-      },
-      onLost: async () => {
-        const agent = runtime.agent;
-        runtime.agent = undefined;
-        await agent?.stop();
-      },
-    });
-    // Controls taken on another instance reach the one that runs the agent.
-    const followRemote = async (command: AgentCommand, mandateId?: string): Promise<void> => {
+    const { agentKey } = await import("./agent/settings");
+    const byKey = new Map(config.investors.map((i) => [agentKey(configFor(config, i)), i]));
+    for (const investor of startingAt(config.investors, instanceId)) {
+      await leases.want(agentLease(investor.userId, config.agent.id), {
+        onGained: async () => {
+          // The embedded server's secret first: the kill switch may have rotated AGENT_CLIENT_SECRET away.
+          const agent = await launchAgent(investor, await currentAgentSecret());
+          if (!agent) throw new Error("the agent could not start");
+          agents.set(investor.userId, agent);
+        },
+        onLost: async () => {
+          const agent = agents.get(investor.userId);
+          agents.delete(investor.userId);
+          await agent?.stop();
+        },
+      });
+    }
+    // Controls taken on another instance reach the one that runs that investor's agent.
+    const followRemote = async (investor: InvestorConfig, command: AgentCommand, mandateId?: string): Promise<void> => {
       if (command === "reenable") {
         // Re-enabled on another instance: a new agent here, with the client's secret as the store now holds it.
-        if (await runtime.restartAgent(idp ? await idp.readAgentClientSecret() : (config.auth.agentClientSecret ?? ""))) bus.publish("agent", { reason: "reenabled" });
+        if (await restartOne(investor, await currentAgentSecret())) bus.publish("agent", { reason: "reenabled", userSub: investor.userId });
         return;
       }
+      const agent = agents.get(investor.userId);
       if (command === "grant-mandate") {
         const { askForRecordedMandate } = await import("./delegation");
-        if (runtime.agent && mandateId) await askForRecordedMandate(runtime, runtime.agent, mandateId);
+        if (agent && mandateId) await askForRecordedMandate(runtime.scopeOf(investor), agent, mandateId);
         return;
       }
-      await runtime.agent?.follow(command, mandateId);
+      await agent?.follow(command, mandateId);
     };
     bus.subscribeRemote("agent-control", ({ agentId, command, mandateId }) => {
-      if (agentId === config.agent.id) void followRemote(command, mandateId).catch((e: unknown) => console.error("[runtime] agent control failed:", e instanceof Error ? e.message : e));
+      const investor = byKey.get(agentId);
+      if (investor) void followRemote(investor, command, mandateId).catch((e: unknown) => console.error("[runtime] agent control failed:", e instanceof Error ? e.message : e));
     });
   }
   // --- end agent loop
@@ -246,6 +310,17 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
       `store ${db.engine}, auth ${config.auth.provider}, public URL ${config.publicUrl}, instance ${instanceId}`,
   );
   return runtime;
+}
+
+/**
+ * The investors in an order of this instance's own: the list rotated to start at a place its id
+ * picks. Instances starting together then ask for different agents' leases first and share the
+ * agents out, rather than the quickest one taking them all.
+ */
+function startingAt<T>(list: readonly T[], instanceId: string): T[] {
+  if (list.length < 2) return [...list];
+  const offset = createHash("sha256").update(instanceId).digest().readUInt32BE(0) % list.length;
+  return [...list.slice(offset), ...list.slice(0, offset)];
 }
 
 async function openStore(config: AppConfig): Promise<Db> {

@@ -31,6 +31,8 @@ export interface ActivityEntry {
   kind: string;
   message: string;
   data?: Record<string, unknown> | null;
+  /** The investor the entry belongs to; absent: everyone's (the public market). */
+  userSub?: string;
 }
 
 export interface Holding {

@@ -1,7 +1,7 @@
 import "server-only";
 import type { ApprovedOrder, BindingRefusal } from "../lib/orders/check";
 import type { Queryable } from "../lib/store/db";
-import { CLOSED_ORDER_STATUSES, lockOrderStatus, lockOrderWithApproval, UNDECIDED_ORDER_STATUSES } from "../lib/store/orders";
+import { CLOSED_ORDER_STATUSES, lockOrderOwner, lockOrderWithApproval, UNDECIDED_ORDER_STATUSES } from "../lib/store/orders";
 
 /**
  * What the store says about an order, read inside the trade's transaction with the order row
@@ -9,8 +9,9 @@ import { CLOSED_ORDER_STATUSES, lockOrderStatus, lockOrderWithApproval, UNDECIDE
  * (the agent's recovery after a crash, a reset, a denial recorded on another instance).
  *
  * Under either rule, an order the store has closed (failed, cancelled, denied, expired) never
- * executes: storedOrderClosed. Under "rar" the approval itself travels in the token; an order the
- * store does not know (another client's) is judged by the token alone.
+ * executes, and an order the store records for one investor never executes with another's token
+ * (it would spend her order id): storedOrderRefusal. Under "rar" the approval itself travels in
+ * the token; an order the store does not know (another client's) is judged by the token alone.
  *
  * The "recorded-approval" rule's source of truth, for identity servers that cannot put
  * `authorization_details` into the token (WSO2's CIBA endpoint reads none). A token then says
@@ -29,11 +30,14 @@ import { CLOSED_ORDER_STATUSES, lockOrderStatus, lockOrderWithApproval, UNDECIDE
  * trades table (unique order_id and token jti), in the trade's transaction.
  */
 
-/** A refusal when the store holds `orderId` and has closed it; undefined otherwise. */
-export async function storedOrderClosed(tx: Queryable, orderId: string): Promise<BindingRefusal | undefined> {
-  const status = await lockOrderStatus(tx, orderId);
-  if (status && CLOSED_ORDER_STATUSES.has(status)) {
-    return { ok: false, code: "order_not_executable", message: `Order ${orderId} is ${status} and cannot be executed.` };
+/** A refusal when the store holds `orderId` for another user than `sub`, or has closed it; undefined otherwise. */
+export async function storedOrderRefusal(tx: Queryable, orderId: string, sub: string): Promise<BindingRefusal | undefined> {
+  const row = await lockOrderOwner(tx, orderId);
+  if (row && row.userSub !== sub) {
+    return { ok: false, code: "order_not_approved", message: `No order ${orderId} is recorded for this user.` };
+  }
+  if (row && CLOSED_ORDER_STATUSES.has(row.status)) {
+    return { ok: false, code: "order_not_executable", message: `Order ${orderId} is ${row.status} and cannot be executed.` };
   }
   return undefined;
 }

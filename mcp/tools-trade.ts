@@ -1,6 +1,7 @@
 import "server-only";
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
+import { findInvestor } from "../lib/config";
 import { executeTrade, isLedgerRefusal } from "../lib/ledger/trades";
 import type { Queryable } from "../lib/store/db";
 import { formatMoney } from "../lib/money";
@@ -9,7 +10,7 @@ import { SCOPE_TRADE } from "../lib/protocol";
 import { auditToolCall } from "./audit";
 import { approvedOrderFromDetails, bindingRefused, checkTradeAgainstOrder, type ApprovedOrder, type BindingRule, type TradeRequest } from "../lib/orders/check";
 import { checkChallengedOrder } from "./challenged-order";
-import { approvedOrderFromStore, storedOrderClosed } from "./stored-order";
+import { approvedOrderFromStore, storedOrderRefusal } from "./stored-order";
 import type { Principal } from "../lib/protected-resource/principal";
 import { refuse, requireScope, runTool, type Outcome, type ToolContext } from "./tool-context";
 import { checkedInput, type Checked } from "./tool-input";
@@ -109,7 +110,7 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
   }
   const authorizeInTransaction = async (tx: Queryable) => {
     if (!boundToken) {
-      const closed = await storedOrderClosed(tx, orderId);
+      const closed = await storedOrderRefusal(tx, orderId, principal.sub);
       if (closed) throw bindingRefused(closed);
       const challenged = await checkChallengedOrder(tx, orderId, principal, tokenOrder);
       if (!challenged.ok) throw bindingRefused(challenged);
@@ -168,10 +169,11 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
     return refuse(error.code, message, tag);
   }
 
-  deps.bus.publish("ledger", { reason: "trade" });
+  deps.bus.publish("ledger", { reason: "trade", userSub: trade.userSub });
   const by = principal.actor ? ` by ${principal.actor}` : "";
-  // The trade has committed: a failing activity entry must not make it look refused.
+  // The trade has committed: a failing activity entry must not make it look refused. It is hers.
   await deps.activity
+    .forInvestor(trade.userSub)
     .add({
       level: "success",
       kind: "mcp.trade",
@@ -186,7 +188,9 @@ async function placeTrade(ctx: ToolContext, tool: string, side: OrderSide, args:
 async function logRefusal(ctx: ToolContext, tool: string, code: string, message: string): Promise<void> {
   const p = ctx.principal;
   const who = p ? `${p.sub}${p.actor ? ` (by ${p.actor})` : ""}` : "an unknown caller";
-  await ctx.deps.activity.add({
+  // A refusal for an investor is hers; one of an agent-only or unknown caller is everyone's.
+  const investor = findInvestor(ctx.deps.config, p?.sub);
+  await (investor ? ctx.deps.activity.forInvestor(investor.userId) : ctx.deps.activity).add({
     level: "warn",
     kind: "mcp.refused",
     message: `${tool} refused for ${who}: ${message}`,

@@ -1,5 +1,6 @@
 import "server-only";
 import { z } from "zod";
+import { findInvestor } from "../lib/config";
 import { formatMoney, parseMoney } from "../lib/money";
 import { freezeOrder, limitPriceCents } from "../lib/orders/freeze";
 import { positiveMoney, type StockTradeDetail } from "../lib/orders/order";
@@ -52,6 +53,8 @@ export function challengeArgsSchema(symbols: [string, ...string[]], maxQuantity:
     quantity: z.number().int().min(1).max(maxQuantity),
     order_id: z.string().max(64).optional(),
     limit_price: positiveMoney("limit_price").optional(),
+    /** With the agent's own token: the investor whose order it is (the token names only the agent). */
+    investor: z.string().max(255).optional(),
   });
 }
 
@@ -88,7 +91,7 @@ export async function challengeTradeCall(deps: BrokerDeps, principal: Principal,
   const parsed = options.schema.safeParse(call.args);
   // Arguments that name no valid order: the SDK's per-tool scope check answers insufficient_scope.
   if (!parsed.success) return undefined;
-  const party = requesterOf(principal, deps);
+  const party = requesterOf(principal, deps, parsed.data.investor);
   if (!party) return undefined;
 
   const now = options.now?.() ?? new Date();
@@ -119,7 +122,9 @@ export async function challengeTradeCall(deps: BrokerDeps, principal: Principal,
     });
   });
   const who = `${principal.sub}${principal.actor ? ` (by ${principal.actor})` : ""}`;
+  // The entry is the investor's: another investor never reads it.
   await deps.activity
+    .forInvestor(party.investor)
     .add({
       level: "warn",
       kind: "mcp.challenge",
@@ -132,11 +137,16 @@ export async function challengeTradeCall(deps: BrokerDeps, principal: Principal,
 
 /**
  * Who the order is for and who asked: a user token (sub = the investor, azp = the client) asks for
- * itself; the agent's own token asks for the investor who owns the agent.
+ * itself; the agent's own token (it names the agent, which acts for every investor) asks for the
+ * investor the call names, the first investor when it names none. A name that is no investor is
+ * no order: the call goes on to the tools, which refuse it. The order still executes only with a
+ * token whose subject is that investor, after her own approval (challenged-order.ts).
  */
-function requesterOf(principal: Principal, deps: BrokerDeps): { investor: string; requester: string } | undefined {
-  if (principal.subjectKind === "user") return principal.clientId ? { investor: principal.sub, requester: principal.clientId } : undefined;
-  return { investor: deps.config.investor.userId, requester: principal.sub };
+function requesterOf(principal: Principal, deps: BrokerDeps, named: string | undefined): { investor: string; requester: string } | undefined {
+  if (principal.subjectKind === "user") return principal.clientId && (named === undefined || named === principal.sub) ? { investor: principal.sub, requester: principal.clientId } : undefined;
+  if (named === undefined) return { investor: deps.config.investor.userId, requester: principal.sub };
+  const investor = findInvestor(deps.config, named);
+  return investor ? { investor: investor.userId, requester: principal.sub } : undefined;
 }
 
 /** The order the server names: the call's symbol, side and quantity; its limit or the current price plus the tolerance. */

@@ -91,7 +91,7 @@ export default function ApprovalCard({ agent }: { agent: AgentView | undefined }
           <p className="mt-1 text-xs text-slate-400" data-testid="approval-binding" data-binding={agent.binding}>
             {agent.binding === "rar"
               ? "Binding: the approved order travels in the token (authorization_details)."
-              : "Binding: the identity server cannot put the order into the token, so the broker executes this order only once Alice has approved it, with the one token obtained for her approval, once."}
+              : `Binding: the identity server cannot put the order into the token, so the broker executes this order only once ${agent.investor.name} has approved it, with the one token obtained for her approval, once.`}
           </p>
         </div>
         {approval && (

@@ -7,9 +7,9 @@ import { MailboxView } from "./mailbox-view";
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Mailbox · Sleeping Guardian" };
 
-/** /inbox — the embedded mailbox: the notification emails the embedded identity server sent. Hers: signed in. */
+/** /inbox — the embedded mailbox: the notification emails the embedded identity server sent the signed-in investor. */
 export default async function InboxPage() {
   const rt = await getRuntime();
-  await investorOrSignIn(rt.signIn, "/inbox");
-  return <MailboxView owner={rt.config.investor.email} mails={await listMail(rt.db)} />;
+  const { investor } = await investorOrSignIn(rt.signIn, "/inbox");
+  return <MailboxView owner={investor.email} mails={await listMail(rt.db, 100, investor.email)} />;
 }

@@ -25,7 +25,7 @@ import { getOrder } from "../store/orders";
 import { readAgentRevocation } from "../store/agent-revocations";
 import { cancelOpenWork, findApprovalForOrder, type AgentPatch, type AgentRow } from "./repository";
 import { mandatedLine as mandateLine, pausedLine, resumedLine } from "./control-lines";
-import { readMandate, readPaused, writeMandate, writePaused, type MandateInForce } from "./settings";
+import { agentKey, readMandate, readPaused, writeMandate, writePaused, type MandateInForce } from "./settings";
 import { isTerminal, type AgentEvent } from "./state-machine";
 import { AgentStateStore } from "./state-store";
 import { TickReporter } from "./tick-report";
@@ -106,7 +106,7 @@ export class Agent {
   constructor(private readonly deps: AgentDeps) {
     const { config } = deps;
     this.now = deps.now ?? (() => new Date());
-    this.store = new AgentStateStore(deps.db, config.agent.id, (reason) => this.changed(reason));
+    this.store = new AgentStateStore(deps.db, agentKey(config), (reason) => this.changed(reason));
     this.report = new TickReporter((level, kind, message, data) => this.log(level, kind, message, data), config.agent.name);
     const appFetch = deps.fetch ?? createAppFetch(config.publicUrl, config.agent.internalUrl);
     this.model = deps.model ?? selectModel(config);
@@ -144,7 +144,7 @@ export class Agent {
       await this.log("warn", "agent.start", `${this.deps.config.agent.name} stays stopped: its access was revoked (${revocation.reason}). Re-enable it from the dashboard.`);
       return;
     }
-    this.paused = await readPaused(this.deps.db);
+    this.paused = await readPaused(this.deps.db, this.deps.config);
     this.mandate = await readMandate(this.deps.db, this.deps.config);
     await this.standing.restore();
     await this.recoverInterruptedWork();
@@ -243,13 +243,13 @@ export class Agent {
   }
 
   async pause(): Promise<void> {
-    await writePaused(this.deps.db, true);
+    await writePaused(this.deps.db, this.deps.config, true);
     await this.pauseHere(() => this.log("warn", "agent.paused", pausedLine(this.deps.config)));
   }
 
   async resume(): Promise<void> {
     await this.resumeHere(async () => {
-      await writePaused(this.deps.db, false);
+      await writePaused(this.deps.db, this.deps.config, false);
       await this.log("info", "agent.resumed", resumedLine(this.deps.config, this.state.state));
     });
   }
@@ -281,7 +281,7 @@ export class Agent {
   }
 
   async updateMandate(m: { thresholdCents: number; budgetCents: number }): Promise<Mandate> {
-    await writeMandate(this.deps.db, m);
+    await writeMandate(this.deps.db, this.deps.config, m);
     await this.log("info", "agent.mandate", mandateLine(this.deps.config, m));
     return this.mandateChanged();
   }
@@ -347,7 +347,7 @@ export class Agent {
   /** Demo reset: open orders and approvals are cancelled, the agent watches again from scratch. */
   async reset(): Promise<void> {
     await this.abortWork();
-    const cancelled = await cancelOpenWork(this.deps.db, "cancelled by a demo reset");
+    const cancelled = await cancelOpenWork(this.deps.db, "cancelled by a demo reset", this.deps.config.investor.userId);
     await this.transition("reset", { orderId: null, reason: null, cooldownUntil: null, armed: true, oboTokenClaims: null });
     this.report.forgetSide();
     if (cancelled) console.log(`[agent] reset: ${cancelled} open order(s) cancelled`);
@@ -562,6 +562,6 @@ export class Agent {
   }
 
   private changed(reason: string): void {
-    this.deps.bus.publish("agent", { reason });
+    this.deps.bus.publish("agent", { reason, userSub: this.deps.config.investor.userId });
   }
 }

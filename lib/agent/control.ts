@@ -6,10 +6,12 @@ import type { Db } from "../store/db";
 import type { Agent } from "./agent";
 import { mandatedLine, pausedLine, resumedLine } from "./control-lines";
 import { cancelOpenWork, peekAgentRow } from "./repository";
-import { writeMandate, writePaused } from "./settings";
+import { agentKey, writeMandate, writePaused } from "./settings";
 
 /**
- * Alice's controls of her agent, taken on whichever instance she reaches. The instance that runs
+ * An investor's controls of her agent, taken on whichever instance she reaches. `config` is seen
+ * from her side (lib/config.ts configFor) and `activity` is her log; `agent` is her agent when
+ * this instance runs it. The instance that runs
  * the agent applies them at once. Any other stores the setting and its activity line, then tells
  * the running instance through the bus (the relay carries it there): the store stays the one
  * truth, and an agent that starts later reads the same settings.
@@ -33,10 +35,11 @@ export interface ControlDeps {
 /**
  * Tells the instance that runs the agent to apply what this one stored: a control, the kill
  * switch's revocation or re-enable, a standing mandate to ask for or to forget. The relay carries
- * it there (an instance without the agent's lease ignores it).
+ * it there (an instance without the agent's lease ignores it). `config` is seen from the investor's
+ * side (lib/config.ts configFor), so the message names her agent (agentKey).
  */
 export function tellAgentOwner(deps: { config: AppConfig; bus: EventBus }, command: AgentCommand, mandateId?: string): void {
-  deps.bus.publish("agent-control", { agentId: deps.config.agent.id, command, ...(mandateId ? { mandateId } : {}) });
+  deps.bus.publish("agent-control", { agentId: agentKey(deps.config), command, ...(mandateId ? { mandateId } : {}) });
 }
 
 export function agentControls(deps: ControlDeps): AgentControls {
@@ -46,28 +49,28 @@ export function agentControls(deps: ControlDeps): AgentControls {
 function forwardedControls({ config, db, bus, activity }: ControlDeps): AgentControls {
   const tell = (command: AgentCommand) => {
     tellAgentOwner({ config, bus }, command);
-    bus.publish("agent", { reason: command });
+    bus.publish("agent", { reason: command, userSub: config.investor.userId });
   };
   return {
     async pause() {
-      await writePaused(db, true);
+      await writePaused(db, config, true);
       await activity.add({ level: "warn", kind: "agent.paused", message: pausedLine(config) });
       tell("pause");
     },
     async resume() {
-      await writePaused(db, false);
-      const row = await peekAgentRow(db, config.agent.id);
+      await writePaused(db, config, false);
+      const row = await peekAgentRow(db, agentKey(config));
       await activity.add({ level: "info", kind: "agent.resumed", message: resumedLine(config, row.state) });
       tell("resume");
     },
     async updateMandate(m) {
-      await writeMandate(db, m);
+      await writeMandate(db, config, m);
       await activity.add({ level: "info", kind: "agent.mandate", message: mandatedLine(config, m) });
       tell("mandate");
     },
     async reset() {
       // What the store holds is cancelled here; the running agent drops its work and state.
-      await cancelOpenWork(db, "cancelled by a demo reset");
+      await cancelOpenWork(db, "cancelled by a demo reset", config.investor.userId);
       tell("reset");
     },
   };

@@ -235,7 +235,9 @@ async function tryWithAgentToken(ctx: AgentContext, proposal: CheckedProposal): 
   const agentToken = await ctx.tokens.current();
   let outcome;
   try {
-    outcome = await ctx.mcp.trade("buy", { symbol: proposal.symbol, quantity: proposal.quantity, limit_price: formatMoney(proposal.limitPriceCents) }, agentToken, ctx.signal);
+    // The agent's token names the agent: for any investor but the first, the broker is told whose order it is.
+    const forInvestor = ctx.config.investor.userId === ctx.config.investors[0]?.userId ? {} : { investor: ctx.config.investor.userId };
+    outcome = await ctx.mcp.trade("buy", { symbol: proposal.symbol, quantity: proposal.quantity, limit_price: formatMoney(proposal.limitPriceCents), ...forInvestor }, agentToken, ctx.signal);
   } catch (error) {
     ctx.signal.throwIfAborted();
     return end(noOrder("trade_failed", `buy_stock with the agent token failed: ${errorText(error)}`));

@@ -52,6 +52,11 @@ export interface TradeArgs {
   order_id?: string;
   /** The limit the broker freezes the order at, when it names one. */
   limit_price?: string;
+  /**
+   * Whose order the broker should freeze, when asking with the agent's own token (it names the
+   * agent, not the investor): the investor's `sub`. Sent for every investor but the first.
+   */
+  investor?: string;
 }
 
 

@@ -188,15 +188,19 @@ export async function findApprovalForOrder(db: Queryable, orderId: string): Prom
   return r ? toApproval(r) : undefined;
 }
 
-/** Reset: every order and approval still open is cancelled; nothing of them can be executed. */
-export async function cancelOpenWork(db: Queryable, reason: string): Promise<number> {
+/**
+ * Reset: every order and approval still open is cancelled (one investor's when `userSub` is
+ * given, everyone's otherwise); nothing of them can be executed.
+ */
+export async function cancelOpenWork(db: Queryable, reason: string, userSub?: string): Promise<number> {
   await db.query(
-    "UPDATE pending_approvals SET status = 'cancelled', last_error = $1, decided_at = now(), updated_at = now() WHERE status = 'pending'",
-    [reason],
+    `UPDATE pending_approvals p SET status = 'cancelled', last_error = $1, decided_at = now(), updated_at = now()
+      WHERE p.status = 'pending' AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM orders o WHERE o.order_id = p.order_id AND o.user_sub = $2::text))`,
+    [reason, userSub ?? null],
   );
   const rows = await db.query(
-    "UPDATE orders SET status = 'cancelled', status_reason = $1, updated_at = now() WHERE status IN ('open', 'awaiting_approval', 'approved') RETURNING order_id",
-    [reason],
+    "UPDATE orders SET status = 'cancelled', status_reason = $1, updated_at = now() WHERE status IN ('open', 'awaiting_approval', 'approved') AND ($2::text IS NULL OR user_sub = $2::text) RETURNING order_id",
+    [reason, userSub ?? null],
   );
   return rows.length;
 }

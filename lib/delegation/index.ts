@@ -8,7 +8,7 @@ import { positiveMoney, SYMBOL_PATTERN } from "../orders/order";
 import { STOCK_TRADE_MANDATE_TYPE } from "../protocol";
 import type { Agent } from "../agent";
 import { tellAgentOwner } from "../agent/control";
-import type { Runtime } from "../runtime";
+import type { InvestorScope } from "../runtime";
 import { readAgentRevocation } from "../store/agent-revocations";
 import { agentLease } from "../store/leases";
 import { mandateDay, mandateFromDetail, StockTradeMandateDetail } from "../standing-mandate/mandate";
@@ -56,12 +56,12 @@ export interface MandateView {
  * instance that does not run the agent, the configuration says (of the profiles, only the
  * embedded server's has `mandates`, lib/auth/profiles/embedded.ts).
  */
-function mandatesSupported(rt: Runtime): boolean {
+function mandatesSupported(rt: InvestorScope): boolean {
   return rt.agent ? rt.agent.standing.supported : rt.config.auth.provider === "embedded";
 }
 
-/** Alice's current mandate (requested or granted) with the day's spend, or null. */
-export async function standingMandateView(rt: Runtime, userSub: string): Promise<{ supported: boolean; mandate: MandateView | null }> {
+/** The investor's current mandate (requested or granted) with the day's spend, or null. */
+export async function standingMandateView(rt: InvestorScope, userSub: string): Promise<{ supported: boolean; mandate: MandateView | null }> {
   const supported = mandatesSupported(rt);
   const record = await currentMandate(rt.db, userSub);
   if (!record) return { supported, mandate: null };
@@ -81,7 +81,7 @@ export async function standingMandateView(rt: Runtime, userSub: string): Promise
 }
 
 /** Whether the agent runs, here or on the instance that holds its lease, and is not revoked. */
-async function agentAvailable(rt: Runtime): Promise<boolean> {
+async function agentAvailable(rt: InvestorScope): Promise<boolean> {
   if (rt.agent) return !rt.agent.revoked;
   if ((await readAgentRevocation(rt.db, rt.config.agent.id))?.status === "revoked") return false;
   const owner = await rt.leases.holderOf(agentLease(rt.config.investor.userId, rt.config.agent.id)).catch(() => undefined);
@@ -93,7 +93,7 @@ async function agentAvailable(rt: Runtime): Promise<boolean> {
  * it there. The mandate is recorded as requested first; the agent asks where it runs: here, or on
  * the instance that holds its lease (told through the bus, which reads the record from the store).
  */
-export async function grantStandingMandate(rt: Runtime, userSub: string, input: GrantInput): Promise<MandateView> {
+export async function grantStandingMandate(rt: InvestorScope, userSub: string, input: GrantInput): Promise<MandateView> {
   if (!(await agentAvailable(rt))) throw new ProtocolError("agent_not_running", `${rt.config.agent.name} is not running; a mandate needs it.`, { status: 409 });
   if (!mandatesSupported(rt)) {
     throw new ProtocolError("unsupported_authorization_details", `${rt.config.auth.provider} cannot issue a standing mandate; every trade needs an approval.`, { status: 400 });
@@ -123,9 +123,9 @@ export async function grantStandingMandate(rt: Runtime, userSub: string, input: 
  * On the instance that runs the agent, for a mandate recorded as requested on another: the agent
  * asks for it. A failure revokes the record and says so in the activity log.
  */
-export async function askForRecordedMandate(rt: Runtime, agent: Agent, mandateId: string): Promise<void> {
+export async function askForRecordedMandate(rt: InvestorScope, agent: Agent, mandateId: string): Promise<void> {
   const record = await readMandate(rt.db, mandateId);
-  if (!record || record.status !== "requested" || record.authReqId || record.agentSub !== rt.config.agent.id) return;
+  if (!record || record.status !== "requested" || record.authReqId || record.agentSub !== rt.config.agent.id || record.userSub !== rt.config.investor.userId) return;
   const detail = detailOfRecord(record);
   try {
     await askAgent(rt, agent, detail, record.userSub);
@@ -140,7 +140,7 @@ export async function askForRecordedMandate(rt: Runtime, agent: Agent, mandateId
  * At the server that issued the mandate's grant: its refresh and access tokens are revoked, so no
  * new token can be drawn from it (the embedded server; the other profiles never issue one).
  */
-export async function withdrawMandateGrant(rt: Pick<Runtime, "db" | "idp">, mandateId: string, reason: string): Promise<void> {
+export async function withdrawMandateGrant(rt: Pick<InvestorScope, "db" | "idp">, mandateId: string, reason: string): Promise<void> {
   const record = await readMandate(rt.db, mandateId);
   if (record?.authReqId && rt.idp) await rt.idp.revokeGrantOfRequest(record.authReqId, reason);
 }
@@ -160,7 +160,7 @@ function detailOfRecord(record: MandateRecord): StockTradeMandateDetail {
 }
 
 /** The agent's CIBA request for the mandate; the record follows Alice's decision. Rejects (record revoked) when nothing is pending. */
-async function askAgent(rt: Runtime, agent: Agent, detail: StockTradeMandateDetail, userSub: string): Promise<void> {
+async function askAgent(rt: InvestorScope, agent: Agent, detail: StockTradeMandateDetail, userSub: string): Promise<void> {
   try {
     const { authReqId } = await agent.requestStandingMandate(detail, async (problem) => {
       // A mandate Alice revoked while it was being granted stays revoked, and the agent drops it.
@@ -183,7 +183,7 @@ async function askAgent(rt: Runtime, agent: Agent, detail: StockTradeMandateDeta
  * from memory. Returns false when there is no
  * such mandate of Alice's that still stands.
  */
-export async function revokeStandingMandate(rt: Runtime, userSub: string, mandateId: string): Promise<boolean> {
+export async function revokeStandingMandate(rt: InvestorScope, userSub: string, mandateId: string): Promise<boolean> {
   const revoked = await recordMandateRevoked(rt.db, mandateId, userSub);
   // The agent drops it from memory where it runs: here, or on the instance that holds its lease.
   if (revoked && rt.agent) await rt.agent.standing.forget(mandateId);

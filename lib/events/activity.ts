@@ -7,6 +7,10 @@ import { ACTIVITY_LIMIT, type ActivityEntry, type ActivityLevel } from "../types
 /**
  * The agent activity log: what the dashboard tells the user, persisted so a restart keeps the
  * story. Messages and data are written for people and never carry a token or secret.
+ *
+ * Each entry belongs to one investor (`user_sub`: her agent's steps, her controls) or to everyone
+ * (the public market's crash and stabilize). `forInvestor` gives the log one investor writes to;
+ * `list` reads what one investor may see.
  */
 export interface ActivityInput {
   level: ActivityLevel;
@@ -22,6 +26,7 @@ interface ActivityRow {
   kind: string;
   message: string;
   data: Record<string, unknown> | null;
+  user_sub: string | null;
 }
 
 /** Rows kept in the store: the agent logs a price check every few seconds, for days. */
@@ -35,12 +40,19 @@ export class ActivityLog {
     private readonly db: Db,
     private readonly bus: EventBus,
     private readonly retention = ACTIVITY_RETENTION,
+    /** The investor this log writes for; undefined: entries everyone sees. */
+    readonly userSub?: string,
   ) {}
+
+  /** The log of one investor's entries (same store and bus). */
+  forInvestor(userSub: string): ActivityLog {
+    return new ActivityLog(this.db, this.bus, this.retention, userSub);
+  }
 
   async add(input: ActivityInput, tx: Queryable = this.db): Promise<ActivityEntry> {
     const [row] = await tx.query<ActivityRow>(
-      "INSERT INTO activity_log (level, kind, message, data) VALUES ($1, $2, $3, $4) RETURNING *",
-      [input.level, input.kind, input.message, input.data ? JSON.stringify(input.data) : null],
+      "INSERT INTO activity_log (level, kind, message, data, user_sub) VALUES ($1, $2, $3, $4, $5) RETURNING *",
+      [input.level, input.kind, input.message, input.data ? JSON.stringify(input.data) : null, this.userSub ?? null],
     );
     const entry = toEntry(row!);
     if (++this.insertsSincePrune >= PRUNE_EVERY) {
@@ -58,14 +70,21 @@ export class ActivityLog {
     return row && toEntry(row);
   }
 
-  /** Newest first. */
+  /** Newest first: this log's investor's entries and everyone's (all entries when it has none). */
   async list(limit = ACTIVITY_LIMIT): Promise<ActivityEntry[]> {
-    const rows = await this.db.query<ActivityRow>("SELECT * FROM activity_log ORDER BY id DESC LIMIT $1", [limit]);
+    const rows = this.userSub
+      ? await this.db.query<ActivityRow>("SELECT * FROM activity_log WHERE user_sub IS NULL OR user_sub = $2 ORDER BY id DESC LIMIT $1", [limit, this.userSub])
+      : await this.db.query<ActivityRow>("SELECT * FROM activity_log ORDER BY id DESC LIMIT $1", [limit]);
     return rows.map(toEntry);
   }
 
+  /**
+   * Forgets what this log's investor sees: her entries and the public market's, which restarts
+   * with a reset (every entry when the log has no investor). Other investors' entries stay.
+   */
   async clear(tx: Queryable = this.db): Promise<void> {
-    await tx.query("DELETE FROM activity_log");
+    if (this.userSub) await tx.query("DELETE FROM activity_log WHERE user_sub = $1 OR user_sub IS NULL", [this.userSub]);
+    else await tx.query("DELETE FROM activity_log");
   }
 }
 
@@ -77,5 +96,6 @@ function toEntry(row: ActivityRow): ActivityEntry {
     kind: row.kind,
     message: row.message,
     data: row.data,
+    ...(row.user_sub ? { userSub: row.user_sub } : {}),
   };
 }

@@ -15,11 +15,11 @@ export interface AppEvents {
   tick: MarketSnapshot;
   activity: ActivityEntry;
   /** Something in the ledger changed (trade, reset): clients refetch the portfolio and trades. */
-  ledger: { reason: string };
+  ledger: { reason: string; userSub?: string };
   /** Agent state, approvals or tokens changed: clients refetch /api/agent. */
-  agent: { reason: string };
-  /** A mail landed in the embedded mailbox. */
-  mail: { id: string };
+  agent: { reason: string; userSub?: string };
+  /** A mail landed in the embedded mailbox (for the investor `userSub`, when it is one of them). */
+  mail: { id: string; userSub?: string };
   /**
    * The embedded identity server recorded Alice's decision on a CIBA request: its client may poll
    * now rather than at the next interval. Never sent to browsers (/api/events forwards a fixed

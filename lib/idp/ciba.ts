@@ -3,7 +3,7 @@ import { errors, type BackchannelAuthenticationRequest, type Client, type KoaCon
 import type { AppConfig } from "../config";
 import type { Queryable } from "../store/db";
 import { auditCibaRequested } from "./audit";
-import { type Investor, resolveLoginHint } from "./accounts";
+import type { InvestorAccounts } from "./accounts";
 import { recordCibaRequest, countPendingCibaRequests, newCibaRequestHandle, setCibaRequestMail } from "./ciba-requests";
 import { bindingMessageProblem } from "../orders/binding-message";
 import { stockTradeEntries } from "../orders/order";
@@ -25,7 +25,7 @@ import type { OwnTokenVerifier } from "./own-tokens";
 export interface CibaDeps {
   config: AppConfig;
   db: Queryable;
-  investor: Investor;
+  accounts: InvestorAccounts;
   mailer: Mailer;
   verifyOwnToken: OwnTokenVerifier;
   /** Where the approval page lives: PUBLIC_URL + DECISION_PAGE_PATH (decision-page/pages.ts). */
@@ -36,7 +36,7 @@ export interface CibaDeps {
 const actors = new WeakMap<object, string>();
 
 export function createCibaFeature(deps: CibaDeps) {
-  const { config, db, investor } = deps;
+  const { config, db, accounts } = deps;
   return {
     enabled: true,
     deliveryModes: ["poll"] as const,
@@ -46,7 +46,7 @@ export function createCibaFeature(deps: CibaDeps) {
      * requesting client (authenticated by now: oidc-provider runs client authentication first).
      */
     async processLoginHint(ctx: KoaContextWithOIDC, loginHint: string) {
-      const accountId = resolveLoginHint(investor, loginHint);
+      const accountId = accounts.resolve(loginHint);
       if (!accountId) return undefined; // oidc-provider answers unknown_user_id
       await assertPendingBelowLimit(db, accountId, ctx.oidc.client!.clientId, config.idp.maxPendingPerClientAndUser);
       return accountId;
@@ -161,7 +161,8 @@ async function assertPendingBelowLimit(db: Queryable, accountId: string, clientI
 
 /** Records the CIBA request and emails the user the order, the binding message and the links. */
 async function notifyUser(deps: CibaDeps, ctx: KoaContextWithOIDC, request: BackchannelAuthenticationRequest, client: Client) {
-  const { config, db, investor, mailer } = deps;
+  const { config, db, accounts, mailer } = deps;
+  const investor = accounts.byId(request.accountId!)!;
   const params = (request.params ?? {}) as Record<string, string | undefined>;
   const details = params.authorization_details ? (JSON.parse(params.authorization_details) as unknown[]) : null;
   const handle = newCibaRequestHandle();

@@ -21,6 +21,8 @@ export interface IdentitySecrets {
   agentClientSecret: string;
   dashboardClientSecret: string;
   investorPassword: string;
+  /** Every investor's password by account id: the first one's is investorPassword. */
+  investorPasswords: Map<string, string>;
 }
 
 export async function loadIdentitySecrets(config: AppConfig, db: Queryable): Promise<IdentitySecrets> {
@@ -62,5 +64,21 @@ export async function loadIdentitySecrets(config: AppConfig, db: Queryable): Pro
     );
   }
 
-  return { signingKeys: keys.value, cookieKey: cookieKey.value, agentClientSecret, dashboardClientSecret, investorPassword };
+  const investorPasswords = new Map([[config.investor.userId, investorPassword]]);
+  for (const investor of config.investors.slice(1)) {
+    if (investor.password) {
+      investorPasswords.set(investor.userId, investor.password);
+      continue;
+    }
+    const stored = await loadOrCreateSecret(db, `investor_password:${investor.userId}`, randomPassword);
+    investorPasswords.set(investor.userId, stored.value);
+    if (stored.created) {
+      announceDevDefault(
+        `idp-investor-password:${investor.userId}`,
+        `${investor.name} signs in as ${investor.email} with the generated password ${stored.value} (printed only now; give it as the fourth field of her INVESTORS entry to choose one).`,
+      );
+    }
+  }
+
+  return { signingKeys: keys.value, cookieKey: cookieKey.value, agentClientSecret, dashboardClientSecret, investorPassword, investorPasswords };
 }

@@ -3,7 +3,7 @@ import Provider, { type ClientMetadata } from "oidc-provider";
 import type { AppConfig } from "../config";
 import { assertDevDefaultAllowed } from "../dev-defaults";
 import type { Queryable } from "../store/db";
-import { investorOf } from "./accounts";
+import { createInvestorAccounts } from "./accounts";
 import { sweepExpiredModels } from "./adapter";
 import { createDecisionPageHandler } from "./decision-page/handler";
 import { DECISION_PAGE_PATH } from "./decision-page/pages";
@@ -70,7 +70,7 @@ export interface StartIdpOptions {
   config: AppConfig;
   db: Queryable;
   /** Called when a mail lands in the embedded mailbox (the runtime publishes it on the bus). */
-  onMail?: (id: string) => void;
+  onMail?: (id: string, to: string) => void;
   /**
    * Called when the user has decided a CIBA request, with its auth_req_id: the in-process stand-in
    * for CIBA ping mode, whose notification endpoint must be https (CIBA Core §4), which a laptop's
@@ -92,7 +92,7 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
   }
 
   const secrets = await loadIdentitySecrets(config, db);
-  const investor = investorOf(config);
+  const accounts = createInvestorAccounts(config, secrets.investorPasswords);
   const verifyOwnToken = createOwnTokenVerifier(issuer, secrets.signingKeys.map(publicJwk));
   const mailer = createMailer({ config, db, onMail });
   const resources = createResourcePolicy(config);
@@ -117,7 +117,7 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
     buildOidcProviderConfiguration({
       config,
       db,
-      investor,
+      accounts,
       mailer,
       verifyOwnToken,
       approvalBaseUrl: `${config.publicUrl}${DECISION_PAGE_PATH}`,
@@ -137,12 +137,11 @@ export async function startEmbeddedIdp({ config, db, onMail, onDecision, extraCl
   // One limiter and one codec for both pages where Alice types her password.
   const sessions = createSessionCodec(secrets.cookieKey);
   const limiter = new SignInLimiter();
-  const decisionPage = createDecisionPageHandler({ config, db, provider, investor, investorPassword: secrets.investorPassword, sessions, limiter, onDecision });
+  const decisionPage = createDecisionPageHandler({ config, db, provider, accounts, sessions, limiter, onDecision });
   const loginPage = createLoginPageHandler({
     config,
     provider,
-    investor,
-    investorPassword: secrets.investorPassword,
+    accounts,
     sessions,
     limiter,
     firstPartyClients: new Set([config.signIn.clientId]),

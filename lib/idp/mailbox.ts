@@ -84,24 +84,31 @@ export async function recordMail(db: Queryable, mail: NewMail): Promise<void> {
   );
 }
 
-export async function listMail(db: Queryable, limit = 100): Promise<MailSummary[]> {
-  const rows = await db.query<Row>("SELECT * FROM idp_mailbox ORDER BY seq DESC LIMIT $1", [limit]);
+/*
+ * `to` scopes a read to one investor's mail (the address it was sent to, case-insensitive):
+ * /inbox and /api/inbox always pass the signed-in investor's address. Without it, the whole
+ * mailbox (the embedded server's own view, and tests).
+ */
+const TO = "($2::text IS NULL OR lower(to_address) = lower($2::text))";
+
+export async function listMail(db: Queryable, limit = 100, to?: string): Promise<MailSummary[]> {
+  const rows = await db.query<Row>(`SELECT * FROM idp_mailbox WHERE ${TO} ORDER BY seq DESC LIMIT $1`, [limit, to ?? null]);
   return rows.map(summaryOf);
 }
 
-export async function countUnread(db: Queryable): Promise<number> {
-  const rows = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM idp_mailbox WHERE read_at IS NULL");
+export async function countUnread(db: Queryable, to?: string): Promise<number> {
+  const rows = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM idp_mailbox WHERE read_at IS NULL AND ($1::text IS NULL OR lower(to_address) = lower($1::text))`, [to ?? null]);
   return rows[0]?.n ?? 0;
 }
 
-export async function getMail(db: Queryable, id: string): Promise<Mail | undefined> {
-  const rows = await db.query<Row>("SELECT * FROM idp_mailbox WHERE id = $1", [id]);
+export async function getMail(db: Queryable, id: string, to?: string): Promise<Mail | undefined> {
+  const rows = await db.query<Row>(`SELECT * FROM idp_mailbox WHERE id = $1 AND ${TO}`, [id, to ?? null]);
   const r = rows[0];
   if (!r) return undefined;
   return { ...summaryOf(r), messageId: r.message_id, text: r.text_body, html: r.html_body, links: r.links ?? {} };
 }
 
 /** Marks a mail read (opening it in /inbox does this, as a mail client would). */
-export async function markMailRead(db: Queryable, id: string): Promise<void> {
-  await db.query("UPDATE idp_mailbox SET read_at = now() WHERE id = $1 AND read_at IS NULL", [id]);
+export async function markMailRead(db: Queryable, id: string, to?: string): Promise<void> {
+  await db.query(`UPDATE idp_mailbox SET read_at = now() WHERE id = $1 AND read_at IS NULL AND ${TO}`, [id, to ?? null]);
 }

@@ -29,7 +29,7 @@ export interface MailerOptions {
   config: AppConfig;
   db: Queryable;
   /** Called after a mail landed in the mailbox (the runtime publishes it on the event bus). */
-  onMail?: (id: string) => void;
+  onMail?: (id: string, to: string) => void;
 }
 
 /**
@@ -72,7 +72,7 @@ export function createMailer({ config, db, onMail }: MailerOptions): Mailer {
         }
       }
       await recordMail(db, { id, messageId: composed.messageId, from, ...mail, delivery });
-      onMail?.(id);
+      onMail?.(id, mail.to);
       return id;
     },
     close() {

@@ -2,7 +2,7 @@ import "server-only";
 import { errors, type ClientMetadata, type Configuration, type JWK, type KoaContextWithOIDC } from "oidc-provider";
 import type { AppConfig } from "../config";
 import type { Queryable } from "../store/db";
-import { createFindAccount, type Investor } from "./accounts";
+import { createFindAccount, type InvestorAccounts } from "./accounts";
 import { createAdapterFactory } from "./adapter";
 import { CIBA_GRANT_TYPE, SCOPE_READ, SCOPE_TRADE, STOCK_TRADE_MANDATE_TYPE, STOCK_TRADE_TYPE } from "../protocol";
 import { grantedMandate, mandateSecondsLeft, stockTradeMandateProblem, stockTrades, stockTradeProblem } from "./authorization-details";
@@ -23,7 +23,7 @@ import type { StockTradeDetail } from "../orders/order";
  * token issuance, discovery, JWKS) is oidc-provider's own code.
  */
 export interface OidcProviderConfigInput extends CibaDeps {
-  investor: Investor;
+  accounts: InvestorAccounts;
   db: Queryable;
   config: AppConfig;
   clients: ClientMetadata[];
@@ -44,7 +44,7 @@ export function buildOidcProviderConfiguration(input: OidcProviderConfigInput): 
     clients: input.clients,
     jwks: { keys: input.signingKeys },
     cookies: { keys: [input.cookieKey] },
-    findAccount: createFindAccount(input.investor),
+    findAccount: createFindAccount(input.accounts),
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
     scopes: ["openid", "email", "profile", "offline_access", SCOPE_READ, SCOPE_TRADE],
     // Refresh tokens: for the agent (a CIBA client) only for a grant that carries a standing

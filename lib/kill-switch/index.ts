@@ -63,9 +63,10 @@ export async function finishInterruptedRevocation(rt: Runtime): Promise<boolean>
 
 async function finishRevocation(rt: Runtime, record: AgentRevocation): Promise<AgentRevocation> {
   const { config, db } = rt;
-  // The agent stops where it runs: here, or on the instance that holds its lease.
-  if (rt.agent) await rt.agent.revoke(record.reason);
-  else tellAgentOwner(rt, "revoke");
+  // The client acts for every investor: each agent loop this instance runs stops, and the
+  // instances that hold the other investors' agent leases are told to stop theirs.
+  for (const agent of rt.agents.values()) await agent.revoke(record.reason);
+  for (const investor of config.investors) if (!rt.agents.has(investor.userId)) tellAgentOwner(rt.scopeOf(investor), "revoke");
   const cancelled = await cancelOpenWork(db, `cancelled: ${config.agent.name}'s access was revoked`);
   // Standing mandates end with the agent: a re-enabled agent starts without one.
   const mandates = await revokeAgentMandates(db, config.agent.id);
@@ -122,9 +123,12 @@ export function reenableAgent(rt: Runtime): Promise<KillSwitchOutcome> {
     // The last outcome the panel shows is no longer the revocation; the new agent loads this row.
     await loadAgentRow(db, config.agent.id); // made if the agent never ran here
     await saveAgentRow(db, config.agent.id, { reason: `Re-enabled with fresh credentials after: ${updated.reason}.` });
-    // A new agent where the agent runs: here, or on the instance that holds its lease (which reads
-    // the client's new secret from the store).
-    if (config.agent.enabled && !(await rt.restartAgent(clientSecret))) tellAgentOwner(rt, "reenable");
+    // A new agent for each investor where her agent runs: here, or on the instance that holds its
+    // lease (which reads the client's new secret from the store).
+    if (config.agent.enabled) {
+      await rt.restartAgent(clientSecret);
+      for (const investor of config.investors) if (!rt.agents.has(investor.userId)) tellAgentOwner(rt.scopeOf(investor), "reenable");
+    }
     rt.bus.publish("agent", { reason: "reenabled" });
     return { record: updated, changed: true };
   });

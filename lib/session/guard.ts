@@ -1,8 +1,7 @@
 import "server-only";
 import { ProtocolError } from "../errors";
 import { crossOriginProblem } from "../net/origin-check";
-import type { SignIn } from "./sign-in";
-import type { InvestorSession } from "./store";
+import type { SignIn, SignedInInvestor } from "./sign-in";
 
 /**
  * What stands in front of Alice's data and controls:
@@ -15,13 +14,13 @@ import type { InvestorSession } from "./store";
  *
  * The session is checked first, so a request without one learns only that it must sign in.
  */
-export async function requireInvestor(request: Request, signIn: SignIn): Promise<InvestorSession> {
+export async function requireInvestor(request: Request, signIn: SignIn): Promise<SignedInInvestor> {
   const session = await signIn.current(request.headers.get("cookie"));
   if (!session) throw new ProtocolError("login_required", "Sign in first: this is the investor's own data.", { status: 401 });
   return session;
 }
 
-export async function requireInvestorWrite(request: Request, signIn: SignIn, publicUrl: string): Promise<InvestorSession> {
+export async function requireInvestorWrite(request: Request, signIn: SignIn, publicUrl: string): Promise<SignedInInvestor> {
   const session = await requireInvestor(request, signIn);
   const problem = crossOriginProblem(request, new URL(publicUrl).origin);
   if (problem) {

@@ -1,14 +1,13 @@
 import "server-only";
 import { cookies } from "next/headers";
 import { redirect } from "next/navigation";
-import type { SignIn } from "./sign-in";
-import type { InvestorSession } from "./store";
+import type { SignIn, SignedInInvestor } from "./sign-in";
 
 /**
  * For server-rendered pages of Alice's (the mailbox): her session, or a redirect to sign in that
  * brings her back to `returnTo` afterwards.
  */
-export async function investorOrSignIn(signIn: SignIn, returnTo: string): Promise<InvestorSession> {
+export async function investorOrSignIn(signIn: SignIn, returnTo: string): Promise<SignedInInvestor> {
   const header = (await cookies())
     .getAll()
     .map((c) => `${c.name}=${c.value}`)

@@ -1,6 +1,6 @@
 import "server-only";
 import * as client from "openid-client";
-import type { AppConfig } from "../config";
+import { findInvestor, type AppConfig, type InvestorConfig } from "../config";
 import { ProtocolError } from "../errors";
 import type { FetchLike } from "../net/fetch";
 import { createConfigurationLoader } from "../auth/oidc-config";
@@ -21,7 +21,8 @@ import { createSession, deleteSession, findSession, sealingKey, type InvestorSes
  *   the verifier, and the ID token (signature, iss, aud, exp, nonce). The request's `prompt` went
  *   through the browser and could have been dropped, so the ID token's `auth_time` must show a
  *   sign-in after this one began (OpenID Connect Core §3.1.2.1, max_age). Then the `sub` must be
- *   the investor this app serves (INVESTOR_USER_ID), or nobody is signed in;
+ *   one of the investors this app serves (INVESTOR_USER_ID, INVESTORS), or nobody is signed in;
+ *   the session carries that `sub`, and every route reads and writes that investor's data only;
  * - a server-side session (store.ts) whose id travels in a sealed cookie; sign-out deletes it.
  */
 export interface SignInDeps {
@@ -36,7 +37,9 @@ export interface SignInDeps {
 }
 
 export type SignInStart = { location: string; setCookie: string };
-export type SignInEnd = { location: string; setCookies: string[]; session: InvestorSession };
+export type SignInEnd = { location: string; setCookies: string[]; session: SignedInInvestor };
+/** A valid session and the configured investor it belongs to (her `sub`). */
+export type SignedInInvestor = InvestorSession & { investor: InvestorConfig };
 
 const SCOPE = "openid profile email";
 /** Clocks of the identity server and this app may differ a little. */
@@ -63,10 +66,11 @@ export function createSignIn({ config, db, issuer, clientSecret, fetch }: SignIn
         throw error;
       }));
 
-  async function sessionOf(cookieHeader: string | null): Promise<{ id: string; session: InvestorSession } | undefined> {
+  async function sessionOf(cookieHeader: string | null): Promise<{ id: string; session: SignedInInvestor } | undefined> {
     for (const id of await (await cookies()).sessionIds(cookieHeader)) {
       const session = await findSession(db, id);
-      if (session && session.sub === config.investor.userId) return { id, session };
+      const investor = findInvestor(config, session?.sub);
+      if (session && investor) return { id, session: { ...session, investor } };
     }
     return undefined;
   }
@@ -76,7 +80,7 @@ export function createSignIn({ config, db, issuer, clientSecret, fetch }: SignIn
     available: loadConfiguration !== undefined,
 
     /** The signed-in investor's session for this Cookie header, or undefined. */
-    async current(cookieHeader: string | null): Promise<InvestorSession | undefined> {
+    async current(cookieHeader: string | null): Promise<SignedInInvestor | undefined> {
       return (await sessionOf(cookieHeader))?.session;
     },
 
@@ -101,7 +105,8 @@ export function createSignIn({ config, db, issuer, clientSecret, fetch }: SignIn
         nonce: pending.nonce,
         prompt: "login",
         max_age: "0",
-        login_hint: config.investor.email,
+        // With one investor the identity server may prefill her name; with several, she types hers.
+        ...(config.investors.length === 1 ? { login_hint: config.investor.email } : {}),
       });
       return { location: url.href, setCookie: await (await cookies()).signInCookie(pending) };
     },
@@ -142,14 +147,15 @@ export function createSignIn({ config, db, issuer, clientSecret, fetch }: SignIn
         console.warn("[sign-in] refused a sign-in whose auth_time is older than the attempt: the identity server did not re-authenticate her");
         throw new ProtocolError("login_required", "The identity server did not ask for your password. Start the sign-in again.", { status: 403 });
       }
-      if (claims.sub !== config.investor.userId) {
-        console.warn(`[sign-in] refused ${String(claims.sub).slice(0, 80)}: this app serves ${config.investor.userId} (INVESTOR_USER_ID)`);
-        throw new ProtocolError("access_denied", `You signed in as someone other than ${config.investor.name}, the investor this app serves.`, { status: 403 });
+      const investor = findInvestor(config, claims.sub);
+      if (!investor) {
+        console.warn(`[sign-in] refused ${String(claims.sub).slice(0, 80)}: not an investor this app serves (INVESTOR_USER_ID, INVESTORS)`);
+        throw new ProtocolError("access_denied", "You signed in as someone who is not an investor of this app.", { status: 403 });
       }
-      const name = typeof claims.name === "string" && claims.name ? claims.name.slice(0, 100) : config.investor.name;
+      const name = typeof claims.name === "string" && claims.name ? claims.name.slice(0, 100) : investor.name;
       const { id, session } = await createSession(db, { sub: claims.sub, name }, config.signIn.sessionMaxAgeSeconds);
       console.log(`[sign-in] ${claims.sub} signed in to the dashboard`);
-      return { location: pending.returnTo, setCookies: [await jarNow.sessionCookie(id), jarNow.clearSignInCookie()], session };
+      return { location: pending.returnTo, setCookies: [await jarNow.sessionCookie(id), jarNow.clearSignInCookie()], session: { ...session, investor } };
     },
 
     /** Ends the browser's session on the server; the cookie to clear it. */

@@ -54,6 +54,12 @@ export async function lockOrderStatus(tx: Queryable, orderId: string): Promise<O
   return row?.status;
 }
 
+/** The order's status and whose it is, the row locked until the transaction ends; undefined when unknown. */
+export async function lockOrderOwner(tx: Queryable, orderId: string): Promise<{ status: OrderStatus; userSub: string } | undefined> {
+  const [row] = await tx.query<{ status: OrderStatus; user_sub: string }>("SELECT status, user_sub FROM orders WHERE order_id = $1 FOR UPDATE", [orderId]);
+  return row && { status: row.status, userSub: row.user_sub };
+}
+
 /** An order row with the jti of the token its approved CIBA request produced (null when none is recorded). */
 export interface LockedOrder extends ApprovedOrder {
   userSub: string;

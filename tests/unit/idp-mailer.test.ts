@@ -24,8 +24,11 @@ describe("mailer", () => {
     const mailer = createMailer({ config: parseConfig({ NODE_ENV: "test", DATA_DIR: "memory://" }), db, onMail });
     const id = await mailer.send(mail);
     mailer.close();
-    expect(onMail).toHaveBeenCalledWith(id);
+    expect(onMail).toHaveBeenCalledWith(id, "alice@example.com");
     const stored = await getMail(db, id);
+    // Read for another address (another investor's mailbox), it is not there.
+    expect(await getMail(db, id, "bob@example.com")).toBeUndefined();
+    expect(await getMail(db, id, "ALICE@example.com")).toMatchObject({ id });
     expect(stored).toMatchObject({ subject: "Approve?", to: "alice@example.com", read: false, delivery: "mailbox", links: mail.links });
     expect(stored!.messageId).toMatch(/^<.+@.+>$/);
     expect((await listMail(db))[0]!.id).toBe(id);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createFindAccount, resolveLoginHint, verifyInvestorCredentials } from "@/lib/idp/accounts";
+import { createFindAccount, createInvestorAccounts } from "@/lib/idp/accounts";
+import { parseConfig } from "@/lib/config";
 import { stockTradeProblem } from "@/lib/idp/authorization-details";
 import { constantTimeEqual } from "@/lib/idp/constant-time";
 import { renderApprovalEmail } from "@/lib/idp/notification-email";
@@ -7,7 +8,13 @@ import { randomPassword } from "@/lib/idp/secrets";
 import { stockTradeDetail } from "../helpers/orders";
 
 /** The embedded server's small security helpers, negative cases first. */
-const investor = { accountId: "alice", email: "Alice@Example.com", name: "Alice" };
+const accounts = createInvestorAccounts(
+  parseConfig({ INVESTOR_EMAIL: "Alice@Example.com", INVESTORS: "bob:Bob:bob@example.com" }),
+  new Map([
+    ["alice", "pw-123456"],
+    ["bob", "bob-pw-7890"],
+  ]),
+);
 
 describe("stock_trade authorization details", () => {
   const now = Date.parse("2029-12-31T00:00:00Z");
@@ -52,23 +59,28 @@ describe("constantTimeEqual", () => {
 });
 
 describe("investor identity", () => {
-  it("resolves only her email (any case) or her exact user id", () => {
-    expect(resolveLoginHint(investor, "mallory@example.com")).toBeUndefined();
-    expect(resolveLoginHint(investor, "ALICE")).toBeUndefined();
-    expect(resolveLoginHint(investor, "")).toBeUndefined();
-    expect(resolveLoginHint(investor, "alice@example.com")).toBe("alice");
-    expect(resolveLoginHint(investor, "alice")).toBe("alice");
+  it("resolves only an investor's email (any case) or her exact user id", () => {
+    expect(accounts.resolve("mallory@example.com")).toBeUndefined();
+    expect(accounts.resolve("ALICE")).toBeUndefined();
+    expect(accounts.resolve("")).toBeUndefined();
+    expect(accounts.resolve("alice@example.com")).toBe("alice");
+    expect(accounts.resolve("alice")).toBe("alice");
+    expect(accounts.resolve("BOB@example.com")).toBe("bob");
   });
 
-  it("checks credentials: wrong password or unknown user fail", () => {
-    expect(verifyInvestorCredentials(investor, "pw-123456", "alice", "pw-12345")).toBeUndefined();
-    expect(verifyInvestorCredentials(investor, "pw-123456", "bob", "pw-123456")).toBeUndefined();
-    expect(verifyInvestorCredentials(investor, "pw-123456", "alice@example.com", "pw-123456")).toBe("alice");
+  it("checks credentials: wrong password, unknown user, or another investor's password fail", () => {
+    expect(accounts.verify("alice", "pw-12345")).toBeUndefined();
+    expect(accounts.verify("mallory", "pw-123456")).toBeUndefined();
+    expect(accounts.verify("alice", "bob-pw-7890")).toBeUndefined();
+    expect(accounts.verify("bob@example.com", "pw-123456")).toBeUndefined();
+    expect(accounts.verify("alice@example.com", "pw-123456")).toBe("alice");
+    expect(accounts.verify("bob", "bob-pw-7890")).toBe("bob");
   });
 
-  it("finds only her account, with her claims", async () => {
-    const find = createFindAccount(investor);
-    expect(await find({} as never, "bob")).toBeUndefined();
+  it("finds only the investors' accounts, each with her claims", async () => {
+    const find = createFindAccount(accounts);
+    expect(await find({} as never, "mallory")).toBeUndefined();
+    expect(await (await find({} as never, "bob"))!.claims("id_token", "openid email", {}, [])).toMatchObject({ sub: "bob", email: "bob@example.com" });
     const account = await find({} as never, "alice");
     expect(await account!.claims("id_token", "openid email", {}, [])).toMatchObject({ sub: "alice", email: "Alice@Example.com" });
   });

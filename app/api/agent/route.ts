@@ -5,12 +5,12 @@ import { requireInvestor } from "@/lib/session/guard";
 
 export const dynamic = "force-dynamic";
 
-/** GET /api/agent — the agent's state, pending approval and decoded token claims (never tokens); her session. */
+/** GET /api/agent — the signed-in investor's agent: its state, pending approval and decoded token claims (never tokens); her session. */
 export async function GET(request: Request): Promise<Response> {
   try {
     const rt = await getRuntime();
-    await requireInvestor(request, rt.signIn);
-    return json(await agentView(rt));
+    const { investor } = await requireInvestor(request, rt.signIn);
+    return json(await agentView(rt.scopeOf(investor)));
   } catch (error) {
     return errorResponse(error);
   }

@@ -4,7 +4,7 @@ import { getRuntime } from "@/lib/runtime";
 export const dynamic = "force-dynamic";
 
 const FORWARDED: AppEventName[] = ["tick", "activity", "ledger", "agent", "mail"];
-/** What anyone may follow; the rest is Alice's and needs her session. */
+/** What anyone may follow; the rest is an investor's and needs her session. */
 const PUBLIC: ReadonlySet<AppEventName> = new Set(["tick"]);
 const HEARTBEAT_MS = 15_000;
 const encoder = new TextEncoder();
@@ -30,14 +30,16 @@ function encodeEvent(name: AppEventName, payload: object): Uint8Array {
  * becomes an SSE event of the same name with a JSON payload; a comment line every 15 s keeps
  * proxies from closing an idle stream; `retry` tells the browser to reconnect after 2 s.
  *
- * Without Alice's session the stream carries only the market's ticks. With it, everything; the
+ * Without an investor's session the stream carries only the market's ticks. With it, the events
+ * that are hers or everyone's (an event naming another investor's `userSub` is not sent); the
  * session is checked again at every heartbeat, and a stream whose session ended (signed out,
  * expired) closes, so the browser reconnects as a stranger.
  */
 export async function GET(request: Request): Promise<Response> {
   const rt = await getRuntime();
   const cookieHeader = request.headers.get("cookie");
-  const signedIn = Boolean(await rt.signIn.current(cookieHeader));
+  const sub = (await rt.signIn.current(cookieHeader))?.sub;
+  const signedIn = sub !== undefined;
   const unsubscribers: Array<() => void> = [];
   let heartbeat: NodeJS.Timeout | undefined;
 
@@ -60,7 +62,12 @@ export async function GET(request: Request): Promise<Response> {
       send(`event: tick\ndata: ${JSON.stringify(rt.market.snapshot())}\n\n`);
       for (const name of FORWARDED) {
         if (!signedIn && !PUBLIC.has(name)) continue;
-        unsubscribers.push(rt.bus.subscribe(name, (payload) => sendBytes(encodeEvent(name, payload))));
+        unsubscribers.push(
+          rt.bus.subscribe(name, (payload) => {
+            const owner = (payload as { userSub?: string }).userSub;
+            if (owner === undefined || owner === sub) sendBytes(encodeEvent(name, payload));
+          }),
+        );
       }
       const close = () => {
         cleanup();
@@ -73,7 +80,7 @@ export async function GET(request: Request): Promise<Response> {
       heartbeat = setInterval(() => {
         if (!signedIn) return send(`: ping\n\n`);
         // A session that cannot be checked counts as ended: the browser reconnects and is asked again.
-        rt.signIn.current(cookieHeader).then((session) => (session ? send(`: ping\n\n`) : close()), close);
+        rt.signIn.current(cookieHeader).then((session) => (session?.sub === sub ? send(`: ping\n\n`) : close()), close);
       }, HEARTBEAT_MS);
       request.signal.addEventListener("abort", close);
     },

@@ -11,7 +11,7 @@ export const dynamic = "force-dynamic";
  */
 export async function GET(): Promise<Response> {
   const rt = await getRuntime();
-  const { investor, agent } = rt.config;
+  const { agent } = rt.config;
   return json({
     status: "ok",
     startedAt: rt.startedAt,
@@ -20,7 +20,7 @@ export async function GET(): Promise<Response> {
     instance: {
       id: rt.leases.instanceId,
       leadsTicker: rt.leases.holds(marketLease(rt.config.market.symbol)),
-      agents: rt.agent && rt.leases.holds(agentLease(investor.userId, agent.id)) ? [{ investor: investor.userId, agent: agent.id }] : [],
+      agents: [...rt.agents.keys()].filter((sub) => rt.leases.holds(agentLease(sub, agent.id))).map((sub) => ({ investor: sub, agent: agent.id })),
     },
   });
 }

@@ -5,12 +5,12 @@ import { requireInvestor } from "@/lib/session/guard";
 
 export const dynamic = "force-dynamic";
 
-/** GET /api/inbox — the embedded mailbox, newest first, with the unread count; her session. */
+/** GET /api/inbox — her mail in the embedded mailbox, newest first, with the unread count; her session. */
 export async function GET(request: Request): Promise<Response> {
   try {
     const rt = await getRuntime();
-    await requireInvestor(request, rt.signIn);
-    const [messages, unread] = await Promise.all([listMail(rt.db), countUnread(rt.db)]);
+    const { investor } = await requireInvestor(request, rt.signIn);
+    const [messages, unread] = await Promise.all([listMail(rt.db, 100, investor.email), countUnread(rt.db, investor.email)]);
     return json({ unread, messages });
   } catch (error) {
     return errorResponse(error);

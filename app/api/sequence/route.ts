@@ -24,7 +24,7 @@ export async function GET(request: Request): Promise<Response> {
     const result = await readSequence(rt.db, {
       userSub,
       orderId: query.value.order,
-      names: { agentId: rt.config.agent.id, agentName: rt.config.agent.name, investorName: rt.config.investor.name },
+      names: { agentId: rt.config.agent.id, agentName: rt.config.agent.name, investorName: session.investor.name },
     });
     if (!result) throw notFound("No such order.");
     return json(result);

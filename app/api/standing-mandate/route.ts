@@ -8,7 +8,7 @@ import { requireInvestor, requireInvestorWrite } from "@/lib/session/guard";
 export const dynamic = "force-dynamic";
 
 /**
- * Alice's standing mandate (lib/delegation):
+ * The signed-in investor's standing mandate (lib/delegation):
  *   GET    /api/standing-mandate  the mandate and what it has spent today (her session)
  *   POST   /api/standing-mandate  {symbol, max_per_trade, max_per_day, expires_at}: asks the
  *          authorization server to grant it; she approves it there (202, status "requested")
@@ -20,7 +20,7 @@ export async function GET(request: Request): Promise<Response> {
   try {
     const rt = await getRuntime();
     const session = await requireInvestor(request, rt.signIn);
-    return json(await standingMandateView(rt, session.sub));
+    return json(await standingMandateView(rt.scopeOf(session.investor), session.sub));
   } catch (error) {
     return errorResponse(error);
   }
@@ -34,7 +34,7 @@ export async function POST(request: Request): Promise<Response> {
     const session = await requireInvestorWrite(request, rt.signIn, rt.config.publicUrl);
     const input = GrantInput.safeParse(await readJsonBody(request, { notJson: 'The body must be JSON like {"symbol":"NVDA","max_per_trade":"500.00","max_per_day":"2000.00","expires_at":"2030-01-01T00:00:00Z"}.' }));
     if (!input.success) throw invalidRequest(input.error.issues.map((i) => i.message).join("; "));
-    return json({ mandate: await grantStandingMandate(rt, session.sub, input.data) }, 202);
+    return json({ mandate: await grantStandingMandate(rt.scopeOf(session.investor), session.sub, input.data) }, 202);
   } catch (error) {
     return errorResponse(error);
   }
@@ -48,10 +48,10 @@ export async function DELETE(request: Request): Promise<Response> {
     const session = await requireInvestorWrite(request, rt.signIn, rt.config.publicUrl);
     const input = RevokeInput.safeParse(await readJsonBody(request, { notJson: 'The body must be JSON like {"mandate_id":"mdt_…"}.' }));
     if (!input.success) throw invalidRequest(input.error.issues.map((i) => i.message).join("; "));
-    if (!(await revokeStandingMandate(rt, session.sub, input.data.mandate_id))) {
+    if (!(await revokeStandingMandate(rt.scopeOf(session.investor), session.sub, input.data.mandate_id))) {
       throw new ProtocolError("not_found", "No standing mandate of yours with that id is in force.", { status: 404 });
     }
-    return json(await standingMandateView(rt, session.sub));
+    return json(await standingMandateView(rt.scopeOf(session.investor), session.sub));
   } catch (error) {
     return errorResponse(error);
   }

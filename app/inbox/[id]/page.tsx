@@ -8,13 +8,13 @@ import { MailboxView } from "../mailbox-view";
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Mailbox · Sleeping Guardian" };
 
-/** /inbox/{id} — one message open; opening it marks it read, as a mail client does. */
+/** /inbox/{id} — one of her messages open (another's is not found); opening it marks it read, as a mail client does. */
 export default async function MailPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;
   const rt = await getRuntime();
-  await investorOrSignIn(rt.signIn, MAIL_ID_PATTERN.test(id) ? `/inbox/${id}` : "/inbox");
-  const mail = MAIL_ID_PATTERN.test(id) ? await getMail(rt.db, id) : undefined;
+  const { investor } = await investorOrSignIn(rt.signIn, MAIL_ID_PATTERN.test(id) ? `/inbox/${id}` : "/inbox");
+  const mail = MAIL_ID_PATTERN.test(id) ? await getMail(rt.db, id, investor.email) : undefined;
   if (!mail) notFound();
-  await markMailRead(rt.db, id);
-  return <MailboxView owner={rt.config.investor.email} mails={await listMail(rt.db)} open={{ ...mail, read: true }} />;
+  await markMailRead(rt.db, id, investor.email);
+  return <MailboxView owner={investor.email} mails={await listMail(rt.db, 100, investor.email)} open={{ ...mail, read: true }} />;
 }

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { Provider } from "oidc-provider";
 import type { AppConfig } from "../../config";
 import type { Queryable } from "../../store/db";
-import { type Investor, verifyInvestorCredentials } from "../accounts";
+import type { InvestorAccounts } from "../accounts";
 import { type StoredCibaRequest, findCibaRequest } from "../ciba-requests";
 import { askedFor } from "../authorization-details";
 import { readUrlEncodedForm } from "../../net/body-limit";
@@ -59,8 +59,7 @@ export interface DecisionPageDeps {
   config: AppConfig;
   db: Queryable;
   provider: Provider;
-  investor: Investor;
-  investorPassword: string;
+  accounts: InvestorAccounts;
   sessions: SessionCodec;
   limiter: SignInLimiter;
   /** Told the auth_req_id of each request the user decides (StartIdpOptions.onDecision). */
@@ -131,7 +130,7 @@ export function createDecisionPageHandler(deps: DecisionPageDeps) {
         const error = `Too many sign-in attempts. Try again in ${wait} second${wait === 1 ? "" : "s"}.`;
         return page(429, "Sign in", signInView(toView(deps, cibaRequest), { csrf, username, decision, error }), { "Retry-After": String(wait) });
       }
-      const accountId = verifyInvestorCredentials(deps.investor, deps.investorPassword, username, form.get("password") ?? "");
+      const accountId = deps.accounts.verify(username, form.get("password") ?? "");
       if (!accountId || accountId !== cibaRequest.accountId) {
         deps.limiter.recordFailure(keys);
         const csrf = await deps.sessions.formToken("sign-in", handle, nonce);
@@ -169,10 +168,15 @@ async function showRequest(deps: DecisionPageDeps, page: Page, url: URL, cibaReq
   const session = await deps.sessions.read(cookieValues(cookieHeader, SESSION_COOKIE), cibaRequest.handle);
   if (!session || session.accountId !== cibaRequest.accountId) {
     const csrf = await deps.sessions.formToken("sign-in", cibaRequest.handle, nonce);
-    return page(200, "Sign in", signInView(view, { csrf, username: deps.investor.email, decision }));
+    return page(200, "Sign in", signInView(view, { csrf, username: emailOf(deps, cibaRequest), decision }));
   }
   const csrf = await deps.sessions.formToken("decision", cibaRequest.handle, session.sessionId);
-  return page(200, "Approve?", decisionView(view, { csrf, preselected: decision, signedInAs: deps.investor.email }));
+  return page(200, "Approve?", decisionView(view, { csrf, preselected: decision, signedInAs: emailOf(deps, cibaRequest) }));
+}
+
+/** The address of the account a request is for (the one who must sign in to decide it). */
+function emailOf(deps: DecisionPageDeps, a: StoredCibaRequest): string {
+  return deps.accounts.byId(a.accountId)?.email ?? a.accountId;
 }
 
 function toView({ config }: DecisionPageDeps, a: StoredCibaRequest): RequestView {

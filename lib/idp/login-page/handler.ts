@@ -7,7 +7,7 @@ import type { AppConfig } from "../../config";
 import { cookieValues, serializeCookie } from "../../net/cookies";
 import { readUrlEncodedForm } from "../../net/body-limit";
 import { crossOriginProblem } from "../../net/origin-check";
-import { type Investor, resolveLoginHint, verifyInvestorCredentials } from "../accounts";
+import type { InvestorAccounts } from "../accounts";
 import { pageCsp, renderFrame } from "../decision-page/layout";
 import { BROWSER_COOKIE, browserNonces, DEVICE_COOKIE, DEVICE_TTL_SECONDS, newBrowserNonce, type SessionCodec } from "../decision-page/session";
 import { type SignInLimiter, signInKeys } from "../rate-limit";
@@ -43,8 +43,7 @@ import { consentView, LOGIN_PAGE_PATH, loginExpiredView, loginRefusedView, login
 export interface LoginPageDeps {
   config: AppConfig;
   provider: Provider;
-  investor: Investor;
-  investorPassword: string;
+  accounts: InvestorAccounts;
   sessions: SessionCodec;
   limiter: SignInLimiter;
   /** Clients whose sign-in needs no consent screen: the app's own dashboard. */
@@ -130,7 +129,7 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
     }
 
     const username = (form.get("username") ?? "").slice(0, 200);
-    const known = resolveLoginHint(deps.investor, username);
+    const known = deps.accounts.resolve(username);
     const device = known ? await deps.sessions.readDevice(cookieValues(cookieHeader, DEVICE_COOKIE), known) : undefined;
     const source = clientAddress(req);
     const keys = known ? signInKeys({ accountId: known, deviceId: device?.deviceId, source }) : [`source:${source}`];
@@ -138,7 +137,7 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
     if (wait > 0) {
       return showForm(429, username, `Too many sign-in attempts. Try again in ${wait} second${wait === 1 ? "" : "s"}.`, { "Retry-After": String(wait) });
     }
-    const accountId = verifyInvestorCredentials(deps.investor, deps.investorPassword, username, form.get("password") ?? "");
+    const accountId = deps.accounts.verify(username, form.get("password") ?? "");
     if (!accountId) {
       deps.limiter.recordFailure(keys);
       return showForm(401, username, "Wrong email or password.");
@@ -186,7 +185,7 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
     }): Promise<void> {
       const accountId = c.details.session?.accountId;
       // Consent only follows a sign-in at this server, only for Alice, only for a registered client.
-      if (!accountId || accountId !== deps.investor.accountId || deps.firstPartyClients.has(c.clientId) || c.action === "login") {
+      if (!accountId || !deps.accounts.byId(accountId) || deps.firstPartyClients.has(c.clientId) || c.action === "login") {
         return c.page(400, "Expired", loginExpiredView(signInUrl));
       }
       const formHandle = `consent:${c.uid}`;
@@ -217,7 +216,7 @@ export function createLoginPageHandler(deps: LoginPageDeps) {
               returnsToThisComputer: returnUrl !== undefined && ["127.0.0.1", "[::1]", "localhost"].includes(returnUrl.hostname),
               grantable: request.grantable,
               refused: request.refused,
-              account: deps.investor.email,
+              account: deps.accounts.byId(accountId)!.email,
               order: request.order ? describeOrder(request.order) : undefined,
             },
             { csrf: await deps.sessions.formToken("consent", formHandle, c.nonce) },

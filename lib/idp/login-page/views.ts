@@ -33,9 +33,9 @@ ${form.error ? `<div class="alert" role="alert" data-testid="sign-in-error">${e(
 <form method="post" action="${base}/login" data-testid="login-form" autocomplete="on">
   <input type="hidden" name="csrf" value="${e(form.csrf)}">
   <label for="username">Email or user id</label>
-  <input id="username" name="username" type="text" autocomplete="username" required value="${e(form.username)}" data-testid="sign-in-username">
+  <input id="username" name="username" type="text" autocomplete="username" required value="${e(form.username)}"${form.username ? "" : " autofocus"} data-testid="sign-in-username">
   <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required autofocus data-testid="sign-in-password">
+  <input id="password" name="password" type="password" autocomplete="current-password" required${form.username ? " autofocus" : ""} data-testid="sign-in-password">
   <div class="actions"><button class="btn primary" type="submit" data-testid="sign-in-submit">Sign in</button></div>
 </form>
 <p class="small muted" data-testid="password-hint">Development server: the password was printed in the app's terminal when it first

@@ -9,8 +9,8 @@ export const dynamic = "force-dynamic";
 export async function GET(request: Request): Promise<Response> {
   try {
     const rt = await getRuntime();
-    await requireInvestor(request, rt.signIn);
-    return json(await runningAssurance(rt));
+    const { investor } = await requireInvestor(request, rt.signIn);
+    return json(await runningAssurance(rt.scopeOf(investor)));
   } catch (error) {
     return errorResponse(error);
   }

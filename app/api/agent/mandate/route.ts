@@ -11,7 +11,7 @@ export const dynamic = "force-dynamic";
 const NOT_JSON = 'The request body must be JSON like {"threshold":"140.00","budget":"5000.00"}.';
 
 /**
- * POST /api/agent/mandate {threshold: "140.00", budget: "5000.00"} — Alice's mandate. Amounts are
+ * POST /api/agent/mandate {threshold: "140.00", budget: "5000.00"} — the signed-in investor's mandate. Amounts are
  * decimal strings (lib/money parseMoney); anything else is a 400 and changes nothing.
  */
 export async function POST(request: Request): Promise<Response> {
@@ -20,11 +20,11 @@ export async function POST(request: Request): Promise<Response> {
   if (misdirected) return misdirected;
   try {
     const rt = await getRuntime();
-    const agent = await runningAgent(request, rt, { emptyBody: false });
+    const { me, controls } = await runningAgent(request, rt, { emptyBody: false });
     const input = MandateUpdate.safeParse(await readJsonBody(request, { notJson: NOT_JSON }));
     if (!input.success) throw invalidRequest(input.error.issues.map((i) => i.message).join("; "));
-    await agent.updateMandate({ thresholdCents: input.data.threshold, budgetCents: input.data.budget });
-    return json(await agentView(rt));
+    await controls.updateMandate({ thresholdCents: input.data.threshold, budgetCents: input.data.budget });
+    return json(await agentView(me));
   } catch (error) {
     return errorResponse(error);
   }

@@ -6,14 +6,14 @@ import { requireInvestor } from "@/lib/session/guard";
 
 export const dynamic = "force-dynamic";
 
-/** GET /api/inbox/{id} — one message (text, HTML and its named links). Reading it here does not mark it read. Her session. */
+/** GET /api/inbox/{id} — one of her messages (text, HTML and its named links). Reading it here does not mark it read. Her session. */
 export async function GET(request: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
   try {
     const rt = await getRuntime();
-    await requireInvestor(request, rt.signIn);
+    const { investor } = await requireInvestor(request, rt.signIn);
     const { id } = await params;
     if (!MAIL_ID_PATTERN.test(id)) throw invalidRequest("That is not a message id.");
-    const mail = await getMail(rt.db, id);
+    const mail = await getMail(rt.db, id, investor.email);
     if (!mail) throw notFound("No such message.");
     return json(mail);
   } catch (error) {

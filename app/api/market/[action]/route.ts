@@ -13,7 +13,7 @@ const Action = z.enum(["crash", "stabilize", "reset"]);
 /**
  * POST /api/market/crash | stabilize | reset — the demo controls. POST only (Next answers other
  * methods with 405); the body must be empty or `{}`; a foreign Origin is refused. Reset needs
- * Alice's session.
+ * an investor's session and resets her ledger only.
  */
 export async function POST(request: Request, context: { params: Promise<{ action: string }> }): Promise<Response> {
   // Requests with a body skip proxy.ts: the same Host check, first (lib/net/allowed-hosts.ts).
@@ -24,11 +24,11 @@ export async function POST(request: Request, context: { params: Promise<{ action
     if (!action.success) throw notFound("Unknown market action.");
     const rt = await getRuntime();
     // The simulator's buttons are public (anyone may crash the simulated market); resetting
-    // deletes Alice's trades and holdings, so it is hers alone.
-    if (action.data === "reset") await requireInvestorWrite(request, rt.signIn, rt.config.publicUrl);
-    else assertSameOrigin(request, rt.config.publicUrl);
+    // deletes the signed-in investor's trades and holdings, so it is hers alone (and only hers).
+    const session = action.data === "reset" ? await requireInvestorWrite(request, rt.signIn, rt.config.publicUrl) : undefined;
+    if (!session) assertSameOrigin(request, rt.config.publicUrl);
     await readEmptyBody(request);
-    const market = await runDemoAction(rt, action.data);
+    const market = await runDemoAction(rt, action.data, session && rt.scopeOf(session.investor));
     return json({ ok: true, market });
   } catch (error) {
     return errorResponse(error);

@@ -37,29 +37,40 @@ afterAll(async () => {
   await app?.stop();
 });
 
+/** Registers a public client of the code flow (as an MCP host does) and returns its client id. */
+async function registerClient(name: string): Promise<string> {
+  const reg = await fetch(`${app.url}/oidc/reg`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ client_name: name, redirect_uris: [CLIENT_REDIRECT], grant_types: ["authorization_code", "refresh_token"], token_endpoint_auth_method: "none" }),
+  });
+  expect(reg.status).toBe(201);
+  return ((await reg.json()) as { client_id: string }).client_id;
+}
+
+/** The client's authorization request for reading the MCP resource, with its own PKCE verifier. */
+function authorizeUrl(clientId: string, state: string, extra: Record<string, string> = {}): { url: string; verifier: string } {
+  const verifier = randomBytes(32).toString("base64url");
+  const params = new URLSearchParams({
+    client_id: clientId,
+    response_type: "code",
+    redirect_uri: CLIENT_REDIRECT,
+    scope: "stock:read",
+    resource: `${app.url}/mcp`,
+    state,
+    code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+    code_challenge_method: "S256",
+    ...extra,
+  });
+  return { url: `${app.url}/oidc/auth?${params}`, verifier };
+}
+
 describe("an MCP host asks Alice for access", () => {
   it("shows the consent screen and returns a code to the host after Allow", async () => {
-    const reg = await fetch(`${app.url}/oidc/reg`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ client_name: "Claude Code (test)", redirect_uris: [CLIENT_REDIRECT], grant_types: ["authorization_code", "refresh_token"], token_endpoint_auth_method: "none" }),
-    });
-    expect(reg.status).toBe(201);
-    const { client_id: clientId } = (await reg.json()) as { client_id: string };
-    const verifier = randomBytes(32).toString("base64url");
-    const params = new URLSearchParams({
-      client_id: clientId,
-      response_type: "code",
-      redirect_uri: CLIENT_REDIRECT,
-      scope: "stock:read",
-      resource: `${app.url}/mcp`,
-      state: "e2e",
-      code_challenge: createHash("sha256").update(verifier).digest("base64url"),
-      code_challenge_method: "S256",
-    });
-
+    const clientId = await registerClient("Claude Code (test)");
+    const { url } = authorizeUrl(clientId, "e2e");
     const page = await browser.newPage({ viewport: { width: 900, height: 1000 } });
-    await page.goto(`${app.url}/oidc/auth?${params}`);
+    await page.goto(url);
     await expect(page.getByTestId("login-headline").textContent()).resolves.toContain("“Claude Code (test)” asks for access");
     await page.getByTestId("sign-in-username").fill(TEST_INVESTOR_EMAIL);
     await page.getByTestId("sign-in-password").fill(investorPasswordFor(app.url));
@@ -83,27 +94,7 @@ describe("an MCP host asks Alice for access", () => {
   });
 
   it("approves one order the resource server named to it: the exact order in words, Approve, a token that trades once", async () => {
-    const reg = await fetch(`${app.url}/oidc/reg`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ client_name: "Trading host (test)", redirect_uris: [CLIENT_REDIRECT], grant_types: ["authorization_code", "refresh_token"], token_endpoint_auth_method: "none" }),
-    });
-    const { client_id: clientId } = (await reg.json()) as { client_id: string };
-    const authorizeUrl = (extra: Record<string, string> = {}) => {
-      const verifier = randomBytes(32).toString("base64url");
-      const params = new URLSearchParams({
-        client_id: clientId,
-        response_type: "code",
-        redirect_uri: CLIENT_REDIRECT,
-        scope: "stock:read",
-        resource: `${app.url}/mcp`,
-        state: "e2e-order",
-        code_challenge: createHash("sha256").update(verifier).digest("base64url"),
-        code_challenge_method: "S256",
-        ...extra,
-      });
-      return { url: `${app.url}/oidc/auth?${params}`, verifier };
-    };
+    const clientId = await registerClient("Trading host (test)");
     const redeem = async (code: string, verifier: string) => {
       const res = await fetch(`${app.url}/oidc/token`, {
         method: "POST",
@@ -121,7 +112,7 @@ describe("an MCP host asks Alice for access", () => {
       });
 
     // Signed in for reading (over HTTP), the host is challenged for an order.
-    const read = authorizeUrl();
+    const read = authorizeUrl(clientId, "e2e-order");
     const readRun = await authorizeAsAlice(app.url, read.url);
     const readToken = await redeem(readRun.callback.searchParams.get("code")!, read.verifier);
     const challenge = await mcp(readToken, { symbol: "NVDA", quantity: 2, limit_price: "100000.00" });
@@ -130,7 +121,7 @@ describe("an MCP host asks Alice for access", () => {
     const details = (JSON.parse(Buffer.from(remediation, "base64url").toString("utf8")) as { authorization_details: Array<{ order_id: string }> }).authorization_details;
 
     // Alice, in Chromium, reads the exact order and approves it.
-    const approve = authorizeUrl({ authorization_details: JSON.stringify(details) });
+    const approve = authorizeUrl(clientId, "e2e-order", { authorization_details: JSON.stringify(details) });
     const page = await browser.newPage({ viewport: { width: 900, height: 1200 } });
     await page.goto(approve.url);
     await page.getByTestId("sign-in-username").fill(TEST_INVESTOR_EMAIL);

@@ -10,7 +10,7 @@ import { STATE_KEY } from "./use-live-state";
 /**
  * The kill switch on the agent panel: "Revoke Aurelius", confirmed in a second step (the confirm
  * button takes the focus, Escape or Cancel backs out and returns the focus), and, once revoked,
- * why and since when, with "Re-enable Aurelius".
+ * why and since when, with "Re-enable Aurelius". Other investors see why they have no switch.
  */
 const BUTTON =
   "inline-flex items-center justify-center gap-2 rounded-xl px-3 py-2 text-sm font-semibold transition focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-offset-2 focus-visible:ring-offset-slate-900 disabled:cursor-not-allowed disabled:opacity-50";
@@ -55,12 +55,29 @@ export default function KillSwitch({ agent }: { agent: AgentView }) {
           Since {formatTime(agent.revocation!.revokedAt)}: {agent.revocation!.reason}. The broker refuses its tokens and its pending approvals were cancelled
           {agent.revocation!.completed ? "." : " (finishing…)."}
         </p>
-        <button type="button" data-testid="agent-reenable" disabled={busy} onClick={() => void send("/api/agent/reenable")} className={`${BUTTON} mt-3 bg-sky-600 text-white hover:bg-sky-500 focus-visible:ring-sky-400`}>
-          {busy ? "Re-enabling…" : `Re-enable ${name}`}
-        </button>
-        <p className="mt-1 text-xs text-slate-400">It gets fresh credentials; the tokens it held stay refused.</p>
+        {agent.holdsKillSwitch ? (
+          <>
+            <button type="button" data-testid="agent-reenable" disabled={busy} onClick={() => void send("/api/agent/reenable")} className={`${BUTTON} mt-3 bg-sky-600 text-white hover:bg-sky-500 focus-visible:ring-sky-400`}>
+              {busy ? "Re-enabling…" : `Re-enable ${name}`}
+            </button>
+            <p className="mt-1 text-xs text-slate-400">It gets fresh credentials; the tokens it held stay refused.</p>
+          </>
+        ) : (
+          <p className="mt-2 text-xs text-slate-400" data-testid="kill-switch-not-yours">
+            Only the investor who registered {name} can re-enable it.
+          </p>
+        )}
         {problem && <Problem text={problem} />}
       </div>
+    );
+  }
+
+  if (!agent.holdsKillSwitch) {
+    // The agent's OAuth client acts for every investor: its kill switch belongs to the one who registered it.
+    return (
+      <p className="mt-3 text-xs text-slate-400" data-testid="kill-switch-not-yours">
+        {name} acts for every investor here, so only the investor who registered it can revoke it. Pause stops it for you.
+      </p>
     );
   }
 

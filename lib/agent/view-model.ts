@@ -40,6 +40,7 @@ export async function buildView(input: {
         }
       : null,
     owner: null,
+    holdsKillSwitch: config.investors[0]?.userId === config.investor.userId,
     state: row.state,
     paused: input.paused,
     reason: row.reason,

@@ -47,6 +47,11 @@ export interface AgentView {
   revocation: AgentRevocationView | null;
   /** The instance that runs the agent (several instances on one PostgreSQL), or null when none does. */
   owner: string | null;
+  /**
+   * Whether this investor may pull the kill switch (revoke / re-enable): the agent's OAuth client
+   * acts for every investor, so only the first investor, who registered it, holds it.
+   */
+  holdsKillSwitch: boolean;
   state: AgentState;
   paused: boolean;
   reason: string | null;

@@ -122,9 +122,14 @@ export async function checkCibaEndpoint(report: DoctorReport, config: AppConfig,
 /** Whether approval requests will reach Alice; a real request only with --send-test-approval. */
 export async function checkUser(report: DoctorReport, config: AppConfig, fetch: FetchLike, agentToken: TokenResult | undefined, send: boolean): Promise<void> {
   const { userId, email } = config.investor;
-  if (config.auth.provider === "auth0" && !/^[^|\s]+\|[^|\s]+$/.test(userId)) {
-    report.fail("user.id", `INVESTOR_USER_ID ${userId} is not an Auth0 user id`, "Auth0's login_hint names the user by id, like auth0|65f0c0ffee…", cibaHints("auth0", "unknown_user_id"));
-  } else if (config.auth.provider === "wso2" && userId === "alice") {
+  // Every configured investor is named to the server by her id: a malformed one fails only when her agent first asks.
+  for (const investor of config.investors) {
+    if (config.auth.provider === "auth0" && !/^[^|\s]+\|[^|\s]+$/.test(investor.userId)) {
+      const setting = investor.userId === userId ? "INVESTOR_USER_ID" : `INVESTORS entry for ${investor.name}`;
+      report.fail("user.id", `${setting}: ${investor.userId} is not an Auth0 user id`, "Auth0's login_hint names the user by id, like auth0|65f0c0ffee…", cibaHints("auth0", "unknown_user_id"));
+    }
+  }
+  if (config.auth.provider === "wso2" && userId === "alice") {
     report.warn("user.id", "INVESTOR_USER_ID is still the default 'alice'", "The on-behalf-of token's sub must equal it, or trades are refused (the recorded-approval rule looks the order up for that user).", [
       "Set INVESTOR_USER_ID to Alice's User ID (User Management → Users → Alice).",
     ]);

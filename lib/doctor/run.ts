@@ -57,7 +57,9 @@ function summarize(report: DoctorReport, config: AppConfig): void {
     `keys ${a.jwksUri}`,
     `MCP audience ${a.audience}, resource ${config.mcp.resourceUrl}`,
     `client ${a.agentClientId} (secret ${set(a.agentClientSecret)}), agent ${config.agent.id}${config.wso2 ? ` (secret ${set(config.wso2.agentSecret)})` : ""}`,
-    `investor ${config.investor.email} / ${config.investor.userId}`,
+    config.investors.length > 1
+      ? `investors ${config.investors.map((i) => `${i.email} / ${i.userId}`).join(", ")} (the approval test goes to the first)`
+      : `investor ${config.investor.email} / ${config.investor.userId}`,
   ];
   report.ok("config", `Configuration parsed: AUTH_PROVIDER=${a.provider}`, lines.join("\n"));
 }

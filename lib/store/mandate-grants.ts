@@ -35,11 +35,15 @@ const fromRow = (r: Row): SealedGrant => ({
   mandateExpiresAt: new Date(r.expires_at),
 });
 
-/** Stores the agent's hold on a mandate, only while the mandate's record still stands. */
+/**
+ * Stores the agent's hold on a mandate, only while the mandate's record still stands. The mandate
+ * row is locked `FOR SHARE` until the hold is stored, so a revocation either comes first (and the
+ * row no longer qualifies) or waits and then deletes the hold (standing-mandates.ts).
+ */
 export async function insertSealedGrant(db: Queryable, agentSub: string, mandateId: string, sealed: string): Promise<boolean> {
   const rows = await db.query(
     `INSERT INTO mandate_grants (mandate_id, agent_sub, sealed)
-     SELECT mandate_id, agent_sub, $3 FROM mandates WHERE mandate_id = $1 AND agent_sub = $2 AND status <> 'revoked'
+     SELECT mandate_id, agent_sub, $3 FROM mandates WHERE mandate_id = $1 AND agent_sub = $2 AND status <> 'revoked' FOR SHARE
      ON CONFLICT (mandate_id) DO UPDATE SET sealed = EXCLUDED.sealed, drawing_since = NULL, updated_at = now()
      RETURNING mandate_id`,
     [mandateId, agentSub, sealed],

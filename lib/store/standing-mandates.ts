@@ -1,7 +1,7 @@
 import "server-only";
 import type { Mandate } from "../standing-mandate/mandate";
 import { toDate } from "../time";
-import type { Queryable } from "./db";
+import type { Db, Queryable } from "./db";
 
 /**
  * The app's record of Alice's standing mandates (table mandates): written by the dashboard's grant
@@ -75,19 +75,19 @@ export async function recordMandateGranted(db: Queryable, mandateId: string): Pr
 
 /**
  * Revokes the user's mandate, once; false when it is not theirs or is revoked already. The agent's
- * sealed hold on its grant (mandate-grants.ts) is deleted in the same statement.
+ * sealed hold on its grant (mandate-grants.ts) is deleted in the same transaction, by a second
+ * statement: the UPDATE waits for a hold being stored (it locks the mandate row `FOR SHARE`), and
+ * only a later statement's snapshot sees that hold, so none is left behind for a revoked mandate.
  */
-export async function recordMandateRevoked(db: Queryable, mandateId: string, userSub: string): Promise<boolean> {
-  const rows = await db.query(
-    `WITH revoked AS (
-       UPDATE mandates SET status = 'revoked', revoked_at = now() WHERE mandate_id = $1 AND user_sub = $2 AND status <> 'revoked' RETURNING mandate_id
-     ), dropped AS (
-       DELETE FROM mandate_grants WHERE mandate_id = $1 AND EXISTS (SELECT 1 FROM mandates WHERE mandate_id = $1 AND user_sub = $2)
-     )
-     SELECT mandate_id FROM revoked`,
-    [mandateId, userSub],
-  );
-  return rows.length === 1;
+export async function recordMandateRevoked(db: Db, mandateId: string, userSub: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const rows = await tx.query(
+      "UPDATE mandates SET status = 'revoked', revoked_at = now() WHERE mandate_id = $1 AND user_sub = $2 AND status <> 'revoked' RETURNING mandate_id",
+      [mandateId, userSub],
+    );
+    await tx.query("DELETE FROM mandate_grants WHERE mandate_id = $1 AND EXISTS (SELECT 1 FROM mandates WHERE mandate_id = $1 AND user_sub = $2)", [mandateId, userSub]);
+    return rows.length === 1;
+  });
 }
 
 /**
@@ -104,20 +104,16 @@ export async function recordMandateLost(db: Queryable, mandateId: string, agentS
 }
 
 /**
- * The kill switch: every standing mandate of the agent that still stands is revoked, and every
- * sealed hold of the agent on a grant is deleted, in one statement; returns how many were revoked.
+ * The kill switch: every standing mandate of the agent that still stands is revoked, then every
+ * sealed hold of the agent on a grant is deleted, in one transaction (two statements, as in
+ * recordMandateRevoked); returns how many were revoked.
  */
-export async function revokeAgentMandates(db: Queryable, agentSub: string): Promise<number> {
-  const rows = await db.query(
-    `WITH revoked AS (
-       UPDATE mandates SET status = 'revoked', revoked_at = now() WHERE agent_sub = $1 AND status <> 'revoked' RETURNING mandate_id
-     ), dropped AS (
-       DELETE FROM mandate_grants WHERE agent_sub = $1
-     )
-     SELECT mandate_id FROM revoked`,
-    [agentSub],
-  );
-  return rows.length;
+export async function revokeAgentMandates(db: Db, agentSub: string): Promise<number> {
+  return db.transaction(async (tx) => {
+    const rows = await tx.query("UPDATE mandates SET status = 'revoked', revoked_at = now() WHERE agent_sub = $1 AND status <> 'revoked' RETURNING mandate_id", [agentSub]);
+    await tx.query("DELETE FROM mandate_grants WHERE agent_sub = $1", [agentSub]);
+    return rows.length;
+  });
 }
 
 /** The mandate row locked until the transaction ends (`FOR UPDATE`): trades under it serialize here. */

@@ -155,7 +155,8 @@ describe("Bob's writes touch only his own", () => {
     expect(entries.length).toBeGreaterThan(0);
 
     const paused = await json<AgentView>(as("bob", "/api/agent/pause", { method: "POST", body: "{}" }));
-    expect(paused).toMatchObject({ paused: true, investor: { userId: "bob" } });
+    expect(paused).toMatchObject({ paused: true, investor: { userId: "bob" }, holdsKillSwitch: false });
+    expect((await agentOf("alice")).holdsKillSwitch).toBe(true);
     const mandate = await json<AgentView>(as("bob", "/api/agent/mandate", { method: "POST", body: JSON.stringify({ threshold: "1.00", budget: "10.00" }) }));
     expect(mandate.mandate).toMatchObject({ thresholdCents: 100, budgetCents: 1000 });
     const revoke = await as("bob", "/api/agent/revoke", { method: "POST", body: "{}" });
@@ -219,6 +220,9 @@ describe("Bob's dashboard in Chromium", () => {
       const text = await page.locator("body").innerText();
       expect(text).not.toContain(aliceOrder);
       expect(text).not.toContain("Alice");
+      // The kill switch is not his: no Revoke button, and the panel says why.
+      await page.getByTestId("kill-switch-not-yours").waitFor();
+      expect(await page.getByTestId("agent-revoke").count()).toBe(0);
       await page.screenshot({ path: artifact("dashboard-bob.png"), fullPage: true });
       await page.goto(`${app.url}/inbox`);
       const inbox = await page.locator("body").innerText();

@@ -6,6 +6,8 @@ import { openDb, type Db } from "@/lib/store/db";
 import { migrate } from "@/lib/store/migrate";
 import { ProtocolError } from "@/lib/errors";
 import { authorizeUnderMandate } from "@/mcp/standing-mandate";
+import { insertSealedGrant } from "@/lib/store/mandate-grants";
+import { recordMandateRevoked, revokeAgentMandates } from "@/lib/store/standing-mandates";
 import { startTestPostgres, type TestPostgres } from "../helpers/postgres";
 
 /**
@@ -39,7 +41,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  for (const table of ["mandate_spend", "mandates", "trades", "spent_authorizations"]) await a.query(`DELETE FROM ${table}`);
+  for (const table of ["mandate_grants", "mandate_spend", "mandates", "trades", "spent_authorizations"]) await a.query(`DELETE FROM ${table}`);
   await a.query(
     `INSERT INTO mandates (mandate_id, user_sub, agent_sub, symbol, max_per_trade_cents, max_per_day_cents, expires_at, status)
      VALUES ($1, 'alice', 'aurelius', 'NVDA', $2, $3, $4, 'granted')`,
@@ -82,4 +84,28 @@ it("refuses every racing trade once the mandate is revoked in between", async ()
   const results = await Promise.all(Array.from({ length: 6 }, (_, i) => tradeUnderMandate(i % 2 ? a : b, 100 + i)));
   expect(results).toEqual(Array(6).fill("mandate_revoked"));
   expect((await a.query("SELECT 1 FROM trades")).length).toBe(0);
+});
+
+/**
+ * The agent stores its sealed hold on the grant while Alice revokes the mandate on another
+ * instance: whichever comes first, no hold is left for a revoked mandate. The store is paused
+ * inside the agent's transaction, after its INSERT and before its COMMIT: the worst moment.
+ */
+it.each([
+  ["Alice revokes the mandate", (db: Db) => recordMandateRevoked(db, MANDATE, "alice")],
+  ["the kill switch revokes every mandate of the agent", (db: Db) => revokeAgentMandates(db, "aurelius")],
+] as const)("leaves no sealed hold behind when %s while the agent stores it", async (_name, revoke) => {
+  let revoked: Promise<unknown> | undefined;
+  await a.transaction(async (tx) => {
+    expect(await insertSealedGrant(tx, "aurelius", MANDATE, "sealed-hold")).toBe(true);
+    revoked = revoke(b);
+    // The revocation runs while the hold is stored but not committed.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  });
+  await revoked;
+  expect((await a.query<{ status: string }>("SELECT status FROM mandates WHERE mandate_id = $1", [MANDATE]))[0]!.status).toBe("revoked");
+  expect(await a.query("SELECT mandate_id FROM mandate_grants")).toEqual([]);
+  // Revoked first: the hold is not stored at all.
+  expect(await insertSealedGrant(a, "aurelius", MANDATE, "sealed-hold")).toBe(false);
+  expect(await a.query("SELECT mandate_id FROM mandate_grants")).toEqual([]);
 });

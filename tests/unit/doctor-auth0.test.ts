@@ -77,6 +77,7 @@ describe("doctor diagnoses a misconfigured Auth0 tenant", () => {
     ["CIBA not enabled", { grantTypes: ["client_credentials"] }, {}, false, ["ciba"], /Client Initiated Backchannel Authentication \(CIBA\) grant/],
     ["unknown user", { users: [] }, {}, true, ["user"], /unknown_user_id[\s\S]*INVESTOR_USER_ID must be Alice's user_id/],
     ["user id not in Auth0's format", {}, { INVESTOR_USER_ID: "alice" }, false, ["user.id"], /is not an Auth0 user id/],
+    ["another investor's id not in Auth0's format", {}, { INVESTORS: "auth0|65f0c0ffee0000000000bob0:Bob:bob@example.com,carol:Carol:carol@example.com" }, false, ["user.id"], /INVESTORS entry for Carol: carol is not an Auth0 user id/],
     ["RAR type not registered on the API", {}, { AUTH0_RAR_TYPE: "trade" }, true, ["user"], /invalid_authorization_details[\s\S]*→ Register the authorization details type/],
     [
       "RAR type not allowed on the client grant (require_client_grant)",

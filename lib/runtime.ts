@@ -333,7 +333,10 @@ async function openStore(config: AppConfig): Promise<Db> {
   return openDb({ databaseUrl: config.store.databaseUrl, dataDir: config.store.dataDir, migrations: readMigrations() });
 }
 
-/** Stops the runtime on SIGTERM/SIGINT, once. */
+/**
+ * Stops the runtime on SIGTERM/SIGINT, once, when nothing else does. `scripts/serve.mjs` (npm run
+ * dev / npm start) sets the flag first and stops the runtime itself after the requests under way.
+ */
 export function installShutdownHandlers(): void {
   const registry = globalThis as Registry & { [k: symbol]: unknown };
   const flag = Symbol.for("sleeping-guardian.shutdown");

@@ -68,6 +68,10 @@ const { default: next } = await import("next");
 // Next attaches its own 'upgrade' listener to the server of the first request it handles unless
 // it is given one: hand it an emitter that never emits, so that only the listener below decides.
 const app = next({ dev, dir: root, hostname: host, port, httpServer: new EventEmitter() });
+// The app's runtime (lib/runtime.ts) is kept under this key; with SHUTDOWN set it leaves the
+// signals to this server, which stops it after the requests under way (below).
+const RUNTIME = Symbol.for("sleeping-guardian.runtime");
+globalThis[Symbol.for("sleeping-guardian.shutdown")] = true;
 
 /**
  * The configuration the production build recorded (`required-server-files.json`), handed to Next
@@ -103,6 +107,9 @@ const server = http.createServer({ headersTimeout: 20_000, requestTimeout: 60_00
     else res.writeHead(400, { "content-type": "text/plain; charset=utf-8" }).end("Bad Request\n");
     return;
   }
+  if (stopping) res.shouldKeepAlive = false;
+  inFlight.add(res);
+  res.on("close", () => inFlight.delete(res));
   void handle(req, res);
 });
 server.on("upgrade", (req, socket, head) => {
@@ -124,11 +131,37 @@ server.listen(port, host, () => {
   console.log(`[serve] Sleeping Guardian (${dev ? "development" : "production"}) on http://${shown}:${server.address().port}`);
 });
 
-// The app stops itself on SIGTERM / SIGINT (lib/runtime.ts, once it has started); until then,
-// or if it never does, the server closes and the process ends here.
+// Shutdown on SIGTERM / SIGINT, owned here: no new connections; the requests under way finish
+// (up to GRACE_MS; event streams are not waited for, they never end by themselves); then the
+// app's runtime stops (market ticker, agents, identity server, store: leases go back to the
+// other instances) and the process ends, with 1 if stopping failed. A second signal ends it at once.
+const GRACE_MS = 10_000;
+const inFlight = new Set();
+const streaming = (res) => res.headersSent && String(res.getHeader("content-type") ?? "").startsWith("text/event-stream");
+let stopping = false;
+
+async function shutdown(signal) {
+  stopping = true;
+  console.log(`[serve] ${signal}: finishing the requests under way, then stopping`);
+  server.close();
+  server.closeIdleConnections();
+  const deadline = Date.now() + GRACE_MS;
+  while ([...inFlight].some((res) => !streaming(res)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+  let code = 0;
+  const runtime = globalThis[RUNTIME];
+  if (runtime) {
+    await runtime.then((rt) => rt.stop()).catch((error) => {
+      console.error("[serve] the app did not stop cleanly:", error instanceof Error ? error.message : error);
+      code = 1;
+    });
+  }
+  server.closeAllConnections();
+  await app.close().catch(() => undefined);
+  process.exit(code);
+}
 for (const signal of ["SIGTERM", "SIGINT"]) {
-  process.once(signal, () => {
-    server.close();
-    void app.close().finally(() => setTimeout(() => process.exit(0), 2000).unref());
+  process.on(signal, () => {
+    if (stopping) process.exit(signal === "SIGINT" ? 130 : 143);
+    void shutdown(signal);
   });
 }

@@ -31,6 +31,8 @@ export interface AppServer {
   stop(): Promise<void>;
   /** SIGKILL at once: no shutdown hook runs, nothing is flushed. Resolves when the process is gone. */
   kill(): Promise<void>;
+  /** Sends `signal` and waits for the process to end by itself (no SIGKILL after it): its exit code. */
+  terminate(signal?: NodeJS.Signals): Promise<number | null>;
   /** Starts the app again (same port, same data) after kill() or stop(). */
   start(): Promise<void>;
 }
@@ -160,6 +162,16 @@ export async function startApp(env: Record<string, string> = {}, options: StartO
     });
   };
 
+  const terminate = async (signal: NodeJS.Signals = "SIGTERM") => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return running?.exitCode ?? null;
+    return new Promise<number | null>((resolve) => {
+      running.once("exit", (code) => resolve(code));
+      running.kill(signal);
+    });
+  };
+
   await launch();
   return {
     url,
@@ -173,6 +185,7 @@ export async function startApp(env: Record<string, string> = {}, options: StartO
     },
     stop,
     kill,
+    terminate,
     start: async () => {
       if (child) throw new Error("the app is still running");
       await launch();

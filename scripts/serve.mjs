@@ -131,10 +131,11 @@ server.listen(port, host, () => {
   console.log(`[serve] Sleeping Guardian (${dev ? "development" : "production"}) on http://${shown}:${server.address().port}`);
 });
 
-// Shutdown on SIGTERM / SIGINT, owned here: no new connections; the requests under way finish
-// (up to GRACE_MS; event streams are not waited for, they never end by themselves); then the
-// app's runtime stops (market ticker, agents, identity server, store: leases go back to the
-// other instances) and the process ends, with 1 if stopping failed. A second signal ends it at once.
+// Shutdown on SIGTERM / SIGINT, owned here: the market ticker and the agents stop and their
+// leases go back to the other instances; then no new connections, the requests under way finish
+// (up to GRACE_MS; event streams are not waited for, they never end by themselves); then the rest
+// of the app's runtime stops (identity server, store) and the process ends, with 1 if stopping
+// failed. A second signal ends it at once.
 const GRACE_MS = 10_000;
 const inFlight = new Set();
 const streaming = (res) => res.headersSent && String(res.getHeader("content-type") ?? "").startsWith("text/event-stream");
@@ -143,12 +144,15 @@ let stopping = false;
 async function shutdown(signal) {
   stopping = true;
   console.log(`[serve] ${signal}: finishing the requests under way, then stopping`);
+  const runtime = globalThis[RUNTIME];
+  // The jobs first, while the server still answers them: the ticker and the agents stop here
+  // (an agent's calls go to /mcp over HTTP) and their leases go to the other instances at once.
+  await runtime?.then((rt) => rt.leases.stop()).catch(() => undefined);
   server.close();
   server.closeIdleConnections();
   const deadline = Date.now() + GRACE_MS;
   while ([...inFlight].some((res) => !streaming(res)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
   let code = 0;
-  const runtime = globalThis[RUNTIME];
   if (runtime) {
     await runtime.then((rt) => rt.stop()).catch((error) => {
       console.error("[serve] the app did not stop cleanly:", error instanceof Error ? error.message : error);

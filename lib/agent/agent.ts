@@ -221,7 +221,9 @@ export class Agent {
     try {
       await this.tokens.current();
     } catch (error) {
-      return this.report.failed(error, "could not obtain its agent token");
+      // A tick cut short by stop() is no outage.
+      if (this.running) await this.report.failed(error, "could not obtain its agent token");
+      return;
     }
     try {
       const quote = await this.mcp.getPrice(this.deps.config.market.symbol);
@@ -233,7 +235,7 @@ export class Agent {
       await this.settleIfRested(quote, mandate);
       this.maybeStartWork(quote, mandate);
     } catch (error) {
-      await this.report.failed(error, "could not read the price");
+      if (this.running) await this.report.failed(error, "could not read the price");
     }
   }
 

@@ -57,6 +57,7 @@ export class PriceWatch {
     this.stopped = true;
     this.stop.abort();
     await this.running;
+    this.live = false;
   }
 
   private async loop(): Promise<void> {
@@ -64,8 +65,9 @@ export class PriceWatch {
     while (!this.stopped) {
       const opened = Date.now();
       const reason = await this.listenOnce();
-      this.setLive(false, reason);
+      // Closed on purpose: not a lost subscription.
       if (this.stopped) return;
+      this.setLive(false, reason);
       if (Date.now() - opened >= STABLE_MS) retry = this.backoff.firstMs;
       if (this.skipBackoff) {
         this.skipBackoff = false;

@@ -29,7 +29,7 @@ interface ActivityRow {
   user_sub: string | null;
 }
 
-/** Rows kept in the store: the agent logs a price check every few seconds, for days. */
+/** Rows kept in the store per investor (and for the public market): the agent logs a price check every few seconds, for days. */
 export const ACTIVITY_RETENTION = 5000;
 const PRUNE_EVERY = 100;
 
@@ -57,11 +57,24 @@ export class ActivityLog {
     const entry = toEntry(row!);
     if (++this.insertsSincePrune >= PRUNE_EVERY) {
       this.insertsSincePrune = 0;
-      await this.db.query("DELETE FROM activity_log WHERE id <= $1", [entry.id - this.retention]);
+      await this.prune();
     }
     this.bus.publish("activity", entry);
     if (input.level !== "debug") console.log(`[activity] ${input.level.padEnd(7)} ${input.kind}: ${input.message}`);
     return entry;
+  }
+
+  /**
+   * Keeps this log's newest `retention` entries and drops older ones of the same owner only: one
+   * investor's busy agent never pushes another's story (or the public market's) out of the store.
+   */
+  private async prune(): Promise<void> {
+    // Written out for both owners so that each query can use the (user_sub, id DESC) index.
+    const owner = this.userSub ? "user_sub = $2" : "user_sub IS NULL";
+    await this.db.query(
+      `DELETE FROM activity_log WHERE ${owner} AND id <= (SELECT id FROM activity_log WHERE ${owner} ORDER BY id DESC OFFSET $1 LIMIT 1)`,
+      this.userSub ? [this.retention, this.userSub] : [this.retention],
+    );
   }
 
   /** One entry by id (another instance's entry, too large to travel whole). */

@@ -133,4 +133,21 @@ describe("activity log retention", () => {
     expect((await log.list(1))[0]!.message).toBe("entry 399");
     await db.close();
   });
+
+  it("keeps each investor's entries: another investor's busy agent does not push hers out", async () => {
+    const db = await openTestDb();
+    const market = new ActivityLog(db, new EventBus(), 20);
+    const alice = market.forInvestor("alice");
+    const bob = market.forInvestor("bob");
+    for (let i = 0; i < 5; i++) await alice.add({ level: "info", kind: "test", message: `alice ${i}` });
+    await market.add({ level: "warn", kind: "market.crash", message: "crash" });
+    for (let i = 0; i < 400; i++) await bob.add({ level: "debug", kind: "test", message: `bob ${i}` });
+    const mine = (await alice.list(100)).map((e) => e.message);
+    expect(mine).toEqual(["crash", "alice 4", "alice 3", "alice 2", "alice 1", "alice 0"]);
+    const [{ count }] = (await db.query<{ count: number }>("SELECT count(*)::int AS count FROM activity_log WHERE user_sub = 'bob'")) as [{ count: number }];
+    expect(count).toBeGreaterThanOrEqual(20);
+    expect(count).toBeLessThanOrEqual(120);
+    expect((await bob.list(1))[0]!.message).toBe("bob 399");
+    await db.close();
+  });
 });

@@ -178,7 +178,7 @@ async function askAgent(rt: InvestorScope, agent: Agent, detail: StockTradeManda
 }
 
 /**
- * Revokes the mandate: the record and the agent's sealed hold on its grant in one statement (the
+ * Revokes the mandate: the record and the agent's sealed hold on its grant in one transaction (the
  * resource server refuses every token carrying it from this commit on), then the agent drops it
  * from memory. Returns false when there is no
  * such mandate of Alice's that still stands.

@@ -4,7 +4,7 @@ import type { Queryable } from "./db";
 /**
  * Rows of table mandate_grants: the agent's sealed hold on a standing mandate's grant. This file
  * sees only sealed strings; sealing and opening them is the agent's (lib/agent/mandate-grant-vault.ts).
- * Revoking a mandate deletes its row in the same statement (standing-mandates.ts).
+ * Revoking a mandate deletes its row in the same transaction (standing-mandates.ts).
  */
 export interface SealedGrant {
   mandateId: string;

@@ -1,6 +1,7 @@
 import type Provider from "oidc-provider";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { startEmbeddedIdp, type EmbeddedIdp } from "@/lib/idp";
+import { hashedId } from "@/lib/idp/adapter";
 import { useTestDb } from "../helpers/store";
 import { AGENT_CLIENT_ID, cibaParams, inProcessIdpConfig, order, postForm } from "../integration/idp-support";
 
@@ -82,6 +83,8 @@ it(`draws ${COUNT.toLocaleString("en")} unique auth_req_id values of ≥ 128 bit
   expect(issued).toMatch(CIBA_CHARSET);
   expect(issued.length).toBe(length);
   expect(ids).not.toContain(issued);
-  const stored = await db.query<{ id: string }>("SELECT id FROM idp_models WHERE model = 'BackchannelAuthenticationRequest'");
-  expect(stored).toEqual([{ id: issued }]);
+  // Stored under its hash (lib/idp/adapter.ts): the store holds no auth_req_id to redeem.
+  const stored = await db.query<{ id: string; payload: unknown }>("SELECT id, payload FROM idp_models WHERE model = 'BackchannelAuthenticationRequest'");
+  expect(stored.map((r) => r.id)).toEqual([hashedId(issued)]);
+  expect(JSON.stringify(stored)).not.toContain(issued);
 }, 60_000);

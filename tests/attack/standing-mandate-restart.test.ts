@@ -14,8 +14,8 @@ import { asInvestor } from "../helpers/investor-session";
  * server rotates to, and that can hold the server's answer back from the agent so the test kills
  * the app at the worst moment, after the server rotated the token and before the agent stored it.
  *
- * Guarantees: the store never holds the grant's refresh token in clear (outside the embedded
- * identity server's own tables, which stand in for WSO2's or Auth0's database); after kill -9
+ * Guarantees: the store never holds the grant's refresh token in clear, in any table, the
+ * embedded identity server's included (it keys its rows by the token's hash); after kill -9
  * the agent draws with the newest token and trades under the mandate without an approval mail;
  * killed mid-rotation it never presents the spent token, lets the mandate go and says so; a
  * revoked mandate and the kill switch leave nothing to draw from after a restart.
@@ -126,11 +126,11 @@ async function restartApp(): Promise<void> {
   await waitUntil(() => agentOf(app.url), (a) => a.running && a.tokens.agent !== null, 30_000, "the agent running after the restart");
 }
 
-/** Every row of the app's own tables as text (the embedded identity server's idp_* tables aside). */
+/** Every row of every table as text, the embedded identity server's idp_* tables included. */
 async function appTablesText(): Promise<string> {
   const db = await openDb({ dataDir: app.dataDir });
   try {
-    const tables = (await db.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'idp\\_%'")).map((t) => t.tablename);
+    const tables = (await db.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).map((t) => t.tablename);
     const texts = await Promise.all(tables.map(async (t) => JSON.stringify(await db.query(`SELECT * FROM "${t}"`))));
     return texts.join("\n");
   } finally {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createAdapterFactory, EXPIRED_RETENTION_SECONDS, sweepExpiredModels } from "@/lib/idp/adapter";
+import { createAdapterFactory, EXPIRED_RETENTION_SECONDS, hashedId, HASHED_MODELS, sweepExpiredModels } from "@/lib/idp/adapter";
+import { migrate } from "@/lib/store/migrate";
 import { useTestDb } from "../helpers/store";
 
 /** oidc-provider's adapter on the store: what the Adapter contract asks, on PGlite. */
@@ -56,5 +57,37 @@ describe("store adapter", () => {
     expect(await requests.find("old")).toBeUndefined();
     expect(await requests.find("recent")).toEqual({ jti: "recent" });
     expect(await requests.find("forever")).toEqual({ jti: "forever" });
+  });
+
+  it.each([...HASHED_MODELS])("keeps no %s a copy of the store could present: the row is keyed by its hash, without jti", async (model) => {
+    const adapter = createAdapterFactory(db)(model);
+    const value = "rt_Secret-Value_0123456789abcdefABCDEF";
+    await adapter.upsert(value, { jti: value, kind: model, grantId: "g1" }, 60);
+    const rows = await db.query<{ id: string; payload: unknown }>("SELECT id, payload FROM idp_models");
+    expect(rows).toEqual([{ id: hashedId(value), payload: { kind: model, grantId: "g1" } }]);
+    expect(JSON.stringify(rows)).not.toContain(value);
+    // Found by the value itself, with its jti back; the stored key is no way in.
+    expect(await adapter.find(value)).toEqual({ jti: value, kind: model, grantId: "g1" });
+    expect(await adapter.find(hashedId(value))).toBeUndefined();
+    await adapter.consume(value);
+    await expect(adapter.consume(value)).rejects.toMatchObject({ error: "invalid_grant" });
+    await adapter.destroy(value);
+    expect(await adapter.find(value)).toBeUndefined();
+  });
+
+  it("moves rows stored by value before the hashing (migration 015) and leaves the others", async () => {
+    await db.query(
+      `INSERT INTO idp_models (model, id, payload) VALUES
+         ('RefreshToken', 'legacy-refresh-token', '{"jti":"legacy-refresh-token","grantId":"g9"}'),
+         ('Grant', 'g9', '{"jti":"g9","kind":"Grant"}')`,
+    );
+    await db.query("DELETE FROM schema_migrations WHERE name LIKE '015%'");
+    expect(await migrate(db)).toEqual([expect.stringMatching(/^015/)]);
+    expect(await db.query("SELECT model, id FROM idp_models ORDER BY model")).toEqual([
+      { model: "Grant", id: "g9" },
+      { model: "RefreshToken", id: hashedId("legacy-refresh-token") },
+    ]);
+    expect(await createAdapterFactory(db)("RefreshToken").find("legacy-refresh-token")).toEqual({ jti: "legacy-refresh-token", grantId: "g9" });
+    expect(await createAdapterFactory(db)("Grant").find("g9")).toEqual({ jti: "g9", kind: "Grant" });
   });
 });

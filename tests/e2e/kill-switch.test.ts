@@ -59,7 +59,10 @@ describe("the kill switch in Chromium", () => {
     await ui.page.getByTestId("agent-revoke-yes").click();
     await ui.page.getByTestId("agent-revoked").waitFor({ timeout: 10_000 });
     expect(await ui.state().innerText()).toBe("REVOKED");
-    expect(await ui.page.getByTestId("agent-revoked-reason").innerText()).toMatch(/^Since \d\d:\d\d:\d\d: revoked by Alice from the dashboard\. The broker refuses its tokens and its pending approvals were cancelled\.$/);
+    // The card may first show the revocation while its steps finish ("finishing…"), then the end.
+    await expect
+      .poll(() => ui.page.getByTestId("agent-revoked-reason").innerText(), { timeout: 15_000 })
+      .toMatch(/^Since \d\d:\d\d:\d\d: revoked by Alice from the dashboard\. The broker refuses its tokens and its pending approvals were cancelled\.$/);
     expect(await ui.page.getByTestId("agent-pause").isDisabled()).toBe(true);
     // The activity log says it too.
     await ui.page.getByText(/Aurelius stopped: Alice revoked its access/).first().waitFor();

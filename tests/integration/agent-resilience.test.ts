@@ -39,7 +39,8 @@ describe("agent resilience", () => {
     await expect(alice.decide(mail.approve, "approve")).rejects.toThrow(/no decision form/);
     expect((await dashboardOf(app.url)).trades).toEqual([]);
     expect((await dashboardOf(app.url)).activity.some((e) => e.kind === "agent.expired")).toBe(true);
-  });
+    // Start-up and the waits above add up to more than the default limit on a loaded machine.
+  }, 150_000);
 
   it("identity server down mid-poll: no trade while it is down, the request is kept, the trade happens once it is back", async () => {
     proxy = await startAgentProxy();

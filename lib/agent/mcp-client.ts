@@ -13,9 +13,10 @@ import { PriceWatch, type PriceWatchEvents } from "./price-watch";
  *
  * - Reads go through one long-lived client whose token is asked for on every request (the agent
  *   token, renewed behind it; a 401 renews it once and retries).
- * - A trade gets a client of its own for one call, holding exactly the token it was given (the
- *   agent token first, then the on-behalf-of token), and is closed right after: the OBO token is
- *   not kept anywhere.
+ * - A trade with the agent token itself (the first attempt, which the broker answers with its
+ *   transaction challenge) goes through that same reader client: same token, no new handshake.
+ *   A trade with any other token (on-behalf-of, standing mandate) gets a client of its own for one
+ *   call, holding exactly that token, closed right after: such a token is not kept anywhere.
  * - A bearer token goes out as `Authorization: Bearer` (RFC 6750 §2.1). A DPoP-bound token (the
  *   server answered `token_type: DPoP`) goes out as `Authorization: DPoP` with a fresh proof per
  *   HTTP request (RFC 9449 §7.1): `htm`, `htu` = the public MCP URL (taken before the app fetch
@@ -86,8 +87,16 @@ export interface McpClientPort {
 
 export class AgentMcpClient implements McpClientPort {
   private reader: Promise<Client> | undefined;
+  /** The agent token last handed to a request (reads, the price watch). */
+  private agentToken: string | undefined;
 
   constructor(private readonly options: McpClientOptions) {}
+
+  private readonly readToken = async (): Promise<AccessCredential> => {
+    const credential = await this.options.readToken();
+    this.agentToken = credential.accessToken;
+    return credential;
+  };
 
   async getPrice(symbol: string, signal?: AbortSignal): Promise<Quote> {
     const data = await this.read("get_market_price", { symbol }, signal);
@@ -96,25 +105,29 @@ export class AgentMcpClient implements McpClientPort {
     return { symbol: String(data.symbol ?? symbol), priceCents, status: String(data.status ?? "unknown"), at: String(data.at ?? new Date().toISOString()) };
   }
 
-  /** One buy_stock / sell_stock call with exactly `credential`; the client is closed afterwards. */
+  /**
+   * One buy_stock / sell_stock call with exactly `credential`: through the reader client when it
+   * is the agent token the reads use, else through a client of its own, closed afterwards.
+   */
   async trade(side: "buy" | "sell", args: TradeArgs, credential: AccessCredential, signal?: AbortSignal): Promise<TradeOutcome> {
-    let challenge: TradeOutcome | undefined;
-    const client = await this.connect(async () => credential, undefined, false, (response) => {
-      challenge = transactionChallengeOf(response) ?? challenge;
-    });
+    const call = { name: `${side}_stock`, arguments: { ...args } };
+    if (credential.accessToken === this.agentToken) {
+      return this.outcomeOf(() => this.callOnReader(call, signal), args);
+    }
+    const client = await this.connect(async () => credential);
     try {
-      const result = (await client.callTool({ name: `${side}_stock`, arguments: { ...args } }, { timeout: CALL_TIMEOUT_MS, signal })) as CallToolResult;
-      if (result.isError) return { kind: "refused", ...refusalOf(result) };
-      const data = (result.structuredContent ?? {}) as Record<string, unknown>;
-      return {
-        kind: "executed",
-        tradeId: typeof data.trade_id === "number" ? data.trade_id : null,
-        quantity: typeof data.quantity === "number" ? data.quantity : args.quantity,
-        priceCents: typeof data.price === "string" ? parseMoney(data.price) : null,
-        data,
-      };
+      return await this.outcomeOf(async () => (await client.callTool(call, { timeout: CALL_TIMEOUT_MS, signal })) as CallToolResult, args);
+    } finally {
+      void client.close().catch(() => undefined);
+    }
+  }
+
+  private async outcomeOf(call: () => Promise<CallToolResult>, args: TradeArgs): Promise<TradeOutcome> {
+    let result: CallToolResult;
+    try {
+      result = await call();
     } catch (error) {
-      if (challenge) return challenge;
+      if (error instanceof TransactionChallenge) return error.outcome;
       if (error instanceof InsufficientScopeError) {
         return {
           kind: "insufficient_scope",
@@ -124,14 +137,21 @@ export class AgentMcpClient implements McpClientPort {
         };
       }
       throw error;
-    } finally {
-      void client.close().catch(() => undefined);
     }
+    if (result.isError) return { kind: "refused", ...refusalOf(result) };
+    const data = (result.structuredContent ?? {}) as Record<string, unknown>;
+    return {
+      kind: "executed",
+      tradeId: typeof data.trade_id === "number" ? data.trade_id : null,
+      quantity: typeof data.quantity === "number" ? data.quantity : args.quantity,
+      priceCents: typeof data.price === "string" ? parseMoney(data.price) : null,
+      data,
+    };
   }
 
   /** A subscription to `uri` with the read token, reconnecting until closed. */
   watch(uri: string, events: PriceWatchEvents): PriceWatch {
-    return new PriceWatch(uri, events, () => this.connect(this.options.readToken, this.options.onUnauthorized, true));
+    return new PriceWatch(uri, events, () => this.connect(this.readToken, this.options.onUnauthorized, true));
   }
 
   async close(): Promise<void> {
@@ -141,17 +161,7 @@ export class AgentMcpClient implements McpClientPort {
   }
 
   private async read(tool: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
-    this.reader ??= this.connect(this.options.readToken, this.options.onUnauthorized);
-    const reader = this.reader;
-    let result: CallToolResult;
-    try {
-      result = (await (await reader).callTool({ name: tool, arguments: args }, { timeout: CALL_TIMEOUT_MS, signal })) as CallToolResult;
-    } catch (error) {
-      // A broken connection or handshake: start a fresh client next time.
-      if (this.reader === reader) this.reader = undefined;
-      void reader.then((c) => c.close()).catch(() => undefined);
-      throw error;
-    }
+    const result = await this.callOnReader({ name: tool, arguments: args }, signal);
     if (result.isError) {
       const refusal = refusalOf(result);
       throw new ProtocolError(refusal.code, refusal.message);
@@ -159,28 +169,47 @@ export class AgentMcpClient implements McpClientPort {
     return (result.structuredContent ?? {}) as Record<string, unknown>;
   }
 
+  /** A tool call on the long-lived reader client (the agent token), connecting it first if needed. */
+  private async callOnReader(call: { name: string; arguments: Record<string, unknown> }, signal?: AbortSignal): Promise<CallToolResult> {
+    this.reader ??= this.connect(this.readToken, this.options.onUnauthorized);
+    const reader = this.reader;
+    try {
+      return (await (await reader).callTool(call, { timeout: CALL_TIMEOUT_MS, signal })) as CallToolResult;
+    } catch (error) {
+      // The broker's answer to this call, not a broken connection: the reader stays.
+      if (error instanceof TransactionChallenge || error instanceof InsufficientScopeError) throw error;
+      // A broken connection or handshake: start a fresh client next time.
+      if (this.reader === reader) this.reader = undefined;
+      void reader.then((c) => c.close()).catch(() => undefined);
+      throw error;
+    }
+  }
+
   /** `modern`: the 2026-07-28 era, whose `subscriptions/listen` needs no session. */
-  private async connect(
-    credential: () => Promise<AccessCredential>,
-    onUnauthorized?: () => Promise<void>,
-    modern = false,
-    onResponse?: (response: Response) => void,
-  ): Promise<Client> {
+  private async connect(credential: () => Promise<AccessCredential>, onUnauthorized?: () => Promise<void>, modern = false): Promise<Client> {
     const send = presentCredential(credential, this.options.fetch);
     const transport = new StreamableHTTPClientTransport(new URL(this.options.url), {
       authProvider: { token: async () => (await credential()).accessToken, ...(onUnauthorized ? { onUnauthorized: () => onUnauthorized() } : {}) },
       onInsufficientScope: "throw",
-      fetch: onResponse
-        ? async (input, init) => {
-            const response = await send(input, init);
-            onResponse(response);
-            return response;
-          }
-        : send,
+      // The transaction challenge rejects the request it answers (the SDK passes the error on as is).
+      fetch: async (input, init) => {
+        const response = await send(input, init);
+        const challenge = transactionChallengeOf(response);
+        if (!challenge) return response;
+        await response.body?.cancel().catch(() => undefined);
+        throw new TransactionChallenge(challenge);
+      },
     });
     const client = new Client(CLIENT_INFO, modern ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {});
     await client.connect(transport);
     return client;
+  }
+}
+
+/** A 403 `insufficient_authorization` answering a request, as the outcome of that request. */
+class TransactionChallenge extends Error {
+  constructor(readonly outcome: TradeOutcome) {
+    super("the broker answered with a transaction challenge");
   }
 }
 

@@ -1,4 +1,5 @@
 import "server-only";
+import { randomUUID } from "node:crypto";
 import nodemailer, { type Transporter } from "nodemailer";
 import type { AppConfig } from "../config";
 import { announceDevDefault, assertDevDefaultAllowed } from "../dev-defaults";
@@ -6,9 +7,9 @@ import type { Queryable } from "../store/db";
 import { newMailId, recordMail } from "./mailbox";
 
 /**
- * Sends the server's mail with nodemailer. Default: the embedded mailbox (nodemailer's JSON
- * transport composes the message, the store keeps it, /inbox shows it). With SMTP_URL set the
- * mail also goes out over SMTP for real, and is still recorded so the demo can show it.
+ * Sends the server's mail. Default: the embedded mailbox (the store keeps the message, /inbox
+ * shows it; nothing composes MIME for it). With SMTP_URL set the mail also goes out over SMTP for
+ * real with nodemailer, and is still recorded so the demo can show it.
  */
 export interface OutgoingMail {
   to: string;
@@ -41,8 +42,10 @@ export const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_00
 
 export function createMailer({ config, db, onMail }: MailerOptions): Mailer {
   // A relay accepts only senders it knows: SMTP_FROM names one (no-reply@localhost will not do).
-  const from = `"Sleeping Guardian Identity" <${config.mail.from ?? `no-reply@${new URL(config.publicUrl).hostname}`}>`;
-  const composer: Transporter = nodemailer.createTransport({ jsonTransport: true });
+  const address = config.mail.from ?? `no-reply@${new URL(config.publicUrl).hostname}`;
+  const from = `"Sleeping Guardian Identity" <${address}>`;
+  // RFC 5322 §3.6.4, in the form nodemailer gives one: a unique left part at the sender's domain.
+  const domain = address.slice(address.lastIndexOf("@") + 1) || new URL(config.publicUrl).hostname;
   let smtp: Transporter | undefined;
   if (config.mail.smtpUrl) {
     smtp = nodemailer.createTransport({ ...SMTP_TIMEOUTS, url: config.mail.smtpUrl });
@@ -58,12 +61,12 @@ export function createMailer({ config, db, onMail }: MailerOptions): Mailer {
     async send(mail) {
       const id = newMailId();
       const message = { from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html };
-      const composed = await composer.sendMail(message);
+      const messageId = `<${randomUUID()}@${domain}>`;
       let delivery: "mailbox" | "smtp" | "smtp_failed" = "mailbox";
       if (smtp) {
         try {
           // The same Message-ID as the mailbox's copy: one message, delivered twice.
-          await smtp.sendMail({ ...message, messageId: composed.messageId });
+          await smtp.sendMail({ ...message, messageId });
           delivery = "smtp";
         } catch (error) {
           // The mail stays readable in /inbox; log the failure's code, never the message or the URL.
@@ -71,12 +74,11 @@ export function createMailer({ config, db, onMail }: MailerOptions): Mailer {
           console.warn(`[idp] SMTP delivery of mail ${id} failed (${(error as { code?: string }).code ?? "error"}); it is in /inbox`);
         }
       }
-      await recordMail(db, { id, messageId: composed.messageId, from, ...mail, delivery });
+      await recordMail(db, { id, messageId, from, ...mail, delivery });
       onMail?.(id, mail.to);
       return id;
     },
     close() {
-      composer.close();
       smtp?.close();
     },
   };

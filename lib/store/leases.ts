@@ -1,5 +1,5 @@
 import "server-only";
-import type { Client } from "pg";
+import type { Client, QueryResultRow } from "pg";
 import type { Queryable } from "./db";
 
 /**
@@ -87,33 +87,111 @@ export interface PostgresLeaseOptions {
   checkMs?: number;
 }
 
-/** PostgreSQL: session advisory locks on one dedicated connection. */
+/**
+ * How many onGained run at once on one instance. An agent's start (its token, its MCP connection,
+ * recovery) takes a few hundred milliseconds, mostly waiting on this same server: one at a time,
+ * an instance taking over dozens of agents needs tens of seconds; eight at a time it needs a few,
+ * without a flood of starts crowding out the requests the instance is serving meanwhile.
+ */
+export const START_CONCURRENCY = 8;
+
+/**
+ * PostgreSQL: session advisory locks on one dedicated connection.
+ *
+ * When is a lease lost? The server frees a session lock only when the session ends (or it is
+ * unlocked). A session ends when its connection breaks (the `error` and `end` events here) or
+ * when the server ends it for idleness: `idle_session_timeout` (`idleMs`) counts from the
+ * server's last answer, which came after the query was sent. So once a query sent at time t is
+ * answered, the session lives until t + idleMs at least, and no other instance can hold our locks
+ * before then. This instance gives its leases up when the connection fails or ends, or when no
+ * query it sent within the last idleMs - checkMs (one check of margin) has been answered: then
+ * the server may have ended the session and another instance may hold the lock.
+ *
+ * A stall of this process (an event loop busy for seconds under load) shorter than that loses
+ * nothing: the answers wait in the socket and are read when it resumes. A query timeout would
+ * fire before they are read and drop leases the server still holds. A stall longer than that may
+ * outlast the session; the watchdog gives the leases up at the first turn of the loop after it,
+ * and a job's write that runs before it is refused by the fencing (stillHeld asks the server
+ * which session holds the lock).
+ */
 export function postgresLeases({ url, instanceId, checkMs = 1000 }: PostgresLeaseOptions): Leases {
   const wanted = new Map<string, LeaseHandlers>();
   const held = new Set<string>();
+  /** Starts queued or running, by lease: each resolves to whether onGained succeeded. */
+  const starting = new Map<string, Promise<boolean>>();
+  const idleMs = Math.max(1000, checkMs * 10);
   let client: Client | undefined;
   let backendPid: number | undefined;
+  /** When the newest query that the lock connection answered was sent. */
+  let answeredSentAt = 0;
   let stopped = false;
   let round: Promise<void> = Promise.resolve();
-  /** The lock connection runs one query at a time: the checks and holderOf() take turns. */
+  let roundsPending = 0;
+  /** The lock connection runs one query at a time: the checks, the starts and holderOf() take turns. */
   let turn: Promise<unknown> = Promise.resolve();
   const serially = <T>(work: () => Promise<T>): Promise<T> => {
     const next = turn.then(work, work);
     turn = next.catch(() => undefined);
     return next;
   };
+  const ask = <R extends QueryResultRow>(c: Client, sql: string, params?: unknown[]) =>
+    serially(async () => {
+      const sentAt = Date.now();
+      const result = await c.query<R>(sql, params);
+      if (client === c) answeredSentAt = Math.max(answeredSentAt, sentAt);
+      return result;
+    });
 
-  const loseAll = async (why: string) => {
-    const lost = [...held];
-    held.clear();
-    backendPid = undefined;
-    const c = client;
+  // Start slots: a finished start hands its slot to the next one waiting.
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const takeSlot = async () => {
+    if (running < START_CONCURRENCY) running++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+  };
+  const releaseSlot = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  };
+
+  /** Starts the job of a lease just taken on `c`; a throw gives the lease back. */
+  const start = (name: string, handlers: LeaseHandlers, c: Client) => {
+    const job = (async () => {
+      await takeSlot();
+      try {
+        if (stopped || !held.has(name)) return false;
+        await handlers.onGained();
+        return true;
+      } catch (error) {
+        console.error(`[leases] ${name} could not start, giving the lease back:`, error instanceof Error ? error.message : error);
+        if (held.delete(name) && client === c) await ask(c, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", [name]).catch(() => undefined);
+        return false;
+      } finally {
+        releaseSlot();
+      }
+    })();
+    starting.set(name, job);
+    void job.then(() => {
+      if (starting.get(name) === job) starting.delete(name);
+    });
+  };
+
+  /** Stops the job of a lease no longer held here, once its start (if in flight) is over. */
+  const lose = async (name: string, why?: string) => {
+    if (!held.delete(name)) return;
+    const job = starting.get(name);
+    if (job && !(await job)) return; // its job never started
+    if (why) console.warn(`[leases] ${instanceId} lost ${name}: ${why}`);
+    await Promise.resolve(wanted.get(name)?.onLost()).catch(() => undefined);
+  };
+
+  const loseAll = async (c: Client, why: string) => {
+    if (client !== c) return;
     client = undefined;
-    c?.end().catch(() => undefined);
-    for (const name of lost) {
-      console.warn(`[leases] ${instanceId} lost ${name}: ${why}`);
-      await Promise.resolve(wanted.get(name)?.onLost()).catch(() => undefined);
-    }
+    backendPid = undefined;
+    c.end().catch(() => undefined);
+    await Promise.all([...held].map((name) => lose(name, why)));
   };
 
   const connect = async (): Promise<Client> => {
@@ -122,68 +200,90 @@ export function postgresLeases({ url, instanceId, checkMs = 1000 }: PostgresLeas
       connectionString: url,
       application_name: `${APP_PREFIX}${instanceId}`.slice(0, 63),
       keepAlive: true,
-      // A server that stops answering must not hold up the checks: it counts as a lost connection.
+      // Nothing is held before the connection is up: a server slow to accept it is asked again at the next check.
       connectionTimeoutMillis: 5000,
-      query_timeout: 5000,
     });
-    c.on("error", (e) => {
-      if (client === c) void loseAll(`lock connection failed (${e.message})`);
-    });
-    c.on("end", () => {
-      if (client === c) void loseAll("lock connection closed");
-    });
-    await c.connect();
-    await c.query(`SET idle_session_timeout = ${Math.max(1000, checkMs * 10)}`).catch(() => undefined);
-    const [row] = (await c.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows;
-    client = c;
-    backendPid = row!.pid;
-    return c;
+    c.on("error", (e) => void loseAll(c, `lock connection failed (${e.message})`));
+    c.on("end", () => void loseAll(c, "lock connection closed"));
+    try {
+      await c.connect();
+      await c.query(`SET idle_session_timeout = ${idleMs}`).catch(() => undefined);
+      const sentAt = Date.now();
+      const [row] = (await c.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows;
+      client = c;
+      backendPid = row!.pid;
+      answeredSentAt = sentAt;
+      return c;
+    } catch (error) {
+      c.end().catch(() => undefined);
+      throw error;
+    }
   };
 
-  const check = async () => {
+  /** Gives the leases up when the lock connection has not answered for as long as the server keeps an idle session. */
+  const watch = () => {
+    const c = client;
+    const silent = () => Date.now() - answeredSentAt > idleMs - checkMs;
+    if (!c || !silent()) return;
+    // After a stall of this process an answer may be waiting unread: the loop reads it before setImmediate runs.
+    setImmediate(() => {
+      if (client === c && silent()) void loseAll(c, `lock connection silent for ${Date.now() - answeredSentAt} ms`);
+    });
+  };
+
+  /** Checks the lock connection and asks for the free leases wanted (or only `only`). */
+  const check = async (only?: string) => {
     if (stopped) return;
-    let c: Client;
+    let c = client;
     try {
-      c = client ?? (await connect());
+      c ??= await connect();
+    } catch {
+      return; // asked again at the next check
+    }
+    try {
       // The connection is alive: a lock held on it is still ours.
-      await serially(() => c.query("SELECT 1"));
+      await ask(c, "SELECT 1");
     } catch (error) {
-      await loseAll(`lock connection unavailable (${error instanceof Error ? error.message : "unknown"})`);
+      await loseAll(c, `lock connection unavailable (${error instanceof Error ? error.message : "unknown"})`);
       return;
     }
-    for (const [name, handlers] of wanted) {
-      if (held.has(name) || stopped) continue;
+    for (const [name, handlers] of only ? [[only, wanted.get(only)!] as const] : wanted) {
+      if (stopped || client !== c) return;
+      // A lease whose job is starting (or giving the lease back) is not asked for again meanwhile.
+      if (held.has(name) || starting.has(name)) continue;
       let got = false;
       try {
-        got = (await serially(() => c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok", [name]))).rows[0]!.ok;
+        got = (await ask<{ ok: boolean }>(c, "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok", [name])).rows[0]!.ok;
       } catch {
         return; // the error handler drops the connection; the next round reconnects
       }
-      if (!got) continue;
+      if (!got || client !== c) continue;
       held.add(name);
       console.log(`[leases] ${instanceId} holds ${name}`);
-      try {
-        await handlers.onGained();
-      } catch (error) {
-        console.error(`[leases] ${name} could not start, giving the lease back:`, error instanceof Error ? error.message : error);
-        held.delete(name);
-        await serially(() => c.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [name])).catch(() => undefined);
-      }
+      // Started beside the checks, not awaited by them: the lock connection keeps answering meanwhile.
+      start(name, handlers, c);
     }
   };
 
-  const runCheck = () => {
-    round = round.then(check, check);
+  const runCheck = (only?: string) => {
+    roundsPending++;
+    const next = () => check(only);
+    round = round.then(next, next).finally(() => void roundsPending--);
     return round;
   };
-  const timer = setInterval(() => void runCheck(), checkMs);
+  const timer = setInterval(() => {
+    watch();
+    if (roundsPending === 0) void runCheck();
+  }, checkMs);
   timer.unref?.();
 
   return {
     instanceId,
-    want(name, handlers) {
+    async want(name, handlers) {
       wanted.set(name, handlers);
-      return runCheck();
+      // This lease now; the others wait for the next check.
+      await runCheck(name);
+      await starting.get(name);
     },
     holds: (name) => held.has(name),
     held: () => [...held],
@@ -193,12 +293,13 @@ export function postgresLeases({ url, instanceId, checkMs = 1000 }: PostgresLeas
       if (!c) return undefined;
       // pg_locks shows a bigint advisory key as classid (high 32 bits) and objid (low 32 bits).
       const rows = (
-        await serially(() => c.query<{ name: string }>(
+        await ask<{ name: string }>(
+          c,
           `SELECT a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
               AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($1, 0)`,
           [name],
-        ))
+        )
       ).rows;
       const holder = rows[0]?.name;
       return holder?.startsWith(APP_PREFIX) ? holder.slice(APP_PREFIX.length) : undefined;
@@ -216,13 +317,12 @@ export function postgresLeases({ url, instanceId, checkMs = 1000 }: PostgresLeas
       stopped = true;
       clearInterval(timer);
       await round.catch(() => undefined);
-      for (const name of [...held]) {
-        held.delete(name);
-        await Promise.resolve(wanted.get(name)?.onLost()).catch(() => undefined);
-      }
+      // Starts in flight finish first; the jobs that started are stopped.
+      await Promise.all([...held].map((name) => lose(name)));
       // Closing the session gives every lock back at once.
       const c = client;
       client = undefined;
+      backendPid = undefined;
       await c?.end().catch(() => undefined);
     },
   };

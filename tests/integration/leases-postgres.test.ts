@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
+import { Client as pgClient } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventBus } from "@/lib/events/bus";
 import { startEventRelay, type EventRelay } from "@/lib/events/relay";
 import { openDb, type Db } from "@/lib/store/db";
-import { postgresLeases, type Leases } from "@/lib/store/leases";
+import { postgresLeases, START_CONCURRENCY, type Leases } from "@/lib/store/leases";
 import { migrate } from "@/lib/store/migrate";
 import type { ActivityEntry } from "@/lib/types";
 import { startTestPostgres, type TestPostgres } from "../helpers/postgres";
@@ -24,6 +25,41 @@ async function waitFor(done: () => boolean | Promise<boolean>, timeoutMs: number
     await sleep(20);
   }
   return Date.now() - start;
+}
+
+
+const root = path.resolve(__dirname, "..", "..");
+
+/** Stops this process's event loop for `ms`, as a long synchronous computation or a starved CPU does. */
+function blockEventLoop(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Another instance in a process of its own (lib/ loads under the react-server condition, as in
+ * the app), asking for `names` every `checkMs`: it goes on asking while this process is stalled.
+ * It prints `asking` once it has asked for each, then `gained <name>` / `lost <name>`.
+ */
+function leasesInChild(instanceId: string, names: string[], checkMs: number) {
+  const code = `const { postgresLeases } = require(${JSON.stringify(path.join(root, "lib/store/leases.ts"))});
+    const l = postgresLeases({ url: ${JSON.stringify(pg.url)}, instanceId: ${JSON.stringify(instanceId)}, checkMs: ${checkMs} });
+    Promise.all(${JSON.stringify(names)}.map((name) => l.want(name, {
+      onGained: () => console.log("gained " + name),
+      onLost: () => console.log("lost " + name),
+    }))).then(() => console.log("asking"));`;
+  // One node process (tsx as a loader, not its CLI, which would run the code in a child of its own).
+  const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", "-e", code], {
+    cwd: root,
+    env: { NODE_ENV: "development", PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  return {
+    child,
+    lines: () => out.split("\n").filter(Boolean),
+    gained: () => out.split("\n").filter((l) => l.startsWith("gained ")).map((l) => l.slice("gained ".length)).sort(),
+  };
 }
 
 describe("leases and events on PostgreSQL", () => {
@@ -155,9 +191,158 @@ describe("leases and events on PostgreSQL", () => {
     }
   });
 
+  it("keeps its leases through a stall of its own event loop shorter than the server's idle timeout", async () => {
+    const names = ["agent:s1:aurelius", "agent:s2:aurelius", "agent:s3:aurelius"];
+    const lost: string[] = [];
+    // Checks every second: the server ends a silent lock session after 10 s.
+    const a = postgresLeases({ url: pg.url, instanceId: "stalling", checkMs: 1000 });
+    const rival = leasesInChild("rival", names, 100);
+    try {
+      for (const name of names) await a.want(name, { onGained: () => undefined, onLost: () => void lost.push(name) });
+      expect(a.held().sort()).toEqual(names);
+      await waitFor(() => rival.lines().includes("asking"), 30_000);
+
+      // The event loop stops for 7 s just after the lock connection's next query (a check) is sent: its answer waits in the socket.
+      let stalled = false;
+      const query = pgClient.prototype.query;
+      pgClient.prototype.query = function (this: InstanceType<typeof pgClient>, ...args: unknown[]) {
+        const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+        if (!stalled && (this as unknown as { connectionParameters: { application_name?: string } }).connectionParameters.application_name === "sleeping-guardian:stalling") {
+          stalled = true;
+          queueMicrotask(() => blockEventLoop(7000));
+        }
+        return result;
+      } as typeof query;
+      try {
+        await waitFor(() => stalled, 10_000);
+      } finally {
+        pgClient.prototype.query = query;
+      }
+      // A few checks after it.
+      await sleep(2500);
+      expect(lost).toEqual([]);
+      expect(a.held().sort()).toEqual(names);
+      for (const name of names) expect(await db.transaction((tx) => a.stillHeld(tx, name))).toBe(true);
+      // The rival, asking every 100 ms all along, never got one.
+      expect(rival.gained()).toEqual([]);
+      expect(await a.holderOf(names[0]!)).toBe("stalling");
+    } finally {
+      rival.child.kill("SIGKILL");
+      await a.stop();
+    }
+  }, 60_000);
+
+  it("gives its leases up when the server ends its session, and the other instance takes them", async () => {
+    const names = ["agent:d1:aurelius", "agent:d2:aurelius", "agent:d3:aurelius"];
+    const lost: string[] = [];
+    const a = postgresLeases({ url: pg.url, instanceId: "dropped", checkMs: 1000 });
+    const rival = leasesInChild("rival", names, 100);
+    try {
+      for (const name of names) await a.want(name, { onGained: () => undefined, onLost: () => void lost.push(name) });
+      await waitFor(() => rival.lines().includes("asking"), 30_000);
+      expect(rival.gained()).toEqual([]);
+      await db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sleeping-guardian:dropped'");
+      await waitFor(() => lost.length === names.length, 10_000);
+      expect(lost.sort()).toEqual(names);
+      expect(a.held()).toEqual([]);
+      await waitFor(() => rival.gained().length === names.length, 10_000);
+      expect(rival.gained()).toEqual(names);
+      // a reconnects and asks again at its checks, but the leases stay with the rival.
+      await sleep(2500);
+      expect(a.held()).toEqual([]);
+      expect(await a.holderOf(names[0]!)).toBe("rival");
+    } finally {
+      rival.child.kill("SIGKILL");
+      await a.stop();
+    }
+  }, 60_000);
+
+  it("gives its leases up when the server stops answering for as long as it keeps an idle session", async () => {
+    const names = ["agent:q1:aurelius", "agent:q2:aurelius"];
+    const lost: string[] = [];
+    // Checks every 200 ms: the server ends a silent lock session after 2 s.
+    const a = postgresLeases({ url: pg.url, instanceId: "unanswered", checkMs: 200 });
+    try {
+      for (const name of names) await a.want(name, { onGained: () => undefined, onLost: () => void lost.push(name) });
+      expect(a.held().sort()).toEqual(names);
+      // The backend serving the lock connection stops: the connection stays open, nothing answers.
+      const [row] = await db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'sleeping-guardian:unanswered'");
+      process.kill(row!.pid, "SIGSTOP");
+      try {
+        await waitFor(() => lost.length === names.length, 20_000);
+      } finally {
+        process.kill(row!.pid, "SIGCONT");
+      }
+      expect(lost.sort()).toEqual(names);
+      expect(a.held()).toEqual([]);
+    } finally {
+      await a.stop();
+    }
+  }, 60_000);
+
+  it(`starts the jobs of leases taken together ${START_CONCURRENCY} at a time, gives back the lease of one that fails, and stops only jobs that started`, async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `agent:c${String(i).padStart(2, "0")}:aurelius`);
+    const failing = names[0]!;
+    const gates = new Map<string, { open: () => void; fail: (e: Error) => void }>();
+    const lost: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    // One check at want() and the next a minute later: a does not ask again for the lease it gives back.
+    const a = postgresLeases({ url: pg.url, instanceId: "starter", checkMs: 60_000 });
+    const b = postgresLeases({ url: pg.url, instanceId: "other", checkMs: 500 });
+    const wants = names.map((name) =>
+      a.want(name, {
+        onGained: async () => {
+          most = Math.max(most, ++inFlight);
+          try {
+            await new Promise<void>((open, fail) => gates.set(name, { open, fail }));
+          } finally {
+            inFlight--;
+          }
+        },
+        onLost: () => void lost.push(name),
+      }),
+    );
+    try {
+      // Every lease taken; the bound of starts running, the rest waiting for a slot.
+      await waitFor(() => a.held().length === names.length && inFlight === START_CONCURRENCY, 10_000);
+      await b.want(failing, { onGained: () => undefined, onLost: () => undefined });
+      expect(b.holds(failing)).toBe(false);
+      gates.get(failing)!.fail(new Error("the agent could not start"));
+      await waitFor(() => b.holds(failing), 15_000);
+      expect(a.holds(failing)).toBe(false);
+
+      // The others' starts end one batch after another, until two are left in flight.
+      const opened = new Set([failing]);
+      while (opened.size < names.length - 2) {
+        await waitFor(() => [...gates.keys()].some((n) => !opened.has(n)), 10_000);
+        for (const [name, gate] of gates) {
+          if (opened.size < names.length - 2 && !opened.has(name)) {
+            opened.add(name);
+            gate.open();
+          }
+        }
+      }
+      await waitFor(() => gates.size === names.length && inFlight === 2, 10_000);
+      const stopping = a.stop();
+      await sleep(300);
+      // stop() waits for the two starts in flight: their jobs are not stopped before they started.
+      const lastTwo = names.filter((n) => !opened.has(n));
+      expect(lost.filter((n) => lastTwo.includes(n))).toEqual([]);
+      for (const name of lastTwo) gates.get(name)!.open();
+      await stopping;
+      await Promise.all(wants);
+      expect(lost.sort()).toEqual(names.filter((n) => n !== failing));
+      expect(most).toBe(START_CONCURRENCY);
+    } finally {
+      for (const gate of gates.values()) gate.open();
+      await a.stop();
+      await b.stop();
+    }
+  }, 60_000);
+
   it("takes a lease from a holder that hangs without dying, once the server ends its idle session", async () => {
     // The holder in a process of its own (lib/ loads under the react-server condition, as in the app).
-    const root = path.resolve(__dirname, "..", "..");
     const code = `const { postgresLeases } = require(${JSON.stringify(path.join(root, "lib/store/leases.ts"))});
       const l = postgresLeases({ url: ${JSON.stringify(pg.url)}, instanceId: "hung", checkMs: 200 });
       l.want("market:HUNG", { onGained: () => console.log("held"), onLost: () => undefined });`;

@@ -43,7 +43,11 @@ export const INSUFFICIENT_AUTHORIZATION = "insufficient_authorization";
 const TRADE_TOOLS = { buy_stock: "buy", sell_stock: "sell" } as const;
 /** The order stays executable this long after the approval window closes (the trade itself). */
 export const ORDER_EXECUTION_WINDOW_SECONDS = 60;
-/** Orders one requester may have frozen per minute: each challenge writes a row. */
+/**
+ * Orders one requester may have frozen per minute for one investor: each challenge writes a row.
+ * Counted per investor because the agent's client acts for every configured investor (a crash
+ * makes each of their agents ask at once); investors are bounded by configuration.
+ */
 export const MAX_CHALLENGES_PER_MINUTE = 20;
 
 /** What a challenged call may say: the order it wants, optionally its own limit price; an order_id is ignored (the server names it). */
@@ -95,9 +99,9 @@ export async function challengeTradeCall(deps: BrokerDeps, principal: Principal,
   if (!party) return undefined;
 
   const now = options.now?.() ?? new Date();
-  if ((await countChallengesSince(deps.db, party.requester, new Date(now.getTime() - 60_000))) >= MAX_CHALLENGES_PER_MINUTE) {
+  if ((await countChallengesSince(deps.db, party.requester, party.investor, new Date(now.getTime() - 60_000))) >= MAX_CHALLENGES_PER_MINUTE) {
     return Response.json(
-      { jsonrpc: "2.0", id: call.id, error: { code: -32000, message: "Too many orders frozen in the last minute; retry later." } },
+      { jsonrpc: "2.0", id: call.id, error: { code: -32000, message: "Too many orders frozen for this investor in the last minute; retry later." } },
       { status: 429, headers: { "Cache-Control": "no-store", "Retry-After": "60" } },
     );
   }

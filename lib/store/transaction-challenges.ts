@@ -48,8 +48,11 @@ export async function getChallengedOrder(db: Queryable, orderId: string): Promis
   return r ? toChallenged(r) : undefined;
 }
 
-/** How many orders `requester` had frozen since `since` (the challenge's rate limit). */
-export async function countChallengesSince(db: Queryable, requester: string, since: Date): Promise<number> {
-  const [r] = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM transaction_challenges WHERE requester = $1 AND created_at > $2", [requester, since.toISOString()]);
+/** How many orders `requester` had frozen for `userSub` since `since` (the challenge's rate limit). */
+export async function countChallengesSince(db: Queryable, requester: string, userSub: string, since: Date): Promise<number> {
+  const [r] = await db.query<{ n: number | string }>(
+    "SELECT count(*) AS n FROM transaction_challenges WHERE requester = $1 AND user_sub = $2 AND created_at > $3",
+    [requester, userSub, since.toISOString()],
+  );
   return Number(r?.n ?? 0);
 }

@@ -20,7 +20,8 @@ let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   let app;
-  ({ issuer, app, mcpUrl, metadataUrl, stop } = await startAppWithTestIssuer());
+  // A second investor: the agent's client acts for both, and the limits are counted per investor.
+  ({ issuer, app, mcpUrl, metadataUrl, stop } = await startAppWithTestIssuer({ INVESTORS: "bob:Bob:bob@example.com" }));
   appUrl = app.url;
 });
 
@@ -204,5 +205,18 @@ describe("limits", () => {
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("60");
     expect(res.headers.get("www-authenticate")).toBeNull();
+  });
+
+  it("counts per investor: an agent that acts for many is not slowed for Bob by Alice's orders", async () => {
+    const token = await issuer.mint({ ...AGENT_CLAIMS, sub: "many-investors-agent", client_id: "many-investors-agent" });
+    for (let i = 0; i < 20; i++) expect((await post(call("buy_stock", { symbol: "NVDA", quantity: 1 }), token)).status).toBe(403);
+    expect((await post(call("buy_stock", { symbol: "NVDA", quantity: 1 }), token)).status).toBe(429);
+    const forBob = await post(call("buy_stock", { symbol: "NVDA", quantity: 1, investor: "bob" }), token);
+    expect(forBob.status).toBe(403);
+    expect(forBob.headers.get("www-authenticate")).toMatch(/error="insufficient_authorization"/);
+    // An investor nobody configured is no way around the limit: no order is frozen for her, the
+    // call only meets the tool's own scope check.
+    const forMallory = await post(call("buy_stock", { symbol: "NVDA", quantity: 1, investor: "mallory" }), token);
+    expect(forMallory.headers.get("www-authenticate") ?? "").not.toMatch(/insufficient_authorization/);
   });
 });

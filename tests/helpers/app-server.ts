@@ -208,11 +208,11 @@ export interface AppWithTestIssuer {
 }
 
 /** The built app trusting only a per-run test issuer, its in-process agent off; the issuer mints tokens for the app's /mcp. */
-export async function startAppWithTestIssuer(): Promise<AppWithTestIssuer> {
+export async function startAppWithTestIssuer(env: Record<string, string> = {}): Promise<AppWithTestIssuer> {
   const issuer = await startTestIssuer();
   try {
     // The in-process agent would call /mcp with tokens of the embedded issuer, which this app does not trust here.
-    const app = await startApp({ AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri, AGENT_ENABLED: "false" });
+    const app = await startApp({ ...env, AUTH_ISSUER: issuer.issuer, AUTH_JWKS_URI: issuer.jwksUri, AGENT_ENABLED: "false" });
     const mcpUrl = `${app.url}/mcp`;
     issuer.setAudience(mcpUrl);
     const stop = async () => {

@@ -158,9 +158,18 @@ async function main() {
   }
 }
 
-async function agentsPerInstance(cluster: Cluster): Promise<number[]> {
-  const healths = await Promise.all(cluster.apps.map((app) => (app.pid() > 0 ? cluster.health(app) : undefined)));
-  return healths.map((h) => h?.instance.agents.length ?? 0);
+/** Agents per instance from /api/health; "?" for an instance that did not answer in three tries (2 s each). */
+async function agentsPerInstance(cluster: Cluster): Promise<(number | "?")[]> {
+  const healthOf = async (app: Cluster["apps"][number]) => {
+    if (app.pid() <= 0) return undefined;
+    for (let i = 0; i < 3; i++) {
+      const h = await cluster.health(app);
+      if (h) return h;
+    }
+    return null;
+  };
+  const healths = await Promise.all(cluster.apps.map(healthOf));
+  return healths.map((h) => (h === null ? "?" : (h?.instance.agents.length ?? 0)));
 }
 
 async function failover(cluster: Cluster, maxTick: () => Promise<number>, db: Store) {

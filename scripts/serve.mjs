@@ -135,15 +135,24 @@ server.listen(port, host, () => {
 // leases go back to the other instances; then no new connections, the requests under way finish
 // (up to GRACE_MS; event streams are not waited for, they never end by themselves); then the rest
 // of the app's runtime stops (identity server, store) and the process ends, with 1 if stopping
-// failed. A second signal ends it at once.
+// failed or did not end within STOP_DEADLINE_MS (a store that no longer answers).
+// A repeat within REPEAT_MS is the same stop (Ctrl-C under `npm run` with bash as its shell
+// reaches this process twice: from the terminal and from npm); a later signal ends it at once.
 const GRACE_MS = 10_000;
+const STOP_DEADLINE_MS = GRACE_MS + 10_000;
+const REPEAT_MS = 1_000;
 const inFlight = new Set();
 const streaming = (res) => res.headersSent && String(res.getHeader("content-type") ?? "").startsWith("text/event-stream");
 let stopping = false;
+let stopAskedAt = 0;
 
 async function shutdown(signal) {
   stopping = true;
   console.log(`[serve] ${signal}: finishing the requests under way, then stopping`);
+  setTimeout(() => {
+    console.error(`[serve] still stopping after ${STOP_DEADLINE_MS / 1000} s: exiting`);
+    process.exit(1);
+  }, STOP_DEADLINE_MS).unref();
   const runtime = globalThis[RUNTIME];
   // The jobs first, while the server still answers them: the ticker and the agents stop here
   // (an agent's calls go to /mcp over HTTP) and their leases go to the other instances at once.
@@ -165,7 +174,11 @@ async function shutdown(signal) {
 }
 for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, () => {
-    if (stopping) process.exit(signal === "SIGINT" ? 130 : 143);
-    void shutdown(signal);
+    if (!stopping) {
+      stopAskedAt = Date.now();
+      void shutdown(signal);
+    } else if (Date.now() - stopAskedAt > REPEAT_MS) {
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    }
   });
 }

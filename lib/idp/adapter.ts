@@ -15,9 +15,10 @@ import type { Queryable } from "../store/db";
  *
  * The id of a bearer artifact (a refresh token, a code, an auth_req_id, an opaque access token) is
  * the artifact itself: those rows are keyed by its SHA-256 (`sha256:<base64url>`) and stored
- * without `jti`, which find() puts back from the value it was asked for. A copy of the store
- * then holds no token anyone could present. Models found by another key (a Session by its uid,
- * a DeviceCode by its user code) need their `jti` in the row and keep it.
+ * without `jti`, which find() puts back from the value it was asked for: a copy of the store
+ * holds none of these tokens. Models found by another key (a Session by its uid, a DeviceCode by
+ * its user code) need their `jti` in the row and keep it, so Session rows still hold the session
+ * cookie's value, and Interaction rows their interaction cookie's.
  */
 export const EXPIRED_RETENTION_SECONDS = 60 * 60;
 

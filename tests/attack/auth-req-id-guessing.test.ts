@@ -83,7 +83,8 @@ it(`draws ${COUNT.toLocaleString("en")} unique auth_req_id values of ≥ 128 bit
   expect(issued).toMatch(CIBA_CHARSET);
   expect(issued.length).toBe(length);
   expect(ids).not.toContain(issued);
-  // Stored under its hash (lib/idp/adapter.ts): the store holds no auth_req_id to redeem.
+  // oidc-provider's row holds it only as its hash (lib/idp/adapter.ts); idp_approvals keeps it in
+  // clear to map the decision page to the request (redeeming it also needs the client's credentials).
   const stored = await db.query<{ id: string; payload: unknown }>("SELECT id, payload FROM idp_models WHERE model = 'BackchannelAuthenticationRequest'");
   expect(stored.map((r) => r.id)).toEqual([hashedId(issued)]);
   expect(JSON.stringify(stored)).not.toContain(issued);

@@ -62,6 +62,11 @@ function leasesInChild(instanceId: string, names: string[], checkMs: number) {
   };
 }
 
+/** Asks `leases` for each of `names` with a job that does nothing and notes each loss in `lost`. */
+async function wantAll(leases: Leases, names: string[], lost: string[]): Promise<void> {
+  for (const name of names) await leases.want(name, { onGained: () => undefined, onLost: () => void lost.push(name) });
+}
+
 describe("leases and events on PostgreSQL", () => {
   beforeAll(async () => {
     pg = await startTestPostgres();
@@ -198,7 +203,7 @@ describe("leases and events on PostgreSQL", () => {
     const a = postgresLeases({ url: pg.url, instanceId: "stalling", checkMs: 1000 });
     const rival = leasesInChild("rival", names, 100);
     try {
-      for (const name of names) await a.want(name, { onGained: () => undefined, onLost: () => void lost.push(name) });
+      await wantAll(a, names, lost);
       expect(a.held().sort()).toEqual(names);
       await waitFor(() => rival.lines().includes("asking"), 30_000);
 
@@ -238,7 +243,7 @@ describe("leases and events on PostgreSQL", () => {
     const a = postgresLeases({ url: pg.url, instanceId: "dropped", checkMs: 1000 });
     const rival = leasesInChild("rival", names, 100);
     try {
-      for (const name of names) await a.want(name, { onGained: () => undefined, onLost: () => void lost.push(name) });
+      await wantAll(a, names, lost);
       await waitFor(() => rival.lines().includes("asking"), 30_000);
       expect(rival.gained()).toEqual([]);
       await db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sleeping-guardian:dropped'");
@@ -263,7 +268,7 @@ describe("leases and events on PostgreSQL", () => {
     // Checks every 200 ms: the server ends a silent lock session after 2 s.
     const a = postgresLeases({ url: pg.url, instanceId: "unanswered", checkMs: 200 });
     try {
-      for (const name of names) await a.want(name, { onGained: () => undefined, onLost: () => void lost.push(name) });
+      await wantAll(a, names, lost);
       expect(a.held().sort()).toEqual(names);
       // The backend serving the lock connection stops: the connection stays open, nothing answers.
       const [row] = await db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'sleeping-guardian:unanswered'");

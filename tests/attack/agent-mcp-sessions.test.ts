@@ -42,16 +42,6 @@ afterAll(async () => {
   await world?.stop();
 });
 
-async function pollApproved(authReqId: string): Promise<TokenResult> {
-  for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, world.config.idp.cibaIntervalSeconds * 1000 + 100));
-    const outcome = await profile.pollCiba(authReqId);
-    if (outcome.kind === "approved") return outcome.token;
-    if (outcome.kind !== "pending" && outcome.kind !== "slow_down") throw new Error(`poll ended: ${JSON.stringify(outcome)}`);
-  }
-  throw new Error("not approved in time");
-}
-
 const who = (s: Sent) => (s.token === agentToken.accessToken ? "agent" : s.token);
 
 describe("the agent's MCP clients", () => {
@@ -79,7 +69,7 @@ describe("the agent's MCP clients", () => {
   });
 
   it("the on-behalf-of token goes only through a client of its own, made with it, and the reader goes on with the agent token", async () => {
-    const obo = await pollApproved(await world.approve(profile, challenged, agentToken.accessToken));
+    const obo = await world.pollApproved(profile, await world.approve(profile, challenged, agentToken.accessToken));
     const from = sent.length;
     const outcome = await broker.trade("buy", { symbol: challenged.symbol, quantity: challenged.quantity, order_id: challenged.order_id }, obo);
     expect(outcome).toMatchObject({ kind: "executed", quantity: challenged.quantity });

@@ -30,23 +30,13 @@ beforeAll(async () => {
   agentToken = await profile.getAgentToken();
   order = world.order();
   const authReqId = await world.approve(profile, order, agentToken.accessToken);
-  obo = await pollApproved(profile, authReqId);
+  obo = await world.pollApproved(profile, authReqId);
   thiefKey = await generateDPoPKey();
   before = await world.ledger();
 });
 afterAll(async () => {
   await world?.stop();
 });
-
-async function pollApproved(p: IdentityServerProfile, authReqId: string): Promise<TokenResult> {
-  for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, world.config.idp.cibaIntervalSeconds * 1000 + 100));
-    const outcome = await p.pollCiba(authReqId);
-    if (outcome.kind === "approved") return outcome.token;
-    if (outcome.kind !== "pending" && outcome.kind !== "slow_down") throw new Error(`poll ended: ${JSON.stringify(outcome)}`);
-  }
-  throw new Error("not approved in time");
-}
 
 const resource = () => world.config.mcp.resourceUrl;
 const buy = () => ({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "buy_stock", arguments: { symbol: order.symbol, quantity: order.quantity, order_id: order.order_id } } });

@@ -1,5 +1,5 @@
 import { createEmbeddedProfile } from "../../lib/auth/profiles/embedded";
-import type { IdentityServerProfile } from "../../lib/auth/profiles/types";
+import type { IdentityServerProfile, TokenResult } from "../../lib/auth/profiles/types";
 import type { FetchLike } from "../../lib/auth/app-fetch";
 import { parseConfig, type AppConfig } from "../../lib/config";
 import { startEmbeddedIdp, type EmbeddedIdp } from "../../lib/idp";
@@ -38,6 +38,8 @@ export interface EmbeddedWorld {
   order(): StockTradeDetail;
   /** Asks Alice for `order` with `agentToken` as the actor and lets her approve it on the approval page. */
   approve(profile: IdentityServerProfile, order: StockTradeDetail, agentToken: string): Promise<string>;
+  /** Polls an approved CIBA request at the server's interval until the on-behalf-of token comes. */
+  pollApproved(profile: IdentityServerProfile, authReqId: string): Promise<TokenResult>;
   /** The embedded mailbox's copy of the mail about this order (waits briefly for it). */
   mailFor(orderId: string): Promise<Mail>;
   /** What a trade would change: trades, Alice's cash and holdings. */
@@ -95,6 +97,15 @@ export async function startEmbeddedWorld(env: Record<string, string> = {}): Prom
       max_notional: "5000.00",
       expires_at: new Date(Date.now() + 10 * 60_000).toISOString(),
     }),
+    async pollApproved(p, authReqId) {
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setTimeout(r, config.idp.cibaIntervalSeconds * 1000 + 100));
+        const outcome = await p.pollCiba(authReqId);
+        if (outcome.kind === "approved") return outcome.token;
+        if (outcome.kind !== "pending" && outcome.kind !== "slow_down") throw new Error(`poll ended: ${JSON.stringify(outcome)}`);
+      }
+      throw new Error("not approved in time");
+    },
     async approve(p, order, agentToken) {
       const ack = await p.startCiba({ order, bindingMessage: deriveBindingMessage(order), actorToken: agentToken, requestedExpirySeconds: 120 });
       const mail = await mailFor(broker.db, order.order_id);

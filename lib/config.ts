@@ -75,6 +75,14 @@ export function parseInvestorList(text: string): Array<Omit<InvestorConfig, "ini
   return out;
 }
 
+/**
+ * Whether the investor `config` is seen from (configFor) holds the kill switch: the agent's OAuth
+ * client acts for every investor, so only the first, who registered it, may revoke or re-enable it.
+ */
+export function holdsKillSwitch(config: Pick<AppConfig, "investor" | "investors">): boolean {
+  return config.investors[0]?.userId === config.investor.userId;
+}
+
 /** The configured investor with this `sub`, or undefined: the only investors the app serves. */
 export function findInvestor(config: Pick<AppConfig, "investors">, sub: string | undefined): InvestorConfig | undefined {
   return sub === undefined ? undefined : config.investors.find((i) => i.userId === sub);

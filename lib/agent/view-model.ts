@@ -1,5 +1,5 @@
 import "server-only";
-import type { AppConfig } from "../config";
+import { holdsKillSwitch, type AppConfig } from "../config";
 import type { Queryable } from "../store/db";
 import type { Quote } from "./mcp-client";
 import type { ModelChoice } from "./models/select";
@@ -40,7 +40,7 @@ export async function buildView(input: {
         }
       : null,
     owner: null,
-    holdsKillSwitch: config.investors[0]?.userId === config.investor.userId,
+    holdsKillSwitch: holdsKillSwitch(config),
     state: row.state,
     paused: input.paused,
     reason: row.reason,

@@ -1,4 +1,5 @@
 import { agentControls } from "@/lib/agent/control";
+import { holdsKillSwitch } from "@/lib/config";
 import { ProtocolError } from "@/lib/errors";
 import { readEmptyBody } from "@/lib/http";
 import { requireInvestorWrite } from "@/lib/session/guard";
@@ -21,7 +22,7 @@ export async function guardAgentControl(request: Request, rt: Runtime, options: 
  * investor (INVESTOR_USER_ID, who registered it) may pull it. Another investor pauses her own agent.
  */
 export function assertAgentOwner(rt: Runtime, me: InvestorScope): void {
-  if (me.config.investor.userId !== rt.config.investor.userId) {
+  if (!holdsKillSwitch(me.config)) {
     throw new ProtocolError("forbidden", `Only ${rt.config.investor.name}, who registered ${rt.config.agent.name}, can revoke or re-enable it; pause your own agent instead.`, { status: 403 });
   }
 }

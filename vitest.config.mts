@@ -32,6 +32,7 @@ export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
     globalSetup: ["tests/helpers/global-setup.ts"],
+    setupFiles: ["tests/helpers/app-logs.ts"],
     // Server logs of passing tests stay out of the report; a failing test still shows its own.
     silent: "passed-only",
     pool: "forks",

@@ -42,10 +42,11 @@ export const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_00
 
 export function createMailer({ config, db, onMail }: MailerOptions): Mailer {
   // A relay accepts only senders it knows: SMTP_FROM names one (no-reply@localhost will not do).
-  const address = config.mail.from ?? `no-reply@${new URL(config.publicUrl).hostname}`;
+  const host = new URL(config.publicUrl).hostname;
+  const address = config.mail.from ?? `no-reply@${host}`;
   const from = `"Sleeping Guardian Identity" <${address}>`;
   // RFC 5322 §3.6.4, in the form nodemailer gives one: a unique left part at the sender's domain.
-  const domain = address.slice(address.lastIndexOf("@") + 1) || new URL(config.publicUrl).hostname;
+  const domain = address.slice(address.lastIndexOf("@") + 1) || host;
   let smtp: Transporter | undefined;
   if (config.mail.smtpUrl) {
     smtp = nodemailer.createTransport({ ...SMTP_TIMEOUTS, url: config.mail.smtpUrl });

@@ -30,16 +30,23 @@ export class Alice {
   /** Waits for the newest approval mail that is not among `seen` and returns its links. */
   async waitForApprovalMail(seen: string[] = [], timeoutMs = 30_000): Promise<{ id: string; approve: string; deny: string }> {
     const deadline = Date.now() + timeoutMs;
+    let last = "the inbox was never read";
     while (Date.now() < deadline) {
       // A polling loop tolerates a dropped connection (a keep-alive socket the server just closed).
-      const fresh = (await this.inbox().catch(() => [] as MailSummary[])).find((m) => !seen.includes(m.id));
+      const messages = await this.inbox().catch((error: unknown) => {
+        last = `the inbox answered: ${error instanceof Error ? error.message : String(error)}`;
+        return undefined;
+      });
+      if (messages) last = `the inbox held ${messages.length} message(s), ${seen.length} of them seen before`;
+      const fresh = messages?.find((m) => !seen.includes(m.id));
       if (fresh) {
         const mail = (await (await asInvestor(this.appUrl, `/api/inbox/${fresh.id}`)).json()) as { links: Record<string, string> };
         if (mail.links.approve && mail.links.deny) return { id: fresh.id, approve: mail.links.approve, deny: mail.links.deny };
+        last = `mail ${fresh.id} has no approve and deny links`;
       }
       await new Promise((r) => setTimeout(r, 250));
     }
-    throw new Error("no approval mail arrived");
+    throw new Error(`no approval mail arrived within ${timeoutMs} ms (${last})`);
   }
 
   private page: string | undefined;

@@ -7,6 +7,7 @@ import path from "node:path";
 import { waitForBuild } from "../../scripts/test-build.mjs";
 import { startTestIssuer, type TestIssuer } from "./jwks-server";
 import { rememberInvestorPassword, TEST_INVESTOR_PASSWORD } from "./investor-session";
+import { startedApps } from "./started-apps";
 import { seedDataDir } from "./store-snapshot";
 
 export { waitForBuild };
@@ -173,6 +174,7 @@ export async function startApp(env: Record<string, string> = {}, options: StartO
   };
 
   await launch();
+  startedApps.set(url, () => log);
   return {
     url,
     port,

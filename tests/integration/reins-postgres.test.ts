@@ -78,9 +78,10 @@ describe("the reins on the instance that does not run the agent", () => {
     expect((await mandateRoute(other, "DELETE", { mandate_id: id })).status).toBe(200);
     expect(await count("SELECT mandate_id FROM mandate_grants")).toBe(0);
     await newFall();
-    const mail = await alice.waitForApprovalMail(seen, 120_000);
+    // The agent's view first: when it does not ask, its state and reason say why.
+    await waitUntil(() => agentOf(owner.url), (a) => a.state === "AWAITING_APPROVAL", 60_000, "AWAITING_APPROVAL on the owner");
+    const mail = await alice.waitForApprovalMail(seen, 30_000);
     seen.push(mail.id);
-    await waitUntil(() => agentOf(owner.url), (a) => a.state === "AWAITING_APPROVAL", 30_000, "AWAITING_APPROVAL");
     // An agent that still held the mandate in memory would have tried it and logged the failed draw.
     const lines = (await dashboardOf(other.url)).activity.map((e) => e.message);
     expect(lines.some((m) => m.includes("Could not trade under the standing mandate"))).toBe(false);

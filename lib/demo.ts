@@ -45,6 +45,8 @@ export async function runDemoAction(rt: Runtime, action: DemoAction, me?: Invest
  */
 async function resetDemo(rt: Runtime, me: InvestorScope): Promise<MarketSnapshot> {
   const { investor } = me.config;
+  // The market first: her agent, reset next, must not read the fallen price again and act on it.
+  const snapshot = await rt.market.reset();
   // Her open orders and approvals are cancelled; her agent watches again from MONITORING.
   if (rt.config.agent.enabled) await agentControls(me).reset();
   await rt.db.transaction(async (tx) => {
@@ -54,7 +56,6 @@ async function resetDemo(rt: Runtime, me: InvestorScope): Promise<MarketSnapshot
     await me.activity.clear(tx);
     await ensurePortfolio(tx, investor.userId, investor.name, investor.initialBalanceCents);
   });
-  const snapshot = await rt.market.reset();
   rt.bus.publish("ledger", { reason: "reset", userSub: investor.userId });
   await me.activity.add({
     level: "info",

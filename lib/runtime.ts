@@ -83,6 +83,8 @@ export interface InvestorScope {
 }
 
 const KEY = Symbol.for("sleeping-guardian.runtime");
+/** How often an instance on PostgreSQL looks for stored controls of its agents without being woken. */
+const COMMAND_LOOK_MS = 2000;
 type Registry = { [KEY]?: Promise<Runtime> };
 
 /** The running runtime, started on first call. */
@@ -193,6 +195,7 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   };
   const scopes = new Map<string, InvestorScope>();
   let stopped = false;
+  let commandTimer: NodeJS.Timeout | undefined;
   const runtime: Runtime = {
     config,
     db,
@@ -235,6 +238,7 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
       if (stopped) return;
       stopped = true;
       clearInterval(sweep);
+      clearInterval(commandTimer);
       // Giving the leases back stops the ticker and the agent here and lets another instance take them.
       await leases.stop();
       await idp?.stop();
@@ -260,10 +264,16 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
   // leaves the dashboard running without an agent rather than taking the app down.
   if (config.agent.enabled) {
     const { agentKey } = await import("./agent/settings");
-    const byKey = new Map(config.investors.map((i) => [agentKey(configFor(config, i)), i]));
+    const { dropStaleAgentCommands, pruneAgentCommands, takeAgentCommands } = await import("./store/agent-commands");
+    const keyOf = (investor: InvestorConfig) => agentKey(configFor(config, investor));
+    const byKey = new Map(config.investors.map((i) => [keyOf(i), i]));
+    await pruneAgentCommands(db);
     for (const investor of startingAt(config.investors, instanceId)) {
       await leases.want(agentLease(investor.userId, config.agent.id), {
         onGained: async () => {
+          // The new agent reads its settings from the store, which already holds the controls
+          // stored so far: applied again after its start, a reset or a re-enable would stop its work.
+          await dropStaleAgentCommands(db, keyOf(investor));
           // The embedded server's secret first: the kill switch may have rotated AGENT_CLIENT_SECRET away.
           const agent = await launchAgent(investor, await currentAgentSecret());
           if (!agent) throw new Error("the agent could not start");
@@ -277,13 +287,15 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
       });
     }
     // Controls taken on another instance reach the one that runs that investor's agent.
-    const followRemote = async (investor: InvestorConfig, command: AgentCommand, mandateId?: string): Promise<void> => {
+    const follow = async (investor: InvestorConfig, command: AgentCommand, mandateId?: string): Promise<void> => {
       if (command === "reenable") {
         // Re-enabled on another instance: a new agent here, with the client's secret as the store now holds it.
         if (await restartOne(investor, await currentAgentSecret())) bus.publish("agent", { reason: "reenabled", userSub: investor.userId });
         return;
       }
       const agent = agents.get(investor.userId);
+      // A demo reset reset the market first: this instance may not have its tick yet.
+      if (command === "reset") await market.catchUp();
       if (command === "grant-mandate") {
         const { askForRecordedMandate } = await import("./delegation");
         if (agent && mandateId) await askForRecordedMandate(runtime.scopeOf(investor), agent, mandateId);
@@ -291,10 +303,35 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
       }
       await agent?.follow(command, mandateId);
     };
-    bus.subscribeRemote("agent-control", ({ agentId, command, mandateId }) => {
-      const investor = byKey.get(agentId);
-      if (investor) void followRemote(investor, command, mandateId).catch((e: unknown) => console.error("[runtime] agent control failed:", e instanceof Error ? e.message : e));
+    // The stored controls of the agents this instance runs, taken and applied one at a time in the
+    // order they were stored (a pause and the resume after it end resumed). The NOTIFY of another
+    // instance asks for a look at once; the timer looks anyway, so a control stored while a relay
+    // connection was down still arrives.
+    let taking: Promise<void> = Promise.resolve();
+    let lastPrune = 0;
+    const takeCommands = () => {
+      taking = taking.then(async () => {
+        if (stopped) return;
+        if (Date.now() - lastPrune > 60_000) {
+          lastPrune = Date.now();
+          await pruneAgentCommands(db);
+        }
+        const mine = config.investors.filter((i) => agents.has(i.userId)).map(keyOf);
+        for (const row of await takeAgentCommands(db, mine)) {
+          const investor = byKey.get(row.agentId);
+          if (!investor) continue;
+          await follow(investor, row.command, row.mandateId).catch((e: unknown) => console.error(`[runtime] agent control ${row.command} failed:`, e instanceof Error ? e.message : e));
+        }
+      }).catch((e: unknown) => console.warn("[runtime] reading the stored agent controls failed:", e instanceof Error ? e.message : e));
+      return taking;
+    };
+    bus.subscribeRemote("agent-control", ({ agentId }) => {
+      if (byKey.has(agentId)) void takeCommands();
     });
+    if (config.store.databaseUrl) {
+      commandTimer = setInterval(() => void takeCommands(), COMMAND_LOOK_MS);
+      commandTimer.unref();
+    }
   }
   // --- end agent loop
 

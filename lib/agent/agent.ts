@@ -100,6 +100,8 @@ export class Agent {
   private work: Promise<void> | undefined;
   private workAbort: AbortController | undefined;
   private lastQuote: Quote | undefined;
+  /** Counts demo resets: a tick that read the price before one does not act on that price. */
+  private resets = 0;
   /** The failed order whose trade the ledger was last asked about before resting. */
   private ledgerCheckedFor: string | undefined;
 
@@ -218,6 +220,13 @@ export class Agent {
   }
 
   private async tickOnce(): Promise<void> {
+    const resets = this.resets;
+    // Reset while this tick ran: the price it read may be the market's before the reset.
+    const outdated = () => {
+      if (resets === this.resets) return false;
+      this.tickAgain = true;
+      return true;
+    };
     try {
       await this.tokens.current();
     } catch (error) {
@@ -229,9 +238,11 @@ export class Agent {
       const quote = await this.mcp.getPrice(this.deps.config.market.symbol);
       this.report.succeeded();
       if (this.priceWatch && !this.priceWatch.connected) this.priceWatch.retryNow();
+      if (outdated()) return;
       this.lastQuote = quote;
       const mandate = await this.mandateInForce();
       await this.report.price(quote, mandate);
+      if (outdated()) return;
       await this.settleIfRested(quote, mandate);
       this.maybeStartWork(quote, mandate);
     } catch (error) {
@@ -348,6 +359,8 @@ export class Agent {
 
   /** Demo reset: open orders and approvals are cancelled, the agent watches again from scratch. */
   async reset(): Promise<void> {
+    this.resets += 1;
+    this.lastQuote = undefined;
     await this.abortWork();
     const cancelled = await cancelOpenWork(this.deps.db, "cancelled by a demo reset", this.deps.config.investor.userId);
     await this.transition("reset", { orderId: null, reason: null, cooldownUntil: null, armed: true, oboTokenClaims: null });

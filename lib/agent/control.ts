@@ -2,7 +2,8 @@ import "server-only";
 import type { AppConfig } from "../config";
 import type { ActivityLog } from "../events/activity";
 import type { AgentCommand, EventBus } from "../events/bus";
-import type { Db } from "../store/db";
+import { queueAgentCommand } from "../store/agent-commands";
+import type { Db, Queryable } from "../store/db";
 import type { Agent } from "./agent";
 import { mandatedLine, pausedLine, resumedLine } from "./control-lines";
 import { cancelOpenWork, peekAgentRow } from "./repository";
@@ -34,12 +35,20 @@ export interface ControlDeps {
 
 /**
  * Tells the instance that runs the agent to apply what this one stored: a control, the kill
- * switch's revocation or re-enable, a standing mandate to ask for or to forget. The relay carries
- * it there (an instance without the agent's lease ignores it). `config` is seen from the investor's
- * side (lib/config.ts configFor), so the message names her agent (agentKey).
+ * switch's revocation or re-enable, a standing mandate to ask for or to forget. The control is a
+ * row (lib/store/agent-commands.ts), written in `tx` when the caller writes its setting there, so
+ * that the setting and the control are stored together; the NOTIFY after it only wakes the owner,
+ * which also looks for rows every few seconds. `config` is seen from the investor's side
+ * (lib/config.ts configFor), so the row names her agent (agentKey).
  */
-export function tellAgentOwner(deps: { config: AppConfig; bus: EventBus }, command: AgentCommand, mandateId?: string): void {
-  deps.bus.publish("agent-control", { agentId: agentKey(deps.config), command, ...(mandateId ? { mandateId } : {}) });
+export async function tellAgentOwner(deps: { config: AppConfig; db: Queryable; bus: EventBus }, command: AgentCommand, mandateId?: string): Promise<void> {
+  await queueAgentCommand(deps.db, agentKey(deps.config), command, mandateId);
+  wakeAgentOwner(deps, command);
+}
+
+/** The NOTIFY that a control was stored: published after the transaction that stored it committed. */
+export function wakeAgentOwner(deps: { config: AppConfig; bus: EventBus }, command: AgentCommand): void {
+  deps.bus.publish("agent-control", { agentId: agentKey(deps.config), command });
 }
 
 export function agentControls(deps: ControlDeps): AgentControls {
@@ -47,31 +56,32 @@ export function agentControls(deps: ControlDeps): AgentControls {
 }
 
 function forwardedControls({ config, db, bus, activity }: ControlDeps): AgentControls {
-  const tell = (command: AgentCommand) => {
-    tellAgentOwner({ config, bus }, command);
+  /** `store` writes the setting; the control is stored in the same transaction. */
+  const tell = async (command: AgentCommand, store: (tx: Queryable) => Promise<void>) => {
+    await db.transaction(async (tx) => {
+      await store(tx);
+      await queueAgentCommand(tx, agentKey(config), command);
+    });
+    wakeAgentOwner({ config, bus }, command);
     bus.publish("agent", { reason: command, userSub: config.investor.userId });
   };
   return {
     async pause() {
-      await writePaused(db, config, true);
+      await tell("pause", (tx) => writePaused(tx, config, true));
       await activity.add({ level: "warn", kind: "agent.paused", message: pausedLine(config) });
-      tell("pause");
     },
     async resume() {
-      await writePaused(db, config, false);
+      await tell("resume", (tx) => writePaused(tx, config, false));
       const row = await peekAgentRow(db, agentKey(config));
       await activity.add({ level: "info", kind: "agent.resumed", message: resumedLine(config, row.state) });
-      tell("resume");
     },
     async updateMandate(m) {
-      await writeMandate(db, config, m);
+      await tell("mandate", (tx) => writeMandate(tx, config, m));
       await activity.add({ level: "info", kind: "agent.mandate", message: mandatedLine(config, m) });
-      tell("mandate");
     },
     async reset() {
       // What the store holds is cancelled here; the running agent drops its work and state.
-      await cancelOpenWork(db, "cancelled by a demo reset", config.investor.userId);
-      tell("reset");
+      await tell("reset", async (tx) => void (await cancelOpenWork(tx, "cancelled by a demo reset", config.investor.userId)));
     },
   };
 }

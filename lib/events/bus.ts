@@ -33,11 +33,10 @@ export interface AppEvents {
    */
   "agent-revocation": { record: AgentRevocation };
   /**
-   * A control of the agent made on an instance that does not run it: the instance that does
-   * applies it (the setting, the revocation or the mandate is already in the store). `mandateId`
-   * names the standing mandate of "grant-mandate" and "forget-mandate".
+   * A control of the agent was stored for the instance that runs it (table agent_commands): that
+   * instance takes the stored controls now rather than at its next look (lib/runtime.ts).
    */
-  "agent-control": { agentId: string; command: AgentCommand; mandateId?: string };
+  "agent-control": { agentId: string; command: AgentCommand };
   /** The market was reset: followers drop their chart history. */
   "market-reset": { symbol: string };
 }

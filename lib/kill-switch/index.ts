@@ -66,7 +66,7 @@ async function finishRevocation(rt: Runtime, record: AgentRevocation): Promise<A
   // The client acts for every investor: each agent loop this instance runs stops, and the
   // instances that hold the other investors' agent leases are told to stop theirs.
   for (const agent of rt.agents.values()) await agent.revoke(record.reason);
-  for (const investor of config.investors) if (!rt.agents.has(investor.userId)) tellAgentOwner(rt.scopeOf(investor), "revoke");
+  for (const investor of config.investors) if (!rt.agents.has(investor.userId)) await tellAgentOwner(rt.scopeOf(investor), "revoke");
   const cancelled = await cancelOpenWork(db, `cancelled: ${config.agent.name}'s access was revoked`);
   // Standing mandates end with the agent: a re-enabled agent starts without one.
   const mandates = await revokeAgentMandates(db, config.agent.id);
@@ -127,7 +127,7 @@ export function reenableAgent(rt: Runtime): Promise<KillSwitchOutcome> {
     // lease (which reads the client's new secret from the store).
     if (config.agent.enabled) {
       await rt.restartAgent(clientSecret);
-      for (const investor of config.investors) if (!rt.agents.has(investor.userId)) tellAgentOwner(rt.scopeOf(investor), "reenable");
+      for (const investor of config.investors) if (!rt.agents.has(investor.userId)) await tellAgentOwner(rt.scopeOf(investor), "reenable");
     }
     rt.bus.publish("agent", { reason: "reenabled" });
     return { record: updated, changed: true };

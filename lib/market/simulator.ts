@@ -144,8 +144,11 @@ export class MarketSimulator {
 
   /** A tick of the instance that leads (another instance's event): this one shows it too. */
   follow(snapshot: MarketSnapshot): void {
-    // A change made on another instance may arrive after a later tick this one already shows.
+    // A change made on another instance may arrive after a later tick this one already shows,
+    // and a tick taken by catchUp() arrives once more as its event.
     if (snapshot.symbol !== this.symbol || snapshot.at < this.lastAt) return;
+    const last = this.ticks.at(-1);
+    if (last && last.at === snapshot.at && last.priceCents === snapshot.priceCents && last.status === snapshot.status) return;
     const anchorCents = snapshot.status === this.state.status ? this.state.anchorCents : snapshot.priceCents;
     this.state = { status: snapshot.status, priceCents: snapshot.priceCents, openCents: snapshot.openCents, anchorCents };
     this.remember({ at: snapshot.at, priceCents: snapshot.priceCents, status: snapshot.status });
@@ -154,6 +157,31 @@ export class MarketSimulator {
   /** The market was reset on another instance. */
   followReset(): void {
     this.ticks = [];
+  }
+
+  /**
+   * The last stored tick, taken as if its event had arrived (`follow`): for an instance that must
+   * see a change another instance committed before its event is delivered here.
+   */
+  async catchUp(): Promise<MarketSnapshot> {
+    const [row] = await this.db.query<{ at: Date | string; price_cents: number; status: MarketStatus; open_cents: number }>(
+      `SELECT t.at, t.price_cents, t.status, s.open_cents FROM market_ticks t JOIN market_state s USING (symbol)
+        WHERE t.symbol = $1 ORDER BY t.id DESC LIMIT 1`,
+      [this.symbol],
+    );
+    if (row) {
+      const changeCents = row.price_cents - row.open_cents;
+      this.follow({
+        symbol: this.symbol,
+        at: toIso(row.at),
+        priceCents: row.price_cents,
+        status: row.status,
+        openCents: row.open_cents,
+        changeCents,
+        changePercent: Math.round((changeCents / row.open_cents) * 10000) / 100,
+      });
+    }
+    return this.snapshot();
   }
 
   /**

@@ -259,7 +259,53 @@ describe("agent loop", () => {
     expect(await h.approvals()).toMatchObject([{ status: "cancelled" }]);
     expect(h.broker.trades.map((t) => t.token)).toEqual([AGENT_TOKEN]);
   });
+
+  it("does not act on a price it read before a reset: the fallen price is gone, and so is any reason to ask", async () => {
+    const broker = new GatedPriceBroker();
+    const h = await harness({ broker });
+    // A tick reads the fallen price; the market and the agent are reset before it goes on.
+    crash(h);
+    broker.gate();
+    const tick = h.agent.tick();
+    await waitFor(() => broker.waiting);
+    h.broker.priceCents = 15000; // the market after its reset
+    await h.agent.reset();
+    broker.open();
+    await tick;
+    await h.agent.tick();
+    await new Promise((r) => setTimeout(r, 300)); // room for a unit of work, had one started
+    expect(await h.row()).toMatchObject({ state: "MONITORING", orderId: null, armed: true, cooldownUntil: null });
+    expect(await h.kinds()).not.toContain("agent.model");
+    expect(h.broker.trades).toEqual([]);
+    expect(h.profile.cibaRequests).toEqual([]);
+  });
 });
+
+/** A broker whose next price read answers the price it had when asked, once the test opens the gate. */
+class GatedPriceBroker extends FakeMcpClient {
+  private release: (() => void) | undefined;
+  private closed = false;
+  waiting = false;
+
+  gate(): void {
+    this.closed = true;
+  }
+
+  open(): void {
+    this.closed = false;
+    this.release?.();
+  }
+
+  override async getPrice(symbol: string) {
+    const quote = await super.getPrice(symbol);
+    if (this.closed) {
+      this.waiting = true;
+      await new Promise<void>((resolve) => (this.release = resolve));
+      this.waiting = false;
+    }
+    return quote;
+  }
+}
 
 /** The rules model, counting its calls. */
 function countingRules() {

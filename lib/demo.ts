@@ -48,7 +48,7 @@ async function resetDemo(rt: Runtime, me: InvestorScope): Promise<MarketSnapshot
   // The market first: her agent, reset next, must not read the fallen price again and act on it.
   const snapshot = await rt.market.reset();
   // Her open orders and approvals are cancelled; her agent watches again from MONITORING.
-  if (rt.config.agent.enabled) await agentControls(me).reset();
+  if (rt.config.agent.enabled) await agentControls(me).reset(snapshot.at);
   await rt.db.transaction(async (tx) => {
     await tx.query("DELETE FROM trades WHERE user_sub = $1", [investor.userId]);
     await tx.query("DELETE FROM holdings WHERE user_sub = $1", [investor.userId]);

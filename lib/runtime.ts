@@ -258,21 +258,23 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
     onLost: () => market.stop(),
   });
 
+  // Controls nobody took in time (no instance ran their agent, or none runs agents at all).
+  await (await import("./store/agent-commands")).pruneAgentCommands(db);
+
   // --- Agent loop: after the identity server that issues its tokens, on the one instance that
   // holds the agent's lease. It reaches /oidc and /mcp over HTTP like any client, retrying until
   // this server listens. A new holder resumes from the store (recovery.ts). A failure to start
   // leaves the dashboard running without an agent rather than taking the app down.
   if (config.agent.enabled) {
     const { agentKey } = await import("./agent/settings");
-    const { dropStaleAgentCommands, pruneAgentCommands, takeAgentCommands } = await import("./store/agent-commands");
+    const { agentsWithCommands, dropStaleAgentCommands, pruneAgentCommands, takeNextAgentCommand } = await import("./store/agent-commands");
     const keyOf = (investor: InvestorConfig) => agentKey(configFor(config, investor));
     const byKey = new Map(config.investors.map((i) => [keyOf(i), i]));
-    await pruneAgentCommands(db);
     for (const investor of startingAt(config.investors, instanceId)) {
       await leases.want(agentLease(investor.userId, config.agent.id), {
         onGained: async () => {
-          // The new agent reads its settings from the store, which already holds the controls
-          // stored so far: applied again after its start, a reset or a re-enable would stop its work.
+          // The new agent reads its settings from the store, which already holds most controls
+          // stored so far (lib/store/agent-commands.ts); applied after its start, a re-enable would stop its work.
           await dropStaleAgentCommands(db, keyOf(investor));
           // The embedded server's secret first: the kill switch may have rotated AGENT_CLIENT_SECRET away.
           const agent = await launchAgent(investor, await currentAgentSecret());
@@ -293,43 +295,54 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
         if (await restartOne(investor, await currentAgentSecret())) bus.publish("agent", { reason: "reenabled", userSub: investor.userId });
         return;
       }
-      const agent = agents.get(investor.userId);
       // A demo reset reset the market first: this instance may not have its tick yet.
-      if (command === "reset") await market.catchUp();
+      const marketAt = command === "reset" ? (await market.catchUp()).at : undefined;
+      const agent = agents.get(investor.userId);
       if (command === "grant-mandate") {
         const { askForRecordedMandate } = await import("./delegation");
         if (agent && mandateId) await askForRecordedMandate(runtime.scopeOf(investor), agent, mandateId);
         return;
       }
-      await agent?.follow(command, mandateId);
+      await agent?.follow(command, mandateId, marketAt);
     };
-    // The stored controls of the agents this instance runs, taken and applied one at a time in the
-    // order they were stored (a pause and the resume after it end resumed). The NOTIFY of another
-    // instance asks for a look at once; the timer looks anyway, so a control stored while a relay
-    // connection was down still arrives.
-    let taking: Promise<void> = Promise.resolve();
+    // Each agent's stored controls, taken one at a time in the order they were stored (a pause
+    // and the resume after it end resumed) and applied before the next is taken, in a lane of its
+    // own (a slow control holds up no other investor's). A row is taken only in a transaction that
+    // finds this instance still holding the agent's lease, so an instance that lost it without
+    // noticing yet takes nothing. The NOTIFY of another instance asks for a look at once; the
+    // timer looks anyway, so a control stored while a relay connection was down still arrives.
+    const lanes = new Map<string, Promise<void>>();
+    const takeFor = (investor: InvestorConfig): Promise<void> => {
+      const key = keyOf(investor);
+      const lease = agentLease(investor.userId, config.agent.id);
+      const lane = (lanes.get(key) ?? Promise.resolve())
+        .then(async () => {
+          while (!stopped && agents.has(investor.userId)) {
+            const row = await db.transaction(async (tx) => ((await leases.stillHeld(tx, lease)) ? takeNextAgentCommand(tx, key) : undefined));
+            if (!row) return;
+            await follow(investor, row.command, row.mandateId).catch((e: unknown) => console.error(`[runtime] agent control ${row.command} failed:`, e instanceof Error ? e.message : e));
+          }
+        })
+        .catch((e: unknown) => console.warn("[runtime] reading the stored agent controls failed:", e instanceof Error ? e.message : e));
+      lanes.set(key, lane);
+      return lane;
+    };
     let lastPrune = 0;
-    const takeCommands = () => {
-      taking = taking.then(async () => {
-        if (stopped) return;
-        if (Date.now() - lastPrune > 60_000) {
-          lastPrune = Date.now();
-          await pruneAgentCommands(db);
-        }
-        const mine = config.investors.filter((i) => agents.has(i.userId)).map(keyOf);
-        for (const row of await takeAgentCommands(db, mine)) {
-          const investor = byKey.get(row.agentId);
-          if (!investor) continue;
-          await follow(investor, row.command, row.mandateId).catch((e: unknown) => console.error(`[runtime] agent control ${row.command} failed:`, e instanceof Error ? e.message : e));
-        }
-      }).catch((e: unknown) => console.warn("[runtime] reading the stored agent controls failed:", e instanceof Error ? e.message : e));
-      return taking;
+    const look = async () => {
+      if (stopped) return;
+      if (Date.now() - lastPrune > 60_000) {
+        lastPrune = Date.now();
+        await pruneAgentCommands(db);
+      }
+      const mine = config.investors.filter((i) => agents.has(i.userId)).map(keyOf);
+      for (const key of await agentsWithCommands(db, mine)) void takeFor(byKey.get(key)!);
     };
     bus.subscribeRemote("agent-control", ({ agentId }) => {
-      if (byKey.has(agentId)) void takeCommands();
+      const investor = byKey.get(agentId);
+      if (investor && agents.has(investor.userId)) void takeFor(investor);
     });
     if (config.store.databaseUrl) {
-      commandTimer = setInterval(() => void takeCommands(), COMMAND_LOOK_MS);
+      commandTimer = setInterval(() => void look().catch((e: unknown) => console.warn("[runtime] looking for stored agent controls failed:", e instanceof Error ? e.message : e)), COMMAND_LOOK_MS);
       commandTimer.unref();
     }
   }

@@ -32,6 +32,9 @@ import { TickReporter } from "./tick-report";
 import { buildView } from "./view-model";
 import type { AgentView } from "./view";
 
+/** How long after a demo reset a price older than the market's reset tick is ignored. */
+const RESET_PRICE_GRACE_MS = 10_000;
+
 /**
  * Aurelius, the agent loop. One per process (lib/runtime.ts starts it after the identity server).
  *
@@ -102,6 +105,11 @@ export class Agent {
   private lastQuote: Quote | undefined;
   /** Counts demo resets: a tick that read the price before one does not act on that price. */
   private resets = 0;
+  /**
+   * The time of the market's last reset tick: an older price (read from an instance that has not
+   * seen the reset yet) is not acted on, for RESET_PRICE_GRACE_MS at most (instances' clocks may differ).
+   */
+  private pricesFrom: { at: string; until: number } | undefined;
   /** The failed order whose trade the ledger was last asked about before resting. */
   private ledgerCheckedFor: string | undefined;
 
@@ -239,11 +247,13 @@ export class Agent {
       this.report.succeeded();
       if (this.priceWatch && !this.priceWatch.connected) this.priceWatch.retryNow();
       if (outdated()) return;
+      if (this.pricesFrom && quote.at < this.pricesFrom.at && Date.now() < this.pricesFrom.until) return;
       this.lastQuote = quote;
       const mandate = await this.mandateInForce();
       await this.report.price(quote, mandate);
       if (outdated()) return;
       await this.settleIfRested(quote, mandate);
+      if (outdated()) return;
       this.maybeStartWork(quote, mandate);
     } catch (error) {
       if (this.running) await this.report.failed(error, "could not read the price");
@@ -304,7 +314,7 @@ export class Agent {
    * activity line written; this instance, which runs the agent, applies it. The runtime handles
    * "reenable" (a new Agent) and "grant-mandate" (lib/delegation) itself.
    */
-  async follow(command: AgentCommand, mandateId?: string): Promise<void> {
+  async follow(command: AgentCommand, mandateId?: string, marketAt?: string): Promise<void> {
     if (!this.running) return;
     switch (command) {
       case "revoke": {
@@ -318,15 +328,15 @@ export class Agent {
         if (mandateId) await this.standing.forget(mandateId);
         return;
       case "pause":
-        return this.pauseHere();
       case "resume":
-        return this.resumeHere();
+        // The store's value, not the command's: a control pressed here since then may have changed it.
+        return (await readPaused(this.deps.db, this.deps.config)) ? this.pauseHere() : this.resumeHere();
       case "mandate":
         this.mandate = undefined;
         await this.mandateChanged();
         return;
       case "reset":
-        return this.reset();
+        return this.reset(marketAt);
     }
   }
 
@@ -357,9 +367,13 @@ export class Agent {
     return mandate;
   }
 
-  /** Demo reset: open orders and approvals are cancelled, the agent watches again from scratch. */
-  async reset(): Promise<void> {
+  /**
+   * Demo reset: open orders and approvals are cancelled, the agent watches again from scratch.
+   * `marketAt`: when the market was reset (its reset tick); prices read from before are ignored.
+   */
+  async reset(marketAt?: string): Promise<void> {
     this.resets += 1;
+    if (marketAt !== undefined) this.pricesFrom = { at: marketAt, until: Date.now() + RESET_PRICE_GRACE_MS };
     this.lastQuote = undefined;
     await this.abortWork();
     const cancelled = await cancelOpenWork(this.deps.db, "cancelled by a demo reset", this.deps.config.investor.userId);

@@ -21,8 +21,8 @@ export interface AgentControls {
   pause(): Promise<void>;
   resume(): Promise<void>;
   updateMandate(m: { thresholdCents: number; budgetCents: number }): Promise<unknown>;
-  /** Demo reset: open orders and approvals are cancelled, the agent watches again. */
-  reset(): Promise<void>;
+  /** Demo reset: open orders and approvals are cancelled, the agent watches again; `marketAt` is the market's reset tick. */
+  reset(marketAt?: string): Promise<void>;
 }
 
 export interface ControlDeps {

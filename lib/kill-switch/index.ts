@@ -66,7 +66,10 @@ async function finishRevocation(rt: Runtime, record: AgentRevocation): Promise<A
   // The client acts for every investor: each agent loop this instance runs stops, and the
   // instances that hold the other investors' agent leases are told to stop theirs.
   for (const agent of rt.agents.values()) await agent.revoke(record.reason);
-  for (const investor of config.investors) if (!rt.agents.has(investor.userId)) await tellAgentOwner(rt.scopeOf(investor), "revoke");
+  // A store error here must not skip what follows: the agent's tokens are refused at /mcp anyway.
+  for (const investor of config.investors) {
+    if (!rt.agents.has(investor.userId)) await tellAgentOwner(rt.scopeOf(investor), "revoke").catch((e: unknown) => console.error("[kill-switch] telling the agent's instance failed:", e instanceof Error ? e.message : e));
+  }
   const cancelled = await cancelOpenWork(db, `cancelled: ${config.agent.name}'s access was revoked`);
   // Standing mandates end with the agent: a re-enabled agent starts without one.
   const mandates = await revokeAgentMandates(db, config.agent.id);

@@ -154,32 +154,34 @@ export class MarketSimulator {
     this.remember({ at: snapshot.at, priceCents: snapshot.priceCents, status: snapshot.status });
   }
 
-  /** The market was reset on another instance. */
+  /**
+   * The market was reset on another instance. Its reset tick comes next and is taken even if a
+   * tick from before the reset (read and stamped before it, committed first) showed a later time.
+   */
   followReset(): void {
     this.ticks = [];
+    this.lastAt = new Date(0).toISOString();
   }
 
   /**
-   * The last stored tick, taken as if its event had arrived (`follow`): for an instance that must
-   * see a change another instance committed before its event is delivered here.
+   * The last stored tick, taken as the price now: for an instance that must see a change another
+   * instance committed before its event is delivered here. The store is the market; a tick of this
+   * instance in flight writes the stored state itself, so it is left to do so.
    */
   async catchUp(): Promise<MarketSnapshot> {
+    if (this.ticking) return this.snapshot();
     const [row] = await this.db.query<{ at: Date | string; price_cents: number; status: MarketStatus; open_cents: number }>(
       `SELECT t.at, t.price_cents, t.status, s.open_cents FROM market_ticks t JOIN market_state s USING (symbol)
         WHERE t.symbol = $1 ORDER BY t.id DESC LIMIT 1`,
       [this.symbol],
     );
     if (row) {
-      const changeCents = row.price_cents - row.open_cents;
-      this.follow({
-        symbol: this.symbol,
-        at: toIso(row.at),
-        priceCents: row.price_cents,
-        status: row.status,
-        openCents: row.open_cents,
-        changeCents,
-        changePercent: Math.round((changeCents / row.open_cents) * 10000) / 100,
-      });
+      const tick: MarketTick = { at: toIso(row.at), priceCents: row.price_cents, status: row.status };
+      const anchorCents = tick.status === this.state.status ? this.state.anchorCents : tick.priceCents;
+      this.state = { status: tick.status, priceCents: tick.priceCents, openCents: row.open_cents, anchorCents };
+      const last = this.ticks.at(-1);
+      if (last?.at === tick.at && last.priceCents === tick.priceCents) this.lastAt = tick.at;
+      else this.remember(tick);
     }
     return this.snapshot();
   }

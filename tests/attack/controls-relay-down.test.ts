@@ -74,6 +74,19 @@ describe("a control pressed while a relay connection is down", () => {
     await waitUntil(() => pausedOn(owner), (paused) => !paused, 10_000, "resumed on the owner");
   }, 60_000);
 
+  it("does not undo a later control pressed on the owner itself: the stored setting wins over a late row", async () => {
+    await cutRelay(owner);
+    // The resume waits as a row for the owner's next look (its NOTIFY is lost); the pause pressed
+    // on the owner right after applies at once and is the last word.
+    expect((await press(other.url, "/api/agent/resume")).status).toBe(200);
+    expect((await press(owner.url, "/api/agent/pause")).status).toBe(200);
+    await waitUntil(() => db.query("SELECT id FROM agent_commands"), (rows) => rows.length === 0, 10_000, "the resume taken");
+    await sleep(1000);
+    expect(await pausedOn(owner)).toBe(true);
+    expect((await press(owner.url, "/api/agent/resume")).status).toBe(200);
+    expect(await pausedOn(owner)).toBe(false);
+  }, 60_000);
+
   it("applies a quick run of pauses and resumes in the order they were pressed", async () => {
     const runs = [
       ["pause", "resume", "pause"],

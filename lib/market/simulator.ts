@@ -38,6 +38,8 @@ export class MarketSimulator {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private ticksSincePrune = 0;
+  /** The last tick was skipped to let another instance's change arrive first (change()). */
+  private heldBack = false;
   /** Checked inside each tick's transaction: false once this instance no longer leads. */
   private leading: (tx: Queryable) => Promise<boolean> = async () => true;
 
@@ -115,7 +117,7 @@ export class MarketSimulator {
     if (this.ticking) return undefined;
     this.ticking = true;
     try {
-      return await this.change(now, (state) => nextState(state, this.random), this.leading);
+      return await this.change(now, (state) => nextState(state, this.random), this.leading, true);
     } finally {
       this.ticking = false;
     }
@@ -189,11 +191,22 @@ export class MarketSimulator {
   /**
    * One change of the stored state: read under a row lock, moved on by `step`, written with its
    * tick, in one transaction; then kept here and published. Undefined when `allowed` refused.
+   *
+   * `afterOthers` (the ticker's ticks): when the stored state is not what this instance shows,
+   * another instance changed it (a crash pressed there) and its event is still on its way here.
+   * The tick is skipped once, so that every instance's stream shows that change before the tick
+   * that follows it; a second time the tick goes on from the stored state (the event was lost).
    */
-  private async change(now: Date, step: (state: ModelState) => ModelState, allowed?: (tx: Queryable) => Promise<boolean>): Promise<MarketSnapshot | undefined> {
+  private async change(now: Date, step: (state: ModelState) => ModelState, allowed?: (tx: Queryable) => Promise<boolean>, afterOthers = false): Promise<MarketSnapshot | undefined> {
     const tick = await this.db.transaction(async (tx) => {
       if (allowed && !(await allowed(tx))) return undefined;
       const stored = await readState(tx, this.symbol);
+      const unseen = stored !== undefined && (stored.status !== this.state.status || stored.priceCents !== this.state.priceCents);
+      if (afterOthers && unseen && !this.heldBack) {
+        this.heldBack = true;
+        return undefined;
+      }
+      this.heldBack = false;
       return this.write(tx, step(stored ?? this.state), now);
     });
     return tick && this.publish(tick);

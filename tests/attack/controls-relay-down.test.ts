@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDb, type Db } from "@/lib/store/db";
+import type { Db } from "@/lib/store/db";
 import { afterAgentTicks, agentOf, dashboardOf, press, sleep, waitUntil } from "../helpers/agent-app";
 import type { AppServer } from "../helpers/app-server";
-import { startCluster, type Cluster } from "../helpers/cluster";
+import { startAgentPair, type AgentPair } from "../helpers/cluster";
 
 /**
  * Alice's controls must reach her agent wherever it runs, also when the NOTIFY that carries them
@@ -12,17 +12,16 @@ import { startCluster, type Cluster } from "../helpers/cluster";
  * listen, or not sent because the presser's own connection is down, is never delivered. The pause
  * must arrive anyway, and a run of pauses and resumes must end as the last one says.
  */
-let cluster: Cluster;
+let pair: AgentPair;
 let db: Db;
 let owner: AppServer;
 let other: AppServer;
-const idOf = new Map<AppServer, string>();
 
 /** Ends the relay's LISTEN/NOTIFY session of `app` at the server (lib/events/relay.ts names it). */
 async function cutRelay(app: AppServer): Promise<void> {
   const rows = await db.query<{ ok: boolean }>(
     "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1",
-    [`sleeping-guardian-events:${idOf.get(app)}`],
+    [`sleeping-guardian-events:${pair.idOf.get(app)}`],
   );
   expect(rows.map((r) => r.ok)).toEqual([true]);
 }
@@ -31,20 +30,12 @@ const pausedOn = (app: AppServer) => agentOf(app.url).then((a) => a.paused);
 
 describe("a control pressed while a relay connection is down", () => {
   beforeAll(async () => {
-    cluster = await startCluster(2, { PRICE_THRESHOLD: "148.00", MARKET_TICK_MS: "250", CIBA_INTERVAL_SECONDS: "1", AGENT_COOLDOWN_SECONDS: "60" });
-    db = await openDb({ databaseUrl: cluster.pg.url, dataDir: "unused" });
-    for (const app of cluster.apps) idOf.set(app, (await cluster.health(app))!.instance.id);
-    const owners = [];
-    for (const app of cluster.apps) if ((await cluster.health(app))?.instance.agents.length) owners.push(app);
-    expect(owners).toHaveLength(1);
-    owner = owners[0]!;
-    other = cluster.apps.find((a) => a !== owner)!;
-    await waitUntil(() => agentOf(owner.url), (a) => a.tokens.agent !== null, 30_000, "the agent's token");
+    pair = await startAgentPair({ PRICE_THRESHOLD: "148.00", MARKET_TICK_MS: "250", CIBA_INTERVAL_SECONDS: "1", AGENT_COOLDOWN_SECONDS: "60" });
+    ({ db, owner, other } = pair);
   }, 240_000);
 
   afterAll(async () => {
-    await db?.close();
-    await cluster?.close();
+    await pair?.close();
   });
 
   it("reaches the owner whose LISTEN connection was cut: its agent pauses and proposes nothing during a crash", async () => {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatMoney } from "@/lib/money";
-import { openDb, type Db } from "@/lib/store/db";
+import type { Db } from "@/lib/store/db";
 import { agentOf, dashboardOf, press, waitUntil } from "../helpers/agent-app";
 import { Alice } from "../helpers/agent-alice";
 import type { AppServer } from "../helpers/app-server";
-import { startCluster, type Cluster } from "../helpers/cluster";
+import { startAgentPair, type AgentPair, type Cluster } from "../helpers/cluster";
 import { asInvestor } from "../helpers/investor-session";
 
 /**
@@ -14,6 +14,7 @@ import { asInvestor } from "../helpers/investor-session";
  * (lib/agent/control.ts tellAgentOwner) and change what that agent does, not only the store.
  */
 const PASSWORD = "alice-test-password-reins-pg";
+let pair: AgentPair;
 let cluster: Cluster;
 let db: Db;
 let alice: Alice;
@@ -35,20 +36,13 @@ async function newFall(): Promise<void> {
 
 describe("the reins on the instance that does not run the agent", () => {
   beforeAll(async () => {
-    cluster = await startCluster(2, { PRICE_THRESHOLD: "148.00", MARKET_TICK_MS: "250", CIBA_INTERVAL_SECONDS: "1", AGENT_COOLDOWN_SECONDS: "60", INVESTOR_PASSWORD: PASSWORD });
-    db = await openDb({ databaseUrl: cluster.pg.url, dataDir: "unused" });
+    pair = await startAgentPair({ PRICE_THRESHOLD: "148.00", MARKET_TICK_MS: "250", CIBA_INTERVAL_SECONDS: "1", AGENT_COOLDOWN_SECONDS: "60", INVESTOR_PASSWORD: PASSWORD });
+    ({ cluster, db, owner, other } = pair);
     alice = new Alice(cluster.lb.url, "alice@example.com", PASSWORD);
-    const owners = [];
-    for (const app of cluster.apps) if ((await cluster.health(app))?.instance.agents.length) owners.push(app);
-    expect(owners).toHaveLength(1);
-    owner = owners[0]!;
-    other = cluster.apps.find((a) => a !== owner)!;
-    await waitUntil(() => agentOf(owner.url), (a) => a.tokens.agent !== null, 30_000, "the agent's token");
   }, 240_000);
 
   afterAll(async () => {
-    await db?.close();
-    await cluster?.close();
+    await pair?.close();
   });
 
   it("grants a standing mandate asked for on the other instance: the owner's agent asks, holds the grant and trades under it without a mail", async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/store/db";
 import { afterAgentTicks, agentOf, dashboardOf, press, sleep, waitUntil } from "../helpers/agent-app";
 import type { AppServer } from "../helpers/app-server";
-import { startAgentPair, type AgentPair } from "../helpers/cluster";
+import { startAgentPair, type AgentPair } from "../helpers/agent-pair";
 
 /**
  * Alice's controls must reach her agent wherever it runs, also when the NOTIFY that carries them

@@ -4,7 +4,8 @@ import type { Db } from "@/lib/store/db";
 import { agentOf, dashboardOf, press, waitUntil } from "../helpers/agent-app";
 import { Alice } from "../helpers/agent-alice";
 import type { AppServer } from "../helpers/app-server";
-import { startAgentPair, type AgentPair, type Cluster } from "../helpers/cluster";
+import { startAgentPair, type AgentPair } from "../helpers/agent-pair";
+import type { Cluster } from "../helpers/cluster";
 import { asInvestor } from "../helpers/investor-session";
 
 /**

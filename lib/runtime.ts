@@ -327,7 +327,8 @@ async function startRuntime(config: AppConfig): Promise<Runtime> {
       lanes.set(key, lane);
       return lane;
     };
-    let lastPrune = 0;
+    // Pruned at start (above), then once a minute.
+    let lastPrune = Date.now();
     const look = async () => {
       if (stopped) return;
       if (Date.now() - lastPrune > 60_000) {

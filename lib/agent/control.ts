@@ -36,18 +36,20 @@ export interface ControlDeps {
 /**
  * Tells the instance that runs the agent to apply what this one stored: a control, the kill
  * switch's revocation or re-enable, a standing mandate to ask for or to forget. The control is a
- * row (lib/store/agent-commands.ts), written in `tx` when the caller writes its setting there, so
- * that the setting and the control are stored together; the NOTIFY after it only wakes the owner,
- * which also looks for rows every few seconds. `config` is seen from the investor's side
- * (lib/config.ts configFor), so the row names her agent (agentKey).
+ * row (lib/store/agent-commands.ts); `store`, when given, writes the control's setting in the same
+ * transaction, so that the setting and the control are stored together. The NOTIFY after the
+ * commit only wakes the owner, which also looks for rows every few seconds. `config` is seen from
+ * the investor's side (lib/config.ts configFor), so the row names her agent (agentKey).
  */
-export async function tellAgentOwner(deps: { config: AppConfig; db: Queryable; bus: EventBus }, command: AgentCommand, mandateId?: string): Promise<void> {
-  await queueAgentCommand(deps.db, agentKey(deps.config), command, mandateId);
-  wakeAgentOwner(deps, command);
-}
-
-/** The NOTIFY that a control was stored: published after the transaction that stored it committed. */
-export function wakeAgentOwner(deps: { config: AppConfig; bus: EventBus }, command: AgentCommand): void {
+export async function tellAgentOwner(
+  deps: { config: AppConfig; db: Db; bus: EventBus },
+  command: AgentCommand,
+  options: { mandateId?: string; store?: (tx: Queryable) => Promise<void> } = {},
+): Promise<void> {
+  await deps.db.transaction(async (tx) => {
+    await options.store?.(tx);
+    await queueAgentCommand(tx, agentKey(deps.config), command, options.mandateId);
+  });
   deps.bus.publish("agent-control", { agentId: agentKey(deps.config), command });
 }
 
@@ -58,11 +60,7 @@ export function agentControls(deps: ControlDeps): AgentControls {
 function forwardedControls({ config, db, bus, activity }: ControlDeps): AgentControls {
   /** `store` writes the setting; the control is stored in the same transaction. */
   const tell = async (command: AgentCommand, store: (tx: Queryable) => Promise<void>) => {
-    await db.transaction(async (tx) => {
-      await store(tx);
-      await queueAgentCommand(tx, agentKey(config), command);
-    });
-    wakeAgentOwner({ config, bus }, command);
+    await tellAgentOwner({ config, db, bus }, command, { store });
     bus.publish("agent", { reason: command, userSub: config.investor.userId });
   };
   return {

@@ -115,7 +115,7 @@ export async function grantStandingMandate(rt: InvestorScope, userSub: string, i
   });
   await recordMandateRequested(rt.db, { ...mandateFromDetail(detail), userSub, agentSub: rt.config.agent.id });
   if (rt.agent) await askAgent(rt, rt.agent, detail, userSub);
-  else await tellAgentOwner(rt, "grant-mandate", detail.mandate_id);
+  else await tellAgentOwner(rt, "grant-mandate", { mandateId: detail.mandate_id });
   return (await standingMandateView(rt, userSub)).mandate!;
 }
 
@@ -187,7 +187,7 @@ export async function revokeStandingMandate(rt: InvestorScope, userSub: string, 
   const revoked = await recordMandateRevoked(rt.db, mandateId, userSub);
   // The agent drops it from memory where it runs: here, or on the instance that holds its lease.
   if (revoked && rt.agent) await rt.agent.standing.forget(mandateId);
-  else if (revoked) await tellAgentOwner(rt, "forget-mandate", mandateId);
+  else if (revoked) await tellAgentOwner(rt, "forget-mandate", { mandateId });
   if (revoked) {
     await withdrawMandateGrant(rt, mandateId, `${rt.config.investor.name} revoked the standing mandate`);
     await rt.activity.add({ level: "warn", kind: "mandate.revoked", message: `${rt.config.investor.name} revoked standing mandate ${mandateId}.`, data: { mandateId } });
